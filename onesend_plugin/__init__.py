@@ -1,0 +1,3 @@
+"""onesend: consent-first Facebook Messenger marketing for Wagtail sites."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Everything the Wagtail admin shows. Registered from ``onesend_plugin/wagtail_hooks.py``."""

@@ -1,0 +1,101 @@
+"""System checks: misconfigurations that would otherwise fail silently at send time."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
+
+from . import conf
+
+# Q_CLUSTER keys that select a broker; without any of them django-q2 silently uses Redis.
+BROKER_KEYS = ("orm", "redis", "django_redis", "broker_class", "sqs", "iron_mq", "mongo", "disque")
+
+
+@register()
+def check_task_queue(app_configs=None, **kwargs) -> list:
+    errors = []
+    if not apps.is_installed("django_q"):
+        errors.append(
+            Error(
+                "onesend needs django-q2, but 'django_q' is not in INSTALLED_APPS.",
+                hint="Add 'django_q' to INSTALLED_APPS and run migrate.",
+                id="onesend.E001",
+            )
+        )
+    cluster = getattr(settings, "Q_CLUSTER", None) or {}
+    if not cluster.get("sync") and not any(cluster.get(key) for key in BROKER_KEYS):
+        errors.append(
+            Error(
+                "Q_CLUSTER names no broker, so django-q2 silently falls back to Redis on localhost.",
+                hint='Set Q_CLUSTER["orm"] = "default" for the database broker, or Q_CLUSTER["redis"] explicitly.',
+                id="onesend.E002",
+            )
+        )
+    timeout, retry = cluster.get("timeout"), cluster.get("retry", 60)
+    if timeout is None or retry <= timeout:
+        errors.append(
+            Error(
+                f"Q_CLUSTER retry ({retry}) must be greater than timeout ({timeout}); otherwise the broker "
+                "hands a running task to a second worker and messages can go out twice.",
+                hint='Set e.g. Q_CLUSTER["timeout"] = 60 and Q_CLUSTER["retry"] = 120.',
+                id="onesend.E003",
+            )
+        )
+    return errors
+
+
+@register()
+def check_settings(app_configs=None, **kwargs) -> list:
+    errors = []
+    unknown = set(getattr(settings, "ONESEND", {})) - set(conf.DEFAULTS)
+    if unknown:
+        errors.append(
+            Error(f"Unknown ONESEND setting(s): {', '.join(sorted(unknown))}.", id="onesend.E006")
+        )
+    for name in ("GRAPH_API_BASE_URL", "MME_BASE_URL"):
+        if urlsplit(str(conf.get(name))).scheme not in ("http", "https"):
+            errors.append(Error(f'ONESEND["{name}"] must be an http(s) URL.', id="onesend.E007"))
+    if conf.get("FREQUENCY_CAP_HOURS") < 24:
+        errors.append(
+            Warning(
+                "FREQUENCY_CAP_HOURS is below Meta's minimum of 24 h; Meta will reject the extra messages.",
+                id="onesend.W001",
+            )
+        )
+    return errors
+
+
+@register()
+def check_plugins(app_configs=None, **kwargs) -> list:
+    from .hooks import plugins
+
+    return [
+        Error(f"A onesend plugin failed to load: {message}", id="onesend.E005")
+        for message in plugins.load_errors
+    ]
+
+
+@register(Tags.database)
+def check_meta_apps(app_configs=None, databases=None, **kwargs) -> list:
+    """Webhooks of an app without a secret can't be verified, so they'd all be refused."""
+    if not databases:
+        return []
+    from .models import MetaApp
+
+    try:
+        incomplete = list(MetaApp.objects.filter(app_secret="") | MetaApp.objects.filter(verify_token=""))
+    except DatabaseError:  # tables not migrated yet
+        return []
+    return [
+        Error(
+            f"Meta app {app.app_id} has no app secret or no verify token; its webhooks will be refused.",
+            hint="Set both in the Wagtail admin (Messenger › Meta apps).",
+            obj=app,
+            id="onesend.E004",
+        )
+        for app in incomplete
+    ]

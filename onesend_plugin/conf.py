@@ -1,0 +1,46 @@
+"""Every onesend setting, with its default, in one place.
+
+Sites override any of them in one dict::
+
+    ONESEND = {"GRAPH_API_BASE_URL": "http://127.0.0.1:8765", "FREQUENCY_CAP_HOURS": 48}
+
+Values are read on each access (not cached at import) so ``override_settings`` works in tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Where the Graph API lives. Production keeps the default; the demo and the tests point it
+    # at the bundled simulator (``onesend-simulator``).
+    "GRAPH_API_BASE_URL": "https://graph.facebook.com",
+    "GRAPH_API_VERSION": "v25.0",
+    # Base of subscription links; ``https://m.me`` in production, the simulator's ``/m.me`` locally.
+    "MME_BASE_URL": "https://m.me",
+    # Seconds: (connect, read) timeout for every Graph API call.
+    "HTTP_TIMEOUT": (3.05, 20),
+    # Meta's per-Page Send API limits (calls per second). Images and files are not listed by Meta
+    # in either bucket; they are treated as media to be safe.
+    "TEXT_RATE_LIMIT": 300,
+    "MEDIA_RATE_LIMIT": 10,
+    # One marketing message per subscriber per this many hours (Meta: 24 h legacy, 48 h since
+    # 2025-09-01). A Page may override it.
+    "FREQUENCY_CAP_HOURS": 24,
+    # Webhook bodies larger than this are refused (Meta batches up to 1000 events per POST;
+    # Django itself refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default).
+    "WEBHOOK_MAX_BODY_BYTES": 2 * 1024 * 1024,
+    # Dotted paths of plugin modules or objects to register, besides the ``onesend`` entry points.
+    "PLUGINS": [],
+    "LOAD_ENTRYPOINTS": True,
+    "DISABLED_PLUGINS": [],
+}
+
+
+def get(name: str) -> Any:
+    """Return the onesend setting ``name``: the site's value if set, else the default."""
+    if name not in DEFAULTS:
+        raise KeyError(f"Unknown onesend setting {name!r}")
+    return getattr(settings, "ONESEND", {}).get(name, DEFAULTS[name])

@@ -1,0 +1,75 @@
+"""One PluginManager for the whole add-on, behind a typed facade.
+
+Calling code reads ``plugins.webhook_event_processed(event=..., page=...)`` rather than
+stringly-typed ``pm.hook.x(...)`` calls. Plugins come from the ``onesend`` entry-point group
+(third-party packages) and from ``ONESEND["PLUGINS"]`` (dotted paths, for site code).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+import pluggy
+from django.utils.module_loading import import_string
+
+from .. import conf
+from . import specs
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "onesend"
+
+
+def _import(dotted_path: str) -> object:
+    """A module (``pkg.plugin``) or an object inside one (``pkg.plugin.Plugin``)."""
+    try:
+        return importlib.import_module(dotted_path)
+    except ModuleNotFoundError as exc:
+        if exc.name != dotted_path:
+            raise
+        return import_string(dotted_path)
+
+
+class Plugins:
+    """The typed facade over onesend's ``pluggy.PluginManager``."""
+
+    def __init__(self) -> None:
+        self.manager = pluggy.PluginManager("onesend")
+        self.manager.add_hookspecs(specs)
+        self.load_errors: list[str] = []
+        self._loaded = False
+
+    def load(self) -> None:
+        """Register the configured plugins once. Failures are kept for the system check
+        rather than raised, so one broken plugin does not take the whole site down."""
+        if self._loaded:
+            return
+        self._loaded = True
+        for name in conf.get("DISABLED_PLUGINS"):
+            self.manager.set_blocked(name)
+        if conf.get("LOAD_ENTRYPOINTS"):
+            try:
+                self.manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+            except Exception as exc:  # an entry point that fails to import
+                self._failed(f"entry point plugin: {exc!r}")
+        for path in conf.get("PLUGINS"):
+            if self.manager.is_blocked(path) or self.manager.has_plugin(path):
+                continue
+            try:
+                self.manager.register(_import(path), name=path)
+            except Exception as exc:
+                self._failed(f"{path}: {exc!r}")
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self._failed(str(exc))
+
+    def _failed(self, message: str) -> None:
+        logger.error("onesend plugin failed to load: %s", message)
+        self.load_errors.append(message)
+
+    # -- typed hook callers ------------------------------------------------------------------
+
+    def webhook_event_processed(self, *, event, page) -> None:
+        self.manager.hook.webhook_event_processed(event=event, page=page)

@@ -1,0 +1,333 @@
+"""The core data model: who owns which Facebook Page, who subscribed, what they consented to,
+and every webhook Meta sent us.
+
+Invariants that matter for correctness (one PSID per Page, one row per webhook event) are
+database constraints, so concurrent workers cannot break them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.db import models
+from django.db.models.functions import Now
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from taggit.managers import TaggableManager
+from taggit.models import TaggedItemBase
+
+from . import conf
+
+OPTIN_TITLE_MAX_LENGTH = 65  # Meta's limit for the notification_messages template title.
+
+
+class Account(models.Model):
+    """A business whose Messenger marketing is run from this install.
+
+    An agency serves many accounts; a single business is one account. Pages, subscribers and
+    everything derived from them belong to exactly one account.
+    """
+
+    name = models.CharField(max_length=255)
+    slug = models.SlugField(max_length=100, unique=True)
+    timezone = models.CharField(
+        max_length=64, default="UTC", help_text=_("Default timezone for schedules and reports.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MetaApp(models.Model):
+    """A Meta (Facebook) app. One app usually serves many Pages of many accounts.
+
+    Its secret signs every webhook Meta sends; its verify token answers Meta's subscription check.
+    Each app has its own webhook URL, ``/onesend/webhook/<app_id>/``.
+    """
+
+    name = models.CharField(max_length=255)
+    app_id = models.CharField(_("app ID"), max_length=64, unique=True)
+    app_secret = models.CharField(max_length=255)
+    verify_token = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Meta app")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.app_id})"
+
+    def __repr__(self) -> str:  # never print secrets in logs or tracebacks
+        return f"<MetaApp {self.app_id}>"
+
+
+class Channel(models.TextChoices):
+    """How marketing messages reach a Page's subscribers (see docs/channels in the README)."""
+
+    MARKETING_TOKEN = "token", _("Marketing-message token (Send API)")
+    MARKETING_API = "marketing_api", _("Marketing Messages API (paid)")
+    STANDARD = "standard", _("Standard messaging (24 h window only)")
+
+
+class OptinCTA(models.TextChoices):
+    """Meta's ``notification_messages_cta_text`` values."""
+
+    GET_UPDATES = "GET_UPDATES", _("Get updates")
+    ALLOW = "ALLOW", _("Allow messages")
+    GET = "GET", _("Get messages")
+    OPT_IN = "OPT_IN", _("Opt in to messages")
+    SIGN_UP = "SIGN_UP", _("Sign up for messages")
+
+
+class MessengerPage(models.Model):
+    """A Facebook Page connected to onesend, with its Page access token and messaging settings."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        PAUSED = "paused", _("Paused")  # e.g. the token was revoked: nothing is sent until re-checked
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="pages")
+    app = models.ForeignKey(MetaApp, on_delete=models.PROTECT, related_name="pages")
+    page_id = models.CharField(_("Page ID"), max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    username = models.CharField(
+        max_length=100, blank=True, help_text=_("Used in m.me links; the Page ID is used when empty.")
+    )
+    access_token = models.TextField(help_text=_("Page access token. Never shown in listings or logs."))
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.MARKETING_TOKEN)
+    ad_account_id = models.CharField(
+        max_length=64, blank=True, help_text=_("Required by the paid Marketing Messages API channel.")
+    )
+    frequency_cap_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("At most one marketing message per subscriber per this many hours. Empty: site default."),
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status_reason = models.CharField(max_length=255, blank=True)
+
+    # Opt-in request (Meta's notification_messages template) shown to people who open the link.
+    optin_title = models.CharField(
+        max_length=OPTIN_TITLE_MAX_LENGTH,
+        default="Updates and promotions",
+        help_text=_("The topic people subscribe to. Changing it starts a new topic."),
+    )
+    optin_image_url = models.URLField(blank=True)
+    optin_cta = models.CharField(max_length=20, choices=OptinCTA.choices, default=OptinCTA.GET_UPDATES)
+    welcome_message = models.TextField(
+        blank=True, max_length=1999, help_text=_("Sent right after someone subscribes.")
+    )
+    unsubscribe_keywords = models.CharField(
+        max_length=500,
+        default="STOP, UNSUBSCRIBE, STOPP, ARRET, ARRÊT, BAJA, ABMELDEN, CANCELAR",
+        help_text=_("Comma-separated words that unsubscribe when sent alone (any case)."),
+    )
+    offer_optin_without_ref = models.BooleanField(
+        default=True, help_text=_("Offer the opt-in to people who message the Page without a link.")
+    )
+
+    last_webhook_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("Messenger Page")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<MessengerPage {self.page_id}>"
+
+    @property
+    def cooldown(self) -> timedelta:
+        hours = self.frequency_cap_hours or conf.get("FREQUENCY_CAP_HOURS")
+        return timedelta(hours=hours)
+
+
+class SubscriberTag(TaggedItemBase):
+    content_object = models.ForeignKey("Subscriber", on_delete=models.CASCADE, related_name="tagged_items")
+
+
+class Subscriber(models.Model):
+    """A person reachable on Messenger through one Page (a PSID is Page-scoped)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Opt-in offered")  # opened the link, has not accepted (yet)
+        SUBSCRIBED = "subscribed", _("Subscribed")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        UNREACHABLE = "unreachable", _("Unreachable")  # Meta says the person can't be messaged
+        BLOCKED = "blocked", _("Blocked the Page")
+
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="subscribers")
+    psid = models.CharField(_("PSID"), max_length=64)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    locale = models.CharField(max_length=20, blank=True)
+    source_ref = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text=_("The link or QR code they came through.")
+    )
+    customer_ref = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text=_("The shop's customer reference (identity link).")
+    )
+    tags = TaggableManager(through=SubscriberTag, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    opted_in_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    last_interaction_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Last message or referral from the person (opens the 24 h window).")
+    )
+    last_marketing_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Last marketing message sent (frequency cap).")
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "psid"], name="onesend_subscriber_unique_psid")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.psid} @ {self.page}"
+
+    def in_standard_window(self, now=None) -> bool:
+        """Whether Meta's 24 h standard messaging window is open for this person."""
+        now = now or timezone.now()
+        return bool(self.last_interaction_at and now - self.last_interaction_at < timedelta(hours=24))
+
+
+class MarketingToken(models.Model):
+    """A marketing-message token: permission to message one subscriber about one topic."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        STOPPED = "stopped", _("Stopped by the person")
+        INVALID = "invalid", _("Rejected by Meta")
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="tokens")
+    token = models.CharField(max_length=512)
+    topic = models.CharField(max_length=OPTIN_TITLE_MAX_LENGTH)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    timezone = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "topic"], name="onesend_token_unique_topic"),
+            models.UniqueConstraint(fields=["token"], name="onesend_token_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} ({self.get_status_display()})"
+
+
+class ConsentRecord(models.Model):
+    """Append-only evidence of consent: what was shown, when, and through which entry point.
+
+    Rows are never edited. Erasing a subscriber detaches their rows (``subscriber`` becomes
+    NULL) and appends an ``erased`` record, so the audit trail survives without personal data.
+    """
+
+    class Action(models.TextChoices):
+        OPTIN_REQUESTED = "optin_requested", _("Opt-in request shown")
+        OPTED_IN = "opted_in", _("Opted in")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        RESUMED = "resumed", _("Resumed")
+        ERASED = "erased", _("Erased")
+
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="consent_records")
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="consent_records"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    entry_point = models.CharField(
+        max_length=50, blank=True, help_text=_("e.g. SHORTLINK, GET_STARTED, STOP keyword, Meta control.")
+    )
+    ref = models.CharField(max_length=255, blank=True)
+    shown = models.JSONField(default=dict, blank=True, help_text=_("What the person saw (title, CTA, image)."))
+    detail = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Consent records are append-only.")
+        super().save(*args, **kwargs)
+
+
+class WebhookDelivery(models.Model):
+    """One POST from Meta, stored byte for byte before anything is parsed.
+
+    Keeping the raw body means a processing bug loses nothing: events can be re-parsed later.
+    """
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        MALFORMED = "malformed", _("Malformed (kept, not processed)")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey(MetaApp, on_delete=models.SET_NULL, null=True, related_name="deliveries")
+    body = models.BinaryField()
+    headers = models.JSONField(default=dict)
+    received_at = models.DateTimeField(db_default=Now(), db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"Webhook {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class WebhookEvent(models.Model):
+    """One event (one ``entry[].messaging[]`` item) of a webhook delivery.
+
+    ``dedupe_key`` is unique in the database: Meta's redeliveries and replays insert nothing new,
+    so they are processed at most once.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PROCESSED = "processed", _("Processed")
+        FAILED = "failed", _("Failed")
+        UNKNOWN_PAGE = "unknown_page", _("Unknown Page (kept)")
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="events")
+    page = models.ForeignKey(
+        MessengerPage, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+    )
+    page_external_id = models.CharField(_("Page ID"), max_length=64, db_index=True)
+    kind = models.CharField(max_length=20, db_index=True)
+    psid = models.CharField(_("PSID"), max_length=64, blank=True, db_index=True)
+    timestamp = models.DateTimeField(null=True, blank=True)
+    dedupe_key = models.CharField(max_length=64, unique=True)
+    payload = models.JSONField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(db_default=Now(), db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.psid or '?'}"
+

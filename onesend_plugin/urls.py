@@ -1,0 +1,11 @@
+"""Public URLs; include them with ``path("onesend/", include("onesend_plugin.urls"))``."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "onesend"
+
+urlpatterns = [
+    path("webhook/<str:app_id>/", views.WebhookView.as_view(), name="webhook"),
+]

@@ -1,0 +1,63 @@
+"""Public (non-admin) endpoints: Meta's webhook."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import get_object_or_404
+from django.utils.crypto import constant_time_compare
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from . import conf, inbox, tasks
+from .messenger import signature
+from .models import MetaApp
+
+logger = logging.getLogger(__name__)
+
+try:  # Django >= 5.1: keep the webhook public under LoginRequiredMiddleware too
+    from django.contrib.auth.decorators import login_not_required
+except ImportError:  # pragma: no cover
+    def login_not_required(view):
+        return view
+
+
+@method_decorator([csrf_exempt, login_not_required], name="dispatch")
+class WebhookView(View):
+    """Meta's callback URL for one app: ``/onesend/webhook/<app_id>/``.
+
+    GET answers Meta's subscription check. POST accepts only bodies signed with the app secret,
+    stores them before anything else, answers 200 at once and leaves processing to a worker.
+    """
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest, app_id: str) -> HttpResponse:
+        app = get_object_or_404(MetaApp, app_id=app_id)
+        token = request.GET.get("hub.verify_token", "")
+        if request.GET.get("hub.mode") == "subscribe" and constant_time_compare(token, app.verify_token):
+            return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+        logger.warning("Webhook verification for app %s refused (mode or verify token wrong)", app_id)
+        return HttpResponseForbidden("Verification failed.")
+
+    def post(self, request: HttpRequest, app_id: str) -> HttpResponse:
+        app = get_object_or_404(MetaApp, app_id=app_id)
+        if int(request.META.get("CONTENT_LENGTH") or 0) > conf.get("WEBHOOK_MAX_BODY_BYTES"):
+            logger.warning("Webhook for app %s refused: body too large", app_id)
+            return HttpResponse("Body too large.", status=413)
+        body = request.body
+        if not signature.is_valid(body, request.headers.get(signature.HEADER), app.app_secret):
+            logger.warning(
+                "Webhook for app %s refused: missing or invalid %s (from %s)",
+                app_id,
+                signature.HEADER,
+                request.META.get("REMOTE_ADDR"),
+            )
+            return HttpResponseForbidden("Invalid signature.")
+        delivery = inbox.store_delivery(app, body, request.headers)
+        if delivery.state == delivery.State.RECEIVED:
+            transaction.on_commit(lambda: tasks.enqueue_webhook_processing(delivery.pk))
+        return HttpResponse("EVENT_RECEIVED", content_type="text/plain")
