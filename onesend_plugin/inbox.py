@@ -51,6 +51,7 @@ def _store_events(delivery: WebhookDelivery, parsed: list[meta_events.MessagingE
             page=pages.get(event.page_id),
             page_external_id=event.page_id,
             kind=event.kind,
+            standby=event.standby,
             psid=event.psid or "",
             timestamp=event.timestamp,
             dedupe_key=event.dedupe_key,
@@ -79,7 +80,7 @@ def process_delivery(delivery_id: UUID | str) -> int:
         .order_by("timestamp", "id")
     )
     for row in pending:
-        event = meta_events.parse_item(row.page_external_id, row.payload)
+        event = meta_events.parse_item(row.payload, row.page_external_id, standby=row.standby)
         try:
             with transaction.atomic():
                 claimed = WebhookEvent.objects.filter(pk=row.pk, state=WebhookEvent.State.PENDING).update(
@@ -108,4 +109,3 @@ def _notify_plugins(event: meta_events.MessagingEvent, page: MessengerPage) -> N
         plugins.webhook_event_processed(event=event, page=page)
     except Exception:
         logger.exception("A plugin failed on webhook event %s", event.dedupe_key)
-

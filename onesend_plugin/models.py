@@ -175,7 +175,10 @@ class Subscriber(models.Model):
         max_length=255, blank=True, db_index=True, help_text=_("The link or QR code they came through.")
     )
     customer_ref = models.CharField(
-        max_length=255, blank=True, db_index=True, help_text=_("The shop's customer reference (identity link).")
+        max_length=255,
+        blank=True,
+        db_index=True,
+        help_text=_("The shop's customer reference (identity link)."),
     )
     tags = TaggableManager(through=SubscriberTag, blank=True)
 
@@ -183,14 +186,18 @@ class Subscriber(models.Model):
     opted_in_at = models.DateTimeField(null=True, blank=True, db_index=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     last_interaction_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("Last message or referral from the person (opens the 24 h window).")
+        null=True,
+        blank=True,
+        help_text=_("Last message or referral from the person (opens the 24 h window)."),
     )
     last_marketing_at = models.DateTimeField(
         null=True, blank=True, help_text=_("Last marketing message sent (frequency cap).")
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["page", "psid"], name="onesend_subscriber_unique_psid")]
+        constraints = [
+            models.UniqueConstraint(fields=["page", "psid"], name="onesend_subscriber_unique_psid")
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -252,7 +259,9 @@ class ConsentRecord(models.Model):
         max_length=50, blank=True, help_text=_("e.g. SHORTLINK, GET_STARTED, STOP keyword, Meta control.")
     )
     ref = models.CharField(max_length=255, blank=True)
-    shown = models.JSONField(default=dict, blank=True, help_text=_("What the person saw (title, CTA, image)."))
+    shown = models.JSONField(
+        default=dict, blank=True, help_text=_("What the person saw (title, CTA, image).")
+    )
     detail = models.TextField(blank=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -315,6 +324,9 @@ class WebhookEvent(models.Model):
     )
     page_external_id = models.CharField(_("Page ID"), max_length=64, db_index=True)
     kind = models.CharField(max_length=20, db_index=True)
+    standby = models.BooleanField(
+        default=False, help_text=_("Sent while another app owned the thread (handover protocol).")
+    )
     psid = models.CharField(_("PSID"), max_length=64, blank=True, db_index=True)
     timestamp = models.DateTimeField(null=True, blank=True)
     dedupe_key = models.CharField(max_length=64, unique=True)
@@ -330,4 +342,3 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} from {self.psid or '?'}"
-

@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 try:  # Django >= 5.1: keep the webhook public under LoginRequiredMiddleware too
     from django.contrib.auth.decorators import login_not_required
 except ImportError:  # pragma: no cover
+
     def login_not_required(view):
         return view
 

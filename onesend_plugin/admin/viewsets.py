@@ -12,10 +12,11 @@ from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
 
 from ..models import Account, MessengerPage, MetaApp, WebhookEvent
 from .forms import MessengerPageForm, MetaAppForm
-from .permissions import ReadOnlyPermissionPolicy
 
 
 class AccountViewSet(ModelViewSet):
+    name = "onesend_accounts"
+    url_prefix = "messenger/accounts"
     model = Account
     icon = "group"
     form_fields = ["name", "slug", "timezone"]
@@ -24,6 +25,8 @@ class AccountViewSet(ModelViewSet):
 
 
 class MetaAppViewSet(ModelViewSet):
+    name = "onesend_apps"
+    url_prefix = "messenger/apps"
     model = MetaApp
     icon = "key"
     menu_label = _("Meta apps")
@@ -36,6 +39,8 @@ class MetaAppViewSet(ModelViewSet):
 
 
 class MessengerPageViewSet(ModelViewSet):
+    name = "onesend_pages"
+    url_prefix = "messenger/pages"
     model = MessengerPage
     icon = "comment"
     menu_label = _("Pages")
@@ -90,10 +95,11 @@ class WebhookEventInspectView(InspectView):
 class WebhookEventViewSet(ModelViewSet):
     """The webhook inbox: every event Meta sent, its processing state and error."""
 
+    name = "onesend_inbox"
+    url_prefix = "messenger/inbox"
     model = WebhookEvent
     icon = "tasks"
     menu_label = _("Webhook inbox")
-    permission_policy = ReadOnlyPermissionPolicy(WebhookEvent)
     inspect_view_enabled = True
     inspect_view_class = WebhookEventInspectView
     inspect_view_fields = [

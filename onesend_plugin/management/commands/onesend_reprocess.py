@@ -1,0 +1,23 @@
+"""Re-run webhook events that failed, were left pending, or arrived before their Page was
+connected. Raw deliveries are kept, so nothing Meta sent is lost to a bug or an outage."""
+
+from django.core.management.base import BaseCommand
+
+from onesend_plugin import inbox
+from onesend_plugin.models import MessengerPage, WebhookEvent
+
+
+class Command(BaseCommand):
+    help = "Reprocess failed, pending and unknown-Page webhook events."
+
+    def handle(self, *args, **options):
+        State = WebhookEvent.State
+        unknown = WebhookEvent.objects.filter(state=State.UNKNOWN_PAGE)
+        for page in MessengerPage.objects.filter(page_id__in=unknown.values("page_external_id")):
+            unknown.filter(page_external_id=page.page_id).update(page=page, state=State.PENDING)
+        WebhookEvent.objects.filter(state=State.FAILED).update(state=State.PENDING, error="")
+        deliveries = set(
+            WebhookEvent.objects.filter(state=State.PENDING).values_list("delivery_id", flat=True)
+        )
+        done = sum(inbox.process_delivery(delivery_id) for delivery_id in deliveries)
+        self.stdout.write(self.style.SUCCESS(f"Processed {done} event(s) from {len(deliveries)} deliveries."))

@@ -1,0 +1,282 @@
+"""Graph API errors, grouped by what the caller must do rather than by Meta's numeric codes.
+
+Meta reports failures as ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``
+(usually with HTTP 400; throttling is only recognisable from the code, not the status).
+:func:`error_from_response` turns that envelope into one of the classes below via one table,
+``ERROR_TABLE``, so the mapping can be read (and reviewed against Meta's error table) in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+#: When Meta gives no ``estimated_time_to_regain_access``, back off this many seconds first.
+DEFAULT_RETRY_AFTER = 60.0
+
+_USAGE_METRICS = ("call_count", "total_time", "total_cputime")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """How close the app/Page is to Meta's rate limits, from the usage headers of one response.
+
+    ``percent`` is the highest metric (call_count, total_time or total_cputime) across
+    ``X-App-Usage`` and every ``X-Business-Use-Case-Usage`` entry: Meta throttles as soon as *any*
+    of them reaches 100, so callers should slow down well before (e.g. above 80).
+    ``regain_access_minutes`` is Meta's ``estimated_time_to_regain_access`` (minutes) when throttled.
+    """
+
+    percent: float
+    regain_access_minutes: float | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Usage | None:
+        """Parse the usage headers; ``None`` when neither is present or parseable."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        buckets: list[dict[str, Any]] = []
+        app = _json_object(lowered.get("x-app-usage"))
+        if app is not None:
+            buckets.append(app)
+        buc = _json_object(lowered.get("x-business-use-case-usage"))
+        for entries in (buc or {}).values():
+            if isinstance(entries, list):
+                buckets.extend(entry for entry in entries if isinstance(entry, dict))
+        if not buckets:
+            return None
+        percents = [_number(b.get(metric)) for b in buckets for metric in _USAGE_METRICS]
+        regain = [_number(b.get("estimated_time_to_regain_access")) for b in buckets]
+        return cls(
+            percent=max((p for p in percents if p is not None), default=0.0),
+            regain_access_minutes=max((r for r in regain if r is not None), default=None),
+        )
+
+
+class GraphError(Exception):
+    """A failed Graph API call. Catch a subclass to act on it; this base means "give up on this call"."""
+
+    def __init__(
+        self,
+        code: int | None = None,
+        subcode: int | None = None,
+        message: str = "",
+        error_type: str | None = None,
+        fbtrace_id: str | None = None,
+        http_status: int | None = None,
+        usage: Usage | None = None,
+    ) -> None:
+        self.code = code
+        self.subcode = subcode
+        self.message = message
+        self.error_type = error_type
+        self.fbtrace_id = fbtrace_id
+        self.http_status = http_status
+        self.usage = usage
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        details = {
+            "code": self.code,
+            "subcode": self.subcode,
+            "type": self.error_type,
+            "http": self.http_status,
+            "fbtrace_id": self.fbtrace_id,
+        }
+        shown = ", ".join(f"{name}={value}" for name, value in details.items() if value is not None)
+        return f"{self.message or 'Graph API error'} [{shown}]" if shown else self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class TransientError(GraphError):
+    """Meta or the network hiccupped (codes 1, 2, HTTP 5xx, timeouts; ``code`` is None for network errors).
+
+    Retry with exponential backoff and jitter, a few attempts at most. Caution for sends: the Send
+    API has no idempotency key, so after a timeout the message may already have been delivered;
+    record the attempt and prefer at-most-once for marketing messages.
+    """
+
+
+class RateLimited(GraphError):
+    """Meta throttled the app or Page (codes 4, 9, 17, 32, 613, 80006).
+
+    Pause the whole Page queue (not just this message) for ``retry_after`` seconds, then retry;
+    double the pause on repeated throttling.
+    """
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds to wait: Meta's ``estimated_time_to_regain_access`` if given, else a default."""
+        minutes = self.usage.regain_access_minutes if self.usage else None
+        return minutes * 60 if minutes else DEFAULT_RETRY_AFTER
+
+
+UnavailableReason = Literal["stopped", "blocked", "unreachable", "invalid_token", "no_user"]
+
+
+class RecipientUnavailable(GraphError):
+    """This recipient cannot be messaged (``reason`` says why). Never retry.
+
+    ``stopped``: the person stopped this topic, mark the token stopped. ``blocked``: the person
+    blocked the Page. ``unreachable``: Meta won't deliver to them right now. ``invalid_token``: the
+    marketing token is invalid or expired. ``no_user``: no such person. Mark the subscriber
+    accordingly and move on to the next one.
+    """
+
+    def __init__(self, *args: Any, reason: UnavailableReason = "unreachable", **kwargs: Any) -> None:
+        self.reason = reason
+        super().__init__(*args, **kwargs)
+
+
+class NotEligibleYet(GraphError):
+    """Sending now would break a per-recipient cap (e.g. 4/2018354: one marketing message per 24/48 h).
+
+    Skip this recipient for this send; it is not a fault and not transient, so don't retry soon.
+    """
+
+
+class OptinAlreadyRequested(NotEligibleYet):
+    """An opt-in request with this title was already sent to this person this week (613/1893016).
+
+    Don't resend; wait for their answer.
+    """
+
+
+class OutsideWindow(GraphError):
+    """The 24 h standard messaging window is closed for this PSID (10/2018278, 10/2534022, 10/2018065).
+
+    Message the person's marketing token instead (or a tag, never for promotions), or skip them.
+    """
+
+
+class AuthError(GraphError):
+    """The Page token is invalid/expired (190) or lacks permission (200, 10).
+
+    Pause every send for this Page until an admin reconnects it; retrying cannot help.
+    """
+
+
+class PageRestricted(AuthError):
+    """Meta restricted the Page for policy reasons (368, 10/1893063; 10/1404170 for opt-in requests).
+
+    Halt the Page's campaigns and alert a human: continuing risks a longer ban.
+    """
+
+
+class BadRequest(GraphError):
+    """The request itself is wrong (code 100 and content errors such as media fetch/type/size).
+
+    Fix the message or campaign content; resending it unchanged fails again.
+    """
+
+
+ErrorFactory = Callable[..., GraphError]
+
+
+def _unavailable(reason: UnavailableReason) -> ErrorFactory:
+    return partial(RecipientUnavailable, reason=reason)
+
+
+#: (code, subcode) -> error factory; subcode None is the fallback for a code. Follows the
+#: reference's error table (docs/meta-messenger.md §4.2); unknown codes fall back on the HTTP status.
+ERROR_TABLE: dict[tuple[int, int | None], ErrorFactory] = {
+    (1, None): TransientError,
+    (1, 1357046): BadRequest,  # "invalid JSON reply" on batches that actually succeeded: don't resend
+    (2, None): TransientError,
+    (4, None): RateLimited,
+    (4, 2018354): NotEligibleYet,
+    (9, None): RateLimited,  # incl. 9/2018352: too many opt-in requests
+    (10, None): AuthError,
+    (10, 1404170): PageRestricted,
+    (10, 1893015): _unavailable("stopped"),
+    (10, 1893063): PageRestricted,
+    (10, 2018065): OutsideWindow,
+    (10, 2018108): _unavailable("unreachable"),
+    (10, 2018278): OutsideWindow,
+    (10, 2018336): _unavailable("unreachable"),
+    (10, 2534022): OutsideWindow,
+    (17, None): RateLimited,
+    (32, None): RateLimited,
+    (100, None): BadRequest,
+    (100, 2018001): _unavailable("no_user"),
+    (190, None): AuthError,
+    (200, None): AuthError,
+    (200, 1545041): _unavailable("unreachable"),
+    (230, None): _unavailable("unreachable"),
+    (368, None): PageRestricted,
+    (551, None): _unavailable("blocked"),
+    (551, 1545041): _unavailable("unreachable"),
+    (613, None): RateLimited,
+    (613, 1893016): OptinAlreadyRequested,
+    (613, 2018338): NotEligibleYet,  # too many tagged messages to this person
+    (80006, None): RateLimited,
+}
+
+_DEAD_TOKEN = re.compile(r"token\b.*\b(invalid|expired)|\b(invalid|expired)\b.*token", re.IGNORECASE)
+_ACCESS_TOKEN = re.compile(r"access[ _]token", re.IGNORECASE)
+
+
+def _is_dead_recipient_token(message: str) -> bool:
+    """Meta has no subcode for a dead marketing token: it is code 100 with "...token is invalid" or
+    "...has expired". A message about the *access* token is a request problem, not the recipient's."""
+    return bool(_DEAD_TOKEN.search(message)) and not _ACCESS_TOKEN.search(message)
+
+
+def error_from_response(
+    status: int, body: bytes | str | Mapping[str, Any] | None, headers: Mapping[str, str] | None = None
+) -> GraphError:
+    """Map an HTTP status, Meta error body and response headers to the right :class:`GraphError`."""
+    usage = Usage.from_headers(headers or {})
+    envelope = body if isinstance(body, Mapping) else _json_object(body)
+    error = envelope.get("error") if envelope else None
+    code = _int(error.get("code")) if isinstance(error, Mapping) else None
+    if code is None:
+        factory: ErrorFactory = (
+            RateLimited if status == 429 else BadRequest if 400 <= status < 500 else TransientError
+        )
+        message = f"Unparseable Graph API response (HTTP {status})"
+        return factory(message=message, http_status=status, usage=usage)
+    subcode = _int(error.get("error_subcode"))
+    message = str(error.get("message") or "")
+    factory = ERROR_TABLE.get((code, subcode)) or ERROR_TABLE.get((code, None))
+    if factory is None:
+        factory = TransientError if status >= 500 else BadRequest
+    elif code == 100 and factory is BadRequest and _is_dead_recipient_token(message):
+        factory = _unavailable("invalid_token")
+    return factory(
+        code=code,
+        subcode=subcode,
+        message=message,
+        error_type=error.get("type"),
+        fbtrace_id=error.get("fbtrace_id"),
+        http_status=status,
+        usage=usage,
+    )
+
+
+def _json_object(raw: bytes | str | None) -> dict[str, Any] | None:
+    """``raw`` parsed as a JSON object, or None for anything else (absent, not JSON, not an object)."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None else None

@@ -1,0 +1,57 @@
+import json
+import os
+
+import pytest
+
+from onesend_plugin.hooks import plugins
+from onesend_plugin.messenger import signature
+
+from .factories import MessengerPageFactory, MetaAppFactory
+
+# Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytest_plugins = ["tests.fixtures.simulator"]
+
+
+@pytest.fixture
+def meta_app(db):
+    return MetaAppFactory()
+
+
+@pytest.fixture
+def page(meta_app):
+    return MessengerPageFactory(app=meta_app)
+
+
+@pytest.fixture
+def post_webhook(client, django_capture_on_commit_callbacks):
+    """POST a webhook body to the app's endpoint, signed with its secret unless told otherwise.
+    Work deferred to transaction commit (the processing task) runs before it returns."""
+
+    def post(app, payload, *, secret=None, headers=None):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        sig = {"HTTP_X_HUB_SIGNATURE_256": signature.sign(body, secret or app.app_secret)}
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                f"/onesend/webhook/{app.app_id}/",
+                data=body,
+                content_type="application/json",
+                **(sig if headers is None else headers),
+            )
+
+    return post
+
+
+@pytest.fixture
+def register_plugin():
+    """Register plugin objects for one test; they are unregistered afterwards."""
+    registered = []
+
+    def register(plugin, name=None):
+        registered.append(plugins.manager.register(plugin, name=name))
+        return plugin
+
+    yield register
+    for name in registered:
+        plugins.manager.unregister(name=name)

@@ -1,0 +1,56 @@
+"""factory-boy factories for onesend's models."""
+
+import factory
+from django.utils import timezone
+
+from onesend_plugin import models
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Account
+        django_get_or_create = ("slug",)
+
+    name = factory.Sequence(lambda n: f"Client {n}")
+    slug = factory.Sequence(lambda n: f"client-{n}")
+
+
+class MetaAppFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.MetaApp
+
+    name = "Test app"
+    app_id = factory.Sequence(lambda n: f"app{n}")
+    app_secret = factory.Sequence(lambda n: f"secret-{n}")
+    verify_token = "verify-me"
+
+
+class MessengerPageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.MessengerPage
+
+    account = factory.SubFactory(AccountFactory)
+    app = factory.SubFactory(MetaAppFactory)
+    page_id = factory.Sequence(lambda n: f"{1000000000000100 + n}")
+    name = factory.Sequence(lambda n: f"Page {n}")
+    username = factory.Sequence(lambda n: f"page{n}")
+    access_token = factory.Sequence(lambda n: f"page-token-{n}")
+
+
+class SubscriberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Subscriber
+
+    page = factory.SubFactory(MessengerPageFactory)
+    psid = factory.Sequence(lambda n: f"{2000000000000000 + n}")
+    status = models.Subscriber.Status.SUBSCRIBED
+    opted_in_at = factory.LazyFunction(timezone.now)
+
+
+class MarketingTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.MarketingToken
+
+    subscriber = factory.SubFactory(SubscriberFactory)
+    token = factory.Sequence(lambda n: f"{900000000000000000 + n}")
+    topic = factory.SelfAttribute("subscriber.page.optin_title")
