@@ -1,10 +1,11 @@
-"""What onesend does with each kind of webhook event (called inside a transaction, once per
-distinct event). The subscribe, broadcast and analytics features add their handlers here."""
+"""What onesend does with each kind of webhook event. Runs inside the event's transaction, once
+per distinct event (duplicates never reach here)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import subscriptions
 from .messenger import events as meta_events
 from .models import MessengerPage, Subscriber
 
@@ -16,8 +17,77 @@ def handle(event: meta_events.MessagingEvent, page: MessengerPage) -> None:
     if event.kind in INTERACTION_KINDS and event.psid and event.timestamp:
         Subscriber.objects.filter(page=page, psid=event.psid).update(last_interaction_at=event.timestamp)
     handler = HANDLERS.get(event.kind)
-    if handler:
+    if handler and not event.standby:  # in standby another app owns the thread: don't reply
         handler(event, page)
 
 
-HANDLERS: dict[str, Callable[[meta_events.MessagingEvent, MessengerPage], None]] = {}
+def _opened_window(page: MessengerPage, event: meta_events.MessagingEvent) -> None:
+    """Make sure the person exists with the interaction time (a first contact has no row yet)."""
+    Subscriber.objects.get_or_create(
+        page=page, psid=event.psid, defaults={"last_interaction_at": event.timestamp}
+    )
+
+
+def on_referral(event: meta_events.ReferralEvent, page: MessengerPage) -> None:
+    """An m.me link or QR code opened in an existing thread."""
+    _opened_window(page, event)
+    subscriptions.offer_optin(
+        page, event.psid, raw_ref=event.ref or "", entry_point=event.source or "SHORTLINK"
+    )
+
+
+def on_postback(event: meta_events.PostbackEvent, page: MessengerPage) -> None:
+    """A button tap: our Unsubscribe button, or Get Started (a new thread, maybe from a link)."""
+    _opened_window(page, event)
+    if event.payload == subscriptions.UNSUBSCRIBE_PAYLOAD:
+        subscriber = Subscriber.objects.get(page=page, psid=event.psid)
+        subscriptions.unsubscribe(subscriber, source="unsubscribe_button", confirm=True)
+    elif event.referral:
+        subscriptions.offer_optin(
+            page, event.psid, raw_ref=event.referral.ref or "", entry_point="GET_STARTED"
+        )
+    elif page.offer_optin_without_ref:
+        subscriptions.offer_optin(page, event.psid, raw_ref="", entry_point="GET_STARTED")
+
+
+def on_message(event: meta_events.MessageEvent, page: MessengerPage) -> None:
+    """A message from the person: STOP-like keywords unsubscribe; anyone else may be offered
+    the opt-in (if the Page allows it; the weekly rule keeps this from nagging)."""
+    _opened_window(page, event)
+    subscriber = Subscriber.objects.get(page=page, psid=event.psid)
+    if subscriptions.is_unsubscribe_request(page, event.text, event.quick_reply_payload):
+        subscriptions.unsubscribe(subscriber, source="keyword", confirm=True)
+    elif page.offer_optin_without_ref and subscriber.status != Subscriber.Status.SUBSCRIBED:
+        subscriptions.offer_optin(page, event.psid, raw_ref="", entry_point="message")
+
+
+def on_optin(event: meta_events.OptinEvent, page: MessengerPage) -> None:
+    """Acceptance of the opt-in request, or Meta's stop/resume control for a topic."""
+    if event.status is None:
+        if event.token:
+            subscriptions.confirm_optin(
+                page,
+                event.psid,
+                token=event.token,
+                title=event.title or "",
+                payload=event.payload or "",
+                tz=event.timezone or "",
+                token_expires_at=event.token_expires_at,
+                at=event.timestamp,
+            )
+        return
+    subscriber = Subscriber.objects.filter(page=page, psid=event.psid).first()
+    if subscriber is None:
+        return
+    if event.status == "stop":
+        subscriptions.unsubscribe(subscriber, source="meta_control", topic=event.title)
+    else:
+        subscriptions.resume(subscriber, topic=event.title)
+
+
+HANDLERS: dict[str, Callable] = {
+    "referral": on_referral,
+    "postback": on_postback,
+    "message": on_message,
+    "optin": on_optin,
+}

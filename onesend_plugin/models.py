@@ -152,6 +152,35 @@ class MessengerPage(models.Model):
         return timedelta(hours=hours)
 
 
+class SubscriptionLink(models.Model):
+    """A named way in: a website button, a QR code on a poster, an e-mail footer link.
+
+    Each has its own ``ref`` so subscribers can be counted and segmented by where they came from.
+    """
+
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="links")
+    name = models.CharField(max_length=255)
+    ref = models.SlugField(
+        max_length=50, help_text=_("Source name recorded on subscribers, e.g. 'poster-store-1'.")
+    )
+    tags = models.CharField(
+        max_length=255, blank=True, help_text=_("Comma-separated tags given to people who subscribe here.")
+    )
+    clicks = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "ref"], name="onesend_link_unique_ref")]
+        ordering = ["page", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ref})"
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
+
+
 class SubscriberTag(TaggedItemBase):
     content_object = models.ForeignKey("Subscriber", on_delete=models.CASCADE, related_name="tagged_items")
 

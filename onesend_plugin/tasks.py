@@ -1,11 +1,18 @@
 """django-q2 task entry points. Arguments are primary keys, never model instances: payloads are
-pickled, and a task may run more than once, so every task is idempotent."""
+pickled, and a task may run more than once, so every task is idempotent or harmless to repeat."""
 
 from __future__ import annotations
 
+import logging
+
 from django_q.tasks import async_task
 
-from . import inbox
+from . import inbox, subscriptions
+from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
+from .meta import client_for
+from .models import Subscriber
+
+logger = logging.getLogger(__name__)
 
 
 def process_webhook_delivery(delivery_id: str) -> int:
@@ -14,3 +21,41 @@ def process_webhook_delivery(delivery_id: str) -> int:
 
 def enqueue_webhook_processing(delivery_id) -> None:
     async_task(process_webhook_delivery, str(delivery_id), task_name=f"onesend-webhook-{delivery_id}")
+
+
+def send_optin_request(subscriber_id: int, raw_ref: str, entry_point: str) -> str | None:
+    """Send the Page's opt-in request (Meta's notification_messages template) to one person."""
+    subscriber = Subscriber.objects.select_related("page").get(pk=subscriber_id)
+    page = subscriber.page
+    try:
+        result = client_for(page).send_optin_request(
+            psid=subscriber.psid,
+            title=page.optin_title,
+            payload=raw_ref or "-",
+            image_url=page.optin_image_url or None,
+            cta_text=page.optin_cta,
+        )
+    except OptinAlreadyRequested:
+        logger.info("Opt-in already requested from %s this week; not asking again", subscriber)
+        return None
+    except GraphError as exc:
+        logger.warning("Opt-in request to %s failed: %s", subscriber, exc)
+        return None
+    subscriptions.record_optin_requested(
+        subscriber, raw_ref=raw_ref, entry_point=entry_point, message_id=result.message_id
+    )
+    return result.message_id
+
+
+def send_text(subscriber_id: int, text: str) -> str | None:
+    """A standard (in-window) text reply: welcome after opt-in, unsubscribe confirmation."""
+    subscriber = Subscriber.objects.select_related("page").get(pk=subscriber_id)
+    try:
+        return (
+            client_for(subscriber.page).send_to_psid(psid=subscriber.psid, message={"text": text}).message_id
+        )
+    except RecipientUnavailable as exc:
+        subscriptions.unsubscribe(subscriber, source="send_error", reason=exc.reason)
+    except GraphError as exc:
+        logger.warning("Reply to %s failed: %s", subscriber, exc)
+    return None

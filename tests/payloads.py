@@ -48,3 +48,32 @@ def read(page_id: str, psid: str, watermark: int) -> dict:
         "timestamp": now_ms(),
         "read": {"watermark": watermark},
     }
+
+
+def postback(
+    page_id: str, psid: str, payload: str, *, ref: str | None = None, title: str = "Get Started"
+) -> dict:
+    event = {"mid": f"m_{now_ms()}", "title": title, "payload": payload}
+    if ref is not None:
+        event["referral"] = {"ref": ref, "source": "SHORTLINK", "type": "OPEN_THREAD"}
+    return {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": now_ms(), "postback": event}
+
+
+def optin(
+    page_id: str, psid: str, *, token: str, title: str, payload: str = "", status: str | None = None
+) -> dict:
+    event = {
+        "type": "notification_messages",
+        "payload": payload,
+        "notification_messages_token": token,
+        "notification_messages_timezone": "Europe/Paris",
+        "title": title,
+    }
+    if status:
+        event["notification_messages_status"] = status
+    return {"sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": now_ms(), "optin": event}
+
+
+def one(page_id: str, item: dict) -> dict:
+    """A POST body holding one event."""
+    return body(entry(page_id, item))

@@ -73,3 +73,12 @@ class Plugins:
 
     def webhook_event_processed(self, *, event, page) -> None:
         self.manager.hook.webhook_event_processed(event=event, page=page)
+
+    def subscriber_opted_in(self, *, subscriber, source: str, customer_ref: str) -> None:
+        self.manager.hook.subscriber_opted_in(subscriber=subscriber, source=source, customer_ref=customer_ref)
+
+    def subscriber_unsubscribed(self, *, subscriber, source: str) -> None:
+        self.manager.hook.subscriber_unsubscribed(subscriber=subscriber, source=source)
+
+    def customer_ref_for_request(self, *, request) -> str:
+        return self.manager.hook.customer_ref_for_request(request=request) or ""

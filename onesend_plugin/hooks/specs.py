@@ -20,3 +20,30 @@ def webhook_event_processed(event, page) -> None:
     processed again, so this fires at most once per distinct event. Runs inside the worker;
     keep it quick and enqueue anything slow.
     """
+
+
+@hookspec
+def subscriber_opted_in(subscriber, source, customer_ref) -> None:
+    """A person accepted the opt-in request (or re-subscribed).
+
+    ``source`` is the entry point (the subscription link's ref, e.g. ``"footer"``, or
+    ``"direct"``); ``customer_ref`` is the shop's customer reference carried by a signed link
+    ("" if none) — store integrations use it to link the shop customer to the subscriber.
+    Called after the subscription is committed.
+    """
+
+
+@hookspec
+def subscriber_unsubscribed(subscriber, source) -> None:
+    """A person stopped marketing messages. ``source`` says how: ``"keyword"`` (STOP),
+    ``"unsubscribe_button"``, ``"meta_control"`` (Meta's own stop control), ``"send_error"``
+    (Meta reported them blocked or unreachable) or ``"admin"``. Called after commit."""
+
+
+@hookspec(firstresult=True)
+def customer_ref_for_request(request) -> str | None:
+    """The shop's reference for the visitor of ``request`` (e.g. a customer id), or None.
+
+    Subscribe buttons put it, signed, into the subscription link, so the subscriber is linked
+    to the shop customer when they opt in. The first plugin returning a value wins.
+    """

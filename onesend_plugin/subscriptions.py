@@ -1,0 +1,270 @@
+"""Subscribing and unsubscribing: the consent-first rules, in one place.
+
+Called by the webhook handlers (inside the event's transaction), by the broadcast engine when
+Meta says a person is gone, and by admin actions. Messages to the person (the opt-in request, the
+welcome, the unsubscribe confirmation) are sent by tasks after commit, so a slow Graph API never
+holds a database transaction open, and a rolled-back event sends nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from . import refs
+from .hooks import plugins
+from .models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookDelivery, WebhookEvent
+
+logger = logging.getLogger(__name__)
+
+#: Meta allows one opt-in request per topic per person per week (613/1893016 otherwise).
+OPTIN_REPEAT_AFTER = timedelta(days=7)
+#: Payload of the "Unsubscribe" quick reply / postback button broadcasts can carry.
+UNSUBSCRIBE_PAYLOAD = "ONESEND_UNSUBSCRIBE"
+
+# Why a person can no longer be messaged → the status that records it.
+GONE_STATUS = {
+    "stopped": Subscriber.Status.UNSUBSCRIBED,
+    "blocked": Subscriber.Status.BLOCKED,
+    "unreachable": Subscriber.Status.UNREACHABLE,
+    "no_user": Subscriber.Status.UNREACHABLE,
+    "invalid_token": Subscriber.Status.UNREACHABLE,
+}
+
+
+def _person(page: MessengerPage, psid: str) -> Subscriber:
+    subscriber, _ = Subscriber.objects.get_or_create(page=page, psid=psid)
+    return subscriber
+
+
+def is_unsubscribe_request(page: MessengerPage, text: str | None, payload: str | None) -> bool:
+    """A STOP-like keyword sent alone (any case, trailing punctuation ignored), or our button."""
+    if payload == UNSUBSCRIBE_PAYLOAD:
+        return True
+    words = {word.strip().upper() for word in page.unsubscribe_keywords.split(",") if word.strip()}
+    return bool(text) and text.strip().rstrip(".!¡?¿ ").upper() in words
+
+
+def offer_optin(page: MessengerPage, psid: str, *, raw_ref: str, entry_point: str) -> bool:
+    """Send Meta's opt-in request to a person who just reached the Page, unless they are already
+    subscribed to its topic or were asked about it within the last week. Returns whether a
+    request was queued."""
+    subscriber = _person(page, psid)
+    if subscriber.status == Subscriber.Status.SUBSCRIBED and subscriber.tokens.filter(
+        topic=page.optin_title, status=MarketingToken.Status.ACTIVE
+    ):
+        return False
+    recently_asked = ConsentRecord.objects.filter(
+        subscriber=subscriber,
+        action=ConsentRecord.Action.OPTIN_REQUESTED,
+        shown__title=page.optin_title,
+        at__gte=timezone.now() - OPTIN_REPEAT_AFTER,
+    )
+    if recently_asked.exists():
+        return False
+    transaction.on_commit(
+        lambda: async_task("onesend_plugin.tasks.send_optin_request", subscriber.pk, raw_ref, entry_point)
+    )
+    return True
+
+
+def optin_shown(page: MessengerPage) -> dict:
+    """What the opt-in request shows the person (kept as consent evidence)."""
+    return {"title": page.optin_title, "cta": page.optin_cta, "image_url": page.optin_image_url}
+
+
+def record_optin_requested(subscriber: Subscriber, *, raw_ref: str, entry_point: str, message_id: str | None):
+    ConsentRecord.objects.create(
+        page=subscriber.page,
+        subscriber=subscriber,
+        action=ConsentRecord.Action.OPTIN_REQUESTED,
+        entry_point=entry_point,
+        ref=refs.decode(raw_ref).source,
+        shown={**optin_shown(subscriber.page), "message_id": message_id},
+    )
+
+
+def confirm_optin(
+    page: MessengerPage,
+    psid: str,
+    *,
+    token: str,
+    title: str,
+    payload: str,
+    tz: str = "",
+    token_expires_at: datetime | None = None,
+    at: datetime | None = None,
+) -> Subscriber:
+    """The person accepted the opt-in request: store the token and the consent."""
+    at = at or timezone.now()
+    ref = refs.decode(payload)
+    subscriber = _person(page, psid)
+    topic = title or page.optin_title
+    # A new token for a topic replaces the old one (re-opt-in); a token belongs to one person.
+    subscriber.tokens.filter(topic=topic).exclude(token=token).delete()
+    MarketingToken.objects.update_or_create(
+        token=token,
+        defaults={
+            "subscriber": subscriber,
+            "topic": topic,
+            "status": MarketingToken.Status.ACTIVE,
+            "timezone": tz,
+            "expires_at": token_expires_at,
+        },
+    )
+    if subscriber.status != Subscriber.Status.SUBSCRIBED:
+        subscriber.status = Subscriber.Status.SUBSCRIBED
+        subscriber.opted_in_at = at
+        subscriber.unsubscribed_at = None
+        subscriber.source_ref = ref.source
+    subscriber.timezone = tz or subscriber.timezone
+    subscriber.customer_ref = ref.customer_ref or subscriber.customer_ref
+    subscriber.save()
+    if ref.tags:
+        subscriber.tags.add(*ref.tags)
+    ConsentRecord.objects.create(
+        page=page,
+        subscriber=subscriber,
+        action=ConsentRecord.Action.OPTED_IN,
+        entry_point=ref.entry_point,
+        ref=ref.source,
+        shown={"title": topic, "ref_verified": ref.verified, "tags": list(ref.tags)},
+        at=at,
+    )
+
+    def after_commit():
+        plugins.subscriber_opted_in(
+            subscriber=subscriber, source=ref.entry_point, customer_ref=ref.customer_ref
+        )
+        if page.welcome_message:
+            async_task("onesend_plugin.tasks.send_text", subscriber.pk, page.welcome_message)
+
+    transaction.on_commit(after_commit)
+    return subscriber
+
+
+def unsubscribe(
+    subscriber: Subscriber,
+    *,
+    source: str,
+    reason: str = "stopped",
+    topic: str | None = None,
+    confirm: bool = False,
+) -> bool:
+    """Stop marketing messages to a person (all topics, or one when Meta's control names it).
+
+    ``reason`` is one of ``GONE_STATUS``: it decides the status recorded. Returns False when
+    there was nothing to stop, so repeated STOPs add no records."""
+    tokens = subscriber.tokens.filter(status=MarketingToken.Status.ACTIVE)
+    if topic:
+        tokens = tokens.filter(topic=topic)
+    new_status = GONE_STATUS[reason]
+    stopped = tokens.update(
+        status=MarketingToken.Status.STOPPED if reason == "stopped" else MarketingToken.Status.INVALID
+    )
+    still_active = subscriber.tokens.filter(status=MarketingToken.Status.ACTIVE).exists()
+    if not stopped and subscriber.status == new_status:
+        return False
+    if not still_active:
+        subscriber.status = new_status
+        subscriber.unsubscribed_at = timezone.now()
+        subscriber.save(update_fields=["status", "unsubscribed_at"])
+    ConsentRecord.objects.create(
+        page=subscriber.page,
+        subscriber=subscriber,
+        action=ConsentRecord.Action.UNSUBSCRIBED,
+        entry_point=source,
+        detail=f"{reason}; topic: {topic or 'all'}",
+    )
+
+    def after_commit():
+        plugins.subscriber_unsubscribed(subscriber=subscriber, source=source)
+        if confirm:
+            text = (
+                f"You're unsubscribed from {subscriber.page.name}. You won't get marketing messages any more."
+            )
+            async_task("onesend_plugin.tasks.send_text", subscriber.pk, text)
+
+    transaction.on_commit(after_commit)
+    return True
+
+
+def resume(subscriber: Subscriber, *, topic: str | None) -> None:
+    """Meta's "resume" control: the person turned the topic back on themselves."""
+    tokens = subscriber.tokens.filter(status=MarketingToken.Status.STOPPED)
+    if topic:
+        tokens = tokens.filter(topic=topic)
+    if not tokens.update(status=MarketingToken.Status.ACTIVE):
+        return
+    subscriber.status = Subscriber.Status.SUBSCRIBED
+    subscriber.unsubscribed_at = None
+    subscriber.save(update_fields=["status", "unsubscribed_at"])
+    ConsentRecord.objects.create(
+        page=subscriber.page,
+        subscriber=subscriber,
+        action=ConsentRecord.Action.RESUMED,
+        entry_point="meta_control",
+        detail=f"topic: {topic or 'all'}",
+    )
+
+
+def export(subscriber: Subscriber) -> dict:
+    """Everything onesend holds about one person (GDPR access request)."""
+    return {
+        "page": {"id": subscriber.page.page_id, "name": subscriber.page.name},
+        "psid": subscriber.psid,
+        "status": subscriber.status,
+        "timezone": subscriber.timezone,
+        "locale": subscriber.locale,
+        "source_ref": subscriber.source_ref,
+        "customer_ref": subscriber.customer_ref,
+        "tags": sorted(subscriber.tags.names()),
+        "created_at": subscriber.created_at,
+        "opted_in_at": subscriber.opted_in_at,
+        "unsubscribed_at": subscriber.unsubscribed_at,
+        "last_interaction_at": subscriber.last_interaction_at,
+        "last_marketing_at": subscriber.last_marketing_at,
+        "topics": [
+            {"topic": t.topic, "status": t.status, "created_at": t.created_at}
+            for t in subscriber.tokens.all()
+        ],
+        "consent": [
+            {
+                "action": r.action,
+                "at": r.at,
+                "entry_point": r.entry_point,
+                "ref": r.ref,
+                "shown": r.shown,
+                "detail": r.detail,
+            }
+            for r in subscriber.consent_records.order_by("at", "id")
+        ],
+        # Kinds and times only: raw events hold marketing tokens, which are the Page's credentials.
+        "webhook_events": [
+            {"kind": kind, "timestamp": ts}
+            for kind, ts in WebhookEvent.objects.filter(
+                page=subscriber.page, psid=subscriber.psid
+            ).values_list("kind", "timestamp")
+        ],
+    }
+
+
+@transaction.atomic
+def erase(subscriber: Subscriber, *, by: str) -> ConsentRecord:
+    """Delete a person's data (GDPR erasure). Their consent records stay, detached from them,
+    with an ``erased`` record appended: proof of consent and of erasure without personal data.
+    Their webhook events are deleted and their PSID is blanked out of the raw deliveries."""
+    page, psid = subscriber.page, subscriber.psid
+    events = WebhookEvent.objects.filter(page=page, psid=psid)
+    for delivery in WebhookDelivery.objects.filter(events__in=events).distinct():
+        delivery.body = bytes(delivery.body).replace(psid.encode(), b"erased")
+        delivery.save(update_fields=["body"])
+    events.delete()
+    subscriber.delete()  # tokens cascade; consent records are detached (SET_NULL)
+    return ConsentRecord.objects.create(
+        page=page, action=ConsentRecord.Action.ERASED, detail=f"erased by {by}"
+    )
