@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from . import views
+from . import link_views, views
 
 app_name = "onesend"
 
 urlpatterns = [
     path("webhook/<str:app_id>/", views.WebhookView.as_view(), name="webhook"),
+    path("s/<str:token>/", link_views.subscribe, name="subscribe"),
 ]

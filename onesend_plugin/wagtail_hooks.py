@@ -1,15 +1,25 @@
 """Wagtail hook registrations only; the logic lives in ``onesend_plugin.admin``."""
 
+from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.permissions import register_permission_policy
 
-from .admin.permissions import ReadOnlyPermissionPolicy
+from .admin.permissions import ReadOnlyPermissionPolicy, SubscriberPermissionPolicy
 from .admin.viewsets import MessengerViewSetGroup
-from .models import WebhookEvent
+from .models import Subscriber, WebhookEvent
 
 register_permission_policy(WebhookEvent, ReadOnlyPermissionPolicy(WebhookEvent))
+register_permission_policy(Subscriber, SubscriberPermissionPolicy(Subscriber))
 
 
 @hooks.register("register_admin_viewset")
 def register_viewsets():
     return MessengerViewSetGroup()
+
+
+@hooks.register("register_log_actions")
+def register_log_actions(actions):
+    actions.register_action(
+        "onesend.unsubscribe", _("Unsubscribe"), _("Unsubscribed from marketing messages")
+    )
+    actions.register_action("onesend.erase", _("Erase subscriber"), _("Subscriber erased"))

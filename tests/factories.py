@@ -54,3 +54,24 @@ class MarketingTokenFactory(factory.django.DjangoModelFactory):
     subscriber = factory.SubFactory(SubscriberFactory)
     token = factory.Sequence(lambda n: f"{900000000000000000 + n}")
     topic = factory.SelfAttribute("subscriber.page.optin_title")
+
+
+class SubscriptionLinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.SubscriptionLink
+
+    page = factory.SubFactory(MessengerPageFactory)
+    name = factory.Sequence(lambda n: f"Link {n}")
+    ref = factory.Sequence(lambda n: f"link-{n}")
+
+
+class ConsentRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.ConsentRecord
+
+    subscriber = factory.SubFactory(SubscriberFactory)
+    page = factory.SelfAttribute("subscriber.page")
+    action = models.ConsentRecord.Action.OPTED_IN
+    entry_point = "footer"
+    ref = "footer"
+    shown = factory.LazyAttribute(lambda record: {"title": record.page.optin_title})

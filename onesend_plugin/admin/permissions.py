@@ -14,3 +14,12 @@ class ReadOnlyPermissionPolicy(ModelPermissionPolicy):
 
     def user_has_any_permission(self, user, actions):
         return any(self.user_has_permission(user, action) for action in actions)
+
+
+class SubscriberPermissionPolicy(ModelPermissionPolicy):
+    """Subscribers come only from opt-ins and leave only through erasure, which keeps the
+    consent trail: nobody adds or plainly deletes one, not even superusers. Erasing needs the
+    custom ``erase`` action (``onesend.erase_subscriber``)."""
+
+    def user_has_permission(self, user, action):
+        return action not in ("add", "delete") and super().user_has_permission(user, action)

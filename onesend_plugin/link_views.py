@@ -1,0 +1,42 @@
+"""The public click-tracking endpoint behind every subscribe button and QR code."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth.decorators import login_not_required
+from django.core import signing
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
+from django.views.decorators.http import require_safe
+
+from . import links
+from .models import MessengerPage, SubscriptionLink
+
+# Link previews (Messenger, Slack, X...) and crawlers fetch links nobody clicked. "bot" also
+# covers Slackbot, Twitterbot, Googlebot and friends.
+NOT_A_CLICK = re.compile(r"facebookexternalhit|bot|crawler|spider|preview", re.IGNORECASE)
+
+
+@login_not_required
+@require_safe
+def subscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """Count a click on a subscription link and send the person on to m.me.
+
+    Only tokens this site signed are followed, and the destination is always built from the
+    Page's own username: the endpoint cannot be turned into an open redirect. HEAD requests and
+    bots are redirected too, but not counted.
+    """
+    try:
+        target = links.read(token)
+    except signing.BadSignature:
+        return HttpResponseNotFound("This subscription link is invalid.", content_type="text/plain")
+    page = MessengerPage.objects.filter(pk=target.page_pk).first()
+    if page is None:
+        return HttpResponseNotFound("This subscription link is no longer active.", content_type="text/plain")
+    if request.method == "GET" and not NOT_A_CLICK.search(request.headers.get("User-Agent", "")):
+        link, _ = SubscriptionLink.objects.get_or_create(
+            page=page, ref=target.source, defaults={"name": target.source, "tags": ", ".join(target.tags)}
+        )
+        SubscriptionLink.objects.filter(pk=link.pk).update(clicks=F("clicks") + 1)
+    return HttpResponseRedirect(links.mme_url(page, target.source, target.tags, target.customer_ref))
