@@ -1,0 +1,81 @@
+"""The simulator's run-time settings: CLI flags at start, ``PATCH /_sim/config`` later."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .errors import ControlError
+
+HOUR = 3600.0
+
+
+@dataclass
+class Config:
+    """Everything tunable while running: CLI flags at start, ``PATCH /_sim/config`` later."""
+
+    webhook_url: str | None = None
+    app_secret: str = "simulator-app-secret"
+    verify_token: str = "simulator-verify-token"
+    cooldown_seconds: float = 24 * HOUR
+    window_seconds: float = 24 * HOUR
+    optin_topic_seconds: float = 7 * 24 * HOUR
+    text_rate: int = 300
+    media_rate: int = 10
+    latency_ms: float = 0.0
+    failure_rate: float = 0.0
+    receipts: bool = True
+    read_probability: float = 0.0
+    read_delay_ms: float = 1000.0
+    mids_omit_rate: float = 0.0
+    duplicate_rate: float = 0.0
+    reorder: bool = False
+    batch_max: int = 1
+    delay_ms: float = 0.0
+    retry_interval: float = 20.0
+    webhook_timeout: float = 20.0
+    webhook_concurrency: int = 1
+    webhooks_paused: bool = False
+
+    PROBABILITIES = frozenset({"failure_rate", "read_probability", "mids_omit_rate", "duplicate_rate"})
+    AT_LEAST_ONE = frozenset({"text_rate", "media_rate", "batch_max", "webhook_concurrency"})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "cooldown_hours": self.cooldown_seconds / HOUR}
+
+    def update(self, changes: Mapping[str, Any]) -> None:
+        """Apply validated changes, all or nothing; ``cooldown_hours`` is accepted for ``cooldown_seconds``."""
+        changes = dict(changes)
+        if "cooldown_hours" in changes:
+            changes["cooldown_seconds"] = (
+                self._coerce("cooldown_hours", "float", changes.pop("cooldown_hours")) * HOUR
+            )
+        kinds = {f.name: f.type for f in fields(self)}
+        values = {}
+        for key, value in changes.items():
+            if key not in kinds:
+                raise ControlError(f"Unknown config key {key!r}")
+            values[key] = self._coerce(key, kinds[key], value)
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    @classmethod
+    def _coerce(cls, key: str, kind: str, value: Any) -> Any:
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise ControlError(f"{key} must be true or false")
+            return value
+        if kind in ("str", "str | None"):
+            if value is None and kind == "str | None":
+                return None
+            if not isinstance(value, str) or not value:
+                raise ControlError(f"{key} must be a non-empty string")
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ControlError(f"{key} must be a non-negative number")
+        if key in cls.PROBABILITIES and value > 1:
+            raise ControlError(f"{key} is a probability (0..1)")
+        if key in cls.AT_LEAST_ONE and value < 1:
+            raise ControlError(f"{key} must be at least 1")
+        return int(value) if kind == "int" else float(value)

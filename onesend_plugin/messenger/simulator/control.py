@@ -1,0 +1,159 @@
+"""The control API (``/_sim/``, JSON over HTTP): set up Pages and people, play the people, read the
+simulator's stats. Documented in ``docs/simulator.md``; wrapped for Python by ``remote.SimulatorRemote``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from .errors import ControlError
+from .state import World
+from .webhooks import WebhookEmitter
+
+# What a person can do: POST /_sim/people/{psid}/{action} with a JSON body.
+ACTIONS: dict[str, Callable[[World, str, dict[str, Any]], dict[str, Any]]] = {
+    "open_link": lambda world, psid, body: world.open_link(psid, body.get("ref")),
+    "accept_optin": lambda world, psid, body: world.accept_optin(psid, body.get("message_id")),
+    "decline_optin": lambda world, psid, body: world.decline_optin(psid, body.get("message_id")),
+    "send_text": lambda world, psid, body: world.send_text(
+        psid, body.get("text"), body.get("quick_reply_payload")
+    ),
+    "tap": lambda world, psid, body: world.tap(psid, body.get("payload"), body.get("title")),
+    "stop_notifications": lambda world, psid, body: world.set_notifications(psid, True, body.get("title")),
+    "resume_notifications": lambda world, psid, body: world.set_notifications(psid, False, body.get("title")),
+    "read": lambda world, psid, body: world.read(psid),
+    "block": lambda world, psid, body: world.set_blocked(psid, True),
+    "unblock": lambda world, psid, body: world.set_blocked(psid, False),
+}
+
+
+def json_response(payload: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
+
+
+def endpoint(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Parse the JSON body, run the (sync or async) handler, turn ``ControlError`` into a JSON error.
+
+    A handler returns the payload, or ``(status, payload)``.
+    """
+
+    @functools.wraps(method)
+    async def handler(self: ControlApi, request: web.Request) -> web.Response:
+        try:
+            body = await request.json() if request.body_exists else {}
+        except ValueError:
+            body = None
+        try:
+            if not isinstance(body, dict):
+                raise ControlError("The body must be a JSON object")
+            result = method(self, request, body)
+            if inspect.isawaitable(result):
+                result = await result
+        except ControlError as error:
+            return json_response({"error": {"message": str(error)}}, error.status)
+        status, payload = result if isinstance(result, tuple) else (200, result)
+        return json_response(payload, status)
+
+    return handler
+
+
+class ControlApi:
+    def __init__(self, world: World, emitter: WebhookEmitter) -> None:
+        self.world = world
+        self.emitter = emitter
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/_sim/reset", self.reset),
+            web.get("/_sim/config", self.get_config),
+            web.patch("/_sim/config", self.patch_config),
+            web.post("/_sim/pages", self.add_page),
+            web.get("/_sim/pages", self.pages),
+            web.post("/_sim/people", self.add_person),
+            web.get("/_sim/people", self.people),
+            web.get("/_sim/people/{psid}", self.person),
+            web.post("/_sim/people/{psid}/{action}", self.act),
+            web.get("/_sim/messages", self.messages),
+            web.get("/_sim/stats", self.stats),
+            web.get("/_sim/webhooks/pending", self.pending),
+            web.post("/_sim/webhooks/verify", self.verify),
+            web.get("/_sim/attachments/{attachment_id}", self.attachment),
+        ]
+
+    @endpoint
+    async def reset(self, request: web.Request, body: dict) -> Any:
+        self.world.reset()
+        await self.emitter.clear()
+        return {"ok": True}
+
+    @endpoint
+    def get_config(self, request: web.Request, body: dict) -> Any:
+        return self.world.config.to_dict()
+
+    @endpoint
+    def patch_config(self, request: web.Request, body: dict) -> Any:
+        self.world.config.update(body)
+        self.emitter.wake()
+        return self.world.config.to_dict()
+
+    @endpoint
+    def add_page(self, request: web.Request, body: dict) -> Any:
+        page, created = self.world.add_page(body)
+        return (201 if created else 200), self.world.page_view(page)
+
+    @endpoint
+    def pages(self, request: web.Request, body: dict) -> Any:
+        return {"data": [self.world.page_view(page) for page in self.world.pages.values()]}
+
+    @endpoint
+    def add_person(self, request: web.Request, body: dict) -> Any:
+        if not body.get("page_id"):
+            raise ControlError("page_id is required")
+        person = self.world.add_person(str(body["page_id"]), body.get("name"))
+        return 201, self.world.person_view(person)
+
+    @endpoint
+    def people(self, request: web.Request, body: dict) -> Any:
+        page_id = request.query.get("page_id")
+        people = (p for p in self.world.people.values() if page_id is None or p.page_id == page_id)
+        return {"data": [self.world.person_view(person) for person in people]}
+
+    @endpoint
+    def person(self, request: web.Request, body: dict) -> Any:
+        return self.world.person_view(self.world.person(request.match_info["psid"]), full=True)
+
+    @endpoint
+    def act(self, request: web.Request, body: dict) -> Any:
+        action = ACTIONS.get(request.match_info["action"])
+        if action is None:
+            raise ControlError(f"Unknown action {request.match_info['action']!r}", 404)
+        return action(self.world, request.match_info["psid"], body)
+
+    @endpoint
+    def messages(self, request: web.Request, body: dict) -> Any:
+        return {"data": self.world.messages(request.query.get("page_id"), request.query.get("psid"))}
+
+    @endpoint
+    def stats(self, request: web.Request, body: dict) -> Any:
+        return {**self.world.stats(), "webhooks": self.emitter.stats()}
+
+    @endpoint
+    def pending(self, request: web.Request, body: dict) -> Any:
+        return self.emitter.pending()
+
+    @endpoint
+    def verify(self, request: web.Request, body: dict) -> Any:
+        return self.emitter.verify()
+
+    async def attachment(self, request: web.Request) -> web.Response:
+        """The bytes of a file uploaded with ``filedata`` (the thread page shows them)."""
+        stored = self.world.attachments.get(request.match_info["attachment_id"])
+        if stored is None or stored.data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=stored.data, content_type=stored.content_type or "application/octet-stream")

@@ -1,0 +1,254 @@
+"""The Graph API surface (reference §8): HTTP parsing, auth, routing, the error envelope and batches.
+
+``GraphApi.call`` is transport-free (method, path, params, token) so that batch items go through
+exactly the same code as plain requests. Kept lean: it is the benchmark's hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from aiohttp import web
+
+from . import errors
+from .errors import GraphError
+from .model import Page, Upload
+from .state import World
+
+VERSION = re.compile(r"v\d+\.\d+(?:/|$)")
+MAX_BATCH = 50
+USAGE_HEADER = "X-Business-Use-Case-Usage"
+CONTENT_TYPE = [{"name": "Content-Type", "value": "application/json"}]
+dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass
+class GraphResponse:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """What a route handler gets besides the authenticated Page."""
+
+    match: re.Match[str]
+    method: str
+    params: dict[str, Any]
+    token: str | None
+    root: str  # scheme://host/version, for paging links
+
+
+@dataclass
+class Route:
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    handler: Callable[..., Any]
+    sends: bool = False  # a Send API call: counted in the stats and answered with the usage header
+
+
+def _decode(params: dict[str, Any]) -> dict[str, Any]:
+    """Form and query values holding JSON (``recipient``, ``message``, ``batch`` ...) become objects."""
+    for key, value in params.items():
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            try:
+                params[key] = json.loads(value)
+            except ValueError:
+                raise errors.param(f"Param {key} must be valid JSON") from None
+    return params
+
+
+def strip_version(path: str) -> tuple[str | None, str]:
+    path = path.lstrip("/")
+    match = VERSION.match(path)
+    if match is None:
+        return None, path
+    return match.group().rstrip("/"), path[match.end() :]
+
+
+class GraphApi:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        page = r"(?P<page>me|\d+)"
+        self.routes_table = [
+            Route(frozenset({"POST"}), re.compile(r"act_(?P<account>\d+)/message_campaign"), self._campaign),
+            Route(
+                frozenset({"POST"}), re.compile(r"act_(?P<account>\d+)/messages"), self._marketing, sends=True
+            ),
+            Route(frozenset({"POST"}), re.compile(page + "/messages"), self._send, sends=True),
+            Route(frozenset({"POST"}), re.compile(page + "/message_attachments"), self._upload),
+            Route(
+                frozenset({"GET", "POST", "DELETE"}), re.compile(page + "/subscribed_apps"), self._subscribed
+            ),
+            Route(frozenset({"GET"}), re.compile(page + "/notification_message_tokens"), self._tokens),
+            Route(frozenset({"GET"}), re.compile(r"notification_messages_(?P<token>[^/]+)"), self._token),
+            Route(frozenset({"GET"}), re.compile(page), self._page),
+        ]
+
+    def routes(self) -> list[web.RouteDef]:
+        """A catch-all: register it after every other route."""
+        return [web.route("*", "/{tail:.*}", self.handle)]
+
+    # ------------------------------------------------------------------------------------- HTTP
+
+    async def handle(self, request: web.Request) -> web.Response:
+        latency = self.world.config.latency_ms
+        if latency:
+            await asyncio.sleep(latency / 1000)
+        version, path = strip_version(request.match_info["tail"])
+        root = f"{request.scheme}://{request.host}/{version or 'v25.0'}"
+        try:
+            params = _decode(dict(request.query))
+            params.update(await self._body(request))
+        except GraphError as error:
+            return self._response(self._error(error))
+        authorization = request.headers.get("Authorization", "")
+        token = params.pop("access_token", None) or (
+            authorization[7:] if authorization[:7] == "Bearer " else None
+        )
+        if path == "" and request.method == "POST":
+            return self._response(self.batch(params, token, root))
+        return self._response(self.call(request.method, path, params, token, root))
+
+    @staticmethod
+    async def _body(request: web.Request) -> dict[str, Any]:
+        if not request.body_exists:
+            return {}
+        if request.content_type == "application/json":
+            try:
+                body = json.loads(await request.read())
+            except ValueError:
+                raise errors.param("The request body is not valid JSON") from None
+            if not isinstance(body, dict):
+                raise errors.param("The request body must be a JSON object")
+            return _decode(body)
+        params: dict[str, Any] = {}
+        for key, value in (await request.post()).items():
+            if isinstance(value, web.FileField):
+                params[key] = Upload(value.filename, value.content_type, value.file.read())
+            else:
+                params[key] = value
+        return _decode(params)
+
+    @staticmethod
+    def _response(response: GraphResponse) -> web.Response:
+        return web.Response(
+            body=dumps(response.body).encode(),
+            status=response.status,
+            headers=response.headers,
+            content_type="application/json",
+        )
+
+    # ------------------------------------------------------------------------------- dispatching
+
+    def call(
+        self, method: str, path: str, params: dict[str, Any], token: str | None, root: str
+    ) -> GraphResponse:
+        """One Graph call; every failure becomes Meta's error envelope."""
+        for route in self.routes_table:
+            match = route.pattern.fullmatch(path)
+            if match is not None:
+                break
+        else:
+            return self._error(errors.unknown_path(path))
+        if method not in route.methods:
+            return self._error(errors.no_object(path.split("/")[0], method))
+        page: Page | None = None
+        error: GraphError | None = None
+        try:
+            page = self.world.page_for_token(token)
+            ref = match.groupdict().get("page")
+            if ref is not None and ref not in ("me", page.page_id):
+                raise errors.no_object(ref, method)
+            if self.world.config.failure_rate and random.random() < self.world.config.failure_rate:
+                raise errors.transient()
+            response = GraphResponse(200, route.handler(page, Call(match, method, params, token, root)))
+        except GraphError as raised:
+            error = raised
+            response = self._error(raised)
+        if route.sends:
+            self.world.count_send(error)
+            if page is not None:
+                response.headers[USAGE_HEADER] = dumps(self.world.usage(page))
+        return response
+
+    @staticmethod
+    def _error(error: GraphError) -> GraphResponse:
+        return GraphResponse(error.status, error.envelope())
+
+    def batch(self, params: dict[str, Any], token: str | None, root: str) -> GraphResponse:
+        """``POST /{v}/`` with ``batch``: each item is a separate call, answered in order."""
+        items = params.get("batch")
+        if not isinstance(items, list) or not items:
+            return self._error(errors.param("The parameter batch is required and must be a JSON array"))
+        if len(items) > MAX_BATCH:
+            return self._error(
+                errors.param(f"Too many requests in batch message. Maximum batch size is {MAX_BATCH}")
+            )
+        return GraphResponse(200, [self._batch_item(item, token, root) for item in items])
+
+    def _batch_item(self, item: Any, token: str | None, root: str) -> dict[str, Any]:
+        if isinstance(item, dict) and isinstance(item.get("relative_url"), str):
+            url = urlsplit(item["relative_url"])
+            try:
+                params = _decode(dict(parse_qsl(url.query)))
+                body = item.get("body") or {}
+                params.update(_decode(dict(parse_qsl(body))) if isinstance(body, str) else body)
+            except GraphError as error:
+                response = self._error(error)
+            else:
+                item_token = params.pop("access_token", None) or token
+                method = str(item.get("method", "GET")).upper()
+                response = self.call(method, strip_version(url.path)[1], params, item_token, root)
+        else:
+            response = self._error(errors.param("Each batch item needs a method and a relative_url"))
+        headers = CONTENT_TYPE + [{"name": name, "value": value} for name, value in response.headers.items()]
+        return {"code": response.status, "headers": headers, "body": dumps(response.body)}
+
+    # ---------------------------------------------------------------------------------- handlers
+
+    def _send(self, page: Page, call: Call) -> Any:
+        return self.world.send(page, call.params)
+
+    def _marketing(self, page: Page, call: Call) -> Any:
+        return self.world.send_marketing(page, call.match["account"], call.params)
+
+    def _campaign(self, page: Page, call: Call) -> Any:
+        return self.world.create_campaign(call.match["account"], call.params)
+
+    def _upload(self, page: Page, call: Call) -> Any:
+        return self.world.upload_attachment(page, call.params)
+
+    def _subscribed(self, page: Page, call: Call) -> Any:
+        return self.world.subscribed_apps(page, call.method, call.params)
+
+    def _token(self, page: Page, call: Call) -> Any:
+        return self.world.token_info(page, call.match["token"])
+
+    def _page(self, page: Page, call: Call) -> Any:
+        return {"id": page.page_id, "name": page.name, "username": page.username}
+
+    def _tokens(self, page: Page, call: Call) -> Any:
+        data, before, after, more = self.world.list_tokens(page, call.params)
+        body: dict[str, Any] = {"data": data}
+        if after is not None:
+            body["paging"] = {"cursors": {"before": before, "after": after}}
+            if more:
+                query = {
+                    key: call.params[key]
+                    for key in ("limit", "do_not_return_duplicates")
+                    if key in call.params
+                }
+                query.update(access_token=call.token, after=after)
+                body["paging"]["next"] = (
+                    f"{call.root}/{page.page_id}/notification_message_tokens?{urlencode(query)}"
+                )
+        return body

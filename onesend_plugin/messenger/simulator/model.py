@@ -1,0 +1,126 @@
+"""The simulated world's records (plain dataclasses, JSON-friendly for ``--state-file``), ids and
+the rolling one-second rate window."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def new_mid() -> str:
+    return "m_" + secrets.token_urlsafe(24)
+
+
+def new_digits(count: int, taken: Mapping[str, Any]) -> str:
+    """A random numeric id of ``count`` digits not in ``taken`` (PSIDs, Page ids, tokens are numeric)."""
+    while True:
+        value = str(random.randrange(10 ** (count - 1), 10**count))
+        if value not in taken:
+            return value
+
+
+@dataclass
+class Page:
+    page_id: str
+    name: str
+    username: str
+    access_token: str
+    app_id: str
+    subscribed_fields: list[str]
+
+
+@dataclass
+class Person:
+    """A simulated person as one Page sees them (PSIDs are Page-scoped, so one Person per Page)."""
+
+    psid: str
+    page_id: str
+    name: str
+    contacted: bool = False
+    blocked: bool = False
+    last_interaction_ms: int = 0
+    last_marketing_ms: int = 0
+    delivered_watermark: int = 0
+    read_watermark: int = 0
+    optin_requests: dict[str, int] = field(default_factory=dict)  # opt-in title -> last request (ms)
+    tokens: list[str] = field(default_factory=list)
+    thread: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Token:
+    """A marketing-messages token: one (person, Page, topic title)."""
+
+    token: str
+    page_id: str
+    psid: str
+    title: str
+    payload: str
+    timezone: str
+    created_ms: int
+    stopped: bool = False
+    refreshed: bool = False
+
+
+@dataclass
+class Attachment:
+    attachment_id: str
+    page_id: str
+    type: str
+    url: str
+    content_type: str | None = None
+    data: bytes | None = None
+
+
+@dataclass
+class Campaign:
+    campaign_id: str
+    ad_account_id: str
+    page_id: str
+    name: str
+
+
+@dataclass
+class Upload:
+    """A file sent as multipart ``filedata``."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+class SlidingWindow:
+    """Calls accepted in the last 1000 ms (Meta limits calls per rolling second), plus the peak seen."""
+
+    __slots__ = ("_stamps", "peak")
+
+    def __init__(self) -> None:
+        self._stamps: deque[float] = deque()
+        self.peak = 0
+
+    def count(self, now: float) -> int:
+        stamps, horizon = self._stamps, now - 1.0
+        while stamps and stamps[0] <= horizon:
+            stamps.popleft()
+        return len(stamps)
+
+    def record(self, now: float) -> None:
+        self._stamps.append(now)
+        self.peak = max(self.peak, len(self._stamps))
+
+
+class PageRates:
+    __slots__ = ("text", "media")
+
+    def __init__(self) -> None:
+        self.text = SlidingWindow()
+        self.media = SlidingWindow()

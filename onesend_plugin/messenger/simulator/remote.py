@@ -1,0 +1,140 @@
+"""``SimulatorRemote``: a small synchronous client of the control API, for tests and the demo.
+
+Every method is one control-API call (see ``docs/simulator.md``) and returns its decoded JSON.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+
+T = TypeVar("T")
+
+
+class SimulatorError(RuntimeError):
+    """A control-API call answered with an error status."""
+
+    def __init__(self, status: int, payload: Any) -> None:
+        super().__init__(f"simulator answered {status}: {payload}")
+        self.status = status
+        self.payload = payload
+
+
+def wait_for(
+    predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.02, what: str = "condition"
+) -> T:
+    """Poll ``predicate`` until it returns something truthy (and return that); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class SimulatorRemote:
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def graph_url(self, path: str = "", version: str = "v25.0") -> str:
+        """The simulator's Graph API URL for ``path`` (e.g. ``me/messages``)."""
+        return f"{self.base_url}/{version}/{path.lstrip('/')}"
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None, **query: Any) -> Any:
+        params = {key: value for key, value in query.items() if value is not None}
+        response = self.http.request(
+            method, f"{self.base_url}/_sim/{path}", json=body, params=params, timeout=self.timeout
+        )
+        payload = response.json()
+        if response.status_code >= 400:
+            raise SimulatorError(response.status_code, payload)
+        return payload
+
+    # -------------------------------------------------------------------------------- set-up
+
+    def reset(self) -> Any:
+        return self.call("POST", "reset")
+
+    def config(self) -> dict[str, Any]:
+        return self.call("GET", "config")
+
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        return self.call("PATCH", "config", changes)
+
+    def create_page(self, **fields: Any) -> dict[str, Any]:
+        """``page_id``, ``name``, ``username``, ``access_token``, ``app_id``, ``subscribed_fields`` (all optional)."""
+        return self.call("POST", "pages", fields)
+
+    def pages(self) -> list[dict[str, Any]]:
+        return self.call("GET", "pages")["data"]
+
+    def create_person(self, page_id: str, name: str | None = None) -> dict[str, Any]:
+        return self.call("POST", "people", {"page_id": page_id, "name": name})
+
+    def people(self, page_id: str | None = None) -> list[dict[str, Any]]:
+        return self.call("GET", "people", page_id=page_id)["data"]
+
+    def person(self, psid: str) -> dict[str, Any]:
+        """The person with their whole thread and tokens."""
+        return self.call("GET", f"people/{psid}")
+
+    # ------------------------------------------------------------------------ the person acts
+
+    def act(self, psid: str, action: str, **body: Any) -> dict[str, Any]:
+        return self.call("POST", f"people/{psid}/{action}", {k: v for k, v in body.items() if v is not None})
+
+    def open_link(self, psid: str, ref: str | None = None) -> dict[str, Any]:
+        return self.act(psid, "open_link", ref=ref)
+
+    def accept_optin(self, psid: str, message_id: str | None = None) -> dict[str, Any]:
+        return self.act(psid, "accept_optin", message_id=message_id)
+
+    def decline_optin(self, psid: str, message_id: str | None = None) -> dict[str, Any]:
+        return self.act(psid, "decline_optin", message_id=message_id)
+
+    def send_text(self, psid: str, text: str, quick_reply_payload: str | None = None) -> dict[str, Any]:
+        return self.act(psid, "send_text", text=text, quick_reply_payload=quick_reply_payload)
+
+    def tap(self, psid: str, payload: str, title: str | None = None) -> dict[str, Any]:
+        return self.act(psid, "tap", payload=payload, title=title)
+
+    def stop_notifications(self, psid: str, title: str | None = None) -> dict[str, Any]:
+        return self.act(psid, "stop_notifications", title=title)
+
+    def resume_notifications(self, psid: str, title: str | None = None) -> dict[str, Any]:
+        return self.act(psid, "resume_notifications", title=title)
+
+    def read(self, psid: str) -> dict[str, Any]:
+        return self.act(psid, "read")
+
+    def block(self, psid: str) -> dict[str, Any]:
+        return self.act(psid, "block")
+
+    def unblock(self, psid: str) -> dict[str, Any]:
+        return self.act(psid, "unblock")
+
+    # ------------------------------------------------------------------------------ observing
+
+    def stats(self) -> dict[str, Any]:
+        return self.call("GET", "stats")
+
+    def messages(self, page_id: str | None = None, psid: str | None = None) -> list[dict[str, Any]]:
+        """Every accepted send, oldest first."""
+        return self.call("GET", "messages", page_id=page_id, psid=psid)["data"]
+
+    def pending_webhooks(self) -> dict[str, int]:
+        return self.call("GET", "webhooks/pending")
+
+    def verify_webhook(self) -> dict[str, Any]:
+        return self.call("POST", "webhooks/verify")
+
+    def wait_webhooks_drained(self, timeout: float = 10.0) -> None:
+        """Wait until every emitted webhook was answered 200 (nothing queued, delayed or retrying)."""
+        wait_for(lambda: self.pending_webhooks()["pending"] == 0, timeout, what="the webhook queue to drain")

@@ -1,0 +1,126 @@
+"""The web page a person clicks through: ``/m.me/{page}?ref=`` (pick who you are), the thread at
+``/_sim/ui/{psid}``, and the ``/_sim/`` index. The thread is rendered by ``static/thread.js`` from the
+control API, so the browser does exactly what tests do through ``SimulatorRemote``.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from string import Template
+
+from aiohttp import web
+
+from .errors import ControlError
+from .model import Page
+from .state import World
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def _template(name: str) -> Template:
+    return Template((HERE / "templates" / name).read_text())
+
+
+LAYOUT, INDEX, LINK, THREAD = map(_template, ("layout.html", "index.html", "link.html", "thread.html"))
+
+
+def _html(title: str, body: str) -> web.Response:
+    return web.Response(text=LAYOUT.substitute(title=escape(title), body=body), content_type="text/html")
+
+
+def _cookie(page: Page) -> str:
+    """The person a browser is, per Page (so a second link click continues the same thread)."""
+    return f"onesend_sim_{page.page_id}"
+
+
+class Ui:
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/_sim/", self.index),
+            web.get("/_sim/ui/{psid}", self.thread),
+            web.get("/m.me/{page}", self.link),
+            web.post("/m.me/{page}", self.open),
+            web.static("/_sim/static", STATIC),
+        ]
+
+    def _page(self, request: web.Request) -> Page:
+        try:
+            return self.world.page_by_name(request.match_info["page"])
+        except ControlError:
+            raise web.HTTPNotFound(text="No such Page in the simulator") from None
+
+    async def index(self, request: web.Request) -> web.Response:
+        sections = []
+        for page in self.world.pages.values():
+            people = "".join(
+                f'<li><a href="/_sim/ui/{p.psid}" data-testid="person-link">{escape(p.name)}</a> '
+                f"<small>{p.psid}</small></li>"
+                for p in self.world.people.values()
+                if p.page_id == page.page_id
+            )
+            sections.append(
+                f'<section data-testid="page" data-page-id="{page.page_id}"><h2>{escape(page.name)}</h2>'
+                f'<p>id {page.page_id} &middot; <a href="/m.me/{escape(page.username)}">m.me/{escape(page.username)}</a>'
+                f"</p><ul>{people or '<li>No people yet</li>'}</ul></section>"
+            )
+        body = INDEX.substitute(
+            pages="".join(sections) or "<p>No Pages yet: create one with POST /_sim/pages.</p>"
+        )
+        return _html("Messenger simulator", body)
+
+    async def link(self, request: web.Request) -> web.Response:
+        """``m.me/<page>?ref=``: choose a new or existing simulated person, then open the thread."""
+        page = self._page(request)
+        remembered = request.cookies.get(_cookie(page))
+        people = [p for p in self.world.people.values() if p.page_id == page.page_id]
+        remembered = remembered if any(p.psid == remembered for p in people) else None
+        choices = "".join(
+            f'<label class="choice"><input type="radio" name="person" value="{p.psid}" data-testid="person-existing"'
+            f"{' checked' if p.psid == remembered else ''}> {escape(p.name)} <small>{p.psid}</small></label>"
+            for p in people
+        )
+        body = LINK.substitute(
+            page_name=escape(page.name),
+            username=escape(page.username),
+            ref=escape(request.query.get("ref", "")),
+            new_checked="" if remembered else "checked",
+            suggested_name=f"Person {len(self.world.people) + 1}",
+            people=choices,
+        )
+        return _html(f"{page.name} on Messenger", body)
+
+    async def open(self, request: web.Request) -> web.Response:
+        page = self._page(request)
+        form = await request.post()
+        choice = str(form.get("person", "new"))
+        try:
+            if choice == "new":
+                person = self.world.add_person(page.page_id, str(form.get("name", "")).strip() or None)
+            else:
+                person = self.world.person(choice)
+                if person.page_id != page.page_id:
+                    raise web.HTTPBadRequest(text="That person belongs to another Page")
+            self.world.open_link(person.psid, str(form.get("ref", "")) or request.query.get("ref") or None)
+        except ControlError as error:
+            if error.status != 409:  # a person who blocked the Page still sees the thread (with a banner)
+                raise web.HTTPBadRequest(text=str(error)) from None
+        response = web.HTTPSeeOther(f"/_sim/ui/{person.psid}")
+        response.set_cookie(_cookie(page), person.psid, max_age=COOKIE_MAX_AGE, path="/", samesite="Lax")
+        raise response
+
+    async def thread(self, request: web.Request) -> web.Response:
+        try:
+            person = self.world.person(request.match_info["psid"])
+        except ControlError:
+            raise web.HTTPNotFound(text="No such person in the simulator") from None
+        page = self.world.pages[person.page_id]
+        body = THREAD.substitute(
+            page_name=escape(page.name), person_name=escape(person.name), psid=person.psid
+        )
+        return _html(f"{page.name} - Messenger", body)

@@ -1,0 +1,38 @@
+"""Fixtures for the simulator's own tests (the server fixtures come from ``tests.fixtures.simulator``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from onesend_plugin.messenger.simulator.remote import SimulatorRemote
+
+from .helpers import APP_SECRET, PAGE_ID, PAGE_TOKEN, VERIFY_TOKEN, Graph, WebhookReceiver
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the simulator fixtures when the root conftest did not (e.g. with ``--confcutdir``)."""
+    if not config.pluginmanager.has_plugin("tests.fixtures.simulator"):
+        config.pluginmanager.import_plugin("tests.fixtures.simulator")
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+@pytest.fixture
+def sim(simulator: SimulatorRemote, receiver: WebhookReceiver) -> SimulatorRemote:
+    """A reset simulator with one Page (``PAGE_ID``/``PAGE_TOKEN``) posting webhooks to ``receiver``."""
+    simulator.configure(webhook_url=receiver.url, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN)
+    simulator.create_page(page_id=PAGE_ID, name="Acme", username="acme", access_token=PAGE_TOKEN)
+    return simulator
+
+
+@pytest.fixture
+def graph(sim: SimulatorRemote) -> Graph:
+    return Graph(sim)
