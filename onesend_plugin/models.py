@@ -10,12 +10,16 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
 from taggit.managers import TaggableManager
 from taggit.models import TaggedItemBase
+from wagtail.models import DraftStateMixin, LockableMixin, Orderable, PreviewableMixin, RevisionMixin
 
 from . import conf
 
@@ -371,3 +375,178 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} from {self.psid or '?'}"
+
+
+# -- Broadcasts -----------------------------------------------------------------------------------
+
+TEXT_MAX_LENGTH = 1999  # Meta: text messages must be shorter than 2000 characters
+BUTTON_TEXT_MAX_LENGTH = 640  # Meta: the button template's text
+CARD_TITLE_MAX_LENGTH = 80  # Meta: generic template title and subtitle
+BUTTON_TITLE_MAX_LENGTH = 20
+MAX_BUTTONS = 3
+
+
+class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, ClusterableModel):
+    """A one-off marketing broadcast to a Page's subscribers (a Wagtail snippet).
+
+    Content is edited with drafts and revisions; what goes out is the snapshot taken when the
+    campaign starts (``message``), so later edits never change a broadcast in flight.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Sending")
+        PAUSED = "paused", _("Paused")
+        CANCELLED = "cancelled", _("Cancelled")
+        FINISHED = "finished", _("Finished")
+
+    class Schedule(models.TextChoices):
+        NOW = "now", _("As soon as it is started")
+        AT = "at", _("At a set time")
+        LOCAL = "local", _("At a local time in each subscriber's timezone")
+
+    class Media(models.TextChoices):
+        NONE = "", _("None")
+        IMAGE = "image", _("Image (shown as a card with the text as its title)")
+        VIDEO = "video", _("Video")
+        FILE = "file", _("File")
+
+    name = models.CharField(max_length=255)
+    page = models.ForeignKey(MessengerPage, on_delete=models.PROTECT, related_name="campaigns")
+
+    # The message
+    text = models.TextField(blank=True)
+    subtitle = models.CharField(
+        max_length=CARD_TITLE_MAX_LENGTH,
+        blank=True,
+        help_text=_("Image cards only: the line under the title."),
+    )
+    media = models.CharField(max_length=10, choices=Media.choices, blank=True)
+    image = models.ForeignKey(
+        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    document = models.ForeignKey(
+        "wagtaildocs.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    video_url = models.URLField(blank=True)
+    unsubscribe_quick_reply = models.BooleanField(
+        default=True, help_text=_("Add an 'Unsubscribe' quick reply under the message.")
+    )
+
+    # The audience (everyone subscribed to the Page, narrowed by these)
+    include_tags = models.CharField(max_length=500, blank=True, help_text=_("Comma-separated: any of these."))
+    exclude_tags = models.CharField(
+        max_length=500, blank=True, help_text=_("Comma-separated: none of these.")
+    )
+    include_refs = models.CharField(max_length=500, blank=True, help_text=_("Comma-separated source refs."))
+    exclude_refs = models.CharField(max_length=500, blank=True)
+    opted_in_after = models.DateTimeField(null=True, blank=True)
+    opted_in_before = models.DateTimeField(null=True, blank=True)
+
+    # When
+    schedule = models.CharField(max_length=10, choices=Schedule.choices, default=Schedule.NOW)
+    send_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("For 'at a local time', the wall-clock date and time used everywhere."),
+    )
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text=_("Subscriber's local time."))
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Messages not sent by then are skipped, never sent late.")
+    )
+
+    # Progress (written by the engine)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    message = models.JSONField(null=True, blank=True, editable=False)
+    audience_size = models.PositiveIntegerField(default=0, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    throttled_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+
+    _revisions = GenericRelation("wagtailcore.Revision", related_query_name="onesend_campaign")
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("send_campaign", "Can send, schedule, pause and cancel campaigns")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def revisions(self):
+        return self._revisions
+
+
+class CampaignButton(Orderable):
+    campaign = ParentalKey(Campaign, on_delete=models.CASCADE, related_name="buttons")
+    title = models.CharField(max_length=BUTTON_TITLE_MAX_LENGTH)
+    url = models.URLField(max_length=2000)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Delivery(models.Model):
+    """The ledger: one row per campaign and recipient, the single source of truth of a broadcast.
+
+    A row only moves forward: pending → claimed → sending → sent | failed | skipped | unknown.
+    ``sending`` is committed *before* the Graph API call, so a row found in ``sending`` after a
+    crash may or may not have gone out: it becomes ``unknown`` and is never resent automatically.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Queued")
+        CLAIMED = "claimed", _("Claimed by a worker")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        UNKNOWN = "unknown", _("Unknown (lost in a crash)")
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="+")
+    psid = models.CharField(max_length=64, blank=True)
+    trigger_key = models.CharField(
+        max_length=100, blank=True, default="", help_text=_("For automated flows: the event that caused it.")
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    reason = models.CharField(max_length=50, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "subscriber", "trigger_key"], name="onesend_delivery_once_per_recipient"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "state", "id"], name="onesend_delivery_queue"),
+            models.Index(fields=["page", "psid", "sent_at"], name="onesend_delivery_receipts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} → {self.psid} ({self.state})"
+
+
+class RateLimitState(models.Model):
+    """Shared per-Page send-rate state when no Redis is configured (see ``ratelimit.py``)."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    available_at = models.FloatField(default=0.0)  # GCRA theoretical arrival time (epoch seconds)
+
+    def __str__(self) -> str:
+        return self.key

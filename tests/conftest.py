@@ -55,3 +55,30 @@ def register_plugin():
     yield register
     for name in registered:
         plugins.manager.unregister(name=name)
+
+
+@pytest.fixture
+def connected_page(live_server, simulator, settings):
+    """A Page connected end to end: the site talks to the simulator's Graph API and m.me, and the
+    simulator delivers signed webhooks to the live test server."""
+    from onesend_plugin.models import MessengerPage
+
+    settings.ONESEND = {
+        **settings.ONESEND,
+        "GRAPH_API_BASE_URL": simulator.base_url,
+        "MME_BASE_URL": f"{simulator.base_url}/m.me",
+    }
+    page = MessengerPageFactory(welcome_message="Welcome! Deals are on their way.")
+    simulator.create_page(
+        page_id=page.page_id,
+        name=page.name,
+        username=page.username,
+        access_token=page.access_token,
+        app_id=page.app.app_id,
+    )
+    simulator.configure(
+        webhook_url=f"{live_server.url}/onesend/webhook/{page.app.app_id}/",
+        app_secret=page.app.app_secret,
+        verify_token=page.app.verify_token,
+    )
+    return MessengerPage.objects.get(pk=page.pk)

@@ -20,7 +20,7 @@ class MetaAppFactory(factory.django.DjangoModelFactory):
         model = models.MetaApp
 
     name = "Test app"
-    app_id = factory.Sequence(lambda n: f"app{n}")
+    app_id = factory.Sequence(lambda n: f"{900000000000 + n}")
     app_secret = factory.Sequence(lambda n: f"secret-{n}")
     verify_token = "verify-me"
 

@@ -1,0 +1,81 @@
+"""The whole subscribe loop over real HTTP: the site, the Graph API simulator playing Meta and
+the people, and signed webhooks in both directions."""
+
+import pytest
+
+from onesend_plugin import refs
+from onesend_plugin.messenger.simulator.remote import wait_for
+from onesend_plugin.models import ConsentRecord, Subscriber
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def thread_items(simulator, psid, type_):
+    return [item for item in simulator.person(psid)["thread"] if item["type"] == type_]
+
+
+def test_link_optin_welcome_and_stop(simulator, connected_page):
+    psid = simulator.create_person(connected_page.page_id, "Ada")["psid"]
+
+    simulator.open_link(psid, ref=refs.encode("footer", ("vip",), "cust-9"))
+    card = wait_for(lambda: thread_items(simulator, psid, "optin"), what="the opt-in card")[0]["optin"]
+    assert card["title"] == connected_page.optin_title
+    assert refs.decode(card["payload"]).tags == ("vip",)  # the signed ref travels in the payload
+
+    token = simulator.accept_optin(psid)["token"]
+    subscriber = wait_for(
+        lambda: Subscriber.objects.filter(psid=psid, status="subscribed").first(), what="the subscription"
+    )
+    assert subscriber.tokens.get().token == token
+    assert sorted(subscriber.tags.names()) == ["vip"] and subscriber.customer_ref == "cust-9"
+    assert list(subscriber.consent_records.order_by("id").values_list("action", flat=True)) == [
+        "optin_requested",
+        "opted_in",
+    ]
+    wait_for(
+        lambda: any("Welcome" in (m.get("text") or "") for m in thread_items(simulator, psid, "text")),
+        what="the welcome message",
+    )
+
+    simulator.send_text(psid, "STOP")
+    wait_for(lambda: Subscriber.objects.get(psid=psid).status == "unsubscribed", what="the unsubscribe")
+    wait_for(
+        lambda: any("unsubscribed" in (m.get("text") or "") for m in thread_items(simulator, psid, "text")),
+        what="the confirmation",
+    )
+    assert ConsentRecord.objects.filter(
+        subscriber__psid=psid, action="unsubscribed", entry_point="keyword"
+    ).exists()
+
+
+def test_declining_leaves_no_subscription(simulator, connected_page):
+    psid = simulator.create_person(connected_page.page_id)["psid"]
+    simulator.open_link(psid, ref=refs.encode("poster"))
+    wait_for(lambda: thread_items(simulator, psid, "optin"), what="the opt-in card")
+    simulator.decline_optin(psid)
+    simulator.wait_webhooks_drained()
+    person = Subscriber.objects.get(psid=psid)
+    assert person.status == "pending" and not person.tokens.exists()
+
+
+def test_metas_stop_control_then_resume(simulator, connected_page):
+    psid = simulator.create_person(connected_page.page_id)["psid"]
+    simulator.open_link(psid)
+    wait_for(lambda: thread_items(simulator, psid, "optin"), what="the opt-in card")
+    simulator.accept_optin(psid)
+    wait_for(lambda: Subscriber.objects.filter(psid=psid, status="subscribed").exists(), what="subscription")
+
+    simulator.stop_notifications(psid)
+    wait_for(lambda: Subscriber.objects.get(psid=psid).status == "unsubscribed", what="the stop")
+    simulator.resume_notifications(psid)
+    wait_for(lambda: Subscriber.objects.get(psid=psid).status == "subscribed", what="the resume")
+
+
+def test_a_second_link_visit_does_not_ask_again(simulator, connected_page):
+    psid = simulator.create_person(connected_page.page_id)["psid"]
+    simulator.open_link(psid, ref=refs.encode("a"))
+    wait_for(lambda: thread_items(simulator, psid, "optin"), what="the opt-in card")
+    wait_for(lambda: ConsentRecord.objects.filter(action="optin_requested").exists(), what="the record")
+    simulator.open_link(psid, ref=refs.encode("b"))
+    simulator.wait_webhooks_drained()
+    assert len(thread_items(simulator, psid, "optin")) == 1
