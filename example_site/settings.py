@@ -11,6 +11,7 @@ import dj_database_url
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(os.environ.get("ONESEND_DATA_DIR", BASE_DIR.parent / ".demo"))
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # SQLite won't create the directory of its file
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "example-site-not-secret")
 DEBUG = os.environ.get("DEBUG", "1") == "1"
@@ -120,6 +121,7 @@ USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = DATA_DIR / "media"

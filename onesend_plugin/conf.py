@@ -26,6 +26,26 @@ DEFAULTS: dict[str, Any] = {
     # in either bucket; they are treated as media to be safe.
     "TEXT_RATE_LIMIT": 300,
     "MEDIA_RATE_LIMIT": 10,
+    # Fraction of Meta's limit the sender aims at: the margin absorbs network jitter so that no
+    # one-second window at Meta's end ever sees more than the limit.
+    "RATE_LIMIT_HEADROOM": 0.97,
+    # Shared rate-limiter state: Redis (recommended with several workers or hosts), or the
+    # database when unset.
+    "RATE_LIMIT_REDIS_URL": None,
+    # Recipients per Graph batch call (Meta allows at most 50).
+    "BATCH_SIZE": 50,
+    # A worker that claimed rows and went silent this long is presumed dead: its claimed rows
+    # are queued again; rows it was sending become "unknown" (never resent automatically).
+    "CLAIM_LEASE_SECONDS": 300,
+    # Sending attempts per recipient for errors that are safe to retry (Meta said it did not send).
+    "MAX_ATTEMPTS": 3,
+    # Pause a campaign automatically when this share of at least ERROR_RATE_MIN_SAMPLE outcomes
+    # failed (e.g. broken content, a policy restriction).
+    "ERROR_RATE_PAUSE": 0.25,
+    "ERROR_RATE_MIN_SAMPLE": 100,
+    # Absolute base URL of the public site, for media and tracked links in messages
+    # (defaults to WAGTAILADMIN_BASE_URL).
+    "PUBLIC_BASE_URL": None,
     # One marketing message per subscriber per this many hours (Meta: 24 h legacy, 48 h since
     # 2025-09-01). A Page may override it.
     "FREQUENCY_CAP_HOURS": 24,

@@ -20,6 +20,7 @@ from django.conf import settings
 SEPARATOR = "="  # never produced by unpadded base64url
 SIGNATURE_LENGTH = 16  # characters of base64url: 96 bits
 SAFE_SOURCE = re.compile(r"[^A-Za-z0-9_-]")
+SOURCE_MAX_LENGTH = 50  # a SubscriptionLink ref
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,10 @@ def decode(ref: str | None) -> SubscriptionRef:
         try:
             data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
             return SubscriptionRef(
-                source=str(data.get("s", ""))[:100],
+                source=str(data.get("s", ""))[:SOURCE_MAX_LENGTH],
                 tags=tuple(str(tag)[:100] for tag in data.get("t", ()))[:20],
                 customer_ref=str(data.get("c", ""))[:255],
             )
         except (ValueError, AttributeError, TypeError):
             pass
-    return SubscriptionRef(source=SAFE_SOURCE.sub("", ref)[:100], verified=not ref)
+    return SubscriptionRef(source=SAFE_SOURCE.sub("", ref)[:SOURCE_MAX_LENGTH], verified=not ref)

@@ -82,3 +82,29 @@ class Plugins:
 
     def customer_ref_for_request(self, *, request) -> str:
         return self.manager.hook.customer_ref_for_request(request=request) or ""
+
+    def build_message(self, *, campaign, subscriber, message: dict) -> dict:
+        return (
+            self.manager.hook.build_message(campaign=campaign, subscriber=subscriber, message=message)
+            or message
+        )
+
+    def before_send(self, *, campaign, subscriber, message: dict) -> bool:
+        """Whether every plugin lets this message go."""
+        votes = self.manager.hook.before_send(campaign=campaign, subscriber=subscriber, message=message)
+        return False not in votes
+
+    def after_send(self, *, campaign, outcomes) -> None:
+        self.manager.hook.after_send(campaign=campaign, outcomes=outcomes)
+
+    def audience_filter(self, *, campaign, queryset):
+        """Each implementation narrows the result of the previous one."""
+        kwargs = {"campaign": campaign}
+        for impl in reversed(self.manager.hook.audience_filter.get_hookimpls()):
+            kwargs["queryset"] = queryset
+            queryset = impl.function(**{name: kwargs[name] for name in impl.argnames}) or queryset
+        return queryset
+
+    def implemented(self, hook_name: str) -> bool:
+        """Whether any plugin implements a hook: hot loops skip per-recipient calls otherwise."""
+        return bool(getattr(self.manager.hook, hook_name).get_hookimpls())

@@ -47,3 +47,29 @@ def customer_ref_for_request(request) -> str | None:
     Subscribe buttons put it, signed, into the subscription link, so the subscriber is linked
     to the shop customer when they opt in. The first plugin returning a value wins.
     """
+
+
+@hookspec(firstresult=True)
+def build_message(campaign, subscriber, message) -> dict | None:
+    """Return a replacement for the Send API ``message`` one subscriber gets (e.g. a
+    personalised text), or None to keep it. ``message`` must not be modified in place: it is
+    shared by all recipients. The first plugin returning a message wins."""
+
+
+@hookspec
+def before_send(campaign, subscriber, message) -> bool | None:
+    """Return False to veto sending ``message`` to ``subscriber``: the recipient is skipped
+    (reason ``vetoed``) and is not sent this campaign later."""
+
+
+@hookspec
+def after_send(campaign, outcomes) -> None:
+    """Called with each batch's outcomes as soon as Meta answered, before they are saved:
+    ``outcomes`` is a list of ``(delivery, result)`` pairs where result is a ``SendResult`` or
+    a ``GraphError``. Runs in the sending worker: keep it quick."""
+
+
+@hookspec
+def audience_filter(campaign, queryset):
+    """Return a narrowed ``Subscriber`` queryset for a campaign's audience (custom segments),
+    or None to leave it. Each plugin's result is passed on to the next."""

@@ -6,8 +6,10 @@ Design choices:
   several Pages. **No automatic retries**: the Send API has no idempotency key, so whether to
   resend after a timeout is the caller's decision (see :mod:`.errors`).
 * Every failure is raised as a :class:`~.errors.GraphError` subclass that says what to do.
-* The Page access token goes in the ``access_token`` query (or form) parameter and is scrubbed from
-  every error message we build; it never appears in ``repr``, exception text or our logs.
+* The Page access token goes in an ``Authorization: Bearer`` header, never in a URL (urllib3's debug
+  log prints URLs); only the Graph batch call carries it as the ``access_token`` form field, as Meta
+  documents. It is scrubbed from every error message we build and never appears in ``repr``,
+  exception text or our logs.
 * ``base_url`` is a parameter so the same client talks to the local simulator in tests and demos.
 """
 
@@ -23,6 +25,7 @@ from urllib.parse import quote_plus, urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
 
 from .errors import GraphError, TransientError, Usage, error_from_response
 from .events import parse_timestamp
@@ -137,6 +140,32 @@ class BatchRequest:
         return {"method": self.method, "relative_url": self.relative_url, "body": urlencode(encoded)}
 
 
+class _BearerAuth(AuthBase):
+    """Sets ``Authorization: Bearer <token>`` on each request.
+
+    Passed as ``auth=`` rather than as a header so that requests never replaces it with credentials
+    from ``~/.netrc`` (it does so whenever a request has no ``auth``). One client's token is never set
+    on a possibly shared ``Session``. The default ``repr`` does not show the token.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
+class _NoAuth(AuthBase):
+    """No ``Authorization`` header, and no ``~/.netrc`` credentials either (for the batch call)."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+_NO_AUTH = _NoAuth()
+
+
 def make_session(pool_size: int = POOL_SIZE) -> requests.Session:
     """A ``Session`` with a connection pool and retries disabled (see the module docstring)."""
     session = requests.Session()
@@ -159,6 +188,7 @@ class GraphClient:
         session: requests.Session | None = None,
     ) -> None:
         self._access_token = access_token
+        self._auth = _BearerAuth(access_token)
         self.base_url = base_url.rstrip("/")
         self.version = version
         self.timeout = timeout
@@ -365,20 +395,19 @@ class GraphClient:
     ) -> tuple[Any, Usage | None]:
         """One Graph call: returns the parsed JSON body and usage, or raises a :class:`GraphError`.
 
-        The token goes in the form for form-encoded calls, else in the query string.
+        The token goes in the ``Authorization`` header, or in the form for form-encoded calls (the
+        batch call), never in the URL.
         """
-        auth = {"access_token": self._access_token}
+        auth: AuthBase = self._auth
         if form is not None:
-            form = {**form, **auth}
-        else:
-            params = {**(params or {}), **auth}
+            form, auth = {**form, "access_token": self._access_token}, _NO_AUTH
         url = f"{self.base_url}/{self.version}/{path}"
         try:
             response = self.session.request(
-                method, url, params=params, json=json_body, data=form, timeout=self.timeout
+                method, url, params=params, json=json_body, data=form, auth=auth, timeout=self.timeout
             )
         except _NETWORK_ERRORS as exc:
-            # ``from None``: the original exception's text and request hold the URL, token included.
+            # ``from None``: the original exception's request holds the token (header or batch form).
             raise TransientError(message=self._redact(f"{type(exc).__name__}: {exc}")) from None
         logger.debug("Graph %s /%s/%s -> HTTP %s", method, self.version, path, response.status_code)
         text = self._redact(response.content.decode("utf-8", errors="replace"))

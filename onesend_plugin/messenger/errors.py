@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 #: When Meta gives no ``estimated_time_to_regain_access``, back off this many seconds first.
 DEFAULT_RETRY_AFTER = 60.0
+#: Meta's estimate is in whole minutes; 0 means "within the minute": wait at least this long.
+MIN_RETRY_AFTER = 1.0
 
 _USAGE_METRICS = ("call_count", "total_time", "total_cputime")
 
@@ -111,9 +113,12 @@ class RateLimited(GraphError):
 
     @property
     def retry_after(self) -> float:
-        """Seconds to wait: Meta's ``estimated_time_to_regain_access`` if given, else a default."""
+        """Seconds to wait: Meta's ``estimated_time_to_regain_access`` if given (0 means a short
+        per-second throttle: wait a second), else a default."""
         minutes = self.usage.regain_access_minutes if self.usage else None
-        return minutes * 60 if minutes else DEFAULT_RETRY_AFTER
+        if minutes is None:
+            return DEFAULT_RETRY_AFTER
+        return max(MIN_RETRY_AFTER, minutes * 60)
 
 
 UnavailableReason = Literal["stopped", "blocked", "unreachable", "invalid_token", "no_user"]

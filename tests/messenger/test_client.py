@@ -84,6 +84,10 @@ class FakeTransport(BaseAdapter):
         return {k: v[0] for k, v in parse_qs(urlsplit(self.request.url).query).items()}
 
     @property
+    def authorization(self):
+        return self.request.headers.get("Authorization")
+
+    @property
     def json(self):
         return json.loads(self.request.body)
 
@@ -113,11 +117,8 @@ def test_send_to_psid(client, transport):
     assert result == SendResult(
         message_id="m_1", recipient_id=PSID, usage=Usage(percent=85, regain_access_minutes=2)
     )
-    assert (transport.request.method, transport.path, transport.query) == (
-        "POST",
-        "/v99.0/me/messages",
-        {"access_token": TOKEN},
-    )
+    assert (transport.request.method, transport.path, transport.query) == ("POST", "/v99.0/me/messages", {})
+    assert transport.authorization == f"Bearer {TOKEN}"
     assert transport.json == {
         "recipient": {"id": PSID},
         "messaging_type": "RESPONSE",
@@ -214,7 +215,8 @@ def test_subscribed_apps_edge(client, transport):
     transport.reply({"success": True})
     client.subscribe_app(page_id="111", fields=["messages", "messaging_optins"])
     assert (transport.request.method, transport.path) == ("POST", "/v99.0/111/subscribed_apps")
-    assert transport.query == {"subscribed_fields": "messages,messaging_optins", "access_token": TOKEN}
+    assert transport.query == {"subscribed_fields": "messages,messaging_optins"}
+    assert transport.authorization == f"Bearer {TOKEN}"
 
     transport.reply({"data": [{"id": "app1", "subscribed_fields": ["messages"]}]})
     assert client.subscribed_apps(page_id="111") == [{"id": "app1", "subscribed_fields": ["messages"]}]
@@ -328,6 +330,7 @@ def test_batch_returns_per_call_outcomes_in_order(client, transport):
     assert garbled_but_sent == SendResult(message_id=None, recipient_id=None, usage=Usage(percent=5))
 
     assert (transport.request.method, transport.path, transport.query) == ("POST", "/v99.0/", {})
+    assert transport.authorization is None  # Meta documents the batch token as a form field
     form = transport.form
     assert form["access_token"] == TOKEN
     assert [item["body"] for item in json.loads(form["batch"])] == [c.as_batch_item()["body"] for c in calls]
@@ -445,6 +448,60 @@ def test_the_token_never_appears_in_errors_even_if_meta_echoes_it(client, transp
         client.subscribed_apps(page_id="111")
     assert TOKEN not in str(caught.value) and TOKEN not in repr(caught.value)
     assert "[access_token]" in str(caught.value)
+
+
+EVERY_CALL = {
+    "send_message": lambda c: c.send_message(recipient={"id": PSID}, sender_action="typing_on"),
+    "send_to_psid": lambda c: c.send_to_psid(psid=PSID, message={"text": "x"}),
+    "send_to_token": lambda c: c.send_to_token(token="T", message={"text": "x"}),
+    "send_optin_request": lambda c: c.send_optin_request(psid=PSID, title="t", payload="p"),
+    "upload_attachment": lambda c: c.upload_attachment(page_id="111", attachment_type="image", url="u"),
+    "subscribe_app": lambda c: c.subscribe_app(page_id="111", fields=["messages"]),
+    "subscribed_apps": lambda c: c.subscribed_apps(page_id="111"),
+    "unsubscribe_app": lambda c: c.unsubscribe_app(page_id="111"),
+    "list_tokens": lambda c: list(c.list_tokens(page_id="111")),
+    "get_token": lambda c: c.get_token(token="T"),
+    "create_marketing_campaign": lambda c: c.create_marketing_campaign(
+        ad_account_id="42", name="S", page_id="111", daily_budget=1
+    ),
+    "send_marketing_message": lambda c: c.send_marketing_message(
+        ad_account_id="42", message_id="M", subscription_token="S", message={"text": "x"}
+    ),
+}
+
+
+@pytest.mark.parametrize("call", EVERY_CALL.values(), ids=EVERY_CALL.keys())
+def test_every_call_but_batch_sends_the_token_as_a_bearer_header_only(client, transport, call):
+    transport.reply({"message_id": "m", "attachment_id": "a", "id": "c", "data": []})
+    call(client)
+    request = transport.request
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in request.url and "access_token" not in request.url
+    body = request.body or b""
+    assert TOKEN not in (body.decode() if isinstance(body, bytes) else body)
+
+
+def test_the_bearer_header_is_not_replaced_by_netrc_credentials(client, transport, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine graph.test login someone password secret\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    transport.reply({"data": []})
+    client.subscribed_apps(page_id="111")
+    assert transport.authorization == f"Bearer {TOKEN}"
+    transport.reply([None])
+    client.batch([BatchRequest.send(recipient={"id": PSID}, message={"text": "x"})])
+    assert transport.authorization is None
+
+
+def test_the_header_belongs_to_each_client_not_to_a_shared_session(transport):
+    session = requests.Session()
+    session.mount(BASE, transport)
+    first, second = (GraphClient(token, base_url=BASE, session=session) for token in ("TOKEN-1", "TOKEN-2"))
+    for client, token in ((first, "TOKEN-1"), (second, "TOKEN-2"), (first, "TOKEN-1")):
+        transport.reply({"data": []})
+        client.subscribed_apps(page_id="111")
+        assert transport.authorization == f"Bearer {token}"
+    assert "Authorization" not in session.headers and session.auth is None
 
 
 def test_the_token_is_not_in_repr_or_logs(client, transport, caplog):

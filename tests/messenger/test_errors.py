@@ -218,8 +218,12 @@ def test_errors_carry_usage():
         {},
         {"X-App-Usage": APP},
         {"X-Business-Use-Case-Usage": buc()},
-        {"X-Business-Use-Case-Usage": buc(estimated_time_to_regain_access=0)},
     ],
 )
 def test_retry_after_defaults_without_a_regain_estimate(headers):
     assert error_from_response(400, envelope(613), headers).retry_after == errors.DEFAULT_RETRY_AFTER == 60
+
+
+def test_a_zero_regain_estimate_means_wait_a_second():
+    headers = {"X-Business-Use-Case-Usage": buc(estimated_time_to_regain_access=0)}
+    assert error_from_response(400, envelope(613), headers).retry_after == errors.MIN_RETRY_AFTER == 1

@@ -1,0 +1,178 @@
+"""Demo data for ``manage.py rundemo``. Every function is idempotent: running the demo again
+finds what it created the first time instead of adding copies."""
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from wagtail.models import Page, Site
+from wagtail.rich_text import RichText
+
+from example_site.shop.models import Product
+from onesend_plugin.models import Account, MessengerPage, MetaApp
+
+from .models import ContentPage, HomePage
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "changeme"
+
+APP = {
+    "app_id": "880000000000001",
+    "name": "Demo app",
+    "app_secret": "demo-app-secret",
+    "verify_token": "demo-verify-token",
+}
+PAGE = {
+    "page_id": "1000000000000001",
+    "name": "Acme Shop",
+    "username": "acmeshop",
+    "access_token": "demo-page-token",
+}
+
+CONTENT_PAGES = [
+    (
+        "about",
+        "About us",
+        "Acme has sold sturdy things to careful people since 1949.",
+        [("heading", "Our story"), ("paragraph", "<p>We make a few things, and we make them to last.</p>")],
+    ),
+    (
+        "messenger-updates",
+        "Updates on Messenger",
+        "Get our offers in Messenger. You choose to subscribe, and one tap stops them.",
+        [
+            ("subscribe", "updates-page"),
+            ("heading", "How it works"),
+            (
+                "paragraph",
+                "<p>Open our Messenger link, accept the request for updates, and we send you at most "
+                "one message a day. Reply <b>STOP</b> at any time.</p>",
+            ),
+        ],
+    ),
+    (
+        "delivery",
+        "Delivery and returns",
+        "Free delivery in three working days; returns within 30 days.",
+        [("paragraph", "<p>Parcels leave our warehouse every weekday at noon.</p>")],
+    ),
+]
+
+SIMULATED_PEOPLE = ["Ann", "Ben", "Chloé", "Dev", "Emma"]
+SUBSCRIBED_PEOPLE = 3
+
+PRODUCTS = [
+    ("anvil", "Anvil", "49.00", "A classic, 25 kg of forged steel."),
+    ("rocket-skates", "Rocket skates", "129.00", "Fast. Possibly too fast."),
+    ("bird-seed", "Bird seed", "4.50", "Premium mix, 1 kg bag."),
+]
+
+
+@transaction.atomic
+def seed() -> MessengerPage:
+    """Create everything the demo shows; return the Messenger Page."""
+    ensure_superuser()
+    page = ensure_messenger_page()
+    home = ensure_home_page()
+    for slug, title, intro, body in CONTENT_PAGES:
+        ensure_content_page(home, slug, title, intro, body)
+    for slug, name, price, description in PRODUCTS:
+        Product.objects.get_or_create(
+            slug=slug, defaults={"name": name, "price": Decimal(price), "description": description}
+        )
+    return page
+
+
+def ensure_superuser() -> None:
+    User = get_user_model()
+    if not User.objects.filter(username=ADMIN_USERNAME).exists():
+        User.objects.create_superuser(ADMIN_USERNAME, "admin@example.com", ADMIN_PASSWORD)
+
+
+def ensure_home_page() -> HomePage:
+    """Replace Wagtail's "Welcome" page (created by its migrations) with our home page."""
+    home = HomePage.objects.first()
+    if home:
+        return home
+    welcome = Page.objects.filter(depth=2, slug="home").exact_type(Page).first()
+    if welcome:
+        welcome.delete()  # the default Site goes with it (on_delete=CASCADE)
+    home = Page.get_first_root_node().add_child(
+        instance=HomePage(
+            title="Acme Shop",
+            slug="home",
+            intro="<p>Sturdy things for careful people, now with updates on Messenger.</p>",
+        )
+    )
+    Site.objects.update_or_create(
+        is_default_site=True, defaults={"hostname": "localhost", "root_page": home, "site_name": "Acme Shop"}
+    )
+    return home
+
+
+def ensure_content_page(home: HomePage, slug, title, intro, body) -> None:
+    if home.get_children().filter(slug=slug).exists():
+        return
+    blocks = [_block(home, kind, value) for kind, value in body]
+    home.add_child(
+        instance=ContentPage(title=title, slug=slug, intro=f"<p>{intro}</p>", body=blocks, show_in_menus=True)
+    )
+
+
+def _block(home: HomePage, kind: str, value):
+    if kind == "paragraph":
+        return kind, RichText(value)
+    if kind == "subscribe":  # a "Subscribe on Messenger" button for the demo's Page
+        page = MessengerPage.objects.get(page_id=PAGE["page_id"])
+        return kind, {
+            "page": str(page.pk),
+            "label": "Get our deals on Messenger",
+            "ref": value,
+            "tags": "website",
+        }
+    return kind, value
+
+
+def ensure_messenger_page() -> MessengerPage:
+    account, _ = Account.objects.get_or_create(slug="acme-shop", defaults={"name": "Acme Shop"})
+    app, _ = MetaApp.objects.get_or_create(app_id=APP["app_id"], defaults=APP)
+    page, _ = MessengerPage.objects.get_or_create(
+        page_id=PAGE["page_id"], defaults={**PAGE, "account": account, "app": app}
+    )
+    return page
+
+
+def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
+    """Register the Page in the simulator and give it a few people, most of whom subscribe the
+    way real people do: they open a subscription link, the site sends Meta's opt-in request, they
+    accept. The simulator keeps its state in a file between runs, so this happens only once."""
+    # Imported here: the simulator package needs aiohttp (the "simulator" extra).
+    from onesend_plugin import refs
+    from onesend_plugin.messenger.simulator.remote import SimulatorRemote, wait_for
+
+    remote = SimulatorRemote(simulator_url)
+    remote.create_page(
+        page_id=page.page_id,
+        name=page.name,
+        username=page.username,
+        access_token=page.access_token,
+        app_id=page.app.app_id,
+    )
+    if remote.people(page.page_id):
+        return
+    for index, name in enumerate(SIMULATED_PEOPLE):
+        psid = remote.create_person(page.page_id, name)["psid"]
+        if index >= SUBSCRIBED_PEOPLE:
+            continue  # left unsubscribed, for trying the flow by hand
+        remote.open_link(psid, ref=refs.encode("demo-seed", ("early-bird",)))
+        wait_for(
+            lambda psid=psid: any(item["type"] == "optin" for item in remote.person(psid)["thread"]),
+            timeout=30,
+            what=f"the opt-in request to {name}",
+        )
+        remote.accept_optin(psid)
+
+
+def ping() -> str:
+    """A no-op task: rundemo enqueues it to see that the qcluster worker is running."""
+    return "pong"

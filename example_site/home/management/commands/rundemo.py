@@ -1,0 +1,176 @@
+"""``manage.py rundemo``: the whole demo from one command.
+
+Migrates, seeds demo data, then runs the Graph API simulator, the web server and a django-q2
+worker as child processes until Ctrl-C (or SIGTERM), which stops all of them.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django_q.tasks import async_task, fetch
+
+from example_site.home import demo
+
+HOST = "127.0.0.1"
+START_TIMEOUT = 60  # seconds for each child to answer
+STOP_TIMEOUT = 10  # seconds for each child to exit after SIGINT, before it is killed
+
+
+class Command(BaseCommand):
+    help = "Run the demo: migrate, seed, start the simulator, web server and worker; Ctrl-C stops all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000, help="Web server port (default 8000).")
+        parser.add_argument(
+            "--simulator-port", type=int, default=8765, help="Graph API simulator port (default 8765)."
+        )
+        parser.add_argument(
+            "--no-simulator", action="store_true", help="Don't start the simulator (e.g. one runs already)."
+        )
+
+    def handle(self, *args, port, simulator_port, no_simulator, **options):
+        self.children = []
+        # Without a handler, SIGTERM would end this process and orphan the children. SIGINT
+        # gets one too: a background job starts with SIGINT ignored, and the children would
+        # inherit that (exec keeps ignored signals but resets handled ones).
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _raise_keyboard_interrupt)
+        try:
+            self.run(port, simulator_port, no_simulator)
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping…")
+        finally:
+            self.stop_children()
+
+    def run(self, port, simulator_port, no_simulator):
+        simulator_script = Path(sys.executable).with_name("onesend-simulator")
+        use_simulator = not no_simulator and simulator_script.exists()
+        if not no_simulator and not use_simulator:
+            self.stderr.write(
+                f"{simulator_script} is missing (pip install -e '.[simulator]'); "
+                "running without the simulator."
+            )
+        for free_port in [port] + ([simulator_port] if use_simulator else []):
+            _ensure_port_free(free_port)
+
+        self.stdout.write("Migrating the database…")
+        call_command("migrate", interactive=False, verbosity=0)
+        page = demo.seed()
+        site_url = f"http://{HOST}:{port}"
+        simulator_url = f"http://{HOST}:{simulator_port}"
+
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "WAGTAILADMIN_BASE_URL": site_url}
+        if use_simulator:  # the web server and the worker talk to our simulator, not to Meta
+            env["ONESEND_GRAPH_API_BASE_URL"] = simulator_url
+            env["ONESEND_MME_BASE_URL"] = f"{simulator_url}/m.me"
+        manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
+
+        self.start("web server", [*manage, "runserver", f"{HOST}:{port}", "--noreload"], env)
+        self.start("worker", [*manage, "qcluster"], env)
+        self.wait_until("web server", lambda: _answers(f"{site_url}/admin/login/"))
+        if use_simulator:
+            app = page.app
+            self.start(
+                "simulator",
+                [
+                    str(simulator_script),
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(simulator_port),
+                    "--webhook-url",
+                    f"{site_url}/onesend/webhook/{app.app_id}/",
+                    "--app-secret",
+                    app.app_secret,
+                    "--verify-token",
+                    app.verify_token,
+                    "--verify-webhook",
+                    "--state-file",
+                    str(Path(settings.DATA_DIR) / "simulator.json"),
+                ],
+                env,
+            )
+            self.wait_until("simulator", lambda: _answers(f"{simulator_url}/_sim/"))
+        task_id = async_task(demo.ping)
+        self.wait_until("worker", lambda: fetch(task_id) is not None)
+        if use_simulator:  # needs the site and the worker: people subscribe through the real flow
+            self.stdout.write("Subscribing simulated people through the opt-in flow…")
+            demo.populate_simulator(simulator_url, page)
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\nThe demo is running.\n"
+                f"  Site:       {site_url}/\n"
+                f"  Admin:      {site_url}/admin/  (login {demo.ADMIN_USERNAME} / {demo.ADMIN_PASSWORD})\n"
+                + (f"  Simulator:  {simulator_url}/_sim/\n" if use_simulator else "")
+                + "Press Ctrl-C to stop."
+            )
+        )
+        while True:
+            self.check_children()
+            time.sleep(0.5)
+
+    def start(self, name, args, env):
+        self.stdout.write(f"Starting the {name}…")
+        # A session of its own: Ctrl-C reaches only this command, which then stops the children
+        # itself, and a child's own subprocesses (qcluster's workers) can be killed as a group.
+        process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.children.append((name, process))
+
+    def check_children(self):
+        for name, process in self.children:
+            if process.poll() is not None:
+                raise CommandError(f"The {name} stopped unexpectedly (exit code {process.returncode}).")
+
+    def wait_until(self, name, ready):
+        deadline = time.monotonic() + START_TIMEOUT
+        while not ready():
+            self.check_children()
+            if time.monotonic() > deadline:
+                raise CommandError(f"The {name} did not answer within {START_TIMEOUT} s.")
+            time.sleep(0.2)
+
+    def stop_children(self):
+        # A second Ctrl-C must not cut the clean stop short and leave children behind.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        for _name, process in self.children:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for name, process in reversed(self.children):
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"The {name} did not stop within {STOP_TIMEOUT} s; killing it.")
+            try:  # whatever is left of its process group
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _ensure_port_free(port):
+    """Refuse to start next to another server: polling would take its answers for ours."""
+    with socket.socket() as sock:
+        if sock.connect_ex((HOST, port)) == 0:
+            raise CommandError(f"Port {port} on {HOST} is in use; stop what runs there or pick another port.")
+
+
+def _answers(url):
+    try:
+        return requests.get(url, timeout=2, allow_redirects=False).status_code < 500
+    except requests.RequestException:
+        return False

@@ -1,0 +1,28 @@
+"""Pages of the example site: a home page and free-form content pages."""
+
+from wagtail.admin.panels import FieldPanel
+from wagtail.fields import RichTextField, StreamField
+from wagtail.models import Page
+
+from .blocks import BodyBlock
+
+
+class BodyPage(Page):
+    """An intro and a StreamField body; both page types are built the same way."""
+
+    intro = RichTextField(blank=True)
+    body = StreamField(BodyBlock(), blank=True)
+
+    content_panels = Page.content_panels + [FieldPanel("intro"), FieldPanel("body")]
+
+    class Meta:
+        abstract = True
+
+
+class HomePage(BodyPage):
+    subpage_types = ["home.ContentPage"]
+    max_count = 1
+
+
+class ContentPage(BodyPage):
+    parent_page_types = ["home.HomePage", "home.ContentPage"]

@@ -1,0 +1,63 @@
+"""A deliberately tiny shop: products and the orders customers place for them.
+
+Orders carry the shop's customer reference, the identity onesend can link to a Messenger
+subscriber (``Subscriber.customer_ref``).
+"""
+
+from django.db import models
+from django.urls import reverse
+
+
+class Product(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3, default="EUR")
+    description = models.TextField(blank=True)
+    image = models.ForeignKey(
+        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("shop:product_detail", args=[self.slug])
+
+
+class Order(models.Model):
+    customer_ref = models.CharField(max_length=100, db_index=True)
+    email = models.EmailField(blank=True)
+    # A snapshot of what was bought ([{"product": slug, "name", "quantity", "unit_price"}]), so
+    # later price or name changes don't rewrite past orders.
+    items = models.JSONField(default=list)
+    total = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Order {self.pk} ({self.customer_ref})"
+
+    @classmethod
+    def place(cls, customer_ref, product, quantity=1, email=""):
+        """Create the order for ``quantity`` of ``product``."""
+        return cls.objects.create(
+            customer_ref=customer_ref,
+            email=email,
+            items=[
+                {
+                    "product": product.slug,
+                    "name": product.name,
+                    "quantity": quantity,
+                    "unit_price": str(product.price),
+                }
+            ],
+            total=product.price * quantity,
+            currency=product.currency,
+        )

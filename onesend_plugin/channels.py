@@ -1,0 +1,80 @@
+"""Delivery channels: how a marketing message reaches a subscriber, chosen per Page.
+
+Meta keeps changing the ground (the legacy token API survives only in some regions; elsewhere a
+paid API replaces it), so the engine only asks a channel for one Graph call per recipient, or
+for the reason it cannot reach them. Everything else (ledger, rate limit, frequency cap) is the
+same for every channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .messenger.client import BatchRequest, GraphClient
+from .models import Campaign, Channel, MessengerPage, Subscriber
+
+
+class TokenChannel:
+    """Meta's marketing-message tokens through the Send API (the opt-in flow's tokens)."""
+
+    def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
+        return {}
+
+    def request(self, subscriber: Subscriber, message: dict, context: dict) -> BatchRequest | str:
+        token = _token(subscriber)
+        if token is None:
+            return "no_token"
+        return BatchRequest.send(recipient={"notification_messages_token": token}, message=message)
+
+
+class MarketingApiChannel:
+    """Meta's paid Marketing Messages API: the Page's ad account pays per message."""
+
+    def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
+        page = campaign.page
+        message_id = client.create_marketing_campaign(
+            ad_account_id=page.ad_account_id, name=campaign.name, page_id=page.page_id
+        )
+        return {"marketing_message_id": message_id}
+
+    def request(self, subscriber: Subscriber, message: dict, context: dict) -> BatchRequest | str:
+        token = _token(subscriber)
+        if token is None:
+            return "no_token"
+        ad_account = subscriber.page.ad_account_id.removeprefix("act_")
+        body = {
+            "message_id": context["marketing_message_id"],
+            "messenger_delivery_data": {"subscription_token": token},
+            "message": message,
+        }
+        return BatchRequest(f"act_{ad_account}/messages", body)
+
+
+class StandardChannel:
+    """Plain Send API messages, only to people who wrote to the Page in the last 24 hours."""
+
+    def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
+        return {}
+
+    def request(self, subscriber: Subscriber, message: dict, context: dict) -> BatchRequest | str:
+        if not subscriber.in_standard_window():
+            return "outside_window"
+        return BatchRequest.send(recipient={"id": subscriber.psid}, message=message, messaging_type="UPDATE")
+
+
+CHANNELS = {
+    Channel.MARKETING_TOKEN: TokenChannel(),
+    Channel.MARKETING_API: MarketingApiChannel(),
+    Channel.STANDARD: StandardChannel(),
+}
+
+
+def for_page(page: MessengerPage):
+    return CHANNELS[page.channel]
+
+
+def _token(subscriber: Subscriber) -> str | None:
+    """The subscriber's active token, preferring the Page's current topic. Uses the
+    ``active_tokens`` prefetched by the engine."""
+    tokens = sorted(subscriber.active_tokens, key=lambda t: t.topic != subscriber.page.optin_title)
+    return tokens[0].token if tokens else None

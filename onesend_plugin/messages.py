@@ -1,0 +1,114 @@
+"""A campaign's content as a Messenger message (the Send API ``message`` object).
+
+One campaign is one message: a marketing token allows one message per cooldown, so text, media
+and buttons must fit in a single Messenger message. ``validate`` says what does not fit, in
+words an editor understands; the admin form shows it.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from django.conf import settings
+
+from . import conf
+from .models import (
+    BUTTON_TEXT_MAX_LENGTH,
+    BUTTON_TITLE_MAX_LENGTH,
+    CARD_TITLE_MAX_LENGTH,
+    MAX_BUTTONS,
+    TEXT_MAX_LENGTH,
+    Campaign,
+)
+from .subscriptions import UNSUBSCRIBE_PAYLOAD
+
+UNSUBSCRIBE_QUICK_REPLY = {"content_type": "text", "title": "Unsubscribe", "payload": UNSUBSCRIBE_PAYLOAD}
+
+
+def public_url(path: str) -> str:
+    base = conf.get("PUBLIC_BASE_URL") or getattr(settings, "WAGTAILADMIN_BASE_URL", "") or ""
+    return urljoin(base.rstrip("/") + "/", path.lstrip("/")) if base else path
+
+
+def validate(campaign: Campaign, buttons: list[tuple[str, str]]) -> dict[str, str]:
+    """Field name → error, for content Messenger would reject. ``buttons``: (title, url) pairs."""
+    errors: dict[str, str] = {}
+    text = campaign.text.strip()
+    if len(buttons) > MAX_BUTTONS:
+        errors["text"] = f"A message can carry at most {MAX_BUTTONS} buttons."
+    for title, _url in buttons:
+        if len(title) > BUTTON_TITLE_MAX_LENGTH:
+            errors["text"] = (
+                f"Button titles must be at most {BUTTON_TITLE_MAX_LENGTH} characters ('{title}')."
+            )
+    if campaign.media == Campaign.Media.IMAGE:
+        if not campaign.image:
+            errors["image"] = "Choose the image."
+        if not text:
+            errors["text"] = "An image card needs a title: write it in the text."
+        elif len(text) > CARD_TITLE_MAX_LENGTH:
+            errors["text"] = (
+                f"With an image the text is the card's title: at most {CARD_TITLE_MAX_LENGTH} characters "
+                f"(now {len(text)}). Use the subtitle for a second line."
+            )
+    elif campaign.media in (Campaign.Media.VIDEO, Campaign.Media.FILE):
+        if campaign.media == Campaign.Media.VIDEO and not campaign.video_url:
+            errors["video_url"] = "Give the video's URL."
+        if campaign.media == Campaign.Media.FILE and not campaign.document:
+            errors["document"] = "Choose the document."
+        if text or buttons:
+            errors["text"] = "Messenger sends a video or a file on its own: remove the text and buttons."
+    else:
+        limit = BUTTON_TEXT_MAX_LENGTH if buttons else TEXT_MAX_LENGTH
+        if not text:
+            errors["text"] = "Write the message."
+        elif len(text) > limit:
+            where = "with buttons" if buttons else "in a text message"
+            errors["text"] = f"Messenger allows at most {limit} characters {where} (now {len(text)})."
+    return errors
+
+
+def build(campaign: Campaign) -> dict:
+    """The message for every recipient (recipient-specific changes come from plugins)."""
+    buttons = [{"type": "web_url", "url": b.url, "title": b.title} for b in campaign.buttons.all()]
+    if campaign.media == Campaign.Media.IMAGE:
+        element = {
+            "title": campaign.text.strip(),
+            "image_url": public_url(campaign.image.get_rendition("max-1200x1200").url),
+        }
+        if campaign.subtitle:
+            element["subtitle"] = campaign.subtitle
+        if buttons:
+            element["buttons"] = buttons
+        message = {
+            "attachment": {"type": "template", "payload": {"template_type": "generic", "elements": [element]}}
+        }
+    elif campaign.media == Campaign.Media.VIDEO:
+        message = {
+            "attachment": {"type": "video", "payload": {"url": campaign.video_url, "is_reusable": True}}
+        }
+    elif campaign.media == Campaign.Media.FILE:
+        message = {
+            "attachment": {
+                "type": "file",
+                "payload": {"url": public_url(campaign.document.url), "is_reusable": True},
+            }
+        }
+    elif buttons:
+        payload = {"template_type": "button", "text": campaign.text.strip(), "buttons": buttons}
+        message = {"attachment": {"type": "template", "payload": payload}}
+    else:
+        message = {"text": campaign.text.strip()}
+    if campaign.unsubscribe_quick_reply:
+        message["quick_replies"] = [UNSUBSCRIBE_QUICK_REPLY]
+    return message
+
+
+def is_media(message: dict) -> bool:
+    """Whether Meta counts the message against the (much lower) media rate limit. Images and
+    files are not listed by Meta in either bucket; they are treated as media to be safe."""
+    attachment = message.get("attachment") or {}
+    if attachment.get("type") in ("image", "video", "audio", "file"):
+        return True
+    elements = (attachment.get("payload") or {}).get("elements") or []
+    return any("image_url" in element for element in elements)

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Packaging check: build the wheel and install it into a brand-new Wagtail project, the way a
+# user would. The editable install the tests use can't see files the wheel leaves out
+# (migrations, templates, static files), so only this catches them.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build_python=${BUILD_PYTHON:-$repo/.venv/bin/python}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+step() { echo "==> check_wheel: $*"; }
+
+step "building the wheel"
+# From a copy of what git would commit: a stale onesend_plugin.egg-info or build/ in the checkout
+# would put files in the wheel that package-data leaves out, hiding the very mistake checked here.
+mkdir "$work/src"
+git -C "$repo" ls-files -z --cached --others --exclude-standard \
+  | tar -C "$repo" --null --ignore-failed-read -T - -cf - | tar -C "$work/src" -xf -
+"$build_python" -m pip wheel --no-deps -q -w "$work/dist" "$work/src"
+wheel=$(echo "$work"/dist/onesend_plugin-*.whl)
+
+step "comparing the wheel with the source tree"
+"$build_python" - "$wheel" "$work/src" <<'EOF'
+import sys
+import zipfile
+from pathlib import Path
+
+wheel, source = sys.argv[1], Path(sys.argv[2])
+in_wheel = set(zipfile.ZipFile(wheel).namelist())
+package = source / "onesend_plugin"
+expected = list((package / "migrations").glob("[0-9]*.py"))
+if not expected:
+    sys.exit("No migrations found in the source tree.")
+for folder in ("templates", "static"):
+    expected += [path for path in (package / folder).rglob("*") if path.is_file()]
+names = {str(path.relative_to(source)) for path in expected}
+missing = sorted(names - in_wheel)
+if missing:
+    sys.exit("Missing from the wheel (check [tool.setuptools.package-data]):\n  " + "\n  ".join(missing))
+print(f"All {len(expected)} migration, template and static files are in the wheel.")
+EOF
+
+step "creating a throwaway venv with the wheel"
+python3 -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install -q "$wheel"
+
+step "starting a foreign Wagtail project"
+cd "$work"
+"$work/venv/bin/wagtail" start foreignsite
+cd foreignsite
+cat >> foreignsite/settings/base.py <<'EOF'
+
+INSTALLED_APPS += ["onesend_plugin", "django_q"]
+Q_CLUSTER = {"orm": "default", "timeout": 60, "retry": 120}
+EOF
+cat >> foreignsite/urls.py <<'EOF'
+
+urlpatterns.insert(0, path("onesend/", include("onesend_plugin.urls")))
+EOF
+
+python="$work/venv/bin/python"
+step "checking that onesend_plugin comes from the wheel"
+"$python" -c 'import onesend_plugin, sys; sys.exit("site-packages" not in onesend_plugin.__file__)'
+step "migrate"
+"$python" manage.py migrate --noinput -v0
+step "check"
+"$python" manage.py check --fail-level WARNING
+step "migrations match the models"
+"$python" manage.py makemigrations --check --dry-run onesend
+step "templates, static files and URLs are found at run time"
+"$python" manage.py shell -v0 <<'EOF'
+import sys
+from pathlib import Path
+
+from django.contrib.staticfiles import finders
+from django.template.loader import get_template
+from django.test import Client
+
+import onesend_plugin
+
+package = Path(onesend_plugin.__file__).parent
+for path in (package / "templates").rglob("*"):
+    if path.is_file():
+        get_template(str(path.relative_to(package / "templates")))
+for path in (package / "static").rglob("*"):
+    if path.is_file() and not finders.find(str(path.relative_to(package / "static"))):
+        sys.exit(f"Static file not found: {path}")
+if Client().get("/onesend/webhook/no-such-app/").status_code != 404:
+    sys.exit("The onesend webhook URL is not routed.")
+EOF
+echo "check_wheel: OK"
