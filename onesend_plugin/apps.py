@@ -10,7 +10,24 @@ class OnesendConfig(AppConfig):
     def ready(self) -> None:
         # Importing registers the system checks; loading plugins here makes a broken plugin
         # visible at start-up (reported by a system check) instead of at the first webhook.
+        from django.db.models.signals import post_migrate
+
         from . import checks  # noqa: F401
         from .hooks import plugins
 
         plugins.load()
+        post_migrate.connect(ensure_tick_schedule, sender=self)
+
+
+def ensure_tick_schedule(**kwargs) -> None:
+    """The one periodic task onesend needs: start due campaigns, recover after crashes."""
+    from django.apps import apps
+
+    if not apps.is_installed("django_q"):  # reported by the onesend.E001 check
+        return
+    from django_q.models import Schedule
+
+    Schedule.objects.get_or_create(
+        name="onesend-tick",
+        defaults={"func": "onesend_plugin.tasks.tick", "schedule_type": Schedule.MINUTES, "minutes": 1},
+    )

@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     # A worker that claimed rows and went silent this long is presumed dead: its claimed rows
     # are queued again; rows it was sending become "unknown" (never resent automatically).
     "CLAIM_LEASE_SECONDS": 300,
+    # Workers put on a campaign when it starts (one keeps up with Meta's 300/s for a Page).
+    "RUNNERS_PER_CAMPAIGN": 1,
     # Sending attempts per recipient for errors that are safe to retry (Meta said it did not send).
     "MAX_ATTEMPTS": 3,
     # Pause a campaign automatically when this share of at least ERROR_RATE_MIN_SAMPLE outcomes

@@ -7,10 +7,10 @@ import logging
 
 from django_q.tasks import async_task
 
-from . import inbox, subscriptions
+from . import broadcast, conf, inbox, subscriptions
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
-from .models import Subscriber
+from .models import Campaign, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -59,3 +59,19 @@ def send_text(subscriber_id: int, text: str) -> str | None:
     except GraphError as exc:
         logger.warning("Reply to %s failed: %s", subscriber, exc)
     return None
+
+
+def start_campaign(campaign_id: int) -> int:
+    """Freeze the audience into the ledger, then put workers on it."""
+    campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)
+    size = broadcast.freeze(campaign)
+    broadcast.launch(campaign_id, conf.get("RUNNERS_PER_CAMPAIGN"))
+    return size
+
+
+def run_campaign(campaign_id: int) -> str:
+    return broadcast.run(campaign_id)
+
+
+def tick() -> None:
+    broadcast.tick()

@@ -23,3 +23,16 @@ def register_log_actions(actions):
         "onesend.unsubscribe", _("Unsubscribe"), _("Unsubscribed from marketing messages")
     )
     actions.register_action("onesend.erase", _("Erase subscriber"), _("Subscriber erased"))
+    for action, label in CAMPAIGN_ACTIONS.items():
+        actions.register_action(f"onesend.campaign.{action}", label, label)
+
+
+CAMPAIGN_ACTIONS = {
+    "start": _("Campaign started"),
+    "schedule": _("Campaign scheduled"),
+    "pause": _("Campaign paused"),
+    "resume": _("Campaign resumed"),
+    "cancel": _("Campaign cancelled"),
+    "retry_unknown": _("Unknown deliveries queued again"),
+    "send_test": _("Test message sent"),
+}

@@ -2,6 +2,7 @@ import json
 import os
 
 import pytest
+from django.utils import timezone
 
 from onesend_plugin.hooks import plugins
 from onesend_plugin.messenger import signature
@@ -82,3 +83,44 @@ def connected_page(live_server, simulator, settings):
         verify_token=page.app.verify_token,
     )
     return MessengerPage.objects.get(pk=page.pk)
+
+
+@pytest.fixture
+def make_subscribers(simulator):
+    """``make_subscribers(page, n)``: n people who really subscribed in the simulator (they opened
+    the Page's link and accepted its opt-in request, so Meta holds their tokens), with the matching
+    Subscriber and MarketingToken rows."""
+    from onesend_plugin.meta import client_for
+    from onesend_plugin.models import MarketingToken, Subscriber
+
+    def make(page, n, **fields):
+        client = client_for(page)
+        people = []
+        for _ in range(n):
+            psid = simulator.create_person(page.page_id)["psid"]
+            simulator.open_link(psid)
+            client.send_optin_request(psid=psid, title=page.optin_title, payload="-")
+            token = simulator.accept_optin(psid)["token"]
+            subscriber = Subscriber.objects.create(
+                page=page,
+                psid=psid,
+                status=Subscriber.Status.SUBSCRIBED,
+                opted_in_at=timezone.now(),
+                **fields,
+            )
+            MarketingToken.objects.create(subscriber=subscriber, token=token, topic=page.optin_title)
+            people.append(subscriber)
+        return people
+
+    return make
+
+
+@pytest.fixture
+def sim_page(simulator, settings, db):
+    """A Page the site reaches through the simulator's Graph API (no webhooks back)."""
+    settings.ONESEND = {**settings.ONESEND, "GRAPH_API_BASE_URL": simulator.base_url}
+    page = MessengerPageFactory()
+    simulator.create_page(
+        page_id=page.page_id, name=page.name, username=page.username, access_token=page.access_token
+    )
+    return page

@@ -75,3 +75,13 @@ class ConsentRecordFactory(factory.django.DjangoModelFactory):
     entry_point = "footer"
     ref = "footer"
     shown = factory.LazyAttribute(lambda record: {"title": record.page.optin_title})
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = models.Campaign
+
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    page = factory.SubFactory(MessengerPageFactory)
+    text = "Summer sale: 30% off today only"
+    live = True

@@ -1,0 +1,663 @@
+"""The broadcast engine: sends a campaign to its audience as fast as Meta allows, never faster,
+never twice, and records what happened to every recipient.
+
+How it stays correct:
+
+* **The ledger is the truth.** Starting a campaign freezes its audience into ``Delivery`` rows,
+  one per recipient, unique in the database. Progress is the set of rows no longer pending, so
+  a pause, a restart or a crash resumes exactly where the ledger says.
+* **Claim, then send.** Workers claim small batches (``SELECT … FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL; a conditional update elsewhere), so two workers never hold the same row.
+* **At most once.** Rows are marked ``sending`` and committed *before* the Graph API call. A
+  worker that dies after that leaves them ``sending``; recovery turns them into ``unknown``,
+  which is never resent automatically (an operator may retry them explicitly).
+* **Frequency cap across campaigns.** Claiming a subscriber's cooldown is one conditional
+  ``UPDATE … RETURNING`` on ``last_marketing_at``: whichever campaign or worker gets there
+  first sends; the others skip that person with reason ``frequency_cap``.
+* **Shared rate limit.** Every batch reserves its sends from the Page's bucket (``ratelimit``),
+  shared by all workers and campaigns; Meta's throttling errors hold the whole Page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django_q.tasks import async_task, schedule
+from wagtail.log_actions import log
+
+from . import channels, conf, messages, ratelimit, subscriptions
+from .hooks import plugins
+from .messenger.client import SendResult
+from .messenger.errors import (
+    AuthError,
+    GraphError,
+    NotEligibleYet,
+    OutsideWindow,
+    RateLimited,
+    RecipientUnavailable,
+    TransientError,
+)
+from .meta import client_for
+from .models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber, SubscriberTag
+
+logger = logging.getLogger(__name__)
+
+State = Delivery.State
+Status = Campaign.Status
+#: Rows that may still be sent: a campaign is finished only when none is left.
+OPEN_STATES = (State.PENDING, State.CLAIMED, State.SENDING)
+#: Waiting longer than this for the rate limiter ends the run; a later run picks up.
+MAX_RATE_WAIT = 10.0
+#: The easternmost timezone: a "local time" campaign starts when its time comes there.
+EARLIEST_UTC_OFFSET = timedelta(hours=14)
+
+
+class CampaignError(ValueError):
+    """An action that is not allowed now; the message is meant for the editor."""
+
+
+# -- Audience ------------------------------------------------------------------------------------
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def audience(campaign: Campaign) -> QuerySet[Subscriber]:
+    """Who would receive the campaign now: the Page's subscribers, narrowed by its audience
+    settings and by plugins (``audience_filter``)."""
+    people = Subscriber.objects.filter(page=campaign.page, status=Subscriber.Status.SUBSCRIBED)
+    if campaign.page.channel in (channels.Channel.MARKETING_TOKEN, channels.Channel.MARKETING_API):
+        people = people.filter(
+            Exists(
+                MarketingToken.objects.filter(subscriber=OuterRef("pk"), status=MarketingToken.Status.ACTIVE)
+            )
+        )
+    tagged = SubscriberTag.objects.filter(content_object=OuterRef("pk"))
+    if include := _split(campaign.include_tags):
+        people = people.filter(Exists(tagged.filter(tag__name__in=include)))
+    if exclude := _split(campaign.exclude_tags):
+        people = people.exclude(Exists(tagged.filter(tag__name__in=exclude)))
+    if include := _split(campaign.include_refs):
+        people = people.filter(source_ref__in=include)
+    if exclude := _split(campaign.exclude_refs):
+        people = people.exclude(source_ref__in=exclude)
+    if campaign.opted_in_after:
+        people = people.filter(opted_in_at__gte=campaign.opted_in_after)
+    if campaign.opted_in_before:
+        people = people.filter(opted_in_at__lt=campaign.opted_in_before)
+    return plugins.audience_filter(campaign=campaign, queryset=people)
+
+
+# -- Actions (admin buttons call these; each is written to Wagtail's audit log) ------------------
+
+
+def start(campaign: Campaign, *, user=None) -> None:
+    """Send the published campaign now, or schedule it when its time is still to come."""
+    if not campaign.live:
+        raise CampaignError("Publish the campaign before sending it.")
+    if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
+        raise CampaignError(
+            f"This campaign is {campaign.get_status_display().lower()}; it can't be started again."
+        )
+    if campaign.page.status == MessengerPage.Status.PAUSED:
+        raise CampaignError(
+            f"The Page is paused ({campaign.page.status_reason}): re-check its connection first."
+        )
+    problems = messages.validate(campaign, [(b.title, b.url) for b in campaign.buttons.all()])
+    if problems:
+        raise CampaignError(" ".join(problems.values()))
+    if _starts_at(campaign) > timezone.now():
+        Campaign.objects.filter(pk=campaign.pk).update(status=Status.SCHEDULED)
+        campaign.status = Status.SCHEDULED
+        log(campaign, "onesend.campaign.schedule", user=user)
+        return
+    campaign.status = Status.RUNNING
+    campaign.started_at = timezone.now()
+    campaign.message = {"body": messages.build(campaign)}
+    campaign.last_error = ""
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=campaign.status, started_at=campaign.started_at, message=campaign.message, last_error=""
+    )
+    log(campaign, "onesend.campaign.start", user=user)
+    transaction.on_commit(lambda: async_task("onesend_plugin.tasks.start_campaign", campaign.pk))
+
+
+def pause(campaign: Campaign, *, user=None, reason: str = "") -> None:
+    _transition(campaign, (Status.RUNNING, Status.SCHEDULED), Status.PAUSED, reason)
+    log(campaign, "onesend.campaign.pause", user=user, data={"reason": reason})
+
+
+def resume(campaign: Campaign, *, user=None) -> None:
+    _transition(campaign, (Status.PAUSED,), Status.RUNNING if campaign.started_at else Status.SCHEDULED)
+    log(campaign, "onesend.campaign.resume", user=user)
+    if campaign.status == Status.RUNNING:
+        transaction.on_commit(lambda: launch(campaign.pk))
+
+
+def cancel(campaign: Campaign, *, user=None) -> None:
+    """Stop for good: rows not yet sent are skipped (reason ``cancelled``)."""
+    _transition(campaign, (Status.DRAFT, Status.SCHEDULED, Status.RUNNING, Status.PAUSED), Status.CANCELLED)
+    campaign.deliveries.filter(state=State.PENDING).update(state=State.SKIPPED, reason="cancelled")
+    log(campaign, "onesend.campaign.cancel", user=user)
+
+
+def retry_unknown(campaign: Campaign, *, user=None) -> int:
+    """Queue again the rows whose fate a crash hid. They may reach some people twice: that is
+    why this is an explicit decision, never automatic."""
+    if campaign.status == Status.CANCELLED:
+        raise CampaignError("The campaign was cancelled.")
+    count = campaign.deliveries.filter(state=State.UNKNOWN).update(state=State.PENDING, reason="")
+    if count:
+        Campaign.objects.filter(pk=campaign.pk, status=Status.FINISHED).update(
+            status=Status.RUNNING, finished_at=None
+        )
+        campaign.refresh_from_db(fields=["status", "finished_at"])
+        if campaign.status == Status.RUNNING:
+            transaction.on_commit(lambda: launch(campaign.pk))
+    log(campaign, "onesend.campaign.retry_unknown", user=user, data={"count": count})
+    return count
+
+
+def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None) -> str | None:
+    """Send the campaign's latest draft to one subscriber, outside the ledger (e.g. to a
+    colleague). Through the Standard channel when their 24 h window is open, else the Page's
+    channel — which uses up their Meta cooldown like any marketing message."""
+    draft = campaign.get_latest_revision_as_object() if campaign.pk else campaign
+    problems = messages.validate(draft, [(b.title, b.url) for b in draft.buttons.all()])
+    if problems:
+        raise CampaignError(" ".join(problems.values()))
+    subscriber.active_tokens = list(subscriber.tokens.filter(status=MarketingToken.Status.ACTIVE))
+    page = campaign.page
+    channel = channels.StandardChannel() if subscriber.in_standard_window() else channels.for_page(page)
+    client = client_for(page)
+    request = channel.request(subscriber, messages.build(draft), channel.prepare(campaign, client))
+    if isinstance(request, str):
+        raise CampaignError(f"This subscriber can't be reached ({request.replace('_', ' ')}).")
+    [result] = client.batch([request])
+    log(campaign, "onesend.campaign.send_test", user=user, data={"subscriber": subscriber.pk})
+    if isinstance(result, GraphError):
+        raise result
+    return result.message_id
+
+
+def _transition(campaign: Campaign, allowed, to: str, reason: str = "") -> None:
+    updated = Campaign.objects.filter(pk=campaign.pk, status__in=allowed).update(status=to, last_error=reason)
+    campaign.refresh_from_db(fields=["status", "last_error"])
+    if not updated:
+        raise CampaignError(f"Not possible while the campaign is {campaign.get_status_display().lower()}.")
+
+
+def _starts_at(campaign: Campaign) -> datetime:
+    if campaign.schedule == Campaign.Schedule.NOW or not campaign.send_at:
+        return timezone.now()
+    if campaign.schedule == Campaign.Schedule.LOCAL:  # when the wall clock first reaches it somewhere
+        return _local_wall_clock(campaign).replace(tzinfo=ZoneInfo("UTC")) - EARLIEST_UTC_OFFSET
+    return campaign.send_at
+
+
+def _local_wall_clock(campaign: Campaign) -> datetime:
+    """The date and time a "local time" campaign goes out in every subscriber's own timezone
+    (as entered, in the account's timezone)."""
+    return timezone.localtime(campaign.send_at, _zone(campaign.page.account.timezone)).replace(tzinfo=None)
+
+
+def _zone(name: str | None, default: ZoneInfo | None = None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else (default or ZoneInfo(settings.TIME_ZONE))
+    except (ZoneInfoNotFoundError, ValueError):
+        return default or ZoneInfo(settings.TIME_ZONE)
+
+
+# -- Freezing the audience and running the workers -----------------------------------------------
+
+
+def freeze(campaign: Campaign) -> int:
+    """Write the ledger: one row per recipient. Idempotent: running it again after a crash adds
+    only the rows still missing."""
+    page = campaign.page
+    if "channel" not in campaign.message:
+        campaign.message["channel"] = channels.for_page(page).prepare(campaign, client_for(page))
+        Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
+    local = campaign.schedule == Campaign.Schedule.LOCAL and campaign.send_at
+    wall_clock = _local_wall_clock(campaign) if local else None
+    account_zone = _zone(page.account.timezone)
+    zones: dict[str, ZoneInfo] = {}
+    rows = []
+    people = audience(campaign).order_by("pk").values_list("pk", "psid", "timezone")
+    for pk, psid, tz in people.iterator(chunk_size=5000):
+        not_before = None
+        if wall_clock:
+            zone = zones.setdefault(tz, _zone(tz, account_zone))
+            not_before = wall_clock.replace(tzinfo=zone)
+        rows.append(
+            Delivery(campaign=campaign, subscriber_id=pk, page=page, psid=psid, not_before=not_before)
+        )
+        if len(rows) >= 5000:
+            Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+            rows = []
+    Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    size = campaign.deliveries.count()
+    Campaign.objects.filter(pk=campaign.pk).update(audience_size=size)
+    return size
+
+
+def launch(campaign_id: int, runners: int = 1) -> None:
+    for _ in range(runners):
+        async_task("onesend_plugin.tasks.run_campaign", campaign_id)
+
+
+def run(campaign_id: int, *, budget: float | None = None) -> str:
+    """A worker's turn on a campaign: send batches until none is left or its time budget (kept
+    under django-q2's task timeout) is spent, then hand over to a fresh task if needed."""
+    campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)
+    recover(campaign)
+    sender = Sender(campaign)
+    deadline = time.monotonic() + (budget if budget is not None else _default_budget())
+    while time.monotonic() < deadline:
+        status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+        if status != Status.RUNNING:
+            return "stopped"
+        rows = claim(campaign, conf.get("BATCH_SIZE"))
+        if not rows:
+            break
+        wait = sender.send(rows)
+        if wait:
+            schedule_run(campaign_id, after=wait)
+            return "throttled"
+    return conclude(campaign_id)
+
+
+def _default_budget() -> float:
+    timeout = getattr(settings, "Q_CLUSTER", {}).get("timeout") or 60
+    return max(5.0, timeout * 0.75)
+
+
+def schedule_run(campaign_id: int, *, after: float) -> None:
+    schedule(
+        "onesend_plugin.tasks.run_campaign",
+        campaign_id,
+        schedule_type="O",
+        next_run=timezone.now() + timedelta(seconds=after),
+        name=f"onesend-campaign-{campaign_id}-{uuid.uuid4().hex[:8]}",
+    )
+
+
+def conclude(campaign_id: int) -> str:
+    """After a run: finish the campaign if nothing is left, continue if due rows remain, or
+    come back when the earliest deferred row is due."""
+    deliveries = Delivery.objects.filter(campaign_id=campaign_id)
+    open_rows = deliveries.filter(state__in=OPEN_STATES)
+    if not open_rows.exists():
+        Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING).update(
+            status=Status.FINISHED, finished_at=timezone.now(), throttled_until=None
+        )
+        return "finished"
+    now = timezone.now()
+    pending = open_rows.filter(state=State.PENDING)
+    if pending.filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).exists():
+        launch(campaign_id)
+        return "continued"
+    next_due = pending.order_by("not_before").values_list("not_before", flat=True).first()
+    if next_due:
+        schedule_run(campaign_id, after=(next_due - now).total_seconds())
+        return "deferred"
+    return "others-working"  # rows claimed by another worker, which concludes itself
+
+
+def claim(campaign: Campaign, size: int) -> list[int]:
+    """Take up to ``size`` due rows for this worker. ``SKIP LOCKED`` lets concurrent workers
+    pass each other without waiting; the conditional update makes the claim safe on any
+    database (a row another worker claimed first is simply not ours)."""
+    token = uuid.uuid4()
+    now = timezone.now()
+    due = campaign.deliveries.filter(Q(not_before__isnull=True) | Q(not_before__lte=now), state=State.PENDING)
+    with transaction.atomic():
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.order_by("id").values_list("id", flat=True)[:size])
+        if not ids:
+            return []
+        Delivery.objects.filter(id__in=ids, state=State.PENDING).update(
+            state=State.CLAIMED, claimed_at=now, claim_token=token
+        )
+    return list(Delivery.objects.filter(claim_token=token, state=State.CLAIMED).values_list("id", flat=True))
+
+
+def recover(campaign: Campaign) -> None:
+    """Rows of a worker presumed dead: claimed ones go back to the queue (nothing was sent);
+    those it was sending become unknown (something may have been sent)."""
+    stale = timezone.now() - timedelta(seconds=conf.get("CLAIM_LEASE_SECONDS"))
+    rows = campaign.deliveries.filter(claimed_at__lt=stale)
+    rows.filter(state=State.CLAIMED).update(state=State.PENDING, claim_token=None)
+    rows.filter(state=State.SENDING).update(state=State.UNKNOWN, reason="worker_lost")
+
+
+# -- Sending one batch ---------------------------------------------------------------------------
+
+
+class Sender:
+    """Sends claimed batches of one campaign and records every outcome."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.page = campaign.page
+        self.client = client_for(self.page)
+        self.channel = channels.for_page(self.page)
+        self.message = campaign.message["body"]
+        self.context = campaign.message.get("channel", {})
+        self.bucket, self.rate = ratelimit.bucket(self.page, messages.is_media(self.message))
+        self.outcomes: Counter[str] = Counter()
+
+    def send(self, ids: list[int]) -> float:
+        """Send one claimed batch. Returns 0, or the seconds to wait when the Page is throttled
+        (the batch went back to the queue)."""
+        now = timezone.now()
+        rows = list(
+            Delivery.objects.filter(id__in=ids)
+            .select_related("subscriber")
+            .prefetch_related(
+                Prefetch(
+                    "subscriber__tokens",
+                    queryset=MarketingToken.objects.filter(status=MarketingToken.Status.ACTIVE),
+                    to_attr="active_tokens",
+                )
+            )
+        )
+        ready, skipped, deferred = self._sort(rows, now)
+        self._skip(skipped)
+        self._defer(deferred)
+        if not ready:
+            return 0.0
+        wait = ratelimit.limiter().reserve(self.bucket, len(ready), self.rate)
+        if wait > MAX_RATE_WAIT:
+            self._requeue([row for row, _ in ready])
+            self._set_throttled(wait)
+            return wait
+        if wait > 0:
+            time.sleep(wait)
+        capped_at = timezone.now()
+        allowed, previous = claim_cooldown([row.subscriber_id for row, _ in ready], capped_at, self.page)
+        self._skip([(row, "frequency_cap") for row, _ in ready if row.subscriber_id not in allowed])
+        ready = [(row, request) for row, request in ready if row.subscriber_id in allowed]
+        if not ready:
+            return 0.0
+        Delivery.objects.filter(id__in=[row.id for row, _ in ready]).update(state=State.SENDING)
+        try:
+            results = self.client.batch([request for _, request in ready])
+        except GraphError as exc:
+            results = [exc] * len(ready)
+        plugins.after_send(
+            campaign=self.campaign,
+            outcomes=[(row, result) for (row, _), result in zip(ready, results, strict=True)],
+        )
+        return self._record(ready, results, capped_at, previous)
+
+    def _sort(self, rows: list[Delivery], now: datetime):
+        """Split claimed rows into (row, request) to send, (row, reason) to skip and
+        (row, not_before) to defer."""
+        ready, skipped, deferred = [], [], []
+        build, veto = plugins.implemented("build_message"), plugins.implemented("before_send")
+        expires_at = self.campaign.expires_at
+        for row in rows:
+            subscriber = row.subscriber
+            if subscriber is None or subscriber.status != Subscriber.Status.SUBSCRIBED:
+                skipped.append((row, "unsubscribed"))
+                continue
+            if expires_at and now >= expires_at:
+                skipped.append((row, "expired"))
+                continue
+            quiet_until = self._quiet_until(subscriber, now)
+            if quiet_until:
+                if expires_at and quiet_until >= expires_at:
+                    skipped.append((row, "quiet_hours"))
+                else:
+                    deferred.append((row, quiet_until))
+                continue
+            subscriber.page = self.page
+            message = self.message
+            if build:
+                message = plugins.build_message(
+                    campaign=self.campaign, subscriber=subscriber, message=message
+                )
+            if veto and not plugins.before_send(
+                campaign=self.campaign, subscriber=subscriber, message=message
+            ):
+                skipped.append((row, "vetoed"))
+                continue
+            request = self.channel.request(subscriber, message, self.context)
+            if isinstance(request, str):
+                skipped.append((row, request))
+            else:
+                ready.append((row, request))
+        return ready, skipped, deferred
+
+    def _quiet_until(self, subscriber: Subscriber, now: datetime) -> datetime | None:
+        """When the subscriber's quiet hours end, if they are in them now (their own timezone)."""
+        start, end = self.campaign.quiet_hours_start, self.campaign.quiet_hours_end
+        if start is None or end is None or start == end:
+            return None
+        local = timezone.localtime(now, _zone(subscriber.timezone, _zone(self.page.account.timezone)))
+        t = local.timetz().replace(tzinfo=None)
+        inside = start <= t < end if start < end else (t >= start or t < end)
+        if not inside:
+            return None
+        end_day = local.date() if t < end else local.date() + timedelta(days=1)
+        return datetime.combine(end_day, end, tzinfo=local.tzinfo)
+
+    def _record(self, ready, results, capped_at: datetime, previous: dict) -> float:
+        """Save each outcome; returns seconds to wait if Meta throttled the Page."""
+        now = timezone.now()
+        sent: list[Delivery] = []
+        groups: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+        release: list[Delivery] = []  # not sent: give the cooldown back
+        hold = 0.0
+        max_attempts = conf.get("MAX_ATTEMPTS")
+        for (row, _), result in zip(ready, results, strict=True):
+            if isinstance(result, SendResult):
+                row.state, row.message_id, row.sent_at = State.SENT, result.message_id or "", now
+                sent.append(row)
+                self.outcomes["sent"] += 1
+                continue
+            self.campaign.last_error = str(result)[:500]
+            if isinstance(result, RecipientUnavailable):
+                groups[(State.FAILED, result.reason)].append(row)
+                release.append(row)
+                subscriptions.unsubscribe(row.subscriber, source="send_error", reason=result.reason)
+            elif isinstance(result, NotEligibleYet):
+                groups[(State.SKIPPED, "frequency_cap")].append(row)
+            elif isinstance(result, OutsideWindow):
+                groups[(State.FAILED, "outside_window")].append(row)
+                release.append(row)
+            elif isinstance(result, RateLimited):
+                groups[(State.PENDING, "")].append(row)
+                release.append(row)
+                hold = max(hold, result.retry_after)
+            elif isinstance(result, AuthError):
+                groups[(State.PENDING, "")].append(row)
+                release.append(row)
+                pause_page(self.page, str(result))
+            elif isinstance(result, TransientError) and result.code is None and result.http_status is None:
+                groups[(State.UNKNOWN, "timeout")].append(row)  # Meta may have sent it
+            elif isinstance(result, TransientError) and row.attempts + 1 < max_attempts:
+                groups[(State.PENDING, "")].append(row)
+                release.append(row)
+            else:
+                reason = "transient" if isinstance(result, TransientError) else f"error_{result.code}"
+                groups[(State.FAILED, reason)].append(row)
+                release.append(row)
+        with transaction.atomic():
+            if sent:
+                Delivery.objects.bulk_update(sent, ["state", "message_id", "sent_at"])
+            for (state, reason), rows in groups.items():
+                update = {"state": state, "reason": reason}
+                if state == State.PENDING:  # back in the queue for another attempt
+                    update.update(claim_token=None, claimed_at=None, attempts=F("attempts") + 1)
+                Delivery.objects.filter(id__in=[r.id for r in rows]).update(**update)
+                if state in (State.FAILED, State.UNKNOWN):
+                    self.outcomes["failed"] += len(rows)
+            release_cooldown([r.subscriber_id for r in release], capped_at, previous)
+        if hold:
+            ratelimit.hold_page(self.page, hold)
+            self._set_throttled(hold)
+        self._check_error_rate()
+        return hold if hold > MAX_RATE_WAIT else 0.0
+
+    def _skip(self, skipped: list[tuple[Delivery, str]]) -> None:
+        by_reason: dict[str, list[int]] = defaultdict(list)
+        for row, reason in skipped:
+            by_reason[reason].append(row.id)
+        for reason, ids in by_reason.items():
+            Delivery.objects.filter(id__in=ids).update(state=State.SKIPPED, reason=reason)
+
+    def _defer(self, deferred: list[tuple[Delivery, datetime]]) -> None:
+        for row, not_before in deferred:
+            Delivery.objects.filter(id=row.id).update(
+                state=State.PENDING, not_before=not_before, claim_token=None, claimed_at=None
+            )
+
+    def _requeue(self, rows: list[Delivery]) -> None:
+        Delivery.objects.filter(id__in=[r.id for r in rows]).update(
+            state=State.PENDING, claim_token=None, claimed_at=None
+        )
+
+    def _set_throttled(self, seconds: float) -> None:
+        until = timezone.now() + timedelta(seconds=seconds)
+        Campaign.objects.filter(pk=self.campaign.pk).update(
+            throttled_until=until, last_error=self.campaign.last_error
+        )
+
+    def _check_error_rate(self) -> None:
+        total = sum(self.outcomes.values())
+        failed = self.outcomes["failed"]
+        if total >= conf.get("ERROR_RATE_MIN_SAMPLE") and failed / total > conf.get("ERROR_RATE_PAUSE"):
+            reason = f"Paused automatically: {failed} of {total} messages failed. Last error: {self.campaign.last_error}"
+            Campaign.objects.filter(pk=self.campaign.pk, status=Status.RUNNING).update(
+                status=Status.PAUSED, last_error=reason
+            )
+            logger.warning("Campaign %s: %s", self.campaign.pk, reason)
+
+
+# -- The frequency cap ---------------------------------------------------------------------------
+
+
+def claim_cooldown(subscriber_ids: list[int], at: datetime, page: MessengerPage) -> tuple[set[int], dict]:
+    """Atomically take the marketing-message cooldown of these subscribers at ``at``.
+
+    Returns the ids that were free (their ``last_marketing_at`` is now ``at``) and their
+    previous values, so the claim can be released if nothing was sent after all. One
+    ``UPDATE … RETURNING`` decides: of two campaigns or workers racing for a person, exactly one
+    gets them."""
+    if not subscriber_ids:
+        return set(), {}
+    previous = dict(Subscriber.objects.filter(pk__in=subscriber_ids).values_list("pk", "last_marketing_at"))
+    table = Subscriber._meta.db_table
+    placeholders = ", ".join(["%s"] * len(subscriber_ids))
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_marketing_at = %s WHERE id IN ({placeholders}) "
+            f"AND (last_marketing_at IS NULL OR last_marketing_at <= %s) RETURNING id",
+            [adapt(at), *subscriber_ids, adapt(at - page.cooldown)],
+        )
+        allowed = {row[0] for row in cursor.fetchall()}
+    return allowed, {pk: previous.get(pk) for pk in allowed}
+
+
+def release_cooldown(subscriber_ids: list[int], at: datetime, previous: dict) -> None:
+    """Give back cooldowns claimed at ``at`` for messages that were not sent (unless another
+    send has claimed them since)."""
+    by_value: dict = defaultdict(list)
+    for pk in subscriber_ids:
+        by_value[previous.get(pk)].append(pk)
+    for value, ids in by_value.items():
+        Subscriber.objects.filter(pk__in=ids, last_marketing_at=at).update(last_marketing_at=value)
+
+
+# -- Page problems, the periodic tick, progress --------------------------------------------------
+
+
+def pause_page(page: MessengerPage, reason: str) -> None:
+    """Meta refused the Page's credentials: stop everything it sends until someone re-checks
+    the connection, and say why on the Page and on each campaign."""
+    MessengerPage.objects.filter(pk=page.pk).update(
+        status=MessengerPage.Status.PAUSED, status_reason=reason[:255]
+    )
+    Campaign.objects.filter(page=page, status__in=(Status.RUNNING, Status.SCHEDULED)).update(
+        status=Status.PAUSED, last_error=f"The Page was paused: {reason}"
+    )
+    logger.error("Page %s paused: %s", page.page_id, reason)
+
+
+def tick() -> None:
+    """Every minute: start scheduled campaigns that are due, recover rows of dead workers, and
+    restart campaigns no worker is on (e.g. after the cluster was restarted)."""
+    now = timezone.now()
+    for campaign in Campaign.objects.filter(status=Status.SCHEDULED).select_related("page", "page__account"):
+        if _starts_at(campaign) <= now:
+            try:
+                start(campaign)
+            except CampaignError as exc:
+                Campaign.objects.filter(pk=campaign.pk).update(status=Status.PAUSED, last_error=str(exc))
+    lease = timedelta(seconds=conf.get("CLAIM_LEASE_SECONDS"))
+    for campaign in Campaign.objects.filter(status=Status.RUNNING).select_related("page"):
+        recover(campaign)
+        busy = campaign.deliveries.filter(
+            state__in=(State.CLAIMED, State.SENDING), claimed_at__gte=now - lease
+        )
+        due = campaign.deliveries.filter(
+            Q(not_before__isnull=True) | Q(not_before__lte=now), state=State.PENDING
+        )
+        if not busy.exists() and (
+            due.exists() or not campaign.deliveries.filter(state__in=OPEN_STATES).exists()
+        ):
+            launch(campaign.pk)
+
+
+def progress(campaign: Campaign) -> dict:
+    """What the campaign's progress view shows: counts by outcome and reason, rate, ETA."""
+    counts = Counter()
+    failed: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    for state, reason, n in (
+        campaign.deliveries.values_list("state", "reason").annotate(n=Count("id")).order_by()
+    ):
+        counts[state] += n
+        if state == State.FAILED:
+            failed[reason or "error"] += n
+        elif state == State.SKIPPED:
+            skipped[reason or "other"] += n
+    total = sum(counts.values()) or campaign.audience_size
+    queued = counts[State.PENDING] + counts[State.CLAIMED] + counts[State.SENDING]
+    minute_ago = timezone.now() - timedelta(minutes=1)
+    rate = campaign.deliveries.filter(sent_at__gte=minute_ago).count() / 60
+    throttled = (
+        campaign.throttled_until
+        if campaign.throttled_until and campaign.throttled_until > timezone.now()
+        else None
+    )
+    return {
+        "status": campaign.status,
+        "audience": total,
+        "queued": queued,
+        "sent": counts[State.SENT],
+        "delivered": campaign.deliveries.filter(delivered_at__isnull=False).count(),
+        "read": campaign.deliveries.filter(read_at__isnull=False).count(),
+        "failed": dict(failed),
+        "skipped": dict(skipped),
+        "unknown": counts[State.UNKNOWN],
+        "percent": round(100 * (total - queued) / total, 1) if total else 0.0,
+        "rate_per_second": round(rate, 1),
+        "throttled_until": throttled,
+        "last_error": campaign.last_error,
+        "eta_seconds": queued / rate if rate and queued else None,
+    }

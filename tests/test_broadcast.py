@@ -1,0 +1,207 @@
+"""The broadcast engine against the Graph API simulator: ledger, cap, errors, schedules."""
+
+from collections import Counter
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from onesend_plugin import broadcast
+from onesend_plugin.models import Campaign, CampaignButton, Delivery, MessengerPage, Subscriber
+
+from .factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def sends_per_person(simulator, page):
+    """How many marketing messages each person received, as Meta (the simulator) saw it."""
+    return Counter(m["psid"] for m in simulator.messages(page.page_id) if m.get("type") != "optin")
+
+
+def states(campaign):
+    return Counter(campaign.deliveries.values_list("state", flat=True))
+
+
+def test_a_campaign_reaches_every_subscriber_once_and_finishes(simulator, sim_page, make_subscribers):
+    people = make_subscribers(sim_page, 5)
+    campaign = CampaignFactory(page=sim_page)
+    CampaignButton.objects.create(campaign=campaign, title="Shop now", url="https://shop.example.com/")
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED
+    assert states(campaign) == {"sent": 5}
+    assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
+    assert all(d.message_id for d in campaign.deliveries.all())
+    assert Subscriber.objects.filter(last_marketing_at__isnull=True).count() == 0
+    progress = broadcast.progress(campaign)
+    assert (progress["sent"], progress["queued"], progress["percent"]) == (5, 0, 100.0)
+
+
+def test_overlapping_campaigns_inside_the_cooldown_send_one_message(simulator, sim_page, make_subscribers):
+    people = make_subscribers(sim_page, 3)
+    first, second = CampaignFactory(page=sim_page), CampaignFactory(page=sim_page)
+    broadcast.start(first)
+    broadcast.start(second)
+    assert states(first) == {"sent": 3}
+    assert states(second) == {"skipped": 3}
+    assert set(second.deliveries.values_list("reason", flat=True)) == {"frequency_cap"}
+    assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
+
+
+def test_audience_filters(sim_page, make_subscribers):
+    a, b, c = make_subscribers(sim_page, 3)
+    a.tags.add("vip")
+    b.tags.add("vip", "churned")
+    c.source_ref = "poster"
+    c.save()
+    campaign = CampaignFactory(page=sim_page, include_tags="vip", exclude_tags="churned")
+    assert list(broadcast.audience(campaign)) == [a]
+    campaign = CampaignFactory(page=sim_page, include_refs="poster")
+    assert list(broadcast.audience(campaign)) == [c]
+    Subscriber.objects.filter(pk=c.pk).update(status=Subscriber.Status.UNSUBSCRIBED)
+    assert list(broadcast.audience(campaign)) == []
+
+
+def test_meta_errors_are_classified(simulator, sim_page, make_subscribers):
+    stopped, blocked, fine = make_subscribers(sim_page, 3)
+    simulator.stop_notifications(stopped.psid)
+    simulator.block(blocked.psid)
+    campaign = CampaignFactory(page=sim_page)
+    broadcast.start(campaign)
+    outcome = {d.psid: (d.state, d.reason) for d in campaign.deliveries.all()}
+    assert outcome == {
+        stopped.psid: ("failed", "stopped"),
+        blocked.psid: ("failed", "blocked"),
+        fine.psid: ("sent", ""),
+    }
+    assert dict(Subscriber.objects.values_list("psid", "status")) == {
+        stopped.psid: "unsubscribed",
+        blocked.psid: "blocked",
+        fine.psid: "subscribed",
+    }
+    # their cooldown was given back: nothing reached them
+    assert Subscriber.objects.get(pk=stopped.pk).last_marketing_at is None
+
+
+def test_a_revoked_token_pauses_the_page_and_its_campaigns(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 2)
+    MessengerPage.objects.filter(pk=sim_page.pk).update(access_token="revoked")
+    campaign = CampaignFactory(page=MessengerPage.objects.get(pk=sim_page.pk))
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "paused" in campaign.last_error.lower()
+    assert MessengerPage.objects.get(pk=sim_page.pk).status == MessengerPage.Status.PAUSED
+    assert states(campaign) == {"pending": 2}  # nothing lost, nothing sent
+    assert Subscriber.objects.filter(last_marketing_at__isnull=False).count() == 0
+
+
+def test_rate_limit_errors_hold_the_page_and_requeue(simulator, sim_page, make_subscribers):
+    people = make_subscribers(sim_page, 6)
+    simulator.configure(text_rate=2)  # far below what the engine aims at: Meta will say 613
+    campaign = CampaignFactory(page=sim_page)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED
+    assert states(campaign) == {"sent": 6}
+    assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
+    assert campaign.deliveries.filter(attempts__gt=0).exists()  # some waited for the Page to cool down
+    assert "rate limit" in campaign.last_error.lower()
+
+
+def test_pause_resume_and_cancel(simulator, sim_page, make_subscribers, monkeypatch):
+    make_subscribers(sim_page, 4)
+    campaign = CampaignFactory(page=sim_page)
+    monkeypatch.setattr(broadcast, "launch", lambda *args, **kwargs: None)  # we run it by hand
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert states(campaign) == {"pending": 4}
+    broadcast.pause(campaign)
+    assert broadcast.run(campaign.pk) == "stopped"
+    assert states(campaign) == {"pending": 4}
+    broadcast.resume(campaign)
+    monkeypatch.setattr(broadcast.conf, "get", _conf_with(BATCH_SIZE=2))
+    broadcast.run(campaign.pk, budget=0.0001)  # one batch, then its time is up
+    broadcast.cancel(campaign)
+    assert states(campaign) == {"sent": 2, "skipped": 2}
+    with pytest.raises(broadcast.CampaignError):
+        broadcast.resume(campaign)
+
+
+def _conf_with(**overrides):
+    from onesend_plugin import conf
+
+    original = conf.get
+
+    def get(name):
+        return overrides.get(name, original(name))
+
+    return get
+
+
+def test_expired_campaigns_send_nothing_late(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 2)
+    campaign = CampaignFactory(page=sim_page, expires_at=timezone.now() - timedelta(minutes=1))
+    broadcast.start(campaign)
+    assert states(campaign) == {"skipped": 2}
+    assert set(campaign.deliveries.values_list("reason", flat=True)) == {"expired"}
+    assert sends_per_person(simulator, sim_page) == {}
+
+
+def test_only_published_campaigns_start(sim_page):
+    with pytest.raises(broadcast.CampaignError, match="Publish"):
+        broadcast.start(CampaignFactory(page=sim_page, live=False))
+
+
+def test_content_meta_would_reject_does_not_start(sim_page):
+    with pytest.raises(broadcast.CampaignError, match="2000|1999"):
+        broadcast.start(CampaignFactory(page=sim_page, text="x" * 2000))
+
+
+@pytest.mark.parametrize(
+    "zone, now_local, quiet_until_local",
+    [
+        ("Europe/Paris", datetime(2026, 6, 1, 23, 30), datetime(2026, 6, 2, 8, 0)),
+        ("Europe/Paris", datetime(2026, 6, 2, 7, 0), datetime(2026, 6, 2, 8, 0)),
+        ("Europe/Paris", datetime(2026, 6, 2, 12, 0), None),
+        # the night the clocks go forward: still 08:00 local, one hour fewer in UTC
+        ("America/New_York", datetime(2026, 3, 8, 1, 30), datetime(2026, 3, 8, 8, 0)),
+        ("America/New_York", datetime(2026, 11, 1, 1, 30), datetime(2026, 11, 1, 8, 0)),
+    ],
+)
+def test_quiet_hours_in_the_subscribers_timezone(sim_page, zone, now_local, quiet_until_local):
+    campaign = CampaignFactory(page=sim_page, quiet_hours_start=time(22), quiet_hours_end=time(8))
+    campaign.message = {"body": {"text": "hi"}}
+    sender = broadcast.Sender(campaign)
+    subscriber = Subscriber(page=sim_page, psid="1", timezone=zone)
+    now = now_local.replace(tzinfo=ZoneInfo(zone))
+    until = sender._quiet_until(subscriber, now)
+    if quiet_until_local is None:
+        assert until is None
+    else:
+        assert until == quiet_until_local.replace(tzinfo=ZoneInfo(zone))
+        assert until > now
+
+
+def test_local_time_schedule_sends_at_each_subscribers_own_clock(sim_page, make_subscribers, monkeypatch):
+    paris, tokyo = make_subscribers(sim_page, 2)
+    Subscriber.objects.filter(pk=paris.pk).update(timezone="Europe/Paris")
+    Subscriber.objects.filter(pk=tokyo.pk).update(timezone="Asia/Tokyo")
+    monkeypatch.setattr(broadcast, "launch", lambda *args, **kwargs: None)
+    wall = datetime(2030, 5, 1, 10, 0, tzinfo=ZoneInfo("UTC"))  # account timezone is UTC
+    campaign = CampaignFactory(page=sim_page, schedule=Campaign.Schedule.LOCAL, send_at=wall)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SCHEDULED
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.DRAFT)
+    campaign.refresh_from_db()
+    campaign.started_at = None
+    campaign.status = Campaign.Status.RUNNING
+    campaign.message = {"body": {"text": campaign.text}}
+    campaign.save()
+    broadcast.freeze(campaign)
+    not_before = dict(Delivery.objects.values_list("psid", "not_before"))
+    assert not_before[paris.psid] == datetime(2030, 5, 1, 8, 0, tzinfo=ZoneInfo("UTC"))
+    assert not_before[tokyo.psid] == datetime(2030, 5, 1, 1, 0, tzinfo=ZoneInfo("UTC"))
