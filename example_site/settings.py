@@ -103,15 +103,16 @@ Q_CLUSTER = {
     "save_limit": 1000,
     "poll": 0.2,
 }
-if os.environ.get("REDIS_URL"):
-    Q_CLUSTER["redis"] = os.environ["REDIS_URL"]
-else:
-    Q_CLUSTER["orm"] = "default"
-
 ONESEND = {
     "GRAPH_API_BASE_URL": os.environ.get("ONESEND_GRAPH_API_BASE_URL", "http://127.0.0.1:8765"),
     "MME_BASE_URL": os.environ.get("ONESEND_MME_BASE_URL", "http://127.0.0.1:8765/m.me"),
 }
+
+if os.environ.get("REDIS_URL"):  # the scaled set-up: Redis brokers tasks and holds rate limits
+    Q_CLUSTER["redis"] = os.environ["REDIS_URL"]
+    ONESEND["RATE_LIMIT_REDIS_URL"] = os.environ["REDIS_URL"]
+else:
+    Q_CLUSTER["orm"] = "default"
 
 AUTH_PASSWORD_VALIDATORS = []
 LANGUAGE_CODE = "en-us"

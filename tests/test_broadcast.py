@@ -205,3 +205,40 @@ def test_local_time_schedule_sends_at_each_subscribers_own_clock(sim_page, make_
     not_before = dict(Delivery.objects.values_list("psid", "not_before"))
     assert not_before[paris.psid] == datetime(2030, 5, 1, 8, 0, tzinfo=ZoneInfo("UTC"))
     assert not_before[tokyo.psid] == datetime(2030, 5, 1, 1, 0, tzinfo=ZoneInfo("UTC"))
+
+
+def test_plugins_personalise_veto_and_segment(simulator, sim_page, make_subscribers, register_plugin):
+    from onesend_plugin.hooks import hookimpl
+
+    alice, bob, carol = make_subscribers(sim_page, 3)
+    carol.tags.add("staff")
+
+    class Plugin:
+        outcomes = []
+
+        @hookimpl
+        def audience_filter(self, queryset):
+            return queryset.exclude(tags__name="staff")
+
+        @hookimpl
+        def build_message(self, subscriber, message):
+            return {**message, "text": f"{message['text']} (for {subscriber.psid})"}
+
+        @hookimpl
+        def before_send(self, subscriber):
+            return subscriber.pk != bob.pk
+
+        @hookimpl
+        def after_send(self, outcomes):
+            self.outcomes.extend(row.psid for row, _ in outcomes)
+
+    plugin = register_plugin(Plugin())
+    campaign = CampaignFactory(page=sim_page, unsubscribe_quick_reply=False)
+    broadcast.start(campaign)
+    assert dict(campaign.deliveries.values_list("psid", "state")) == {alice.psid: "sent", bob.psid: "skipped"}
+    assert campaign.deliveries.get(psid=bob.psid).reason == "vetoed"
+    [message] = [
+        m for m in simulator.messages(sim_page.page_id) if m["psid"] == alice.psid and m["type"] == "text"
+    ]
+    assert message["text"].endswith(f"(for {alice.psid})")
+    assert plugin.outcomes == [alice.psid]
