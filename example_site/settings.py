@@ -106,6 +106,7 @@ Q_CLUSTER = {
 ONESEND = {
     "GRAPH_API_BASE_URL": os.environ.get("ONESEND_GRAPH_API_BASE_URL", "http://127.0.0.1:8765"),
     "MME_BASE_URL": os.environ.get("ONESEND_MME_BASE_URL", "http://127.0.0.1:8765/m.me"),
+    "PLUGINS": ["example_site.shop.onesend_hooks"],
 }
 
 if os.environ.get("REDIS_URL"):  # the scaled set-up: Redis brokers tasks and holds rate limits

@@ -29,12 +29,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task, schedule
 from wagtail.log_actions import log
 
-from . import channels, conf, messages, ratelimit, subscriptions
+from . import analytics, channels, conf, messages, ratelimit, subscriptions
 from .hooks import plugins
 from .messenger.client import SendResult
 from .messenger.errors import (
@@ -147,7 +147,10 @@ def resume(campaign: Campaign, *, user=None) -> None:
 def cancel(campaign: Campaign, *, user=None) -> None:
     """Stop for good: rows not yet sent are skipped (reason ``cancelled``)."""
     _transition(campaign, (Status.DRAFT, Status.SCHEDULED, Status.RUNNING, Status.PAUSED), Status.CANCELLED)
-    campaign.deliveries.filter(state=State.PENDING).update(state=State.SKIPPED, reason="cancelled")
+    cancelled = campaign.deliveries.filter(state=State.PENDING).update(
+        state=State.SKIPPED, reason="cancelled"
+    )
+    analytics.bump(campaign.pk, {"skipped:cancelled": cancelled})
     log(campaign, "onesend.campaign.cancel", user=user)
 
 
@@ -157,6 +160,7 @@ def retry_unknown(campaign: Campaign, *, user=None) -> int:
     if campaign.status == Status.CANCELLED:
         raise CampaignError("The campaign was cancelled.")
     count = campaign.deliveries.filter(state=State.UNKNOWN).update(state=State.PENDING, reason="")
+    analytics.bump(campaign.pk, {"unknown": -count})
     if count:
         Campaign.objects.filter(pk=campaign.pk, status=Status.FINISHED).update(
             status=Status.RUNNING, finished_at=None
@@ -339,7 +343,8 @@ def recover(campaign: Campaign) -> None:
     stale = timezone.now() - timedelta(seconds=conf.get("CLAIM_LEASE_SECONDS"))
     rows = campaign.deliveries.filter(claimed_at__lt=stale)
     rows.filter(state=State.CLAIMED).update(state=State.PENDING, claim_token=None)
-    rows.filter(state=State.SENDING).update(state=State.UNKNOWN, reason="worker_lost")
+    lost = rows.filter(state=State.SENDING).update(state=State.UNKNOWN, reason="worker_lost")
+    analytics.bump(campaign.pk, {"unknown": lost})
 
 
 # -- Sending one batch ---------------------------------------------------------------------------
@@ -356,6 +361,7 @@ class Sender:
         self.message = campaign.message["body"]
         self.context = campaign.message.get("channel", {})
         self.bucket, self.rate = ratelimit.bucket(self.page, messages.is_media(self.message))
+        self.tracks_clicks = bool(analytics.button_urls(self.message))
         self.outcomes: Counter[str] = Counter()
 
     def send(self, ids: list[int]) -> float:
@@ -429,6 +435,8 @@ class Sender:
                 message = plugins.build_message(
                     campaign=self.campaign, subscriber=subscriber, message=message
                 )
+            if self.tracks_clicks:
+                message = analytics.tracked_buttons(message, row.id)
             if veto and not plugins.before_send(
                 campaign=self.campaign, subscriber=subscriber, message=message
             ):
@@ -495,6 +503,7 @@ class Sender:
                 reason = "transient" if isinstance(result, TransientError) else f"error_{result.code}"
                 groups[(State.FAILED, reason)].append(row)
                 release.append(row)
+        counters = {"sent": len(sent)}
         with transaction.atomic():
             if sent:
                 Delivery.objects.bulk_update(sent, ["state", "message_id", "sent_at"])
@@ -505,7 +514,10 @@ class Sender:
                 Delivery.objects.filter(id__in=[r.id for r in rows]).update(**update)
                 if state in (State.FAILED, State.UNKNOWN):
                     self.outcomes["failed"] += len(rows)
+                if state != State.PENDING:
+                    counters[_counter(state, reason)] = len(rows)
             release_cooldown([r.subscriber_id for r in release], capped_at, previous)
+            analytics.bump(self.campaign.pk, counters)
         if hold:
             ratelimit.hold_page(self.page, hold)
             self._set_throttled(hold)
@@ -517,7 +529,8 @@ class Sender:
         for row, reason in skipped:
             by_reason[reason].append(row.id)
         for reason, ids in by_reason.items():
-            Delivery.objects.filter(id__in=ids).update(state=State.SKIPPED, reason=reason)
+            skipped = Delivery.objects.filter(id__in=ids).update(state=State.SKIPPED, reason=reason)
+            analytics.bump(self.campaign.pk, {f"skipped:{reason}": skipped})
 
     def _defer(self, deferred: list[tuple[Delivery, datetime]]) -> None:
         for row, not_before in deferred:
@@ -623,23 +636,21 @@ def tick() -> None:
             launch(campaign.pk)
 
 
+def _counter(state: str, reason: str) -> str:
+    """The counter of a final outcome: ``sent``, ``unknown``, ``failed:<reason>``, ``skipped:<reason>``."""
+    return f"{state}:{reason}" if state in (State.FAILED, State.SKIPPED) else state
+
+
 def progress(campaign: Campaign) -> dict:
-    """What the campaign's progress view shows: counts by outcome and reason, rate, ETA."""
-    counts = Counter()
-    failed: Counter[str] = Counter()
-    skipped: Counter[str] = Counter()
-    for state, reason, n in (
-        campaign.deliveries.values_list("state", "reason").annotate(n=Count("id")).order_by()
-    ):
-        counts[state] += n
-        if state == State.FAILED:
-            failed[reason or "error"] += n
-        elif state == State.SKIPPED:
-            skipped[reason or "other"] += n
-    total = sum(counts.values()) or campaign.audience_size
-    queued = counts[State.PENDING] + counts[State.CLAIMED] + counts[State.SENDING]
+    """What the campaign's progress view shows, from maintained counters (no ledger scan)."""
+    counters = analytics.stats(campaign)
+    failed = {name.split(":", 1)[1]: n for name, n in counters.items() if name.startswith("failed:") and n}
+    skipped = {name.split(":", 1)[1]: n for name, n in counters.items() if name.startswith("skipped:") and n}
+    total = campaign.audience_size
+    done = counters.get("sent", 0) + counters.get("unknown", 0) + sum(failed.values()) + sum(skipped.values())
+    queued = max(0, total - done)
     minute_ago = timezone.now() - timedelta(minutes=1)
-    rate = campaign.deliveries.filter(sent_at__gte=minute_ago).count() / 60
+    rate = campaign.deliveries.filter(sent_at__gte=minute_ago).count() / 60 if queued else 0.0
     throttled = (
         campaign.throttled_until
         if campaign.throttled_until and campaign.throttled_until > timezone.now()
@@ -649,13 +660,13 @@ def progress(campaign: Campaign) -> dict:
         "status": campaign.status,
         "audience": total,
         "queued": queued,
-        "sent": counts[State.SENT],
-        "delivered": campaign.deliveries.filter(delivered_at__isnull=False).count(),
-        "read": campaign.deliveries.filter(read_at__isnull=False).count(),
-        "failed": dict(failed),
-        "skipped": dict(skipped),
-        "unknown": counts[State.UNKNOWN],
-        "percent": round(100 * (total - queued) / total, 1) if total else 0.0,
+        "sent": counters.get("sent", 0),
+        "delivered": counters.get("delivered", 0),
+        "read": counters.get("read", 0),
+        "failed": failed,
+        "skipped": skipped,
+        "unknown": counters.get("unknown", 0),
+        "percent": round(100 * done / total, 1) if total else 0.0,
         "rate_per_second": round(rate, 1),
         "throttled_until": throttled,
         "last_error": campaign.last_error,

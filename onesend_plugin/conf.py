@@ -48,6 +48,18 @@ DEFAULTS: dict[str, Any] = {
     # Absolute base URL of the public site, for media and tracked links in messages
     # (defaults to WAGTAILADMIN_BASE_URL).
     "PUBLIC_BASE_URL": None,
+    # Our send time is taken when Meta answers, slightly after Meta stamps the message: a read
+    # or delivery watermark covers messages sent up to this many seconds after it.
+    "RECEIPT_CLOCK_SKEW_SECONDS": 2,
+    # Query parameters added to tracked button links (None: add nothing). "{campaign}" is the
+    # campaign's slugified name.
+    "UTM_PARAMETERS": {"utm_source": "messenger", "utm_medium": "onesend", "utm_campaign": "{campaign}"},
+    # An order counts for the campaign whose link the customer last clicked within this many days;
+    # failing that, optionally, the last one they read within ATTRIBUTION_READ_DAYS (0: off).
+    "ATTRIBUTION_CLICK_DAYS": 7,
+    "ATTRIBUTION_READ_DAYS": 0,
+    # An unsubscribe counts against the last campaign received within this many days.
+    "UNSUBSCRIBE_ATTRIBUTION_DAYS": 7,
     # One marketing message per subscriber per this many hours (Meta: 24 h legacy, 48 h since
     # 2025-09-01). A Page may override it.
     "FREQUENCY_CAP_HOURS": 24,

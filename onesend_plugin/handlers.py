@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import subscriptions
+from . import analytics, subscriptions
 from .messenger import events as meta_events
 from .models import MessengerPage, Subscriber
 
@@ -85,7 +85,17 @@ def on_optin(event: meta_events.OptinEvent, page: MessengerPage) -> None:
         subscriptions.resume(subscriber, topic=event.title)
 
 
+def on_delivery(event: meta_events.DeliveryEvent, page: MessengerPage) -> None:
+    analytics.record_delivery(page, event.psid, event.watermark, tuple(event.mids))
+
+
+def on_read(event: meta_events.ReadEvent, page: MessengerPage) -> None:
+    analytics.record_read(page, event.psid, event.watermark)
+
+
 HANDLERS: dict[str, Callable] = {
+    "delivery": on_delivery,
+    "read": on_read,
     "referral": on_referral,
     "postback": on_postback,
     "message": on_message,

@@ -1,7 +1,9 @@
-"""The public click-tracking endpoint behind every subscribe button and QR code."""
+"""Public click-tracking endpoints: subscribe buttons and QR codes, and the buttons of
+campaign messages."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from django.contrib.auth.decorators import login_not_required
@@ -10,8 +12,10 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.views.decorators.http import require_safe
 
-from . import links
+from . import analytics, links
 from .models import MessengerPage, SubscriptionLink
+
+logger = logging.getLogger(__name__)
 
 # Link previews (Messenger, Slack, X...) and crawlers fetch links nobody clicked. "bot" also
 # covers Slackbot, Twitterbot, Googlebot and friends.
@@ -34,9 +38,34 @@ def subscribe(request: HttpRequest, token: str) -> HttpResponse:
     page = MessengerPage.objects.filter(pk=target.page_pk).first()
     if page is None:
         return HttpResponseNotFound("This subscription link is no longer active.", content_type="text/plain")
-    if request.method == "GET" and not NOT_A_CLICK.search(request.headers.get("User-Agent", "")):
+    if _is_click(request):
         link, _ = SubscriptionLink.objects.get_or_create(
             page=page, ref=target.source, defaults={"name": target.source, "tags": ", ".join(target.tags)}
         )
         SubscriptionLink.objects.filter(pk=link.pk).update(clicks=F("clicks") + 1)
     return HttpResponseRedirect(links.mme_url(page, target.source, target.tags, target.customer_ref))
+
+
+def _is_click(request: HttpRequest) -> bool:
+    return request.method == "GET" and not NOT_A_CLICK.search(request.headers.get("User-Agent", ""))
+
+
+@login_not_required
+@require_safe
+def click(request: HttpRequest, token: str) -> HttpResponse:
+    """A campaign button: count the click, then redirect to the button's URL (with UTM tags).
+
+    The destination comes from the campaign itself, never from the link, so a tampered link
+    leads nowhere. Counting must never stand between a person and the shop: if it fails, the
+    redirect still happens.
+    """
+    resolved = analytics.resolve_click(token)
+    if resolved is None:
+        return HttpResponseNotFound("This link is invalid.", content_type="text/plain")
+    delivery, button, url = resolved
+    if _is_click(request):
+        try:
+            analytics.record_click(delivery, button)
+        except Exception:
+            logger.exception("Could not record a click on delivery %s", delivery.pk)
+    return HttpResponseRedirect(url)

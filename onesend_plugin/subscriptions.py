@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from . import refs
+from . import analytics, refs
 from .hooks import plugins
 from .models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookDelivery, WebhookEvent
 
@@ -173,6 +173,7 @@ def unsubscribe(
         subscriber.status = new_status
         subscriber.unsubscribed_at = timezone.now()
         subscriber.save(update_fields=["status", "unsubscribed_at"])
+    analytics.record_unsubscribe(subscriber)
     ConsentRecord.objects.create(
         page=subscriber.page,
         subscriber=subscriber,

@@ -9,4 +9,5 @@ app_name = "onesend"
 urlpatterns = [
     path("webhook/<str:app_id>/", views.WebhookView.as_view(), name="webhook"),
     path("s/<str:token>/", link_views.subscribe, name="subscribe"),
+    path("c/<str:token>/", link_views.click, name="click"),
 ]

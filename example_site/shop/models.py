@@ -7,6 +7,8 @@ subscriber (``Subscriber.customer_ref``).
 from django.db import models
 from django.urls import reverse
 
+from onesend_plugin.hooks import plugins
+
 
 class Product(models.Model):
     name = models.CharField(max_length=200)
@@ -46,8 +48,9 @@ class Order(models.Model):
 
     @classmethod
     def place(cls, customer_ref, product, quantity=1, email=""):
-        """Create the order for ``quantity`` of ``product``."""
-        return cls.objects.create(
+        """Create the order for ``quantity`` of ``product`` and tell onesend about it (this is the
+        one line store code needs for revenue attribution)."""
+        order = cls.objects.create(
             customer_ref=customer_ref,
             email=email,
             items=[
@@ -61,3 +64,7 @@ class Order(models.Model):
             total=product.price * quantity,
             currency=product.currency,
         )
+        plugins.order_placed(
+            order_id=f"shop-{order.pk}", value=order.total, currency=order.currency, customer_ref=customer_ref
+        )
+        return order

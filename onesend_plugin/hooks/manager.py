@@ -19,6 +19,8 @@ from . import specs
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "onesend"
+#: onesend's own implementations, registered first (plugins may block them by this name).
+DEFAULT_PLUGINS = ("onesend_plugin.hooks.builtin",)
 
 
 def _import(dotted_path: str) -> object:
@@ -53,7 +55,7 @@ class Plugins:
                 self.manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
             except Exception as exc:  # an entry point that fails to import
                 self._failed(f"entry point plugin: {exc!r}")
-        for path in conf.get("PLUGINS"):
+        for path in (*DEFAULT_PLUGINS, *conf.get("PLUGINS")):
             if self.manager.is_blocked(path) or self.manager.has_plugin(path):
                 continue
             try:
@@ -108,3 +110,15 @@ class Plugins:
     def implemented(self, hook_name: str) -> bool:
         """Whether any plugin implements a hook: hot loops skip per-recipient calls otherwise."""
         return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
+
+    def order_placed(
+        self, *, order_id, value, currency: str, customer_ref: str = "", subscriber=None, at=None
+    ) -> None:
+        self.manager.hook.order_placed(
+            order_id=order_id,
+            value=value,
+            currency=currency,
+            customer_ref=customer_ref,
+            subscriber=subscriber,
+            at=at,
+        )

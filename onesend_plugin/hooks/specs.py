@@ -73,3 +73,12 @@ def after_send(campaign, outcomes) -> None:
 def audience_filter(campaign, queryset):
     """Return a narrowed ``Subscriber`` queryset for a campaign's audience (custom segments),
     or None to leave it. Each plugin's result is passed on to the next."""
+
+
+@hookspec
+def order_placed(order_id, value, currency, customer_ref, subscriber, at) -> None:
+    """The shop reports an order. Store code calls ``plugins.order_placed(...)``; onesend's own
+    implementation records the conversion and attributes it to the campaign the customer last
+    clicked (``analytics.record_conversion``). ``customer_ref`` is the shop's customer reference
+    (linked to a subscriber at opt-in) or ``subscriber`` the subscriber if known; ``at`` may be
+    None (now). Retried calls with the same ``order_id`` count once."""
