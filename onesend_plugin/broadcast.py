@@ -34,7 +34,7 @@ from django.utils import timezone
 from django_q.tasks import async_task, schedule
 from wagtail.log_actions import log
 
-from . import analytics, channels, conf, messages, ratelimit, subscriptions
+from . import analytics, channels, conf, messages, ratelimit, store, subscriptions
 from .hooks import plugins
 from .messenger.client import SendResult
 from .messenger.errors import (
@@ -129,7 +129,8 @@ def start(campaign: Campaign, *, user=None) -> None:
         status=campaign.status, started_at=campaign.started_at, message=campaign.message, last_error=""
     )
     log(campaign, "onesend.campaign.start", user=user)
-    transaction.on_commit(lambda: async_task("onesend_plugin.tasks.start_campaign", campaign.pk))
+    if not campaign.is_flow:  # a flow has no audience to freeze: events queue its messages
+        transaction.on_commit(lambda: async_task("onesend_plugin.tasks.start_campaign", campaign.pk))
 
 
 def pause(campaign: Campaign, *, user=None, reason: str = "") -> None:
@@ -302,7 +303,8 @@ def conclude(campaign_id: int) -> str:
     deliveries = Delivery.objects.filter(campaign_id=campaign_id)
     open_rows = deliveries.filter(state__in=OPEN_STATES)
     if not open_rows.exists():
-        Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING).update(
+        # A flow stays active, waiting for events; a broadcast is done.
+        Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING, trigger_event="").update(
             status=Status.FINISHED, finished_at=timezone.now(), throttled_until=None
         )
         return "finished"
@@ -428,6 +430,9 @@ class Sender:
                     skipped.append((row, "quiet_hours"))
                 else:
                     deferred.append((row, quiet_until))
+                continue
+            if self.campaign.is_flow and store.exited(self.campaign, row):
+                skipped.append((row, "exited"))
                 continue
             subscriber.page = self.page
             message = self.message
@@ -630,9 +635,8 @@ def tick() -> None:
         due = campaign.deliveries.filter(
             Q(not_before__isnull=True) | Q(not_before__lte=now), state=State.PENDING
         )
-        if not busy.exists() and (
-            due.exists() or not campaign.deliveries.filter(state__in=OPEN_STATES).exists()
-        ):
+        finishable = not campaign.is_flow and not campaign.deliveries.filter(state__in=OPEN_STATES).exists()
+        if not busy.exists() and (due.exists() or finishable):
             launch(campaign.pk)
 
 

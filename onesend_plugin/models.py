@@ -7,6 +7,7 @@ database constraints, so concurrent workers cannot break them.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -26,6 +27,10 @@ from . import conf
 OPTIN_TITLE_MAX_LENGTH = 65  # Meta's limit for the notification_messages template title.
 
 
+def _new_secret() -> str:
+    return secrets.token_hex(32)
+
+
 class Account(models.Model):
     """A business whose Messenger marketing is run from this install.
 
@@ -37,6 +42,16 @@ class Account(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     timezone = models.CharField(
         max_length=64, default="UTC", help_text=_("Default timezone for schedules and reports.")
+    )
+    events_secret = models.CharField(
+        max_length=64,
+        default=_new_secret,
+        help_text=_("Signs store events sent to /onesend/events/<slug>/ (HMAC-SHA256)."),
+    )
+    shopify_secret = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text=_("Shopify's webhook signing secret, for its order and checkout webhooks."),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -460,6 +475,33 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         null=True, blank=True, help_text=_("Messages not sent by then are skipped, never sent late.")
     )
 
+    # Automated flows: a campaign with a trigger sends to each person when their event happens
+    trigger_event = models.CharField(
+        max_length=50,
+        blank=True,
+        help_text=_(
+            "Empty for a one-off broadcast. Otherwise a store event, e.g. order_placed, cart_abandoned."
+        ),
+    )
+    trigger_conditions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            'Conditions on the event\'s properties, e.g. [{"property": "value", "op": ">=", "value": 50}].'
+        ),
+    )
+    delay_minutes = models.PositiveIntegerField(default=0, help_text=_("Wait this long after the event."))
+    local_send_time = models.TimeField(
+        null=True,
+        blank=True,
+        help_text=_("Then wait for this time of day in the person's timezone (optional)."),
+    )
+    exit_events = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("Comma-separated events that cancel the message when they happen after the trigger."),
+    )
+
     # Progress (written by the engine)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
     message = models.JSONField(null=True, blank=True, editable=False)
@@ -481,6 +523,10 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     @property
     def revisions(self):
         return self._revisions
+
+    @property
+    def is_flow(self) -> bool:
+        return bool(self.trigger_event)
 
 
 class CampaignButton(Orderable):
@@ -618,3 +664,37 @@ class Conversion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.value} {self.currency}"
+
+
+# -- Store events --------------------------------------------------------------------------------
+
+
+class StoreEvent(models.Model):
+    """Something a customer did in the shop (an order, an abandoned cart, ...), as reported by
+    store code, the signed HTTP endpoint or the Shopify adapter. Stored once per idempotency
+    key, then processed by a worker: conversions, and the flows it triggers."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PROCESSED = "processed", _("Processed")
+        FAILED = "failed", _("Failed")
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="store_events")
+    name = models.CharField(max_length=50, db_index=True)
+    customer_ref = models.CharField(max_length=255, db_index=True)
+    properties = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=255)
+    source = models.CharField(max_length=20, default="api")
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "idempotency_key"], name="onesend_store_event_once")
+        ]
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} by {self.customer_ref}"

@@ -7,7 +7,7 @@ import logging
 
 from django_q.tasks import async_task
 
-from . import broadcast, conf, inbox, subscriptions
+from . import broadcast, conf, inbox, store, subscriptions
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
 from .models import Campaign, Subscriber
@@ -75,3 +75,7 @@ def run_campaign(campaign_id: int) -> str:
 
 def tick() -> None:
     broadcast.tick()
+
+
+def process_store_event(event_id: int) -> None:
+    store.process(event_id)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import link_views, views
+from . import link_views, store_views, views
 
 app_name = "onesend"
 
@@ -10,4 +10,6 @@ urlpatterns = [
     path("webhook/<str:app_id>/", views.WebhookView.as_view(), name="webhook"),
     path("s/<str:token>/", link_views.subscribe, name="subscribe"),
     path("c/<str:token>/", link_views.click, name="click"),
+    path("events/<slug:account_slug>/", store_views.events, name="events"),
+    path("shopify/<slug:account_slug>/", store_views.shopify, name="shopify"),
 ]

@@ -192,16 +192,21 @@ def test_utm_can_be_turned_off(client, clickable, settings):
 # -- conversions -------------------------------------------------------------------------------
 
 
-def order(order_id, days_after, clickable, value="59.90"):
-    campaign, row, links = clickable
-    at = timezone.now() + timedelta(days=days_after)
-    plugins.order_placed(
-        order_id=order_id, value=Decimal(value), currency="eur", customer_ref="cust-7", at=at
-    )
-    return Conversion.objects.get(order_id=order_id)
+@pytest.fixture
+def order(django_capture_on_commit_callbacks):
+    """Place an order through the hook store code calls; its processing (a task queued on
+    commit) runs before this returns."""
+
+    def place(order_id, days_after, clickable, value="59.90"):
+        at = timezone.now() + timedelta(days=days_after)
+        with django_capture_on_commit_callbacks(execute=True):
+            plugins.order_placed(order_id=order_id, value=Decimal(value), currency="eur", customer_ref="cust-7", at=at)
+        return Conversion.objects.get(order_id=order_id)
+
+    return place
 
 
-def test_an_order_after_a_click_is_revenue_of_that_campaign(client, clickable):
+def test_an_order_after_a_click_is_revenue_of_that_campaign(client, clickable, order):
     campaign, row, links = clickable
     client.get(links[0])
     conversion = order("A-1", 1, clickable)
@@ -212,14 +217,14 @@ def test_an_order_after_a_click_is_revenue_of_that_campaign(client, clickable):
     assert analytics.stats(campaign)["conversions"] == 1
 
 
-def test_orders_outside_the_click_window_are_not_attributed(client, clickable):
+def test_orders_outside_the_click_window_are_not_attributed(client, clickable, order):
     client.get(clickable[2][0])
     conversion = order("A-2", 8, clickable)
     assert conversion.campaign is None
     assert analytics.stats(clickable[0]).get("conversions", 0) == 0
 
 
-def test_read_attribution_is_off_by_default_and_configurable(clickable, settings, post_webhook, page):
+def test_read_attribution_is_off_by_default_and_configurable(clickable, settings, post_webhook, page, order):
     campaign, row, links = clickable
     post_webhook(page.app, payloads.one(page.page_id, payloads.read(page.page_id, "7", ms(timezone.now()))))
     assert order("A-3", 1, clickable).campaign is None

@@ -1,5 +1,6 @@
 """onesend's own hook implementations, registered like any plugin (so others can wrap or
-block them by name: ``onesend_plugin.hooks.builtin``)."""
+block them by name: ``onesend_plugin.hooks.builtin``). They only record the event: processing
+(conversions, flows) happens in a worker."""
 
 from __future__ import annotations
 
@@ -8,15 +9,65 @@ import pluggy
 hookimpl = pluggy.HookimplMarker("onesend")
 
 
-@hookimpl
-def order_placed(order_id, value, currency, customer_ref, subscriber, at) -> None:
-    from .. import analytics
+def _track(name, *, customer_ref, account, at, properties, idempotency_key):
+    from ..store import track
 
-    analytics.record_conversion(
-        order_id=str(order_id),
-        value=value,
-        currency=currency,
-        customer_ref=customer_ref or "",
-        subscriber=subscriber,
+    track(
+        name,
+        customer_ref=customer_ref,
+        account=account,
         at=at,
+        properties=properties or {},
+        idempotency_key=idempotency_key,
+    )
+
+
+@hookimpl
+def order_placed(order_id, value, currency, customer_ref, account, at, properties):
+    details = {**(properties or {}), "order_id": str(order_id), "value": str(value), "currency": currency}
+    _track(
+        "order_placed",
+        customer_ref=customer_ref,
+        account=account,
+        at=at,
+        properties=details,
+        idempotency_key=f"order:{order_id}",
+    )
+
+
+@hookimpl
+def order_fulfilled(order_id, customer_ref, account, at, properties):
+    details = {**(properties or {}), "order_id": str(order_id)}
+    _track(
+        "order_fulfilled",
+        customer_ref=customer_ref,
+        account=account,
+        at=at,
+        properties=details,
+        idempotency_key=f"fulfilled:{order_id}",
+    )
+
+
+@hookimpl
+def cart_abandoned(cart_id, value, currency, customer_ref, account, at, properties):
+    details = {**(properties or {}), "cart_id": str(cart_id), "value": str(value), "currency": currency}
+    _track(
+        "cart_abandoned",
+        customer_ref=customer_ref,
+        account=account,
+        at=at,
+        properties=details,
+        idempotency_key=f"cart:{cart_id}",
+    )
+
+
+@hookimpl
+def customer_event(name, customer_ref, account, at, properties, idempotency_key):
+    _track(
+        name,
+        customer_ref=customer_ref,
+        account=account,
+        at=at,
+        properties=properties,
+        idempotency_key=idempotency_key,
     )

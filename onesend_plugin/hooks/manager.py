@@ -111,14 +111,53 @@ class Plugins:
         """Whether any plugin implements a hook: hot loops skip per-recipient calls otherwise."""
         return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
 
+    # -- store events: what store code calls ----------------------------------------------
+
     def order_placed(
-        self, *, order_id, value, currency: str, customer_ref: str = "", subscriber=None, at=None
+        self, *, order_id, value, currency: str, customer_ref: str, account=None, at=None, properties=None
     ) -> None:
         self.manager.hook.order_placed(
             order_id=order_id,
             value=value,
             currency=currency,
             customer_ref=customer_ref,
-            subscriber=subscriber,
+            account=account,
             at=at,
+            properties=properties,
         )
+
+    def order_fulfilled(self, *, order_id, customer_ref: str, account=None, at=None, properties=None) -> None:
+        self.manager.hook.order_fulfilled(
+            order_id=order_id, customer_ref=customer_ref, account=account, at=at, properties=properties
+        )
+
+    def cart_abandoned(
+        self, *, cart_id, value, currency: str, customer_ref: str, account=None, at=None, properties=None
+    ) -> None:
+        self.manager.hook.cart_abandoned(
+            cart_id=cart_id,
+            value=value,
+            currency=currency,
+            customer_ref=customer_ref,
+            account=account,
+            at=at,
+            properties=properties,
+        )
+
+    def customer_event(
+        self, *, name: str, customer_ref: str, account=None, at=None, properties=None, idempotency_key=None
+    ) -> None:
+        self.manager.hook.customer_event(
+            name=name,
+            customer_ref=customer_ref,
+            account=account,
+            at=at,
+            properties=properties,
+            idempotency_key=idempotency_key,
+        )
+
+    def resolve_subscriber(self, *, account, customer_ref: str):
+        return self.manager.hook.resolve_subscriber(account=account, customer_ref=customer_ref)
+
+    def trigger_types(self) -> list[list[tuple[str, str]]]:
+        return self.manager.hook.trigger_types()

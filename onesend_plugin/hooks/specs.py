@@ -75,10 +75,40 @@ def audience_filter(campaign, queryset):
     or None to leave it. Each plugin's result is passed on to the next."""
 
 
+# -- Store events: store code calls these (``plugins.order_placed(...)``); onesend's own
+# implementations record the event and queue its processing, never sending anything inline.
+
+
 @hookspec
-def order_placed(order_id, value, currency, customer_ref, subscriber, at) -> None:
-    """The shop reports an order. Store code calls ``plugins.order_placed(...)``; onesend's own
-    implementation records the conversion and attributes it to the campaign the customer last
-    clicked (``analytics.record_conversion``). ``customer_ref`` is the shop's customer reference
-    (linked to a subscriber at opt-in) or ``subscriber`` the subscriber if known; ``at`` may be
-    None (now). Retried calls with the same ``order_id`` count once."""
+def order_placed(order_id, value, currency, customer_ref, account, at, properties) -> None:
+    """The shop took an order. onesend records it as a conversion, attributed to the campaign
+    the customer last clicked, and triggers ``order_placed`` flows. Retries with the same
+    ``order_id`` count once. ``account`` may be None when the install has one account."""
+
+
+@hookspec
+def order_fulfilled(order_id, customer_ref, account, at, properties) -> None:
+    """The shop shipped an order (triggers ``order_fulfilled`` flows)."""
+
+
+@hookspec
+def cart_abandoned(cart_id, value, currency, customer_ref, account, at, properties) -> None:
+    """A customer left a cart (triggers ``cart_abandoned`` flows; an ``order_placed`` exit
+    event stops the reminder if they buy meanwhile)."""
+
+
+@hookspec
+def customer_event(name, customer_ref, account, at, properties, idempotency_key) -> None:
+    """Anything else a customer did, by name (e.g. a trigger type a plugin registered)."""
+
+
+@hookspec(firstresult=True)
+def resolve_subscriber(account, customer_ref):
+    """Return the ``Subscriber`` that is this shop customer, or None to let the next plugin (and
+    finally onesend's identity link made at opt-in) decide. First result wins."""
+
+
+@hookspec
+def trigger_types() -> list:
+    """Return ``[(event_name, label), ...]``: events flows can be triggered by, offered in the
+    flow editor besides onesend's own (orders and carts)."""
