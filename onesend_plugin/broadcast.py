@@ -189,9 +189,9 @@ def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None) -> str |
     if isinstance(request, str):
         raise CampaignError(f"This subscriber can't be reached ({request.replace('_', ' ')}).")
     [result] = client.batch([request])
-    log(campaign, "onesend.campaign.send_test", user=user, data={"subscriber": subscriber.pk})
     if isinstance(result, GraphError):
         raise result
+    log(campaign, "onesend.campaign.send_test", user=user, data={"subscriber": subscriber.pk})
     return result.message_id
 
 

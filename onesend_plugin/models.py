@@ -528,6 +528,33 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     def is_flow(self) -> bool:
         return bool(self.trigger_event)
 
+    #: Written by the broadcast engine only: a revision must never carry old values back.
+    ENGINE_FIELDS = (
+        "status",
+        "message",
+        "audience_size",
+        "started_at",
+        "finished_at",
+        "throttled_until",
+        "last_error",
+    )
+
+    def with_content_json(self, content):
+        """Revisions restore content, never the broadcast's state (publishing a draft while a
+        campaign is sending must not reset its progress)."""
+        obj = super().with_content_json(content)
+        for name in self.ENGINE_FIELDS:
+            setattr(obj, name, getattr(self, name))
+        return obj
+
+    def get_preview_template(self, request, mode_name):
+        return "onesend_plugin/campaign_preview.html"
+
+    def get_preview_context(self, request, mode_name):
+        from .messages import build  # messages imports this module
+
+        return {**super().get_preview_context(request, mode_name), "message": build(self)}
+
 
 class CampaignButton(Orderable):
     campaign = ParentalKey(Campaign, on_delete=models.CASCADE, related_name="buttons")
