@@ -639,7 +639,8 @@ class CampaignStat(models.Model):
 
     Names: ``sent``, ``delivered``, ``read``, ``clicks``, ``unique_clicks``, ``conversions``,
     ``unsubscribed``, ``revenue:<CUR>`` (minor units), ``button:<n>`` (clicks per button),
-    ``read@<hour>`` / ``click@<hour>`` (time series, ISO hour in UTC).
+    ``read@<hour>`` / ``click@<hour>`` (time series, ISO hour in UTC), ``sent@<minute>`` (send rate).
+    Revenue is kept in hundredths of the currency unit.
     """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stats")

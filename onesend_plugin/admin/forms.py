@@ -1,11 +1,29 @@
 """Admin forms. Secrets (Page access tokens, app secrets) are write-only: the form never
-renders the stored value, and leaving the field blank keeps it."""
+renders the stored value, and leaving the field blank keeps it. Campaign content is checked
+against Meta's limits before it can be saved."""
 
 from __future__ import annotations
 
+import copy
+
 from django import forms
+from django.db.models import F
+from django.forms.models import construct_instance
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
+
+from .. import messages
+from ..models import Campaign, Subscriber
+
+AUDIENCE_FIELDS = [
+    "page",
+    "include_tags",
+    "exclude_tags",
+    "include_refs",
+    "exclude_refs",
+    "opted_in_after",
+    "opted_in_before",
+]
 
 
 class SecretFieldsForm(WagtailAdminModelForm):
@@ -36,3 +54,76 @@ class MetaAppForm(SecretFieldsForm):
 
 class MessengerPageForm(SecretFieldsForm):
     secret_fields = ("access_token",)
+
+
+class CampaignForm(WagtailAdminModelForm):
+    """Refuses content Messenger would reject, so a broadcast never fails on its first send.
+
+    ``messages.validate`` is the single source of Meta's limits (the engine checks it again at
+    start); this form only maps its errors onto the fields. A button's title length is also a
+    field limit, so that error shows on the button itself (and the button is left out here).
+    """
+
+    def clean(self):
+        cleaned = super().clean()
+        campaign = construct_instance(self, copy.copy(self.instance))
+        for field, error in messages.validate(campaign, self.valid_buttons()).items():
+            self.add_error(field, error)
+        self.check_schedule(cleaned)
+        return cleaned
+
+    def valid_buttons(self) -> list[tuple[str, str]]:
+        """(title, url) of the button forms that are valid and not being deleted."""
+        formset = self.formsets["buttons"]
+        formset.is_valid()  # cleans every button form, so cleaned_data exists
+        return [
+            (button.cleaned_data["title"], button.cleaned_data["url"])
+            for button in formset.forms
+            if button.is_valid() and button.cleaned_data and not button.cleaned_data.get("DELETE")
+        ]
+
+    def check_schedule(self, cleaned) -> None:
+        """Settings the engine could only read one way or another: refuse them instead."""
+        send_at, expires_at = cleaned.get("send_at"), cleaned.get("expires_at")
+        if cleaned.get("schedule") in (Campaign.Schedule.AT, Campaign.Schedule.LOCAL) and not send_at:
+            self.add_error("send_at", _("Choose when to send it."))
+        if send_at and expires_at and expires_at <= send_at:
+            self.add_error("expires_at", _("Must be after the send time."))
+        start, end = cleaned.get("quiet_hours_start"), cleaned.get("quiet_hours_end")
+        if (start is None) != (end is None):
+            self.add_error(
+                "quiet_hours_end" if end is None else "quiet_hours_start", _("Set both or neither.")
+            )
+        after, before = cleaned.get("opted_in_after"), cleaned.get("opted_in_before")
+        if after and before and before <= after:
+            self.add_error("opted_in_before", _("Must be after 'opted in after'."))
+
+
+class CampaignAudienceForm(WagtailAdminModelForm):
+    """The audience settings alone, parsed like the edit form parses them (live audience count)."""
+
+    class Meta:
+        model = Campaign
+        fields = AUDIENCE_FIELDS
+
+
+class SendTestForm(forms.Form):
+    """A test recipient, picked by PSID among the Page's subscribers (a text field with
+    suggestions: a select would list every subscriber of a large Page)."""
+
+    subscriber = forms.ModelChoiceField(
+        queryset=Subscriber.objects.none(),
+        to_field_name="psid",
+        label=_("PSID of the test recipient"),
+        widget=forms.TextInput(attrs={"list": "onesend-test-recipients", "autocomplete": "off"}),
+        error_messages={"invalid_choice": _("No subscriber of this Page has this PSID.")},
+    )
+
+    def __init__(self, *args, page, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["subscriber"].queryset = page.subscribers.filter(status=Subscriber.Status.SUBSCRIBED)
+
+    def suggestions(self):
+        """The Page's most recently active subscribers, offered as the field's suggestions."""
+        queryset = self.fields["subscriber"].queryset
+        return queryset.order_by(F("last_interaction_at").desc(nulls_last=True))[:20]

@@ -1,4 +1,5 @@
-"""Admin views beyond Wagtail's generic ones: subscriber actions and subscription-link sharing."""
+"""Admin views beyond Wagtail's generic ones: subscriber actions, subscription-link sharing, and
+sending campaigns."""
 
 from __future__ import annotations
 
@@ -6,25 +7,35 @@ import io
 import json
 
 import segno
+from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.views import View
-from wagtail.admin.ui.tables import Column, DateColumn, Table
+from django.views.generic import TemplateView
+from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, Table
 from wagtail.admin.views.generic import DeleteView, IndexView, InspectView
-from wagtail.admin.views.generic.base import BaseObjectMixin, BaseOperationView
+from wagtail.admin.views.generic.base import BaseObjectMixin, BaseOperationView, WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.views.mixins import SpreadsheetExportMixin
+from wagtail.admin.widgets import HeaderButton
 from wagtail.log_actions import log
 from wagtail.log_actions import registry as log_registry
+from wagtail.snippets.views import snippets
 
-from .. import links, subscriptions
-from ..models import Subscriber, SubscriptionLink
+from .. import broadcast, links, subscriptions
+from ..messenger.errors import GraphError
+from ..models import Campaign, Subscriber, SubscriptionLink
+from .forms import CampaignAudienceForm, SendTestForm
 
 
 def tag_names(tags) -> str:
@@ -207,3 +218,252 @@ class SubscriptionLinkQRCodeView(ObjectDownloadView):
         out = io.BytesIO()
         segno.make(public_url(self.request, self.object), error="m").save(out, kind=kind, scale=20)
         return f"{self.object.ref}-qr.{kind}", QR_KINDS[kind], out.getvalue()
+
+
+# -- Campaigns -------------------------------------------------------------------------------------
+
+Status = Campaign.Status
+
+
+def percent_label(campaign) -> str:
+    return f"{campaign.progress['percent']:.0f}%" if campaign.progress["audience"] else "—"
+
+
+class CampaignStatusColumn(StatusTagColumn):
+    """The status as a tag coloured by status (Wagtail's own tags have one accent only)."""
+
+    cell_template_name = "onesend_plugin/admin/campaign_status_cell.html"
+
+    class Media:
+        css = {"all": ["onesend_plugin/css/campaign-admin.css"]}
+
+
+class CampaignIndexView(snippets.IndexView):
+    """Lists and exports each campaign with its progress as the engine counts it; columns and
+    export fields read it as ``progress.<key>``."""
+
+    def get_base_queryset(self):
+        return super().get_base_queryset().select_related("page")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        for campaign in context["table"].data:  # this page's rows, before they are rendered
+            campaign.progress = broadcast.progress(campaign)
+        return context
+
+    def to_row_dict(self, item):
+        item.progress = broadcast.progress(item)
+        return super().to_row_dict(item)
+
+
+class CampaignEditView(snippets.EditView):
+    """Puts "Sending and progress" in the header: editors look there to send what they wrote."""
+
+    @cached_property
+    def header_buttons(self):
+        return [HeaderButton(_("Sending and progress"), url=self.get_inspect_url(), icon_name="mail")]
+
+
+class CampaignInspectView(snippets.InspectView):
+    """The campaign's control room: its live progress and the actions its status allows
+    (send, pause, resume, cancel, retry, send a test) for users who may send."""
+
+    page_title = _("Sending and progress")
+    template_name = "onesend_plugin/admin/campaign_inspect.html"
+    # Which actions each status offers; the engine still refuses a transition that is not allowed.
+    actions_by_status = {
+        Status.DRAFT: ["send"],
+        Status.SCHEDULED: ["pause", "cancel"],
+        Status.RUNNING: ["pause", "cancel"],
+        Status.PAUSED: ["resume", "cancel"],
+    }
+    action_url_names: dict[str, str] = {}
+    progress_url_name = None
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        campaign, args = self.object, [self.object.pk]
+        context["progress"] = broadcast.progress(campaign)
+        context["progress_url"] = reverse(self.progress_url_name, args=args)
+        if self.user_has_permission("send"):
+            names = list(self.actions_by_status.get(campaign.status, []))
+            if not campaign.live:
+                names = [name for name in names if name != "send"]
+            if context["progress"]["unknown"] and campaign.status != Status.CANCELLED:
+                names.append("retry_unknown")
+            context["actions"] = [(name, reverse(self.action_url_names[name], args=args)) for name in names]
+            context["send_test_url"] = reverse(self.action_url_names["send_test"], args=args)
+            context["send_test_form"] = SendTestForm(page=campaign.page)
+        return context
+
+
+class CampaignObjectView(PermissionCheckedMixin, BaseObjectMixin, WagtailAdminTemplateMixin, TemplateView):
+    """A page about one campaign, under its "Sending and progress" page in the breadcrumbs."""
+
+    permission_required = "send"
+    index_url_name = None
+    inspect_url_name = None
+
+    def get_page_subtitle(self):
+        return str(self.object)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(object=self.object, **kwargs)
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse(self.index_url_name), "label": capfirst(Campaign._meta.verbose_name_plural)},
+            {"url": self.inspect_url, "label": str(self.object)},
+            {"url": "", "label": self.get_page_title(), "sublabel": self.get_page_subtitle()},
+        ]
+
+    @cached_property
+    def inspect_url(self):
+        return reverse(self.inspect_url_name, args=[self.object.pk])
+
+
+class CampaignActionView(CampaignObjectView):
+    """Runs one engine action on POST and says how it went. Actions with a ``button_label``
+    have a confirmation page (GET); the others are only posted from the progress page."""
+
+    template_name = "onesend_plugin/admin/campaign_confirm.html"
+    confirmation_message = None
+    button_label = None
+    button_classname = "button"
+
+    def get(self, request, *args, **kwargs):
+        if not self.button_label:
+            return self.http_method_not_allowed(request, *args, **kwargs)
+        return super().get(request, *args, **kwargs)
+
+    def perform(self) -> str:
+        """Call the engine; return the success message."""
+        raise NotImplementedError
+
+    def post(self, request, *args, **kwargs):
+        try:
+            messages.success(request, self.perform())
+        except broadcast.CampaignError as exc:
+            messages.error(request, str(exc))
+        return redirect(self.inspect_url)
+
+
+class SendCampaignView(CampaignActionView):
+    """Confirms with the audience it would reach now and when it goes out, then starts it
+    (the engine sends now, or schedules it when its time is still to come)."""
+
+    template_name = "onesend_plugin/admin/campaign_send.html"
+
+    @cached_property
+    def scheduled(self) -> bool:
+        return self.object.schedule != Campaign.Schedule.NOW
+
+    def get_page_title(self):
+        return _("Schedule") if self.scheduled else _("Send now")
+
+    @property
+    def button_label(self):
+        return _("Yes, schedule it") if self.scheduled else _("Yes, send it now")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["audience"] = broadcast.audience(self.object).count()
+        send_at = self.object.send_at
+        context["time_has_passed"] = self.object.schedule == Campaign.Schedule.AT and (
+            send_at is None or send_at <= timezone.now()
+        )
+        return context
+
+    def perform(self):
+        broadcast.start(self.object, user=self.request.user)
+        if self.object.status == Status.SCHEDULED:
+            return _("Scheduled. It starts by itself when its time comes.")
+        return _("Sending started.")
+
+
+class PauseCampaignView(CampaignActionView):
+    def perform(self):
+        broadcast.pause(self.object, user=self.request.user)
+        return _("Paused. Nothing more is sent until you resume it.")
+
+
+class ResumeCampaignView(CampaignActionView):
+    def perform(self):
+        broadcast.resume(self.object, user=self.request.user)
+        return _("Resumed.")
+
+
+class CancelCampaignView(CampaignActionView):
+    page_title = _("Cancel")
+    confirmation_message = _(
+        "Cancel this campaign? Messages not sent yet will never be sent; messages already sent "
+        "stay sent. This cannot be undone."
+    )
+    button_label = _("Yes, cancel it")
+    button_classname = "button serious"
+
+    def perform(self):
+        broadcast.cancel(self.object, user=self.request.user)
+        return _("Cancelled. Nothing more will be sent.")
+
+
+class RetryUnknownView(CampaignActionView):
+    page_title = _("Retry unknown")
+    confirmation_message = _(
+        "A worker stopped while sending these messages: each may or may not have reached its "
+        "recipient. Retrying sends them again, so some people may get the message twice."
+    )
+    button_label = _("Yes, retry them")
+
+    def perform(self):
+        count = broadcast.retry_unknown(self.object, user=self.request.user)
+        return _("%(count)s messages queued again.") % {"count": count}
+
+
+class SendTestView(CampaignObjectView):
+    """Send the latest draft to one subscriber of the Page, to see it in Messenger."""
+
+    page_title = _("Send a test")
+    template_name = "onesend_plugin/admin/campaign_send_test.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", SendTestForm(page=self.object.page))
+        return context
+
+    def post(self, request, *args, **kwargs):
+        form = SendTestForm(request.POST, page=self.object.page)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        subscriber = form.cleaned_data["subscriber"]
+        try:
+            broadcast.send_test(self.object, subscriber, user=request.user)
+        except (broadcast.CampaignError, GraphError) as exc:
+            messages.error(request, _("The test was not sent: %(error)s") % {"error": exc})
+        else:
+            messages.success(request, _("Test sent to %(psid)s.") % {"psid": subscriber.psid})
+        return redirect(self.inspect_url)
+
+
+class CampaignProgressView(PermissionCheckedMixin, BaseObjectMixin, View):
+    """``broadcast.progress`` as JSON, polled by the progress page."""
+
+    any_permission_required = ["add", "change", "delete", "view"]
+
+    def get(self, request, *args, **kwargs):
+        return JsonResponse(broadcast.progress(self.object), encoder=DjangoJSONEncoder)
+
+
+class CampaignAudienceView(PermissionCheckedMixin, View):
+    """How many subscribers the audience settings in the query string would reach now, for the
+    edit form's live count. With a pk, for that campaign (plugins may filter by campaign)."""
+
+    any_permission_required = ["add", "change"]
+    model = Campaign
+
+    def get(self, request, pk=None):
+        campaign = get_object_or_404(Campaign, pk=pk) if pk else Campaign()
+        form = CampaignAudienceForm(request.GET, instance=campaign)
+        if not form.is_valid():
+            return HttpResponseBadRequest(form.errors.as_json(), content_type="application/json")
+        return JsonResponse({"count": broadcast.audience(form.instance).count()})
