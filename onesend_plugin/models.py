@@ -11,6 +11,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models.functions import Now
@@ -57,9 +58,33 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("access_all_accounts", "Can see and manage every client account (agency staff)")]
 
     def __str__(self) -> str:
         return self.name
+
+
+class Membership(models.Model):
+    """A client user's access to one account, with a role. Agency staff need none: they see
+    every account. Removing the row removes the access at once."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("Client admin")  # everything in the account, incl. sending and erasing
+        EDITOR = "editor", _("Editor")  # content: campaigns, links, tags; test sends
+        ANALYST = "analyst", _("Analyst")  # read-only: listings, reports, exports
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="onesend_memberships"
+    )
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.EDITOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="onesend_membership_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.account} ({self.get_role_display()})"
 
 
 class MetaApp(models.Model):
