@@ -12,7 +12,7 @@ from .factories import MessengerPageFactory, MetaAppFactory
 # Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytest_plugins = ["tests.fixtures.simulator"]
+pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.browser"]
 
 
 @pytest.fixture

@@ -26,3 +26,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="onesend-test-media-")
 ONESEND = {**ONESEND, "LOAD_ENTRYPOINTS": True}  # noqa: F405
 LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+# Live-server threads must not keep connections open between requests: PostgreSQL would refuse to
+# drop the test database at the end ("being accessed by other users").
+DATABASES["default"]["CONN_MAX_AGE"] = 0

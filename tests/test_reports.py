@@ -11,7 +11,6 @@ import shutil
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -25,6 +24,7 @@ from django.utils import timezone
 from onesend_plugin import analytics
 from onesend_plugin.admin import charts, dashboard, reports
 from onesend_plugin.models import Campaign, Delivery, Subscriber
+from tests.fixtures.browser import ARTIFACTS
 
 from .factories import CampaignFactory, MessengerPageFactory, SubscriberFactory
 
@@ -597,26 +597,10 @@ def test_comparison_report_costs_the_same_queries_for_more_campaigns(admin_clien
 
 # -- In a browser ---------------------------------------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
-
 
 @pytest.fixture
-def browser_page(request, live_server, settings, monkeypatch):
+def browser_page(request, live_server, settings, monkeypatch, new_context):
     """A superuser's browser tab, signed in to the admin; ``page.shot(name)`` saves a screenshot."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM}")
     settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     folder = ARTIFACTS / request.node.name
@@ -625,33 +609,27 @@ def browser_page(request, live_server, settings, monkeypatch):
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create_superuser("admin", "admin@example.com", "browser-test-password")
-    playwright_api.expect.set_options(timeout=10_000)
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        context.set_default_timeout(10_000)
-        page = context.new_page()
-        page.goto(f"{live_server.url}/admin/login/")
-        page.locator("input[name=username]").fill("admin")
-        page.locator("input[name=password]").fill("browser-test-password")
-        page.locator("form button[type=submit]").click()
-        page.wait_for_url(f"{live_server.url}/admin/")
+    context = new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/admin/login/")
+    page.locator("input[name=username]").fill("admin")
+    page.locator("input[name=password]").fill("browser-test-password")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}/admin/")
 
-        def shot(name):
-            """The admin scrolls inside its layout, so grow the viewport to the page first."""
-            height = page.evaluate(
-                "() => Math.max(...[document.body, ...document.querySelectorAll('main, main *')]"
-                ".map((e) => e.scrollHeight))"
-            )
-            page.set_viewport_size({"width": 1280, "height": max(900, min(height + 40, 4000))})
-            page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-            page.set_viewport_size({"width": 1280, "height": 900})
+    def shot(name):
+        """The admin scrolls inside its layout, so grow the viewport to the page first."""
+        height = page.evaluate(
+            "() => Math.max(...[document.body, ...document.querySelectorAll('main, main *')]"
+            ".map((e) => e.scrollHeight))"
+        )
+        page.set_viewport_size({"width": 1280, "height": max(900, min(height + 40, 4000))})
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
 
-        page.shot = shot
-        page.folder = folder
-        yield page
-        context.close()
-        browser.close()
+    page.shot = shot
+    page.folder = folder
+    return page
 
 
 @pytest.fixture

@@ -1,0 +1,217 @@
+"""The subscribe loop in a real browser (Debian's chromium, driven by Playwright's sync API).
+
+A visitor clicks the "Subscribe on Messenger" block on an example-site page, lands on the
+simulator's m.me page, opts in and gets the welcome message; an editor sees the subscriber and their
+consent history in the Wagtail admin. Then STOP, typed in the thread, unsubscribes them.
+
+Screenshots of every step go to ``test-artifacts/browser/<test name>/<step>.png``.
+Run only these: ``pytest -m e2e``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+from playwright.sync_api import Page, expect
+from wagtail.coreutils import get_supported_content_language_variant
+from wagtail.models import Locale, Site
+from wagtail.models import Page as WagtailPage
+from wagtail.rich_text import RichText
+
+from example_site.home.models import ContentPage, HomePage
+from onesend_plugin import refs
+from onesend_plugin.messenger.simulator.remote import wait_for
+from onesend_plugin.models import Subscriber, SubscriptionLink
+
+# ``browser``, ``new_context`` and ``shot``; harmless once tests/conftest.py lists the plugin too.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+ADMIN_USERNAME, ADMIN_PASSWORD = "admin", "browser-test-password"
+BUTTON_LABEL = "Get our deals on Messenger"
+SOURCE, TAGS = "updates-page", "website, vip"
+SUBSCRIBERS_URL = "/admin/messenger/subscribers/"
+
+
+# -- Fixtures --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def hermetic_site(settings, monkeypatch):
+    """No avatar requests to gravatar.com from the admin. Live-server threads close their database
+    connection after each request: the simulator keeps its webhook connections alive, so with
+    ``CONN_MAX_AGE`` > 0 (PostgreSQL settings) a request thread would still hold one when the test
+    database is dropped ("database is being accessed by other users")."""
+    settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+
+
+@pytest.fixture
+def visitor(new_context) -> Page:
+    """The person: an anonymous visitor of the site, then a Messenger user in the simulator."""
+    return new_context().new_page()
+
+
+@pytest.fixture
+def editor(new_context, live_server) -> Page:
+    """A superuser signed in to the Wagtail admin, in a browser context of their own, looking at
+    the (still empty) subscribers listing."""
+    get_user_model().objects.create_superuser(ADMIN_USERNAME, "admin@example.com", ADMIN_PASSWORD)
+    page = new_context().new_page()
+    page.goto(f"{live_server.url}/admin/login/?next={SUBSCRIBERS_URL}", wait_until="domcontentloaded")
+    page.locator("input[name=username]").fill(ADMIN_USERNAME)
+    page.locator("input[name=password]").fill(ADMIN_PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{live_server.url}{SUBSCRIBERS_URL}")
+    expect(page.get_by_role("heading", name="Subscribers")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def example_page(connected_page, live_server, settings) -> str:
+    """An example-site ContentPage whose body has a subscribe block for ``connected_page``, served
+    by the live server's Wagtail Site; returns its full URL.
+
+    Transactional tests flush the database, Wagtail's root page and locale included, so whatever
+    its migrations created is rebuilt here if missing."""
+    locale, _ = Locale.objects.get_or_create(
+        language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE)
+    )
+    root = WagtailPage.get_first_root_node() or WagtailPage.add_root(
+        instance=WagtailPage(title="Root", slug="root", locale=locale)
+    )
+    for welcome in root.get_children().exact_type(WagtailPage):  # Wagtail's "Welcome" page
+        welcome.delete()
+    home = HomePage.objects.first() or root.add_child(instance=HomePage(title="Acme Shop", slug="home"))
+    server = urlsplit(live_server.url)
+    Site.objects.exclude(root_page=home).delete()
+    Site.objects.update_or_create(
+        is_default_site=True,
+        defaults={"hostname": server.hostname, "port": server.port, "root_page": home, "site_name": "Acme"},
+    )
+    content = home.add_child(
+        instance=ContentPage(
+            title="Updates on Messenger",
+            slug="messenger-updates",
+            intro="<p>Get our offers in Messenger. You choose to subscribe, and one tap stops them.</p>",
+            body=[
+                (
+                    "subscribe",
+                    {"page": str(connected_page.pk), "label": BUTTON_LABEL, "ref": SOURCE, "tags": TAGS},
+                ),
+                ("paragraph", RichText("<p>Reply <b>STOP</b> at any time.</p>")),
+            ],
+        )
+    )
+    url = content.full_url
+    assert url == f"{live_server.url}/messenger-updates/", "the live server must resolve to the Site"
+    return url
+
+
+# -- Helpers ---------------------------------------------------------------------------------------
+
+
+def page_messages(thread: Page, text: str):
+    """The Page's text messages in the simulator's thread that contain ``text``."""
+    return thread.locator("[data-testid=thread-message][data-direction=page][data-type=text]", has_text=text)
+
+
+def subscriber_row(admin: Page, psid: str):
+    return admin.locator("table.listing tbody tr", has_text=psid)
+
+
+# -- Tests -----------------------------------------------------------------------------------------
+
+
+def test_subscribe_from_the_site_and_see_it_in_the_admin(
+    visitor, editor, shot, example_page, connected_page, live_server
+):
+    # The site page with its subscribe button.
+    visitor.goto(example_page)
+    button = visitor.get_by_test_id("onesend-subscribe")
+    expect(button).to_have_text(BUTTON_LABEL)
+    expect(button).to_have_attribute("href", re.compile(r"^/onesend/s/[^/]+/$"))
+    shot(visitor, "01-site-page")
+
+    # The click is counted by the site and redirected to the simulator's m.me page.
+    button.click()
+    visitor.wait_for_url(re.compile(rf"/m\.me/{re.escape(connected_page.username)}\?ref="))
+    expect(visitor.get_by_test_id("link-form")).to_be_visible()
+    expect(visitor.get_by_test_id("person-new")).to_be_checked()
+    assert SubscriptionLink.objects.get(page=connected_page, ref=SOURCE).clicks == 1
+    visitor.get_by_test_id("person-name").fill("Grace Hopper")
+    shot(visitor, "02-mme-link")
+    visitor.get_by_test_id("continue").click()
+
+    # The thread: the site answered the link's postback webhook with Meta's opt-in request.
+    visitor.wait_for_url(re.compile(r"/_sim/ui/\d+$"))
+    psid = visitor.get_by_test_id("thread").get_attribute("data-psid")
+    expect(visitor.get_by_test_id("thread-person")).to_have_text("Grace Hopper")
+    card = visitor.get_by_test_id("optin-card")
+    expect(card).to_have_attribute("data-state", "pending")
+    expect(visitor.get_by_test_id("optin-title")).to_have_text(connected_page.optin_title)
+    shot(visitor, "03-optin-card")
+
+    visitor.get_by_test_id("optin-accept").click()
+    expect(card).to_have_attribute("data-state", "accepted")
+    expect(page_messages(visitor, connected_page.welcome_message)).to_have_count(1)
+    shot(visitor, "04-welcome")
+
+    # The admin lists the new subscriber, with the block's source and tags.
+    editor.reload()
+    row = subscriber_row(editor, psid)
+    expect(row).to_have_count(1)
+    expect(row.locator(".w-status")).to_have_text("Subscribed")
+    expect(row).to_contain_text(SOURCE)
+    expect(row).to_contain_text("vip, website")
+    shot(editor, "05-admin-subscribers")
+
+    # Its inspect page, from the row's "More options" menu: the consent history.
+    row.get_by_role("button", name=re.compile("^More options")).click()
+    row.get_by_role("link", name="Inspect").click()
+    subscriber = Subscriber.objects.get(page=connected_page, psid=psid)
+    editor.wait_for_url(f"{live_server.url}{SUBSCRIBERS_URL}inspect/{subscriber.pk}/")
+    heading = editor.get_by_role("heading", name="Consent history")
+    history = heading.locator("xpath=following-sibling::table[1]")
+    opted_in = history.locator("tbody tr", has_text="Opted in")
+    expect(opted_in).to_have_count(1)
+    expect(opted_in).to_contain_text(SOURCE)
+    expect(history.locator("tbody tr", has_text="Opt-in request shown")).to_have_count(1)
+    heading.scroll_into_view_if_needed()  # the admin scrolls an inner pane: full_page can't reach it
+    shot(editor, "06-admin-consent-history")
+
+
+def test_stop_in_the_thread_unsubscribes(visitor, editor, shot, simulator, connected_page, live_server):
+    psid = simulator.create_person(connected_page.page_id, "Alan Turing")["psid"]
+    simulator.open_link(psid, ref=refs.encode(SOURCE, ("website",)))
+    wait_for(
+        lambda: any(item["type"] == "optin" for item in simulator.person(psid)["thread"]),
+        timeout=10,
+        what="the opt-in card",
+    )
+    simulator.accept_optin(psid)
+    wait_for(
+        lambda: Subscriber.objects.filter(psid=psid, status=Subscriber.Status.SUBSCRIBED).exists(),
+        timeout=10,
+        what="the subscription",
+    )
+
+    visitor.goto(f"{simulator.base_url}/_sim/ui/{psid}")
+    expect(page_messages(visitor, connected_page.welcome_message)).to_have_count(1)
+    visitor.get_by_test_id("message-input").fill("STOP")
+    shot(visitor, "01-typing-stop")
+    visitor.get_by_test_id("message-send").click()
+
+    expect(
+        visitor.locator("[data-testid=thread-message][data-direction=user]", has_text="STOP")
+    ).to_have_count(1)
+    expect(page_messages(visitor, f"You're unsubscribed from {connected_page.name}.")).to_have_count(1)
+    shot(visitor, "02-unsubscribe-confirmation")
+
+    editor.reload()
+    row = subscriber_row(editor, psid)
+    expect(row.locator(".w-status")).to_have_text("Unsubscribed")
+    shot(editor, "03-admin-unsubscribed")
