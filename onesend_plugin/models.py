@@ -607,11 +607,15 @@ class Delivery(models.Model):
         SKIPPED = "skipped", _("Skipped")
         UNKNOWN = "unknown", _("Unknown (lost in a crash)")
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
+    # No single-column indexes on campaign and page: the composite indexes below start with them,
+    # and every state change would rewrite each extra index.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     subscriber = models.ForeignKey(
         Subscriber, null=True, on_delete=models.SET_NULL, related_name="deliveries"
     )
-    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="+")
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="+", db_index=False)
     psid = models.CharField(max_length=64, blank=True)
     trigger_key = models.CharField(
         max_length=100, blank=True, default="", help_text=_("For automated flows: the event that caused it.")
@@ -620,7 +624,6 @@ class Delivery(models.Model):
     reason = models.CharField(max_length=50, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
-    claim_token = models.UUIDField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=255, blank=True)

@@ -197,9 +197,11 @@ def exited(flow: Campaign, row: Delivery) -> bool:
         account_id=flow.page.account_id, idempotency_key=row.trigger_key
     ).first()
     since = trigger.occurred_at if trigger else row.not_before
+    # The trigger's customer: a plugin may have resolved the person without an identity link.
+    customer = trigger.customer_ref if trigger else row.subscriber.customer_ref
     return StoreEvent.objects.filter(
         account_id=flow.page.account_id,
-        customer_ref=row.subscriber.customer_ref,
+        customer_ref=customer,
         name__in=names,
         occurred_at__gt=since,
     ).exists()

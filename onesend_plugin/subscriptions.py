@@ -57,6 +57,10 @@ def offer_optin(page: MessengerPage, psid: str, *, raw_ref: str, entry_point: st
     if subscriber.status == Subscriber.Status.SUBSCRIBED and subscriber.tokens.filter(
         topic=page.optin_title, status=MarketingToken.Status.ACTIVE
     ):
+        # Not asked again; but a link signed for a shop customer still links them to it.
+        customer_ref = refs.decode(raw_ref).customer_ref
+        if customer_ref and customer_ref != subscriber.customer_ref:
+            Subscriber.objects.filter(pk=subscriber.pk).update(customer_ref=customer_ref)
         return False
     recently_asked = ConsentRecord.objects.filter(
         subscriber=subscriber,

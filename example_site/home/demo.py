@@ -9,7 +9,8 @@ from wagtail.models import Page, Site
 from wagtail.rich_text import RichText
 
 from example_site.shop.models import Product
-from onesend_plugin.models import Account, MessengerPage, MetaApp
+from onesend_plugin import broadcast
+from onesend_plugin.models import Account, Campaign, CampaignButton, MessengerPage, MetaApp
 
 from .models import ContentPage, HomePage
 
@@ -67,6 +68,26 @@ PRODUCTS = [
     ("bird-seed", "Bird seed", "4.50", "Premium mix, 1 kg bag."),
 ]
 
+# Automated flows (campaigns with a trigger event): the shop's events send these. Delays are in
+# minutes; ``rundemo --time-scale N`` divides them so days can be watched in minutes.
+FLOWS = [
+    {
+        "name": "Thank you + 10 % off next order",
+        "trigger_event": "order_placed",
+        "delay_minutes": 3 * 24 * 60,
+        "text": "Thanks for your order! Here is 10 % off your next one: use code THANKS10 at checkout.",
+        "button": ("Shop again", ""),
+    },
+    {
+        "name": "You left something in your cart",
+        "trigger_event": "cart_abandoned",
+        "delay_minutes": 60,
+        "exit_events": "order_placed",
+        "text": "You left something in your cart. It's still there, waiting for you.",
+        "button": ("Back to my cart", "cart/"),
+    },
+]
+
 
 @transaction.atomic
 def seed() -> MessengerPage:
@@ -81,6 +102,59 @@ def seed() -> MessengerPage:
             slug=slug, defaults={"name": name, "price": Decimal(price), "description": description}
         )
     return page
+
+
+def scaled(minutes: int, time_scale: float) -> int:
+    """A delay divided by the time scale, in whole minutes (at least 1 if there was a delay)."""
+    return max(1, round(minutes / time_scale)) if minutes else 0
+
+
+@transaction.atomic
+def seed_flows(page: MessengerPage, *, shop_url: str, time_scale: float = 1) -> list[str]:
+    """Create the demo's flows, published and active, with their delays divided by
+    ``time_scale``; on a later run, set the delays for this run's scale. Returns what was done."""
+    if time_scale <= 0:
+        raise ValueError("The time scale must be positive.")
+    done = []
+    for spec in FLOWS:
+        delay = scaled(spec["delay_minutes"], time_scale)
+        flow = Campaign.objects.filter(page=page, name=spec["name"]).first()
+        if flow is None:
+            flow = Campaign.objects.create(
+                page=page,
+                name=spec["name"],
+                text=spec["text"],
+                trigger_event=spec["trigger_event"],
+                delay_minutes=delay,
+                exit_events=spec.get("exit_events", ""),
+                live=True,
+            )
+            title, path = spec["button"]
+            CampaignButton.objects.create(campaign=flow, title=title, url=shop_url.rstrip("/") + "/" + path)
+        elif flow.delay_minutes != delay:
+            Campaign.objects.filter(pk=flow.pk).update(delay_minutes=delay)
+        problem = ""
+        if flow.status == Campaign.Status.DRAFT:
+            try:
+                broadcast.start(flow)
+            except broadcast.CampaignError as exc:  # e.g. the Page was paused
+                problem = f": not started ({exc})"
+        flow.refresh_from_db()
+        line = f"{flow.name!r} on {flow.trigger_event}: {_duration(spec['delay_minutes'])} after the event"
+        if time_scale != 1:
+            minimum = delay == 1 and spec["delay_minutes"] / time_scale < 0.5
+            line += f", shown as {_duration(delay)}{' (the minimum)' if minimum else ''} at time scale {time_scale:g}"
+        if flow.exit_events:
+            line += f", cancelled by {flow.exit_events}"
+        done.append(f"{line} [{flow.get_status_display().lower()}{problem}]")
+    return done
+
+
+def _duration(minutes: int) -> str:
+    if minutes and minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return f"{days} day{'s' if days != 1 else ''}"
+    return f"{minutes} min"
 
 
 def ensure_superuser() -> None:

@@ -4,6 +4,8 @@ Orders carry the shop's customer reference, the identity onesend can link to a M
 subscriber (``Subscriber.customer_ref``).
 """
 
+from decimal import Decimal
+
 from django.db import models
 from django.urls import reverse
 
@@ -48,8 +50,17 @@ class Order(models.Model):
 
     @classmethod
     def place(cls, customer_ref, product, quantity=1, email=""):
-        """Create the order for ``quantity`` of ``product`` and tell onesend about it (this is the
-        one line store code needs for revenue attribution)."""
+        """Create the order for ``quantity`` of ``product`` (the "Buy" button)."""
+        return cls.place_items(customer_ref, [(product, quantity)], email=email)
+
+    @classmethod
+    def place_items(cls, customer_ref, lines, email=""):
+        """Create the order for ``lines`` (``[(product, quantity), ...]``, one currency) and tell
+        onesend about it: this one call is all store code needs for revenue attribution and for
+        ``order_placed`` flows (e.g. a thank-you message; it also ends cart reminders)."""
+        currencies = {product.currency for product, _ in lines}
+        if len(currencies) != 1:
+            raise ValueError("An order needs at least one item, all in one currency.")
         order = cls.objects.create(
             customer_ref=customer_ref,
             email=email,
@@ -60,11 +71,16 @@ class Order(models.Model):
                     "quantity": quantity,
                     "unit_price": str(product.price),
                 }
+                for product, quantity in lines
             ],
-            total=product.price * quantity,
-            currency=product.currency,
+            total=sum((product.price * quantity for product, quantity in lines), Decimal("0")),
+            currency=currencies.pop(),
         )
         plugins.order_placed(
-            order_id=f"shop-{order.pk}", value=order.total, currency=order.currency, customer_ref=customer_ref
+            order_id=f"shop-{order.pk}",
+            value=order.total,
+            currency=order.currency,
+            customer_ref=customer_ref,
+            properties={"items": [item["product"] for item in order.items]},
         )
         return order

@@ -8,6 +8,7 @@ stringly-typed ``pm.hook.x(...)`` calls. Plugins come from the ``onesend`` entry
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import logging
 
 import pluggy
@@ -51,10 +52,7 @@ class Plugins:
         for name in conf.get("DISABLED_PLUGINS"):
             self.manager.set_blocked(name)
         if conf.get("LOAD_ENTRYPOINTS"):
-            try:
-                self.manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-            except Exception as exc:  # an entry point that fails to import
-                self._failed(f"entry point plugin: {exc!r}")
+            self._load_entry_points()
         for path in (*DEFAULT_PLUGINS, *conf.get("PLUGINS")):
             if self.manager.is_blocked(path) or self.manager.has_plugin(path):
                 continue
@@ -66,6 +64,21 @@ class Plugins:
             self.manager.check_pending()
         except pluggy.PluginValidationError as exc:
             self._failed(str(exc))
+
+    def _load_entry_points(self) -> None:
+        """Like pluggy's ``load_setuptools_entrypoints``, but one broken plugin is recorded and
+        skipped instead of hiding every plugin found after it."""
+        for dist in importlib.metadata.distributions():
+            for entry_point in dist.entry_points:
+                name = entry_point.name
+                if entry_point.group != ENTRY_POINT_GROUP or self.manager.is_blocked(name):
+                    continue
+                if self.manager.get_plugin(name) is not None:
+                    continue
+                try:
+                    self.manager.register(entry_point.load(), name=name)
+                except Exception as exc:
+                    self._failed(f"entry point {name} ({dist.metadata['Name']}): {exc!r}")
 
     def _failed(self, message: str) -> None:
         logger.error("onesend plugin failed to load: %s", message)

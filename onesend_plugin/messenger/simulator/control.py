@@ -76,6 +76,7 @@ class ControlApi:
             web.post("/_sim/pages", self.add_page),
             web.get("/_sim/pages", self.pages),
             web.post("/_sim/people", self.add_person),
+            web.post("/_sim/people/bulk", self.add_people_bulk),
             web.get("/_sim/people", self.people),
             web.get("/_sim/people/{psid}", self.person),
             web.post("/_sim/people/{psid}/{action}", self.act),
@@ -117,6 +118,20 @@ class ControlApi:
             raise ControlError("page_id is required")
         person = self.world.add_person(str(body["page_id"]), body.get("name"))
         return 201, self.world.person_view(person)
+
+    @endpoint
+    def add_people_bulk(self, request: web.Request, body: dict) -> Any:
+        if not body.get("page_id"):
+            raise ControlError("page_id is required")
+        people = self.world.add_people_bulk(
+            str(body["page_id"]),
+            body.get("count"),
+            subscribed=body.get("subscribed", True),
+            title=body.get("title"),
+            timezone=body.get("timezone", "UTC"),
+            payload=body.get("payload", "-"),
+        )
+        return 201, {"data": people}
 
     @endpoint
     def people(self, request: web.Request, body: dict) -> Any:

@@ -78,6 +78,25 @@ class SimulatorRemote:
     def create_person(self, page_id: str, name: str | None = None) -> dict[str, Any]:
         return self.call("POST", "people", {"page_id": page_id, "name": name})
 
+    def create_people(
+        self,
+        page_id: str,
+        count: int,
+        *,
+        title: str | None = None,
+        subscribed: bool = True,
+        timezone: str = "UTC",
+        payload: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """``count`` people who opened the thread and (``subscribed``) accepted the opt-in for
+        ``title`` (default: the opt-in template's default title), in one call and without webhooks:
+        ``[{"psid", "token"}, ...]`` (``token`` is None when not subscribed)."""
+        body = {"page_id": page_id, "count": count, "subscribed": subscribed, "timezone": timezone}
+        body.update(
+            {key: value for key, value in (("title", title), ("payload", payload)) if value is not None}
+        )
+        return self.call("POST", "people/bulk", body)["data"]
+
     def people(self, page_id: str | None = None) -> list[dict[str, Any]]:
         return self.call("GET", "people", page_id=page_id)["data"]
 

@@ -19,7 +19,7 @@ from typing import Any
 from . import errors
 from .config import Config
 from .errors import ControlError
-from .messages import MEDIA_TYPES, Content, parse_message
+from .messages import CTA_LABELS, DEFAULT_OPTIN_TITLE, MEDIA_TYPES, OPTIN_TITLE_LIMIT, Content, parse_message
 from .model import (
     Attachment,
     Campaign,
@@ -64,6 +64,8 @@ MESSAGE_TAGS = frozenset(
 SENDER_ACTIONS = frozenset({"mark_seen", "typing_on", "typing_off"})
 GET_STARTED_PAYLOAD = "GET_STARTED"
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+#: People one ``POST /_sim/people/bulk`` may create (a benchmark's audience, in seconds).
+MAX_BULK_PEOPLE = 1_000_000
 
 # A webhook sink receives (page_id, messaging event, extra delay in seconds).
 Sink = Callable[[str, dict[str, Any], float], None]
@@ -157,6 +159,92 @@ class World:
         person = Person(psid=psid, page_id=page.page_id, name=name or f"Person {len(self.people) + 1}")
         self.people[psid] = person
         return person
+
+    def add_people_bulk(
+        self,
+        page_id: str,
+        count: Any,
+        *,
+        subscribed: bool = True,
+        title: Any = None,
+        timezone: Any = "UTC",
+        payload: Any = "-",
+    ) -> list[dict[str, str | None]]:
+        """``count`` people who opened the Page's thread (Get Started, 24 h window open) and, when
+        ``subscribed``, were sent the opt-in request for ``title`` and accepted it: the end state of
+        ``open_link`` + opt-in send + ``accept_optin``, without the webhooks, the send log or the
+        rate windows (set-up, not traffic). Returns ``[{"psid", "token"}]`` in creation order."""
+        page = self.page(page_id)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_BULK_PEOPLE:
+            raise ControlError(f"count must be an integer from 1 to {MAX_BULK_PEOPLE:,}")
+        if not isinstance(subscribed, bool):
+            raise ControlError("subscribed must be true or false")
+        if not isinstance(timezone, str) or not timezone:
+            raise ControlError("timezone must be a non-empty string")
+        title = DEFAULT_OPTIN_TITLE if title is None else title
+        if subscribed and (not isinstance(title, str) or not 0 < len(title) <= OPTIN_TITLE_LIMIT):
+            raise ControlError(f"title (the opt-in topic) must be 1-{OPTIN_TITLE_LIMIT} characters")
+        payload = str(payload)
+        now, first = now_ms(), len(self.people) + 1
+        people, tokens, created = self.people, self.tokens, []
+        for number in range(first, first + count):
+            psid = new_digits(16, people)
+            person = Person(
+                psid=psid,
+                page_id=page.page_id,
+                name=f"Person {number}",
+                contacted=True,
+                last_interaction_ms=now,
+            )
+            person.thread.append(
+                {
+                    "mid": new_mid(),
+                    "direction": "user",
+                    "timestamp": now,
+                    "type": "postback",
+                    "text": "Get Started",
+                    "payload": GET_STARTED_PAYLOAD,
+                    "ref": None,
+                }
+            )
+            people[psid] = person
+            value = None
+            if subscribed:
+                value = new_digits(19, tokens)
+                tokens[value] = Token(value, page.page_id, psid, title, payload, timezone, now)
+                person.tokens.append(value)
+                person.optin_requests[title] = now
+                optin = {
+                    "title": title,
+                    "image_url": None,
+                    "payload": payload,
+                    "cta_text": "GET_UPDATES",
+                    "cta_label": CTA_LABELS["GET_UPDATES"],
+                    "timezone": timezone,
+                    "state": "accepted",
+                    "token": value,
+                }
+                person.thread.append(
+                    {
+                        "mid": new_mid(),
+                        "direction": "page",
+                        "timestamp": now,
+                        "via": "psid",
+                        "type": "optin",
+                        "optin": optin,
+                    }
+                )
+                person.thread.append(
+                    {
+                        "mid": new_mid(),
+                        "direction": "user",
+                        "timestamp": now,
+                        "type": "optin_accepted",
+                        "text": f"Subscribed to {title}",
+                    }
+                )
+            created.append({"psid": psid, "token": value})
+        return created
 
     def person(self, psid: str) -> Person:
         person = self.people.get(str(psid))

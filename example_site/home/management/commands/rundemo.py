@@ -36,8 +36,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-simulator", action="store_true", help="Don't start the simulator (e.g. one runs already)."
         )
+        parser.add_argument(
+            "--time-scale",
+            type=float,
+            default=1,
+            metavar="N",
+            help="Divide the demo flows' delays by N, e.g. 1440: a day becomes a minute (default 1).",
+        )
 
-    def handle(self, *args, port, simulator_port, no_simulator, **options):
+    def handle(self, *args, port, simulator_port, no_simulator, time_scale, **options):
+        if time_scale <= 0:
+            raise CommandError("--time-scale must be positive.")
+        self.time_scale = time_scale
         self.children = []
         # Without a handler, SIGTERM would end this process and orphan the children. SIGINT
         # gets one too: a background job starts with SIGINT ignored, and the children would
@@ -66,6 +76,9 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         page = demo.seed()
         site_url = f"http://{HOST}:{port}"
+        self.stdout.write("Flows (automated campaigns the shop's events trigger):")
+        for line in demo.seed_flows(page, shop_url=f"{site_url}/shop/", time_scale=self.time_scale):
+            self.stdout.write(f"  {line}")
         simulator_url = f"http://{HOST}:{simulator_port}"
 
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "WAGTAILADMIN_BASE_URL": site_url}
