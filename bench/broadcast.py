@@ -131,240 +131,6 @@ class Tracker:
         return sum(self.last[p] - self.base.get(p, 0.0) for p in keys)
 
 
-# -- Experiments: engine changes tried by monkeypatching (in the driver and every worker) -------
-
-
-def apply_patches(names: list[str]) -> None:
-    """Engine changes proposed for ``onesend_plugin/broadcast.py``, measured here before anyone
-    edits it. Each keeps the engine's guarantees (claim, mark sending before the call, record)."""
-    if not names:
-        return
-    from onesend_plugin import broadcast as engine
-
-    for name in names:
-        PATCHES[name](engine)
-
-
-def _patch_fast_record(engine) -> None:
-    """``_record``: sent rows in ONE ``UPDATE … FROM (VALUES …)`` instead of ``bulk_update``'s
-    CASE WHEN per column (the ORM builds 50×3 ``When`` expressions per batch)."""
-    from django.db import connection, transaction
-
-    from onesend_plugin.messenger.client import SendResult
-    from onesend_plugin.models import Delivery
-
-    original = engine.Sender._record
-    table = Delivery._meta.db_table
-
-    def _record(self, ready, results, capped_at, previous):
-        if connection.vendor != "postgresql" or not all(isinstance(r, SendResult) for r in results):
-            return original(self, ready, results, capped_at, previous)
-        now = engine.timezone.now()
-        values = ", ".join(["(%s::bigint, %s)"] * len(ready))
-        params = []
-        for (row, _), result in zip(ready, results, strict=True):
-            params += [row.id, result.message_id or ""]
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS d SET state = %s, message_id = v.mid, sent_at = %s "
-                f"FROM (VALUES {values}) AS v(id, mid) WHERE d.id = v.id",
-                [engine.State.SENT, now, *params],
-            )
-        self.outcomes["sent"] += len(ready)
-        self._check_error_rate()
-        return 0.0
-
-    engine.Sender._record = _record
-
-
-def _patch_encode_once(engine) -> None:
-    """Graph batch items: the campaign's message (the same dict for every recipient) is
-    JSON-encoded and URL-quoted once, not once per recipient. Same bytes on the wire."""
-    import json
-    from urllib.parse import quote_plus
-
-    from onesend_plugin.messenger import client
-
-    memo: dict[int, tuple[object, str]] = {}
-
-    def as_batch_item(self):
-        parts = []
-        for name, value in self.body.items():
-            if isinstance(value, str):
-                encoded = quote_plus(value)
-            else:
-                hit = memo.get(id(value)) if name == "message" else None
-                if hit is None or hit[0] is not value:
-                    hit = (value, quote_plus(json.dumps(value)))
-                    if name == "message":
-                        if len(memo) > 64:
-                            memo.clear()
-                        memo[id(value)] = hit
-                encoded = hit[1]
-            parts.append(f"{quote_plus(name)}={encoded}")
-        return {"method": self.method, "relative_url": self.relative_url, "body": "&".join(parts)}
-
-    client.BatchRequest.as_batch_item = as_batch_item
-
-
-def _patch_json_batch(engine) -> None:
-    """The Graph batch call as a JSON body (token in the Authorization header) instead of a form
-    whose ``batch`` field (JSON of URL-encoded items) is URL-encoded again byte by byte in Python.
-    Needs checking against Meta before adoption (the client sends the batch as a form because
-    Meta documents it so)."""
-    import json
-
-    from onesend_plugin.messenger import client
-    from onesend_plugin.messenger.errors import TransientError
-
-    def batch(self, calls):
-        if len(calls) > client.MAX_BATCH:
-            raise ValueError(f"a Graph batch holds at most {client.MAX_BATCH} calls, got {len(calls)}")
-        items, usage = self._call("POST", "", json_body={"batch": [call.as_batch_item() for call in calls]})
-        if not isinstance(items, list) or len(items) != len(calls):
-            raise TransientError(message="Graph batch response does not match the request", usage=usage)
-        return [self._batch_item_result(item, usage) for item in items]
-
-    client.GraphClient.batch = batch
-    del json
-
-
-def _patch_fewer_queries(engine) -> None:
-    """``run`` reads the campaign status at most once a second (not before every batch), and
-    ``claim`` is ONE ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING id``
-    instead of a transaction with SELECT + UPDATE + SELECT."""
-    import uuid
-
-    from django.db import connection
-
-    from onesend_plugin import conf
-    from onesend_plugin.models import Campaign, Delivery
-
-    original_claim = engine.claim
-    table = Delivery._meta.db_table
-
-    def claim(campaign, size):
-        if connection.vendor != "postgresql":
-            return original_claim(campaign, size)
-        now = engine.timezone.now()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET state = %s, claimed_at = %s, claim_token = %s WHERE id IN ("
-                f"SELECT id FROM {table} WHERE campaign_id = %s AND state = %s "
-                f"AND (not_before IS NULL OR not_before <= %s) ORDER BY id LIMIT %s "
-                f"FOR UPDATE SKIP LOCKED) RETURNING id",
-                [engine.State.CLAIMED, now, uuid.uuid4(), campaign.pk, engine.State.PENDING, now, size],
-            )
-            return sorted(row[0] for row in cursor.fetchall())
-
-    def run(campaign_id, *, budget=None):
-        campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)
-        engine.recover(campaign)
-        sender = engine.Sender(campaign)
-        deadline = time.monotonic() + (budget if budget is not None else engine._default_budget())
-        checked = 0.0
-        while time.monotonic() < deadline:
-            if time.monotonic() - checked >= 1.0:
-                status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
-                checked = time.monotonic()
-                if status != engine.Status.RUNNING:
-                    return "stopped"
-            rows = engine.claim(campaign, conf.get("BATCH_SIZE"))
-            if not rows:
-                break
-            wait = sender.send(rows)
-            if wait:
-                engine.schedule_run(campaign_id, after=wait)
-                return "throttled"
-        return engine.conclude(campaign_id)
-
-    engine.claim = claim
-    engine.run = run
-
-
-def _patch_reserve_late(engine) -> None:
-    """``Sender.send``: claim the cooldowns and mark the rows ``sending`` first, THEN reserve the
-    rate-limit slot, sleep and call Graph, so that the only work between the slot and Meta's clock
-    is the HTTP call (the jitter the GCRA must absorb). Trade-off: a worker that dies during the
-    wait (at most MAX_RATE_WAIT, usually < 0.2 s) leaves those rows ``unknown`` instead of queued."""
-    from django.db.models import Prefetch
-
-    from onesend_plugin.models import Delivery, MarketingToken
-
-    def send(self, ids):
-        now = engine.timezone.now()
-        rows = list(
-            Delivery.objects.filter(id__in=ids)
-            .select_related("subscriber")
-            .prefetch_related(
-                Prefetch(
-                    "subscriber__tokens",
-                    queryset=MarketingToken.objects.filter(status=MarketingToken.Status.ACTIVE),
-                    to_attr="active_tokens",
-                )
-            )
-        )
-        ready, skipped, deferred = self._sort(rows, now)
-        self._skip(skipped)
-        self._defer(deferred)
-        if not ready:
-            return 0.0
-        limiter = engine.ratelimit.limiter()
-        backlog = limiter.available_in(self.bucket)
-        if backlog > engine.MAX_RATE_WAIT:
-            self._requeue([row for row, _ in ready])
-            self._set_throttled(backlog)
-            return backlog
-        capped_at = engine.timezone.now()
-        allowed, previous = engine.claim_cooldown(
-            [row.subscriber_id for row, _ in ready], capped_at, self.page
-        )
-        self._skip([(row, "frequency_cap") for row, _ in ready if row.subscriber_id not in allowed])
-        ready = [(row, request) for row, request in ready if row.subscriber_id in allowed]
-        if not ready:
-            return 0.0
-        Delivery.objects.filter(id__in=[row.id for row, _ in ready]).update(state=engine.State.SENDING)
-        wait = limiter.reserve(self.bucket, len(ready), self.rate)
-        if wait > 0:
-            time.sleep(wait)
-        try:
-            results = self.client.batch([request for _, request in ready])
-        except engine.GraphError as exc:
-            results = [exc] * len(ready)
-        engine.plugins.after_send(
-            campaign=self.campaign,
-            outcomes=[(row, result) for (row, _), result in zip(ready, results, strict=True)],
-        )
-        return self._record(ready, results, capped_at, previous)
-
-    engine.Sender.send = send
-
-
-def _patch_short_hold(engine) -> None:
-    """A per-second throttle (613 with ``estimated_time_to_regain_access`` 0) holds the Page for
-    0.25 s instead of 1 s: the rolling second that overflowed by one jittered batch frees up within
-    that time, and the rejected rows are queued again anyway."""
-    from onesend_plugin.messenger import errors
-
-    original = errors.RateLimited.retry_after
-
-    def retry_after(self):
-        minutes = self.usage.regain_access_minutes if self.usage else None
-        return 0.25 if minutes == 0 else original.fget(self)
-
-    errors.RateLimited.retry_after = property(retry_after)
-
-
-PATCHES = {
-    "fast_record": _patch_fast_record,
-    "encode_once": _patch_encode_once,
-    "json_batch": _patch_json_batch,
-    "fewer_queries": _patch_fewer_queries,
-    "reserve_late": _patch_reserve_late,
-    "short_hold": _patch_short_hold,
-}
-
-
 # -- The qcluster subprocess --------------------------------------------------------------------
 
 
@@ -372,14 +138,9 @@ def qcluster_main() -> None:
     import django
 
     django.setup()
-    apply_patches(_patch_names())
     from django.core.management import call_command
 
     call_command("qcluster")
-
-
-def _patch_names() -> list[str]:
-    return [name for name in os.environ.get("BENCH_PATCHES", "").split(",") if name]
 
 
 # -- The driver subprocess: one run -------------------------------------------------------------
@@ -389,7 +150,6 @@ def driver_main(options: dict) -> None:
     import django
 
     django.setup()
-    apply_patches(_patch_names())
     from onesend_plugin.messenger.simulator.remote import SimulatorRemote
 
     remote = SimulatorRemote(options["sim_url"], timeout=120)
@@ -894,7 +654,6 @@ def run_once(args, databases: Databases, base_env: dict, number: int) -> dict:
         "ONESEND_MME_BASE_URL": f"{sim_url}/m.me",
         "Q_WORKERS": str(args.workers),
         "BENCH_Q_NAME": q_name,
-        "BENCH_PATCHES": ",".join(args.patch),
         "ONESEND_RUNNERS_PER_CAMPAIGN": str(args.runners),
         "ONESEND_RATE_LIMIT_HEADROOM": str(args.headroom),
     }
@@ -981,8 +740,6 @@ def label(args) -> str:
         text += f", {args.runners} runners per campaign"
     if args.latency_ms != 50:
         text += f", {args.latency_ms:g} ms latency"
-    if args.patch:
-        text += f", patched: {'+'.join(args.patch)}"
     return text
 
 
@@ -1074,9 +831,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--redis-url", default="redis://127.0.0.1:6379/0")
     add("--runs", type=int, default=3, help="repetitions (medians are quoted)")
     add("--naive", type=int, default=200, help="subscribers in the naive baseline (0: skip it)")
-    add(
-        "--patch", action="append", default=[], choices=sorted(PATCHES), help="engine experiment (repeatable)"
-    )
     add("--profile", action="store_true", help="cProfile one in-process broadcast.run instead of the cluster")
     add("--keep-db", action="store_true", help="keep the databases (for inspection)")
     add("--write", action="store_true", help=f"append the results to {DOCS.relative_to(REPO)}")
