@@ -13,10 +13,12 @@ class OnesendConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from . import checks  # noqa: F401
+        from .admin.groups import ensure_client_group
         from .hooks import plugins
 
         plugins.load()
         post_migrate.connect(ensure_tick_schedule, sender=self)
+        post_migrate.connect(ensure_client_group, sender=self)
 
 
 def ensure_tick_schedule(**kwargs) -> None:

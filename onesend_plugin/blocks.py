@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
 
-from . import links
+from . import links, scoping
 from .models import MessengerPage
 
 DEFAULT_LABEL = "Get our deals on Messenger"
@@ -19,9 +19,13 @@ TEMPLATE = "onesend_plugin/blocks/subscribe.html"
 
 
 def messenger_page_choices() -> list[tuple[str, str]]:
-    """The Pages editors can pick. A callable, so the database is read when the form is shown,
-    never at import or migration time."""
-    return [(str(pk), name) for pk, name in MessengerPage.objects.values_list("pk", "name")]
+    """The Pages editors can pick: in the page editor, only the editing user's own (their
+    accounts'). A callable, so the database is read when the form is shown, never at import or
+    migration time."""
+    pages = MessengerPage.objects.all()
+    if (user := scoping.current_user()) is not None:
+        pages = scoping.scope(pages, user)
+    return [(str(pk), name) for pk, name in pages.values_list("pk", "name")]
 
 
 def button_context(page, *, request, source, tags, label, intro="", image=None, style="blue", align="center"):

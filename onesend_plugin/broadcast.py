@@ -162,7 +162,15 @@ def retry_unknown(campaign: Campaign, *, user=None) -> int:
     why this is an explicit decision, never automatic."""
     if campaign.status == Status.CANCELLED:
         raise CampaignError("The campaign was cancelled.")
-    count = campaign.deliveries.filter(state=State.UNKNOWN).update(state=State.PENDING, reason="")
+    unknown = campaign.deliveries.filter(state=State.UNKNOWN)
+    # Give back the cooldown each lost attempt claimed (stamped as its sent_at), or the retry
+    # would be skipped as if the person had been messaged. Meta's own cap still stops a real
+    # duplicate on token channels.
+    for attempted_at, subscriber_ids in _by_value(unknown.values_list("sent_at", "subscriber_id")).items():
+        Subscriber.objects.filter(pk__in=subscriber_ids, last_marketing_at=attempted_at).update(
+            last_marketing_at=None
+        )
+    count = unknown.update(state=State.PENDING, reason="", sent_at=None)
     analytics.bump(campaign.pk, {"unknown": -count})
     if count:
         Campaign.objects.filter(pk=campaign.pk, status=Status.FINISHED).update(
@@ -195,6 +203,13 @@ def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None) -> str |
         raise result
     log(campaign, "onesend.campaign.send_test", user=user, data={"subscriber": subscriber.pk})
     return result.message_id
+
+
+def _by_value(pairs) -> dict:
+    grouped = defaultdict(list)
+    for value, item in pairs:
+        grouped[value].append(item)
+    return grouped
 
 
 def _transition(campaign: Campaign, allowed, to: str, reason: str = "") -> None:
@@ -274,7 +289,7 @@ def run(campaign_id: int, *, budget: float | None = None) -> str:
         status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
         if status != Status.RUNNING:
             return "stopped"
-        rows = claim(campaign, conf.get("BATCH_SIZE"))
+        rows = claim(campaign, sender.batch_size)
         if not rows:
             break
         wait = sender.send(rows)
@@ -364,7 +379,9 @@ class Sender:
         self.channel = channels.for_page(self.page)
         self.message = campaign.message["body"]
         self.context = campaign.message.get("channel", {})
-        self.bucket, self.rate = ratelimit.bucket(self.page, messages.is_media(self.message))
+        media = messages.is_media(self.message)
+        self.bucket, self.rate = ratelimit.bucket(self.page, media)
+        self.batch_size = ratelimit.batch_size(media, self.rate, conf.get("BATCH_SIZE"))
         self.tracks_clicks = bool(analytics.button_urls(self.message))
         # Encoded once: recipients whose message no plugin or link tracking changed share it.
         self.message_json = json.dumps(self.message, separators=(",", ":"))
@@ -403,7 +420,10 @@ class Sender:
         ready = [(row, request) for row, request in ready if row.subscriber_id in allowed]
         if not ready:
             return 0.0
-        Delivery.objects.filter(id__in=[row.id for row, _ in ready]).update(state=State.SENDING)
+        # sent_at records the attempt (and the cooldown claimed for it) until Meta answers.
+        Delivery.objects.filter(id__in=[row.id for row, _ in ready]).update(
+            state=State.SENDING, sent_at=capped_at
+        )
         try:
             results = self.client.batch([request for _, request in ready])
         except GraphError as exc:
@@ -519,7 +539,7 @@ class Sender:
             for (state, reason), rows in groups.items():
                 update = {"state": state, "reason": reason}
                 if state == State.PENDING:  # back in the queue for another attempt
-                    update.update(claimed_at=None, attempts=F("attempts") + 1)
+                    update.update(claimed_at=None, sent_at=None, attempts=F("attempts") + 1)
                 Delivery.objects.filter(id__in=[r.id for r in rows]).update(**update)
                 if state in (State.FAILED, State.UNKNOWN):
                     self.outcomes["failed"] += len(rows)
@@ -596,10 +616,7 @@ def claim_cooldown(subscriber_ids: list[int], at: datetime, page: MessengerPage)
 def release_cooldown(subscriber_ids: list[int], at: datetime, previous: dict) -> None:
     """Give back cooldowns claimed at ``at`` for messages that were not sent (unless another
     send has claimed them since)."""
-    by_value: dict = defaultdict(list)
-    for pk in subscriber_ids:
-        by_value[previous.get(pk)].append(pk)
-    for value, ids in by_value.items():
+    for value, ids in _by_value((previous.get(pk), pk) for pk in subscriber_ids).items():
         Subscriber.objects.filter(pk__in=ids, last_marketing_at=at).update(last_marketing_at=value)
 
 

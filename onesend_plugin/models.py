@@ -275,6 +275,7 @@ class Subscriber(models.Model):
             models.UniqueConstraint(fields=["page", "psid"], name="onesend_subscriber_unique_psid")
         ]
         ordering = ["-created_at"]
+        permissions = [("erase_subscriber", "Can erase subscriber (GDPR erasure)")]
 
     def __str__(self) -> str:
         return f"{self.psid} @ {self.page}"

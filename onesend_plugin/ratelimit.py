@@ -9,6 +9,7 @@ call), otherwise in a locked database row.
 
 from __future__ import annotations
 
+import math
 import time
 from functools import cache
 from typing import Protocol
@@ -109,6 +110,17 @@ def bucket(page: MessengerPage, media: bool) -> tuple[str, float]:
     """The bucket key and the rate (sends per second) for a Page's text or media sends."""
     limit = conf.get("MEDIA_RATE_LIMIT" if media else "TEXT_RATE_LIMIT")
     return f"{page.page_id}:{'media' if media else 'text'}", limit * conf.get("RATE_LIMIT_HEADROOM")
+
+
+def batch_size(media: bool, rate: float, largest: int) -> int:
+    """The largest batch that keeps every one-second window within Meta's limit. A batch goes
+    out at once, so batches of n spaced n/rate apart put up to (floor(rate/n) + 1) * n sends in
+    one second: 50 fits the text limit at 291/s, while media (10/s) must go 10 at a time."""
+    limit = conf.get("MEDIA_RATE_LIMIT" if media else "TEXT_RATE_LIMIT")
+    for n in range(min(largest, limit), 1, -1):
+        if (math.floor(rate / n) + 1) * n <= limit:
+            return n
+    return 1
 
 
 def hold_page(page: MessengerPage, seconds: float) -> None:

@@ -1,19 +1,54 @@
 """Wagtail hook registrations only; the logic lives in ``onesend_plugin.admin``."""
 
+from django.core.signals import request_started
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.log_actions import LogFormatter
-from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
 
-from .admin.permissions import ReadOnlyPermissionPolicy, SubscriberPermissionPolicy
+from . import scoping
+from .admin.permissions import register_policies
 from .admin.viewsets import MessengerViewSetGroup
-from .models import Subscriber, WebhookEvent
 
-register_permission_policy(WebhookEvent, ReadOnlyPermissionPolicy(WebhookEvent))
-register_permission_policy(Subscriber, SubscriberPermissionPolicy(Subscriber))
+# Every onesend model in the admin gets an account-scoped policy, before the viewsets read it.
+register_policies()
 
 register_snippet(MessengerViewSetGroup)
+
+
+# -- Account scoping outside onesend's own views ----------------------------------------------------
+
+
+def forget_current_user(**kwargs):
+    scoping.set_current_user(None)
+
+
+request_started.connect(forget_current_user, dispatch_uid="onesend-forget-current-user")
+
+
+@hooks.register("before_edit_page")
+def remember_page_editor(request, page):
+    """The subscribe block's Page choices (``blocks.messenger_page_choices``) are the editor's own."""
+    scoping.set_current_user(request.user)
+
+
+@hooks.register("before_create_page")
+def remember_page_creator(request, parent_page, page_class):
+    scoping.set_current_user(request.user)
+
+
+@hooks.register("register_admin_urls")
+def register_account_switch_urls():
+    from .admin import switcher
+
+    return switcher.admin_urls()
+
+
+@hooks.register("register_admin_menu_item")
+def register_account_switch_menu_item():
+    from .admin import switcher
+
+    return switcher.menu_item()
 
 
 @hooks.register("register_log_actions")

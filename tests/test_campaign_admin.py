@@ -14,7 +14,7 @@ from wagtail.test.utils.form_data import inline_formset, nested_form_data
 
 from onesend_plugin import broadcast
 from onesend_plugin.messenger.errors import GraphError
-from onesend_plugin.models import Campaign
+from onesend_plugin.models import Campaign, Membership
 
 from .factories import CampaignFactory, MarketingTokenFactory, SubscriberFactory
 
@@ -36,26 +36,28 @@ def subscribed(page, n=1, **fields):
     return people
 
 
-def editor_with(django_user_model, client, *codenames):
+def editor_with(django_user_model, client, page, *codenames):
     user = django_user_model.objects.create_user("editor", password="pw")
     user.user_permissions.add(
         *Permission.objects.filter(
             codename__in=["access_admin", "add_campaign", "change_campaign", "publish_campaign", *codenames]
         )
     )
+    # A client admin of the Page's account: what they may do there is up to their permissions.
+    Membership.objects.create(user=user, account=page.account, role=Membership.Role.ADMIN)
     client.force_login(user)
     return user
 
 
 @pytest.fixture
-def editor(django_user_model, client):
+def editor(django_user_model, client, page):
     """May write and publish campaigns, not send them."""
-    return editor_with(django_user_model, client)
+    return editor_with(django_user_model, client, page)
 
 
 @pytest.fixture
-def sender(django_user_model, client):
-    return editor_with(django_user_model, client, "send_campaign")
+def sender(django_user_model, client, page):
+    return editor_with(django_user_model, client, page, "send_campaign")
 
 
 def form_data(campaign=None, buttons=(), **fields):

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from onesend_plugin import analytics
 from onesend_plugin.admin import charts, dashboard, reports
-from onesend_plugin.models import Campaign, Delivery, Subscriber
+from onesend_plugin.models import Campaign, Delivery, Membership, Subscriber
 from tests.fixtures.browser import ARTIFACTS
 
 from .factories import CampaignFactory, MessengerPageFactory, SubscriberFactory
@@ -523,7 +523,9 @@ def test_anonymous_users_are_sent_to_the_login(client, campaign):
 
 
 def test_the_view_permission_opens_reports_exports_menu_and_panel(client, django_user_model, campaign):
-    client.force_login(user_with(django_user_model, "view_campaign"))
+    user = user_with(django_user_model, "view_campaign")
+    Membership.objects.create(user=user, account=campaign.page.account, role=Membership.Role.ANALYST)
+    client.force_login(user)
     for url in report_urls(campaign):
         assert client.get(url).status_code == 200, url
     home = client.get("/admin/")
@@ -609,6 +611,13 @@ def browser_page(request, live_server, settings, monkeypatch, new_context):
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create_superuser("admin", "admin@example.com", "browser-test-password")
+    # Transactional tests flush the database, Wagtail's root page too; its dashboard needs one.
+    from wagtail.models import Locale
+    from wagtail.models import Page as WagtailPage
+
+    if WagtailPage.get_first_root_node() is None:
+        locale, _ = Locale.objects.get_or_create(language_code="en")
+        WagtailPage.add_root(instance=WagtailPage(title="Root", slug="root", locale=locale))
     context = new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.goto(f"{live_server.url}/admin/login/")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from wagtail import hooks
 from wagtail.models import ModelLogEntry
 
-from onesend_plugin.models import ConsentRecord, MarketingToken, Subscriber
+from onesend_plugin.models import ConsentRecord, MarketingToken, Membership, Subscriber
 
 from .factories import ConsentRecordFactory, MarketingTokenFactory, SubscriberFactory
 
@@ -39,12 +39,14 @@ def erase_permission():
 
 
 @pytest.fixture
-def editor(django_user_model, client):
+def editor(django_user_model, client, page):
     """A non-superuser who may view and edit subscribers (but not erase them)."""
     user = django_user_model.objects.create_user("editor", password="pw")
     user.user_permissions.add(
         *Permission.objects.filter(codename__in=["access_admin", "view_subscriber", "change_subscriber"])
     )
+    # A client admin of the Page's account: what they may do there is up to their permissions.
+    Membership.objects.create(user=user, account=page.account, role=Membership.Role.ADMIN)
     client.force_login(user)
     return user
 

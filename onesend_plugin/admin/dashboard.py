@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.components import Component
 from wagtail.permissions import policy_registry
 
+from .. import scoping
 from ..models import Campaign, Subscriber
 from . import charts, reports
 
@@ -26,14 +27,23 @@ GROWTH_DAYS = 30
 LATEST_CAMPAIGNS = 5
 
 
-def subscriber_growth(days: int = GROWTH_DAYS) -> list[tuple]:
+def subscribers(request=None):
+    """The subscribers the panel counts: the user's accounts (the active one, if chosen); every
+    account without a request (code outside a request, e.g. a management command)."""
+    if request is None:
+        return Subscriber.objects.all()
+    return scoping.narrow(Subscriber.objects.all(), request)
+
+
+def subscriber_growth(request=None, days: int = GROWTH_DAYS) -> list[tuple]:
     """New opt-ins per local day for the last ``days`` days, today included, zeros filled in:
     one GROUP BY on the indexed ``opted_in_at``."""
     today = timezone.localdate()
     first = today - timedelta(days=days - 1)
     since = timezone.make_aware(datetime.combine(first, time.min))
     counts = dict(
-        Subscriber.objects.filter(opted_in_at__gte=since)
+        subscribers(request)
+        .filter(opted_in_at__gte=since)
         .annotate(day=TruncDate("opted_in_at"))
         .values("day")
         .annotate(n=Count("id"))
@@ -42,17 +52,18 @@ def subscriber_growth(days: int = GROWTH_DAYS) -> list[tuple]:
     return [(day, counts.get(day, 0)) for day in (first + timedelta(days=i) for i in range(days))]
 
 
-def subscriber_totals() -> dict[str, int]:
+def subscriber_totals(request=None) -> dict[str, int]:
     return dict(
-        Subscriber.objects.order_by().values("status").annotate(n=Count("id")).values_list("status", "n")
+        subscribers(request).order_by().values("status").annotate(n=Count("id")).values_list("status", "n")
     )
 
 
-def latest_campaigns(limit: int = LATEST_CAMPAIGNS) -> list[Campaign]:
+def latest_campaigns(request=None, limit: int = LATEST_CAMPAIGNS) -> list[Campaign]:
+    campaigns = Campaign.objects.filter(started_at__isnull=False)
+    if request is not None:
+        campaigns = scoping.narrow(campaigns, request)
     return list(
-        reports.with_counters(
-            Campaign.objects.filter(started_at__isnull=False).select_related("page")
-        ).order_by("-started_at", "-pk")[:limit]
+        reports.with_counters(campaigns.select_related("page")).order_by("-started_at", "-pk")[:limit]
     )
 
 
@@ -68,8 +79,8 @@ class MessengerDashboardPanel(Component):
         request = parent_context["request"]
         context: dict[str, Any] = {"request": request}
         if policy_registry.get_by_type(Subscriber).user_has_permission(request.user, "view"):
-            growth = subscriber_growth()
-            totals = subscriber_totals()
+            growth = subscriber_growth(request)
+            totals = subscriber_totals(request)
             new = sum(n for _, n in growth)
             context["growth"] = {
                 "new": new,
@@ -92,7 +103,7 @@ class MessengerDashboardPanel(Component):
                 "read_rate": reports.percent(campaign.read_rate),
                 "revenue": reports.revenue_text(campaign),
             }
-            for campaign in latest_campaigns()
+            for campaign in latest_campaigns(request)
         ]
         context["all_url"] = reverse(f"{reports.NAMESPACE}:campaigns")
         return context

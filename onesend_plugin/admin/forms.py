@@ -12,7 +12,7 @@ from django.forms.models import construct_instance
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
-from .. import messages
+from .. import messages, store
 from ..models import Campaign, Subscriber
 
 AUDIENCE_FIELDS = [
@@ -48,6 +48,13 @@ class SecretFieldsForm(WagtailAdminModelForm):
         return cleaned
 
 
+class AccountForm(SecretFieldsForm):
+    """The events secret stays readable: the shop's developers copy it into their store code.
+    Shopify's secret is pasted from Shopify and never shown again."""
+
+    secret_fields = ("shopify_secret",)
+
+
 class MetaAppForm(SecretFieldsForm):
     secret_fields = ("app_secret",)
 
@@ -64,13 +71,39 @@ class CampaignForm(WagtailAdminModelForm):
     field limit, so that error shows on the button itself (and the button is left out here).
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "trigger_event" in self.fields:  # the events flows can react to, plugins' included
+            choices = [("", _("— none: a one-off broadcast —")), *store.trigger_types()]
+            self.fields["trigger_event"].widget = forms.Select(choices=choices)
+            self.fields["delay_minutes"].required = False
+
     def clean(self):
         cleaned = super().clean()
         campaign = construct_instance(self, copy.copy(self.instance))
         for field, error in messages.validate(campaign, self.valid_buttons()).items():
             self.add_error(field, error)
         self.check_schedule(cleaned)
+        self.check_conditions(cleaned.get("trigger_conditions"))
+        cleaned["delay_minutes"] = cleaned.get("delay_minutes") or 0
+        cleaned["trigger_conditions"] = cleaned.get("trigger_conditions") or []
         return cleaned
+
+    def check_conditions(self, conditions) -> None:
+        """Flow conditions: a list of {"property", "op", "value"} with an operator onesend knows."""
+        valid = isinstance(conditions, list) and all(
+            isinstance(c, dict) and c.get("property") and c.get("op", "=") in store.CONDITIONS
+            for c in conditions
+        )
+        if conditions and not valid:
+            ops = ", ".join(store.CONDITIONS)
+            self.add_error(
+                "trigger_conditions",
+                _(
+                    'Write a list such as [{"property": "value", "op": ">=", "value": 50}]; operators: %(ops)s.'
+                )
+                % {"ops": ops},
+            )
 
     def valid_buttons(self) -> list[tuple[str, str]]:
         """(title, url) of the button forms that are valid and not being deleted."""

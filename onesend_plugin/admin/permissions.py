@@ -1,25 +1,51 @@
-"""Permission policies for onesend's admin surfaces."""
+"""Permission policies for onesend's admin surfaces: all of them are
+:class:`~onesend_plugin.scoping.AccountScopedPermissionPolicy` (accounts and roles), some with
+extra rules of their model."""
 
 from __future__ import annotations
 
-from wagtail.permission_policies import ModelPermissionPolicy
+from django.db.models import Model
+from wagtail.permissions import register_permission_policy
+
+from ..models import Account, Campaign, MessengerPage, MetaApp, Subscriber, SubscriptionLink, WebhookEvent
+from ..scoping import AccountScopedPermissionPolicy
 
 
-class ReadOnlyPermissionPolicy(ModelPermissionPolicy):
+class ReadOnlyPermissionPolicy(AccountScopedPermissionPolicy):
     """Rows only onesend itself writes (the webhook inbox): staff may look, nobody may edit,
-    not even superusers — an edited inbox would no longer be evidence of what Meta sent."""
+    not even superusers — an edited inbox would no longer be evidence of what Meta sent.
+    Client users see only their Pages' events (an unknown Page's events: agency staff only)."""
 
     def user_has_permission(self, user, action):
         return action == "view" and super().user_has_permission(user, action)
 
-    def user_has_any_permission(self, user, actions):
-        return any(self.user_has_permission(user, action) for action in actions)
 
-
-class SubscriberPermissionPolicy(ModelPermissionPolicy):
+class SubscriberPermissionPolicy(AccountScopedPermissionPolicy):
     """Subscribers come only from opt-ins and leave only through erasure, which keeps the
     consent trail: nobody adds or plainly deletes one, not even superusers. Erasing needs the
-    custom ``erase`` action (``onesend.erase_subscriber``)."""
+    custom ``erase`` action (``onesend.erase_subscriber``, and a role that may erase)."""
 
-    def user_has_permission(self, user, action):
-        return action not in ("add", "delete") and super().user_has_permission(user, action)
+    forbidden_actions = frozenset({"add", "delete"})
+
+
+class AccountPermissionPolicy(AccountScopedPermissionPolicy):
+    """Clients see their own accounts; only agency staff create or delete accounts."""
+
+    agency_only_actions = frozenset({"add", "delete"})
+
+
+#: Every onesend model the admin shows, with its policy.
+POLICIES: dict[type[Model], type[AccountScopedPermissionPolicy]] = {
+    Account: AccountPermissionPolicy,
+    MetaApp: AccountScopedPermissionPolicy,  # no account: agency staff only
+    MessengerPage: AccountScopedPermissionPolicy,
+    Subscriber: SubscriberPermissionPolicy,
+    SubscriptionLink: AccountScopedPermissionPolicy,
+    Campaign: AccountScopedPermissionPolicy,
+    WebhookEvent: ReadOnlyPermissionPolicy,
+}
+
+
+def register_policies() -> None:
+    for model, policy_class in POLICIES.items():
+        register_permission_policy(model, policy_class(model))

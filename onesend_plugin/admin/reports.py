@@ -20,7 +20,6 @@ import django_filters
 from django.db.models import BigIntegerField, Case, F, FloatField, OuterRef, Prefetch, Subquery, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import include, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
@@ -40,7 +39,7 @@ from wagtail.admin.widgets import HeaderButton
 from wagtail.coreutils import multigetattr
 from wagtail.permissions import policy_registry
 
-from .. import analytics
+from .. import analytics, scoping
 from ..models import Campaign, CampaignStat, MessengerPage
 from . import charts
 
@@ -380,8 +379,9 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
     header_icon = "mail"
 
     def get(self, request, *args, **kwargs):
-        # Looked up after the permission check, so the report says nothing about which ids exist.
-        self.object = get_object_or_404(Campaign.objects.select_related("page"), pk=kwargs["pk"])
+        # Looked up after the permission check, so the report says nothing about which ids exist;
+        # another client's campaign is as missing as one that never existed.
+        self.object = scoping.get_or_404(Campaign.objects.select_related("page"), kwargs["pk"], request.user)
         return super().get(request, *args, **kwargs)
 
     def get_page_subtitle(self):
@@ -433,7 +433,7 @@ class CampaignReportCSVView(CampaignReportPermissionMixin, View):
     """The funnel of one campaign as CSV."""
 
     def get(self, request, pk):
-        campaign = get_object_or_404(Campaign, pk=pk)
+        campaign = scoping.get_or_404(Campaign, pk, request.user)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         filename = f"campaign-{campaign.pk}-{slugify(campaign.name) or 'report'}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -621,7 +621,16 @@ class CampaignsReportView(CampaignReportPermissionMixin, ReportView):
     }
 
     def get_base_queryset(self):
-        return with_counters(Campaign.objects.filter(started_at__isnull=False).select_related("page"))
+        campaigns = scoping.narrow(Campaign.objects.filter(started_at__isnull=False), self.request)
+        return with_counters(campaigns.select_related("page"))
+
+    @cached_property
+    def filters(self):
+        filterset = super().filters
+        if filterset is not None:
+            account = scoping.active_account(self.request)  # only the user's Pages
+            scoping.scope_fields(filterset.form.fields, self.request.user, account=account)
+        return filterset
 
     def order_queryset(self, queryset):
         """Campaigns without a rate (nothing sent) go last either way; ties newest first."""
@@ -635,8 +644,9 @@ class CampaignsReportView(CampaignReportPermissionMixin, ReportView):
 
     @cached_property
     def currencies(self) -> list[str]:
+        campaigns = scoping.narrow(Campaign.objects.filter(started_at__isnull=False), self.request)
         names = (
-            CampaignStat.objects.filter(name__startswith="revenue:", campaign__started_at__isnull=False)
+            CampaignStat.objects.filter(name__startswith="revenue:", campaign__in=campaigns)
             .values_list("name", flat=True)
             .distinct()
         )

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -32,7 +32,7 @@ from wagtail.log_actions import log
 from wagtail.log_actions import registry as log_registry
 from wagtail.snippets.views import snippets
 
-from .. import broadcast, links, subscriptions
+from .. import broadcast, links, scoping, subscriptions
 from ..messenger.errors import GraphError
 from ..models import Campaign, Subscriber, SubscriptionLink
 from .forms import CampaignAudienceForm, SendTestForm
@@ -43,7 +43,17 @@ def tag_names(tags) -> str:
     return ", ".join(sorted(tag.name for tag in tags.all()))
 
 
-class ObjectDownloadView(PermissionCheckedMixin, BaseObjectMixin, View):
+class ScopedObjectMixin(BaseObjectMixin):
+    """onesend's own object views: the object through :func:`scoping.get_or_404`, for the view's
+    action (404 outside the user's accounts; permission denied when the role does not allow it)."""
+
+    def get_object(self):
+        required = getattr(self, "permission_required", None)
+        action = required if isinstance(required, str) else "view"
+        return scoping.get_or_404(self.model, self.pk, self.request.user, action)
+
+
+class ObjectDownloadView(PermissionCheckedMixin, ScopedObjectMixin, View):
     """A file about one object, for anyone who may look at the object."""
 
     any_permission_required = ["view", "change"]
@@ -113,14 +123,15 @@ class SubscriberInspectView(InspectView):
             subscriber.consent_records.all(),
         )
         context["export_url"] = reverse(self.export_url_name, args=args)
-        if self.user_has_permission("change") and subscriber.status == Subscriber.Status.SUBSCRIBED:
+        can = self.permission_policy.user_has_permission_for_instance
+        if can(self.request.user, "change", subscriber) and subscriber.status == Subscriber.Status.SUBSCRIBED:
             context["unsubscribe_url"] = reverse(self.unsubscribe_url_name, args=args)
-        if self.user_has_permission("erase"):
+        if can(self.request.user, "erase", subscriber):
             context["erase_url"] = reverse(self.erase_url_name, args=args)
         return context
 
 
-class SubscriberUnsubscribeView(PermissionCheckedMixin, BaseOperationView):
+class SubscriberUnsubscribeView(PermissionCheckedMixin, ScopedObjectMixin, BaseOperationView):
     """Stop marketing messages to a person, as if they had sent STOP (POST only)."""
 
     permission_required = "change"
@@ -285,19 +296,21 @@ class CampaignInspectView(snippets.InspectView):
         campaign, args = self.object, [self.object.pk]
         context["progress"] = broadcast.progress(campaign)
         context["progress_url"] = reverse(self.progress_url_name, args=args)
-        if self.user_has_permission("send"):
+        can = self.permission_policy.user_has_permission_for_instance
+        if can(self.request.user, "send", campaign):
             names = list(self.actions_by_status.get(campaign.status, []))
             if not campaign.live:
                 names = [name for name in names if name != "send"]
             if context["progress"]["unknown"] and campaign.status != Status.CANCELLED:
                 names.append("retry_unknown")
             context["actions"] = [(name, reverse(self.action_url_names[name], args=args)) for name in names]
+        if can(self.request.user, "send_test", campaign):  # editors too: a test reaches one person
             context["send_test_url"] = reverse(self.action_url_names["send_test"], args=args)
             context["send_test_form"] = SendTestForm(page=campaign.page)
         return context
 
 
-class CampaignObjectView(PermissionCheckedMixin, BaseObjectMixin, WagtailAdminTemplateMixin, TemplateView):
+class CampaignObjectView(PermissionCheckedMixin, ScopedObjectMixin, WagtailAdminTemplateMixin, TemplateView):
     """A page about one campaign, under its "Sending and progress" page in the breadcrumbs."""
 
     permission_required = "send"
@@ -425,6 +438,7 @@ class SendTestView(CampaignObjectView):
 
     page_title = _("Send a test")
     template_name = "onesend_plugin/admin/campaign_send_test.html"
+    permission_required = "send_test"  # ``onesend.send_campaign``, and a role that may test (editors)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -445,7 +459,7 @@ class SendTestView(CampaignObjectView):
         return redirect(self.inspect_url)
 
 
-class CampaignProgressView(PermissionCheckedMixin, BaseObjectMixin, View):
+class CampaignProgressView(PermissionCheckedMixin, ScopedObjectMixin, View):
     """``broadcast.progress`` as JSON, polled by the progress page."""
 
     any_permission_required = ["add", "change", "delete", "view"]
@@ -462,8 +476,9 @@ class CampaignAudienceView(PermissionCheckedMixin, View):
     model = Campaign
 
     def get(self, request, pk=None):
-        campaign = get_object_or_404(Campaign, pk=pk) if pk else Campaign()
+        campaign = scoping.get_or_404(Campaign, pk, request.user, "change") if pk else Campaign()
         form = CampaignAudienceForm(request.GET, instance=campaign)
+        scoping.scope_fields(form.fields, request.user, ("add", "change"))  # only the user's Pages
         if not form.is_valid():
             return HttpResponseBadRequest(form.errors.as_json(), content_type="application/json")
         return JsonResponse({"count": broadcast.audience(form.instance).count()})

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+from django.http import Http404
 from django.urls import path
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from django.views import View
 from wagtail.admin.panels import (
     FieldPanel,
     FieldRowPanel,
@@ -19,8 +22,10 @@ from wagtail.admin.panels import (
 from wagtail.admin.ui.tables import Column, DateColumn, LiveStatusTagColumn, StatusTagColumn
 from wagtail.admin.views.generic.models import InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.snippets.views.chooser import SnippetChooserViewSet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
+from .. import scoping
 from ..models import (
     MAX_BUTTONS,
     Account,
@@ -33,21 +38,146 @@ from ..models import (
 )
 from . import views
 from .filters import SubscriberFilterSet
-from .forms import CampaignForm, MessengerPageForm, MetaAppForm
+from .forms import AccountForm, CampaignForm, MessengerPageForm, MetaAppForm
 from .panels import AudienceCountPanel
 
+# -- Account scoping: one wrapper for every view of every onesend viewset ---------------------------
 
-class AccountViewSet(ModelViewSet):
+
+def _action(view) -> str:
+    """The action a view performs on its object: its ``permission_required``, else "view"."""
+    required = getattr(view, "permission_required", None)
+    return required if isinstance(required, str) else "view"
+
+
+def _narrow(queryset, request):
+    if queryset is not None and queryset.model in scoping.ACCOUNT_PATH:
+        return scoping.narrow(queryset, request)
+    return queryset  # not onesend's rows (log entries, revisions): found through a scoped object
+
+
+_scoped_classes: dict[type, type] = {}
+
+
+def scoped_view_class(view_class: type) -> type:
+    """``view_class`` with every way it reaches onesend rows going through ``scoping``:
+
+    * listings, exports and choosers (``get_base_queryset``, ``get_object_list``,
+      ``get_objects``): only the user's accounts (and the account switcher's choice);
+    * the object of an object view (``get_object``: edit, inspect, delete, history, usage, copy,
+      revisions, preview, lock, unlock, and onesend's own actions): :func:`scoping.check` —
+      404 outside the user's accounts, permission denied when the role does not allow the view's
+      ``permission_required``;
+    * model choice fields of its forms and filters (Pages, Accounts, Meta apps): only what the
+      user may use.
+    """
+    if getattr(view_class, "onesend_scoped", False):
+        return view_class
+    if view_class in _scoped_classes:
+        return _scoped_classes[view_class]
+    attrs: dict = {"onesend_scoped": True, "__module__": view_class.__module__, "__doc__": view_class.__doc__}
+
+    if hasattr(view_class, "get_base_queryset"):
+
+        def get_base_queryset(self, *args, **kwargs):
+            return _narrow(view_class.get_base_queryset(self, *args, **kwargs), self.request)
+
+        attrs["get_base_queryset"] = get_base_queryset
+
+    if hasattr(view_class, "get_object_list"):
+
+        def get_object_list(self, *args, **kwargs):
+            return _narrow(view_class.get_object_list(self, *args, **kwargs), self.request)
+
+        attrs["get_object_list"] = get_object_list
+
+    if hasattr(view_class, "get_objects"):
+
+        def get_objects(self, *args, **kwargs):
+            return _narrow(view_class.get_objects(self, *args, **kwargs), self.request)
+
+        attrs["get_objects"] = get_objects
+
+    if hasattr(view_class, "get_object"):
+
+        def get_object(self, *args, **kwargs):
+            obj = view_class.get_object(self, *args, **kwargs)
+            if obj is not None and type(obj) in scoping.ACCOUNT_PATH:
+                scoping.check(self.request.user, obj, _action(self))
+            return obj
+
+        attrs["get_object"] = get_object
+
+    if hasattr(view_class, "get_form"):
+
+        def get_form(self, *args, **kwargs):
+            form = view_class.get_form(self, *args, **kwargs)
+            scoping.scope_fields(form.fields, self.request.user, (_action(self),))
+            return form
+
+        attrs["get_form"] = get_form
+
+    if isinstance(getattr(view_class, "filters", None), cached_property):
+
+        def filters(self):
+            filterset = view_class.filters.func(self)
+            if filterset is not None:
+                account = scoping.active_account(self.request)
+                scoping.scope_fields(filterset.form.fields, self.request.user, account=account)
+            return filterset
+
+        attrs["filters"] = cached_property(filters)
+
+    scoped = type(view_class.__name__, (view_class,), attrs)
+    _scoped_classes[view_class] = scoped
+    return scoped
+
+
+class ScopedViewSetMixin:
+    """For every onesend viewset: each view it constructs is :func:`scoped_view_class`."""
+
+    def construct_view(self, view_class, **kwargs):
+        return super().construct_view(scoped_view_class(view_class), **kwargs)
+
+    def get_queryset(self, request):
+        """Snippet listings' queryset (ModelViewSet listings are narrowed in the view)."""
+        return scoping.narrow(self.model._default_manager.all(), request)
+
+
+class ScopedSnippetChooserViewSet(ScopedViewSetMixin, SnippetChooserViewSet):
+    """The campaign chooser: only the user's campaigns. Campaigns are created in their editor,
+    never from a chooser (Wagtail would fail on a chooser without a creation form)."""
+
+    @property
+    def create_view(self):
+        return self.construct_view(NoChooserCreationView)
+
+
+class NoChooserCreationView(View):
+    def dispatch(self, request, *args, **kwargs):
+        raise Http404
+
+
+class AccountViewSet(ScopedViewSetMixin, ModelViewSet):
     name = "onesend_accounts"
     url_prefix = "messenger/accounts"
     model = Account
     icon = "group"
-    form_fields = ["name", "slug", "timezone"]
     list_display = ["name", "slug", "timezone", "created_at"]
+    edit_handler = ObjectList(
+        [
+            FieldPanel("name"),
+            FieldPanel("slug"),
+            FieldPanel("timezone"),
+            FieldPanel("events_secret"),
+            FieldPanel("shopify_secret"),
+        ],
+        base_form_class=AccountForm,
+    )
     search_fields = ["name", "slug"]
 
 
-class MetaAppViewSet(ModelViewSet):
+class MetaAppViewSet(ScopedViewSetMixin, ModelViewSet):
     name = "onesend_apps"
     url_prefix = "messenger/apps"
     model = MetaApp
@@ -61,7 +191,7 @@ class MetaAppViewSet(ModelViewSet):
     )
 
 
-class MessengerPageViewSet(ModelViewSet):
+class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
     name = "onesend_pages"
     url_prefix = "messenger/pages"
     model = MessengerPage
@@ -115,7 +245,7 @@ class WebhookEventInspectView(InspectView):
         )
 
 
-class WebhookEventViewSet(ModelViewSet):
+class WebhookEventViewSet(ScopedViewSetMixin, ModelViewSet):
     """The webhook inbox: every event Meta sent, its processing state and error."""
 
     name = "onesend_inbox"
@@ -163,7 +293,7 @@ SUBSCRIBER_FIELDS = [
 ]
 
 
-class SubscriberViewSet(ModelViewSet):
+class SubscriberViewSet(ScopedViewSetMixin, ModelViewSet):
     """Browse, segment and export subscribers; inspect one person's consent history; edit their
     tags; unsubscribe, export or erase them. Nobody adds a subscriber by hand: they come only
     from opt-ins (see ``SubscriberPermissionPolicy``)."""
@@ -229,7 +359,7 @@ class SubscriberViewSet(ModelViewSet):
         )
 
 
-class SubscriptionLinkViewSet(ModelViewSet):
+class SubscriptionLinkViewSet(ScopedViewSetMixin, ModelViewSet):
     """Named ways in (a website button, a poster, an e-mail footer) with their clicks and
     subscribers, and each one's copyable link and QR code (on the inspect view)."""
 
@@ -265,7 +395,7 @@ class SubscriptionLinkViewSet(ModelViewSet):
         return self.construct_view(views.SubscriptionLinkQRCodeView)
 
 
-class CampaignViewSet(SnippetViewSet):
+class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
     """Campaigns: content with drafts, revisions and a Messenger preview; audience; schedule;
     and a "Sending and progress" page (the inspect view) with the send actions and live progress.
 
@@ -276,6 +406,7 @@ class CampaignViewSet(SnippetViewSet):
     model = Campaign
     icon = "mail"
     url_prefix = "messenger/campaigns"
+    chooser_viewset_class = ScopedSnippetChooserViewSet
     index_view_class = views.CampaignIndexView
     edit_view_class = views.CampaignEditView
     inspect_view_enabled = True
@@ -402,6 +533,20 @@ class CampaignViewSet(SnippetViewSet):
                     FieldPanel("expires_at"),
                 ],
                 heading=_("Schedule"),
+            ),
+            ObjectList(
+                [
+                    FieldPanel("trigger_event"),
+                    FieldPanel("trigger_conditions"),
+                    FieldRowPanel([FieldPanel("delay_minutes"), FieldPanel("local_send_time")]),
+                    FieldPanel("exit_events"),
+                ],
+                heading=_("Automation"),
+                help_text=_(
+                    "Leave the trigger empty for a one-off broadcast. With a trigger this campaign is a flow: "
+                    "once started it stays on and messages each subscriber when their store event happens "
+                    "(pause it to switch it off)."
+                ),
             ),
         ],
         base_form_class=CampaignForm,

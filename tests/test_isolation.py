@@ -1,0 +1,669 @@
+"""Agencies: a client never sees, counts, exports or messages another client's audience.
+
+The matrix is generated from the registered admin URL patterns (every onesend admin URL, the
+snippet and chooser namespaces included), not from a hand-written list: a new view is covered
+as soon as it is registered, and one with an object argument the matrix cannot fill fails here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from bs4 import BeautifulSoup
+from django.contrib.auth.models import Permission
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from wagtail.models import ModelLogEntry, Revision
+
+from onesend_plugin import blocks, broadcast, scoping
+from onesend_plugin.admin.groups import CLIENT_GROUP, ensure_client_group
+from onesend_plugin.models import (
+    Account,
+    Campaign,
+    CampaignStat,
+    ConsentRecord,
+    Delivery,
+    MarketingToken,
+    Membership,
+    MessengerPage,
+    MetaApp,
+    StoreEvent,
+    Subscriber,
+    SubscriptionLink,
+    WebhookDelivery,
+    WebhookEvent,
+)
+
+from .factories import (
+    AccountFactory,
+    CampaignFactory,
+    ConsentRecordFactory,
+    MarketingTokenFactory,
+    MessengerPageFactory,
+    MetaAppFactory,
+    SubscriberFactory,
+    SubscriptionLinkFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+# -- Two clients -------------------------------------------------------------------------------------
+
+
+class Client_:
+    """One client's rows, and the strings that would betray them in a response."""
+
+    def __init__(self, label: str, psid_base: int, n_subscribers: int):
+        self.label = label
+        self.app = MetaAppFactory(name=f"{label} Meta app")
+        self.account = AccountFactory(name=f"{label} Holdings", slug=f"{label.lower()}-holdings")
+        self.page = MessengerPageFactory(account=self.account, app=self.app, name=f"{label} Page")
+        self.subscribers = [
+            SubscriberFactory(
+                page=self.page,
+                psid=str(psid_base + i),
+                source_ref=f"{label.lower()}-source",
+                customer_ref=f"{label.lower()}-customer-{i}",
+            )
+            for i in range(n_subscribers)
+        ]
+        for subscriber in self.subscribers:
+            subscriber.tags.add(f"{label.lower()}-tag")
+            MarketingTokenFactory(subscriber=subscriber)
+            ConsentRecordFactory(subscriber=subscriber, ref=f"{label.lower()}-source")
+        self.subscriber = self.subscribers[0]
+        self.link = SubscriptionLinkFactory(
+            page=self.page, name=f"{label} Link", ref=f"{label.lower()}-source"
+        )
+        self.campaign = CampaignFactory(
+            page=self.page,
+            name=f"{label} Campaign",
+            status=Campaign.Status.RUNNING,
+            started_at=timezone.now() - timedelta(hours=2),
+            audience_size=n_subscribers,
+        )
+        self.revision = self.campaign.save_revision()
+        for subscriber in self.subscribers:
+            Delivery.objects.create(
+                campaign=self.campaign,
+                subscriber=subscriber,
+                page=self.page,
+                psid=subscriber.psid,
+                state=Delivery.State.SENT,
+                sent_at=timezone.now() - timedelta(hours=1),
+            )
+        CampaignStat.objects.create(campaign=self.campaign, name="sent", value=n_subscribers)
+        CampaignStat.objects.create(campaign=self.campaign, name=f"revenue:{self.currency}", value=12345)
+        webhook = WebhookDelivery.objects.create(app=self.app, body=b"{}", headers={})
+        self.event = WebhookEvent.objects.create(
+            delivery=webhook,
+            page=self.page,
+            page_external_id=self.page.page_id,
+            kind="message",
+            psid=self.subscriber.psid,
+            dedupe_key=f"{label}-event",
+            payload={"text": f"{label} says hi"},
+        )
+        self.store_event = StoreEvent.objects.create(
+            account=self.account,
+            name="order_placed",
+            customer_ref=f"{label.lower()}-customer-0",
+            idempotency_key=f"{label}-order",
+        )
+
+    @property
+    def currency(self) -> str:
+        return f"{self.label.upper()}CUR"  # long enough never to turn up in a random CSRF token
+
+    @property
+    def secrets(self) -> list[str]:
+        """What must never appear in another client's responses."""
+        return [
+            self.label,  # every name: account, Page, campaign, link, app, payload text
+            self.label.lower(),  # sources, tags, customer refs, slug
+            self.page.page_id,
+            self.currency,
+            *(s.psid for s in self.subscribers),
+        ]
+
+    def fingerprint(self) -> dict:
+        """Every row of this client, to show a request changed nothing."""
+        account = self.account
+        rows = {
+            Account: Account.objects.filter(pk=account.pk),
+            MessengerPage: MessengerPage.objects.filter(account=account),
+            Subscriber: Subscriber.objects.filter(page__account=account),
+            MarketingToken: MarketingToken.objects.filter(subscriber__page__account=account),
+            ConsentRecord: ConsentRecord.objects.filter(page__account=account),
+            SubscriptionLink: SubscriptionLink.objects.filter(page__account=account),
+            Campaign: Campaign.objects.filter(page__account=account),
+            Delivery: Delivery.objects.filter(page__account=account),
+            CampaignStat: CampaignStat.objects.filter(campaign__page__account=account),
+            WebhookEvent: WebhookEvent.objects.filter(page__account=account),
+            StoreEvent: StoreEvent.objects.filter(account=account),
+        }
+        snapshot = {model.__name__: sorted(map(repr, qs.values())) for model, qs in rows.items()}
+        snapshot["tags"] = sorted(
+            (s.pk, tuple(sorted(s.tags.names()))) for s in Subscriber.objects.filter(page__account=account)
+        )
+        snapshot["revisions"] = Revision.objects.filter(object_id=str(self.campaign.pk)).count()
+        snapshot["logs"] = ModelLogEntry.objects.count()
+        return snapshot
+
+
+@pytest.fixture
+def alpha(db):
+    return Client_("Alpha", 3100000000000000, 3)
+
+
+@pytest.fixture
+def bravo(db):
+    return Client_("Bravo", 7700000000000000, 5)
+
+
+@pytest.fixture
+def client_group(db):
+    return ensure_client_group()
+
+
+def client_user(django_user_model, group, memberships, username="alpha-user"):
+    user = django_user_model.objects.create_user(username, password="pw")
+    user.groups.add(group)
+    for account, role in memberships:
+        Membership.objects.create(user=user, account=account, role=role)
+    return user
+
+
+@pytest.fixture
+def user_a(django_user_model, client_group, alpha, bravo):
+    return client_user(django_user_model, client_group, [(alpha.account, Membership.Role.ADMIN)])
+
+
+@pytest.fixture
+def client_a(client, user_a):
+    client.force_login(user_a)
+    return client
+
+
+# -- The URL patterns ------------------------------------------------------------------------------------
+
+
+def onesend_admin_patterns():
+    """(full URL name, pattern) of every onesend admin URL, walked from the root URLconf."""
+
+    def walk(resolver, route, namespaces):
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(
+                    pattern,
+                    route + str(pattern.pattern),
+                    namespaces + ([pattern.namespace] if pattern.namespace else []),
+                )
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                yield route + str(pattern.pattern), ":".join([*namespaces, pattern.name]), pattern
+
+    seen = {}
+    for route, name, pattern in walk(get_resolver(), "", []):
+        if route.startswith("admin/") and "onesend" in name:
+            seen.setdefault((name, tuple(sorted(pattern.pattern.regex.groupindex))), pattern)
+    return [(name, pattern) for (name, _), pattern in seen.items()]
+
+
+PATTERNS = onesend_admin_patterns()
+
+
+def kwarg_names(pattern) -> list[str]:
+    return sorted(pattern.pattern.regex.groupindex)
+
+
+def model_of(pattern):
+    view_class = getattr(pattern.callback, "view_class", None)
+    initkwargs = getattr(pattern.callback, "view_initkwargs", {}) or {}
+    for candidate in (
+        initkwargs.get("model"),
+        getattr(view_class, "model", None),
+        initkwargs.get("model_class"),
+    ):
+        if isinstance(candidate, type):
+            return candidate
+    return getattr(view_class, "model_class", None)
+
+
+def fill(name, pattern, owner: Client_) -> dict:
+    """The pattern's kwargs, filled with ``owner``'s objects."""
+    model = model_of(pattern)
+    objects = {
+        Account: owner.account,
+        MetaApp: owner.app,
+        MessengerPage: owner.page,
+        Subscriber: owner.subscriber,
+        SubscriptionLink: owner.link,
+        Campaign: owner.campaign,
+        WebhookEvent: owner.event,
+    }
+    kwargs = {}
+    for kwarg in kwarg_names(pattern):
+        if kwarg == "pk":
+            assert model in objects, f"{name}: no object of {model} to fill its pk with"
+            kwargs[kwarg] = objects[model].pk
+        elif kwarg.startswith("revision_id"):
+            assert model is Campaign, name
+            kwargs[kwarg] = owner.revision.pk
+        elif kwarg == "kind":
+            kwargs[kwarg] = "png"
+        else:  # a new kind of argument: teach the matrix how to fill it
+            pytest.fail(f"{name}: don't know how to fill the URL argument {kwarg!r}")
+    return kwargs
+
+
+OBJECT_PATTERNS = [(name, p) for name, p in PATTERNS if kwarg_names(p)]
+LISTING_PATTERNS = [(name, p) for name, p in PATTERNS if not kwarg_names(p)]
+
+
+def ids(patterns):
+    return [name for name, _ in patterns]
+
+
+def body(response) -> str:
+    if not hasattr(response, "_text"):  # streamed exports can be read once
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        response._text = content.decode("utf-8", errors="replace")
+    return response._text
+
+
+def denied(response, method="GET") -> bool:
+    """404, 403, or Wagtail's answer to PermissionDenied (back to the dashboard); for a POST to a
+    view that only reads, 405 (it says nothing about the object)."""
+    if method == "POST" and response.status_code == 405:
+        return True
+    return response.status_code in (403, 404) or (
+        response.status_code == 302 and response["Location"] == reverse("wagtailadmin_home")
+    )
+
+
+def assert_no_leak(response, owner: Client_, where: str):
+    text = body(response)
+    for secret in owner.secrets:
+        assert secret not in text, f"{where}: {secret!r} of the other client in the response"
+
+
+def test_the_matrix_covers_every_onesend_admin_url():
+    names = ids(PATTERNS)
+    assert len(PATTERNS) >= 90, names
+    for expected in (
+        "wagtailsnippets_onesend_campaign:edit",
+        "wagtailsnippets_onesend_campaign:send",
+        "wagtailsnippets_onesend_campaign:revisions_compare",
+        "wagtailsnippetchoosers_onesend_campaign:chosen",
+        "onesend_subscribers:erase",
+        "onesend_links:qr",
+        "onesend_inbox:inspect",
+        "onesend_apps:edit",
+        "onesend_accounts:index",
+        "onesend_reports:campaign_csv",
+        "onesend_reports:campaigns",
+        "onesend_account_switch",
+    ):
+        assert expected in names
+
+
+# -- Client A on client B's objects: nothing -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, pattern", OBJECT_PATTERNS, ids=ids(OBJECT_PATTERNS))
+def test_other_clients_objects_are_out_of_reach(client_a, alpha, bravo, name, pattern):
+    url = reverse(name, kwargs=fill(name, pattern, bravo))
+    before = bravo.fingerprint()
+    for method in ("get", "post"):
+        response = getattr(client_a, method)(url)
+        assert denied(response, method.upper()), f"{method.upper()} {url}: {response.status_code}"
+        assert_no_leak(response, bravo, f"{method.upper()} {url}")
+        assert bravo.fingerprint() == before, f"{method.upper()} {url} changed client B's data"
+
+
+#: Object views a client admin opens on their own objects (200): the rest are actions (POST
+#: only), forbidden to everyone (inbox edits, plain subscriber deletion) or agency only.
+OPENS = {
+    "wagtailsnippets_onesend_campaign": {
+        "edit",
+        "usage",
+        "history",
+        "history_results",
+        "inspect",
+        "revisions_view",
+        "revisions_compare",
+        "send",
+        "cancel",
+        "retry_unknown",
+        "send_test",
+        "progress",
+        "copy",
+    },
+    "wagtailsnippetchoosers_onesend_campaign": {"chosen"},
+    "onesend_subscribers": {"edit", "history", "history_results", "usage", "inspect", "export", "erase"},
+    "onesend_links": {"edit", "history", "history_results", "usage", "inspect", "copy", "qr"},
+    "onesend_inbox": {"inspect"},
+    "onesend_reports": {"campaign", "campaign_csv"},
+}
+
+
+@pytest.mark.parametrize("name, pattern", OBJECT_PATTERNS, ids=ids(OBJECT_PATTERNS))
+def test_own_objects_are_reachable(client_a, alpha, bravo, name, pattern):
+    url = reverse(name, kwargs=fill(name, pattern, alpha))
+    response = client_a.get(url)
+    namespace, _, view = name.rpartition(":")
+    if model_of(pattern) is MetaApp:  # agency-owned: out of every client's reach
+        assert denied(response), url
+    elif view in OPENS.get(namespace, ()):
+        assert response.status_code == 200, f"{url}: {response.status_code}"
+        assert_no_leak(response, bravo, url)
+    else:
+        assert response.status_code != 404, f"{url}: its own object must be found"
+
+
+# -- Listings, reports, exports, JSON: A's rows, never B's ------------------------------------------------
+
+
+#: What each listing must show of client A when it opens (its model's marker).
+def marker(model, owner: Client_) -> str | None:
+    return {
+        Campaign: owner.campaign.name,
+        MessengerPage: owner.page.name,
+        Subscriber: owner.subscriber.psid,
+        SubscriptionLink: owner.link.name,
+        Account: owner.account.name,
+        WebhookEvent: owner.subscriber.psid,
+    }.get(model)
+
+
+def listing_urls(name):
+    url = reverse(name)
+    return [url, f"{url}?export=csv"]
+
+
+@pytest.mark.parametrize("name, pattern", LISTING_PATTERNS, ids=ids(LISTING_PATTERNS))
+def test_listings_show_own_rows_only(client_a, alpha, bravo, name, pattern):
+    before = bravo.fingerprint()
+    for url in listing_urls(name):
+        response = client_a.get(url)
+        assert response.status_code in (200, 302, 400, 403, 404), url
+        assert_no_leak(response, bravo, url)
+        view = name.rpartition(":")[2]
+        listing = view in ("list", "list_results", "index", "index_results", "choose", "choose_results")
+        if listing and model_of(pattern) is MetaApp:
+            assert denied(response), f"{url}: Meta apps are the agency's"
+        elif listing or view in ("campaigns", "campaigns_results"):
+            assert response.status_code == 200, url
+            exports_nothing = "export=" in url and not body(response).strip()  # no list_export
+            if (expected := marker(model_of(pattern), alpha)) and not exports_nothing:
+                assert expected in body(response), f"{url}: client A's own rows are missing"
+        response = client_a.post(url, {"page": bravo.page.pk, "account": bravo.account.pk})
+        assert_no_leak(response, bravo, f"POST {url}")
+    assert bravo.fingerprint() == before
+
+
+def test_counts_are_the_clients_own(client_a, alpha, bravo):
+    html = body(client_a.get("/admin/messenger/subscribers/"))
+    assert f"Subscribed: {len(alpha.subscribers)}" in html
+    assert f"Subscribed: {len(alpha.subscribers) + len(bravo.subscribers)}" not in html
+
+    home = client_a.get("/admin/")
+    assert home.status_code == 200
+    html = body(home)
+    assert alpha.campaign.name in html
+    assert_no_leak(home, bravo, "dashboard")
+    panel = BeautifulSoup(html, "html.parser").select_one("#onesend-messenger-section")
+    facts = {dd["data-value"]: dd.get_text(strip=True) for dd in panel.select("dd[data-value]")}
+    assert facts["subscribed"] == str(len(alpha.subscribers))
+
+    # the audience count only counts the client's own Pages
+    audience = "/admin/messenger/campaigns/audience/"
+    assert client_a.get(audience, {"page": alpha.page.pk}).json() == {"count": len(alpha.subscribers)}
+    assert client_a.get(audience, {"page": bravo.page.pk}).status_code == 400
+    assert client_a.get(f"{audience}{alpha.campaign.pk}/", {"page": bravo.page.pk}).status_code == 400
+
+
+def test_forms_offer_and_accept_only_own_pages(client_a, alpha, bravo):
+    for url in ("/admin/messenger/campaigns/add/", "/admin/messenger/links/new/"):
+        html = body(client_a.get(url))
+        assert alpha.page.name in html and bravo.page.name not in html, url
+    response = client_a.post(
+        "/admin/messenger/links/new/", {"page": bravo.page.pk, "name": "Sneaky", "ref": "sneaky", "tags": ""}
+    )
+    assert response.status_code == 200 and "Select a valid choice" in body(response)
+    assert not SubscriptionLink.objects.filter(name="Sneaky").exists()
+    response = client_a.post(
+        "/admin/messenger/links/new/", {"page": alpha.page.pk, "name": "Mine", "ref": "mine", "tags": ""}
+    )
+    assert response.status_code == 302
+    assert SubscriptionLink.objects.get(name="Mine").page == alpha.page
+    # filters: the Page filter lists only the client's Pages, as do the report's
+    for url in (
+        "/admin/messenger/subscribers/",
+        "/admin/messenger/reports/campaigns/",
+        "/admin/messenger/links/",
+    ):
+        html = body(client_a.get(url))
+        assert alpha.page.name in html and bravo.page.name not in html, url
+    # filtering by another client's Page shows nothing of it
+    response = client_a.get("/admin/messenger/subscribers/", {"page": bravo.page.pk})
+    assert_no_leak(response, bravo, "filter by B's page")
+
+
+def test_the_send_test_suggestions_are_the_campaigns_page_subscribers(client_a, alpha, bravo):
+    html = body(client_a.get(f"/admin/messenger/campaigns/send_test/{alpha.campaign.pk}/"))
+    assert alpha.subscriber.psid in html
+    response = client_a.post(
+        f"/admin/messenger/campaigns/send_test/{alpha.campaign.pk}/", {"subscriber": bravo.subscriber.psid}
+    )
+    assert response.status_code == 200 and "No subscriber of this Page has this PSID" in body(response)
+
+
+def test_subscribe_block_offers_the_editors_own_pages(user_a, alpha, bravo):
+    scoping.set_current_user(user_a)
+    try:
+        assert blocks.messenger_page_choices() == [(str(alpha.page.pk), alpha.page.name)]
+    finally:
+        scoping.set_current_user(None)
+    assert len(blocks.messenger_page_choices()) == 2  # outside the page editor: every Page
+
+
+def test_webhook_events_of_unknown_pages_are_agency_only(client_a, alpha, bravo):
+    orphan = WebhookEvent.objects.create(
+        delivery=alpha.event.delivery,
+        page=None,
+        page_external_id="999",
+        kind="message",
+        psid="5550000000000000",
+        dedupe_key="orphan",
+        payload={},
+    )
+    assert "5550000000000000" not in body(client_a.get("/admin/messenger/inbox/"))
+    assert denied(client_a.get(f"/admin/messenger/inbox/inspect/{orphan.pk}/"))
+
+
+def test_clients_cannot_create_accounts_or_see_meta_apps(client_a, alpha):
+    assert denied(client_a.get("/admin/messenger/accounts/new/"))
+    assert denied(client_a.get("/admin/messenger/apps/"))
+    assert denied(client_a.get(f"/admin/messenger/apps/edit/{alpha.app.pk}/"))
+    menu = body(client_a.get("/admin/"))
+    assert "/admin/messenger/apps/" not in menu
+
+
+# -- Roles -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine(monkeypatch):
+    calls = []
+    for name in ("start", "pause", "resume", "cancel", "retry_unknown", "send_test"):
+        monkeypatch.setattr(
+            broadcast, name, lambda campaign, *a, _name=name, **k: calls.append((_name, campaign.pk))
+        )
+    return calls
+
+
+def role_client(client, django_user_model, client_group, alpha, role):
+    user = client_user(django_user_model, client_group, [(alpha.account, role)], username=f"{role}-user")
+    client.force_login(user)
+    return client
+
+
+def test_an_analyst_views_but_changes_nothing(client, django_user_model, client_group, alpha, bravo, engine):
+    c = role_client(client, django_user_model, client_group, alpha, Membership.Role.ANALYST)
+    campaign, subscriber = alpha.campaign, alpha.subscriber
+    for url in (
+        "/admin/messenger/campaigns/",
+        f"/admin/messenger/campaigns/inspect/{campaign.pk}/",
+        f"/admin/messenger/reports/campaign/{campaign.pk}/",
+        f"/admin/messenger/reports/campaign/{campaign.pk}/csv/",
+        "/admin/messenger/subscribers/?export=csv",
+        f"/admin/messenger/subscribers/inspect/{subscriber.pk}/",
+        f"/admin/messenger/campaigns/progress/{campaign.pk}/",
+    ):
+        assert c.get(url).status_code == 200, url
+    inspect = body(c.get(f"/admin/messenger/campaigns/inspect/{campaign.pk}/"))
+    assert "/send/" not in inspect and "/send_test/" not in inspect
+    before = alpha.fingerprint()
+    for url in (
+        f"/admin/messenger/campaigns/send/{campaign.pk}/",
+        f"/admin/messenger/campaigns/pause/{campaign.pk}/",
+        f"/admin/messenger/campaigns/send_test/{campaign.pk}/",
+        f"/admin/messenger/campaigns/edit/{campaign.pk}/",
+        f"/admin/messenger/subscribers/erase/{subscriber.pk}/",
+        f"/admin/messenger/subscribers/unsubscribe/{subscriber.pk}/",
+        f"/admin/messenger/subscribers/edit/{subscriber.pk}/",
+        f"/admin/messenger/links/edit/{alpha.link.pk}/",
+        "/admin/messenger/links/new/",
+    ):
+        assert denied(c.post(url, {"name": "Changed", "subscriber": subscriber.psid})), url
+    assert alpha.fingerprint() == before and engine == []
+
+
+def test_an_editor_edits_and_tests_but_does_not_send_or_erase(
+    client, django_user_model, client_group, alpha, bravo, engine
+):
+    c = role_client(client, django_user_model, client_group, alpha, Membership.Role.EDITOR)
+    campaign, subscriber = alpha.campaign, alpha.subscriber
+    assert c.get(f"/admin/messenger/campaigns/edit/{campaign.pk}/").status_code == 200
+    inspect = body(c.get(f"/admin/messenger/campaigns/inspect/{campaign.pk}/"))
+    assert f"/send_test/{campaign.pk}/" in inspect and f"/pause/{campaign.pk}/" not in inspect
+    response = c.post(f"/admin/messenger/campaigns/send_test/{campaign.pk}/", {"subscriber": subscriber.psid})
+    assert response.status_code == 302 and engine == [("send_test", campaign.pk)]
+    response = c.post(
+        f"/admin/messenger/links/edit/{alpha.link.pk}/",
+        {"page": alpha.page.pk, "name": "Renamed link", "ref": alpha.link.ref, "tags": ""},
+    )
+    assert response.status_code == 302
+    assert SubscriptionLink.objects.get(pk=alpha.link.pk).name == "Renamed link"
+    for url in (
+        f"/admin/messenger/campaigns/send/{campaign.pk}/",
+        f"/admin/messenger/campaigns/pause/{campaign.pk}/",
+        f"/admin/messenger/campaigns/cancel/{campaign.pk}/",
+        f"/admin/messenger/subscribers/erase/{subscriber.pk}/",
+    ):
+        assert denied(c.post(url)), url
+    assert engine == [("send_test", campaign.pk)]
+    assert Subscriber.objects.filter(pk=subscriber.pk).exists()
+
+
+def test_a_client_admin_sends_and_erases_in_their_account(client_a, alpha, engine):
+    inspect = body(client_a.get(f"/admin/messenger/campaigns/inspect/{alpha.campaign.pk}/"))
+    assert f"/pause/{alpha.campaign.pk}/" in inspect
+    assert client_a.post(f"/admin/messenger/campaigns/pause/{alpha.campaign.pk}/").status_code == 302
+    assert engine == [("pause", alpha.campaign.pk)]
+    erase = f"/admin/messenger/subscribers/erase/{alpha.subscriber.pk}/"
+    assert client_a.get(erase).status_code == 200
+    assert client_a.post(erase).status_code == 302
+    assert not Subscriber.objects.filter(pk=alpha.subscriber.pk).exists()
+
+
+def test_removing_the_membership_takes_effect_at_once(client_a, user_a, alpha):
+    url = f"/admin/messenger/campaigns/inspect/{alpha.campaign.pk}/"
+    assert client_a.get(url).status_code == 200
+    Membership.objects.filter(user=user_a).delete()
+    assert denied(client_a.get(url))
+    assert alpha.campaign.name not in body(client_a.get("/admin/messenger/campaigns/"))
+
+
+# -- Agency staff and the account switcher -------------------------------------------------------------
+
+
+@pytest.fixture
+def agency(client, django_user_model, client_group, alpha, bravo):
+    user = client_user(django_user_model, client_group, [], username="agency")
+    user.user_permissions.add(Permission.objects.get(codename="access_all_accounts"))
+    client.force_login(user)
+    return client
+
+
+def test_agency_staff_see_every_client(agency, alpha, bravo):
+    for url in (
+        "/admin/messenger/campaigns/",
+        "/admin/messenger/reports/campaigns/",
+        "/admin/messenger/accounts/",
+    ):
+        html = body(agency.get(url))
+        assert alpha.label in html and bravo.label in html, url
+    for owner in (alpha, bravo):
+        assert agency.get(f"/admin/messenger/campaigns/inspect/{owner.campaign.pk}/").status_code == 200
+
+
+def test_the_account_switcher_narrows_listings_and_reports(agency, alpha, bravo):
+    assert "Account: all" in body(agency.get("/admin/"))
+    response = agency.post("/admin/messenger/account/", {"account": alpha.account.pk, "next": "/admin/"})
+    assert response.status_code == 302 and agency.session[scoping.SESSION_KEY] == alpha.account.pk
+    assert f"Account: {alpha.account.name}" in body(agency.get("/admin/"))
+    for url in (
+        "/admin/messenger/campaigns/",
+        "/admin/messenger/subscribers/",
+        "/admin/messenger/reports/campaigns/",
+        "/admin/messenger/subscribers/?export=csv",
+        "/admin/",
+    ):
+        response = agency.get(url)
+        assert alpha.label in body(response), url
+        assert_no_leak(response, bravo, url)
+    agency.post("/admin/messenger/account/", {"account": ""})
+    assert bravo.label in body(agency.get("/admin/messenger/campaigns/"))
+
+
+def test_a_client_cannot_switch_to_someone_elses_account(client_a, alpha, bravo):
+    response = client_a.post("/admin/messenger/account/", {"account": bravo.account.pk})
+    assert scoping.SESSION_KEY not in client_a.session
+    assert response.status_code == 302
+    session = client_a.session
+    session[scoping.SESSION_KEY] = bravo.account.pk  # even if the session says so
+    session.save()
+    assert alpha.campaign.name in body(client_a.get("/admin/messenger/campaigns/"))
+    assert_no_leak(client_a.get("/admin/messenger/campaigns/"), bravo, "forged session")
+
+
+def test_the_client_group_is_idempotent(db):
+    first = ensure_client_group()
+    second = ensure_client_group()
+    assert first == second and first.name == CLIENT_GROUP
+    codenames = set(first.permissions.values_list("codename", flat=True))
+    assert {
+        "access_admin",
+        "view_campaign",
+        "send_campaign",
+        "erase_subscriber",
+        "publish_campaign",
+    } <= codenames
+    assert "access_all_accounts" not in codenames and "view_metaapp" not in codenames
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Known gap: Wagtail's site history report lists every onesend log entry (campaign names, "
+    "subscriber labels) to anyone with a onesend permission; ModelLogEntry has no scoping hook.",
+)
+def test_site_history_shows_no_other_clients_log_entries(client_a, alpha, bravo):
+    from wagtail.log_actions import log
+
+    log(bravo.campaign, "wagtail.edit")
+    response = client_a.get("/admin/reports/site-history/")
+    assert response.status_code in (200, 302)
+    assert_no_leak(response, bravo, "site history")
