@@ -13,6 +13,7 @@ def ids(messages):
     return sorted(message.id for message in messages)
 
 
+@pytest.mark.django_db  # Django 6 runs the database checks too
 def test_the_example_site_is_clean():
     assert [m for m in checks.run_checks() if m.id.startswith("onesend")] == []
 

@@ -180,6 +180,7 @@ def test_exit_events_stop_a_reminder_for_a_person_the_plugin_found(
 BROKEN_PLUGIN = 'raise ImportError("acme_broken needs libacme, which is not installed")\n'
 
 
+@pytest.mark.django_db  # Django 6 runs the database checks too
 def test_a_broken_entry_point_is_recorded_and_reported_by_the_system_check(settings, install, monkeypatch):
     install("acme_broken", "acme_broken_plugin", BROKEN_PLUGIN, "broken")
     manager = loaded(settings)  # does not raise: one broken plugin must not take the site down
