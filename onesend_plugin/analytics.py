@@ -9,7 +9,7 @@ so a replayed, duplicated or reordered event can never count twice.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -216,8 +216,9 @@ def record_conversion(
     subscriber: Subscriber | None = None,
     at: datetime | None = None,
 ) -> Conversion:
-    """Store an order and attribute it: the last click within ``ATTRIBUTION_CLICK_DAYS``,
-    else (if enabled) the last read within ``ATTRIBUTION_READ_DAYS``. Idempotent per
+    """Store an order and attribute it: the last click within the account's click window
+    (``ATTRIBUTION_CLICK_DAYS`` by default), else (if enabled) the last read within its read
+    window (``ATTRIBUTION_READ_DAYS``). Idempotent per
     ``order_id``: a retried order event is counted once."""
     at = at or timezone.now()
     value = Decimal(str(value)).quantize(Decimal("0.01"))
@@ -248,31 +249,36 @@ def record_conversion(
     return conversion
 
 
+def _windows(subscriber_ids: list[int]) -> dict[tuple[int, int], list[int]]:
+    """Subscribers grouped by their account's (click days, read days) attribution windows."""
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    rows = Subscriber.objects.filter(pk__in=subscriber_ids).values_list(
+        "pk", "page__account__attribution_click_days", "page__account__attribution_read_days"
+    )
+    for pk, click_days, read_days in rows:
+        click_days = conf.get("ATTRIBUTION_CLICK_DAYS") if click_days is None else click_days
+        read_days = conf.get("ATTRIBUTION_READ_DAYS") if read_days is None else read_days
+        groups[(click_days, read_days)].append(pk)
+    return groups
+
+
 def _attribute(subscriber_ids: list[int], at: datetime) -> tuple[Delivery | None, str]:
+    """The last click within each subscriber's account's click window, else the last read
+    within its read window (0 days: off)."""
     if not subscriber_ids:
         return None, ""
-    click_days = conf.get("ATTRIBUTION_CLICK_DAYS")
-    click = (
-        Click.objects.filter(
-            subscriber_id__in=subscriber_ids, at__lte=at, at__gte=at - timedelta(days=click_days)
-        )
-        .select_related("delivery")
-        .order_by("-at")
-        .first()
-    )
+    windows = _windows(subscriber_ids)
+    clicked, read = Q(pk__in=[]), Q(pk__in=[])
+    for (click_days, read_days), ids in windows.items():
+        clicked |= Q(subscriber_id__in=ids, at__gte=at - timedelta(days=click_days))
+        if read_days:
+            read |= Q(subscriber_id__in=ids, read_at__gte=at - timedelta(days=read_days))
+    click = Click.objects.filter(clicked, at__lte=at).select_related("delivery").order_by("-at").first()
     if click:
         return click.delivery, Conversion.Via.CLICK
-    read_days = conf.get("ATTRIBUTION_READ_DAYS")
-    if read_days:
-        read = (
-            Delivery.objects.filter(
-                subscriber_id__in=subscriber_ids, read_at__lte=at, read_at__gte=at - timedelta(days=read_days)
-            )
-            .order_by("-read_at")
-            .first()
-        )
-        if read:
-            return read, Conversion.Via.READ
+    last_read = Delivery.objects.filter(read, read_at__lte=at).order_by("-read_at").first()
+    if last_read:
+        return last_read, Conversion.Via.READ
     return None, ""
 
 

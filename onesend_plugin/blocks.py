@@ -20,11 +20,15 @@ TEMPLATE = "onesend_plugin/blocks/subscribe.html"
 
 def messenger_page_choices() -> list[tuple[str, str]]:
     """The Pages editors can pick: in the page editor, only the editing user's own (their
-    accounts'). A callable, so the database is read when the form is shown, never at import or
-    migration time."""
+    accounts'), and on a Site owned by client accounts only those clients' Pages. The same list
+    validates the saved value, so a crafted POST cannot pick another Page. A callable, so the
+    database is read when the form is shown or validated, never at import or migration time."""
     pages = MessengerPage.objects.all()
     if (user := scoping.current_user()) is not None:
         pages = scoping.scope(pages, user)
+    site = scoping.current_site()
+    if site is not None and site.onesend_accounts.exists():
+        pages = pages.filter(account__sites=site)
     return [(str(pk), name) for pk, name in pages.values_list("pk", "name")]
 
 

@@ -7,6 +7,7 @@ database constraints, so concurrent workers cannot break them.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from datetime import timedelta
@@ -21,7 +22,15 @@ from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
 from taggit.managers import TaggableManager
 from taggit.models import TaggedItemBase
-from wagtail.models import DraftStateMixin, LockableMixin, Orderable, PreviewableMixin, RevisionMixin
+from wagtail.models import (
+    DraftStateMixin,
+    LockableMixin,
+    ModelLogEntry,
+    Orderable,
+    PreviewableMixin,
+    RevisionMixin,
+)
+from wagtail.models.audit_log import ModelLogEntryManager
 
 from . import conf
 
@@ -30,6 +39,16 @@ OPTIN_TITLE_MAX_LENGTH = 65  # Meta's limit for the notification_messages templa
 
 def _new_secret() -> str:
     return secrets.token_hex(32)
+
+
+class OptinCTA(models.TextChoices):
+    """Meta's ``notification_messages_cta_text`` values."""
+
+    GET_UPDATES = "GET_UPDATES", _("Get updates")
+    ALLOW = "ALLOW", _("Allow messages")
+    GET = "GET", _("Get messages")
+    OPT_IN = "OPT_IN", _("Opt in to messages")
+    SIGN_UP = "SIGN_UP", _("Sign up for messages")
 
 
 class Account(models.Model):
@@ -54,6 +73,56 @@ class Account(models.Model):
         blank=True,
         help_text=_("Shopify's webhook signing secret, for its order and checkout webhooks."),
     )
+    sites = models.ManyToManyField(
+        "wagtailcore.Site",
+        blank=True,
+        related_name="onesend_accounts",
+        help_text=_("Wagtail Sites of this client: their subscribe buttons offer only this client's Pages."),
+    )
+
+    # Defaults of the account's Pages and campaigns (empty: the site-wide setting).
+    frequency_cap_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "At most one marketing message per subscriber per this many hours, unless a Page says "
+            "otherwise. Empty: the site default."
+        ),
+    )
+    attribution_click_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "An order counts for the campaign last clicked within this many days. Empty: site default."
+        ),
+    )
+    attribution_read_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "Failing a click, for the campaign last read within this many days (0: off). Empty: site default."
+        ),
+    )
+    optin_title = models.CharField(
+        max_length=OPTIN_TITLE_MAX_LENGTH,
+        blank=True,
+        help_text=_("Opt-in title of new Pages that leave theirs at the default."),
+    )
+    optin_cta = models.CharField(
+        _("opt-in button"),
+        max_length=20,
+        choices=OptinCTA.choices,
+        blank=True,
+        help_text=_("Opt-in button of new Pages that leave theirs at the default."),
+    )
+    optin_image_url = models.URLField(blank=True, help_text=_("Opt-in image of new Pages that have none."))
+    welcome_message = models.TextField(
+        blank=True, max_length=1999, help_text=_("Welcome message of new Pages that have none.")
+    )
+    quiet_hours_start = models.TimeField(
+        null=True, blank=True, help_text=_("Quiet hours of new campaigns (subscriber's local time).")
+    )
+    quiet_hours_end = models.TimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -62,6 +131,31 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def setting(self, field: str, name: str):
+        """The account's value of a setting, else the site-wide ``conf`` setting ``name``."""
+        value = getattr(self, field)
+        return conf.get(name) if value is None else value
+
+    #: Opt-in fields a new Page takes from its account when it leaves them at their defaults.
+    OPTIN_DEFAULTS = ("optin_title", "optin_cta", "optin_image_url", "welcome_message")
+
+    def apply_optin_defaults(self, page: MessengerPage) -> None:
+        """Give a new Page the account's opt-in wording and branding where the Page kept the
+        model's default. Only at creation: the title is the subscription topic, which must not
+        change under existing subscribers when the account's default changes later."""
+        for name in self.OPTIN_DEFAULTS:
+            default = MessengerPage._meta.get_field(name).get_default()
+            if getattr(self, name) and getattr(page, name) == default:
+                setattr(page, name, getattr(self, name))
+
+    def apply_quiet_hours(self, campaign: Campaign) -> None:
+        """A new campaign without quiet hours gets the account's."""
+        if campaign.quiet_hours_start is None and campaign.quiet_hours_end is None:
+            campaign.quiet_hours_start, campaign.quiet_hours_end = (
+                self.quiet_hours_start,
+                self.quiet_hours_end,
+            )
 
 
 class Membership(models.Model):
@@ -85,6 +179,57 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.account} ({self.get_role_display()})"
+
+
+def _invitation_expiry():
+    return timezone.now() + Invitation.VALID_FOR
+
+
+class Invitation(models.Model):
+    """An e-mailed invitation to join an account with a role. The link carries a random token;
+    only its hash is stored, so the table cannot be used to accept anyone's invitation. Valid
+    once, until it expires; revoking deletes it."""
+
+    VALID_FOR = timedelta(days=7)
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=10, choices=Membership.Role.choices, default=Membership.Role.EDITOR)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=_invitation_expiry)
+    accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.account} ({self.get_role_display()})"
+
+    @staticmethod
+    def hash(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, *, account: Account, email: str, role: str, invited_by) -> tuple[Invitation, str]:
+        """A new invitation and its token (shown once, in the e-mail). Earlier pending
+        invitations of the same person to the same account are replaced."""
+        token = secrets.token_urlsafe(32)
+        cls.objects.filter(account=account, email__iexact=email, accepted_at__isnull=True).delete()
+        invitation = cls.objects.create(
+            account=account, email=email, role=role, token_hash=cls.hash(token), invited_by=invited_by
+        )
+        return invitation, token
+
+    @property
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
 
 
 class MetaApp(models.Model):
@@ -119,16 +264,6 @@ class Channel(models.TextChoices):
     STANDARD = "standard", _("Standard messaging (24 h window only)")
 
 
-class OptinCTA(models.TextChoices):
-    """Meta's ``notification_messages_cta_text`` values."""
-
-    GET_UPDATES = "GET_UPDATES", _("Get updates")
-    ALLOW = "ALLOW", _("Allow messages")
-    GET = "GET", _("Get messages")
-    OPT_IN = "OPT_IN", _("Opt in to messages")
-    SIGN_UP = "SIGN_UP", _("Sign up for messages")
-
-
 class MessengerPage(models.Model):
     """A Facebook Page connected to onesend, with its Page access token and messaging settings."""
 
@@ -151,7 +286,10 @@ class MessengerPage(models.Model):
     frequency_cap_hours = models.PositiveIntegerField(
         null=True,
         blank=True,
-        help_text=_("At most one marketing message per subscriber per this many hours. Empty: site default."),
+        help_text=_(
+            "At most one marketing message per subscriber per this many hours. Empty: the account's, "
+            "else the site default."
+        ),
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     status_reason = models.CharField(max_length=255, blank=True)
@@ -190,9 +328,15 @@ class MessengerPage(models.Model):
     def __repr__(self) -> str:
         return f"<MessengerPage {self.page_id}>"
 
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.account_id:
+            self.account.apply_optin_defaults(self)
+        super().save(*args, **kwargs)
+
     @property
     def cooldown(self) -> timedelta:
-        hours = self.frequency_cap_hours or conf.get("FREQUENCY_CAP_HOURS")
+        """The Page's frequency cap, else its account's, else the site's."""
+        hours = self.frequency_cap_hours or self.account.setting("frequency_cap_hours", "FREQUENCY_CAP_HOURS")
         return timedelta(hours=hours)
 
 
@@ -495,7 +639,11 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         blank=True,
         help_text=_("For 'at a local time', the wall-clock date and time used everywhere."),
     )
-    quiet_hours_start = models.TimeField(null=True, blank=True, help_text=_("Subscriber's local time."))
+    quiet_hours_start = models.TimeField(
+        null=True,
+        blank=True,
+        help_text=_("Subscriber's local time. A new campaign left without them gets its account's."),
+    )
     quiet_hours_end = models.TimeField(null=True, blank=True)
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text=_("Messages not sent by then are skipped, never sent late.")
@@ -572,6 +720,11 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         for name in self.ENGINE_FIELDS:
             setattr(obj, name, getattr(self, name))
         return obj
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.page_id:
+            self.page.account.apply_quiet_hours(self)
+        super().save(*args, **kwargs)
 
     def get_preview_template(self, request, mode_name):
         return "onesend_plugin/campaign_preview.html"
@@ -755,3 +908,25 @@ class StoreEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} by {self.customer_ref}"
+
+
+# -- Audit log ------------------------------------------------------------------------------------
+
+
+class ScopedLogEntryManager(ModelLogEntryManager):
+    def viewable_by_user(self, user):
+        from .scoping import log_entries  # scoping imports this module
+
+        return log_entries(super().viewable_by_user(user), user)
+
+
+class ScopedModelLogEntry(ModelLogEntry):
+    """Wagtail's log of model changes (the same table), whose entries about onesend's objects a
+    client user sees only for objects of their own accounts. Wagtail's site history report lists
+    every entry of every model the user has any permission on; registered as the log model of
+    every model instead of ``ModelLogEntry`` (see ``wagtail_hooks``)."""
+
+    objects = ScopedLogEntryManager()
+
+    class Meta:
+        proxy = True

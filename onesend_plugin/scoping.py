@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import CharField, Model, Q, QuerySet
+from django.db.models.functions import Cast
 from django.http import Http404
 from wagtail.permission_policies import ModelPermissionPolicy
 
@@ -60,6 +62,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             "send_test",
             "send_campaign",
             "erase_subscriber",
+            "manage_account",  # the account's settings, members and invitations
         }
     ),
     Membership.Role.EDITOR: frozenset({"view", "add", "change", "publish", "lock", "unlock", "send_test"}),
@@ -70,6 +73,10 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
 #: action is named after the Django permission they need.
 ROLE_ACTION_OF = {"send": "send_campaign", "erase": "erase_subscriber"}
 
+#: Actions that need more on some models than their name says: changing an account (its
+#: settings) is the client admin's, not an editor's.
+MODEL_ROLE_ACTIONS: dict[type[Model], dict[str, str]] = {Account: {"change": "manage_account"}}
+
 #: Role actions guarded by another action's Django permission: a test send needs
 #: ``onesend.send_campaign`` (the client group has it); the role then decides.
 DJANGO_ACTION_OF = {"send_test": "send"}
@@ -78,21 +85,33 @@ DJANGO_ACTION_OF = {"send_test": "send"}
 SESSION_KEY = "onesend_account"
 
 
-#: The user of the admin request being handled, for code that gets no request (a StreamField
-#: block's choices in the page editor). Set by the page editor hooks, cleared at every request start.
+#: The user of the admin request being handled and the Wagtail Site of the page they edit, for
+#: code that gets no request (a StreamField block's choices in the page editor). Set by the page
+#: editor hooks, cleared at every request start.
 _current_user: ContextVar = ContextVar("onesend_current_user", default=None)
+_current_site: ContextVar = ContextVar("onesend_current_site", default=None)
 
 
-def set_current_user(user) -> None:
+def set_current_user(user, site=None) -> None:
     _current_user.set(user)
+    _current_site.set(site)
 
 
 def current_user():
     return _current_user.get()
 
 
-def role_actions(actions) -> set[str]:
-    return {ROLE_ACTION_OF.get(action, action) for action in actions}
+def current_site():
+    return _current_site.get()
+
+
+def role_action(model: type[Model] | None, action: str) -> str:
+    """The role action (``ROLE_ACTIONS``) that ``action`` on ``model`` needs."""
+    return MODEL_ROLE_ACTIONS.get(model, {}).get(action) or ROLE_ACTION_OF.get(action, action)
+
+
+def role_actions(actions, model: type[Model] | None = None) -> set[str]:
+    return {role_action(model, action) for action in actions}
 
 
 def is_agency(user) -> bool:
@@ -124,7 +143,7 @@ def scope(queryset: QuerySet, user, actions=("view",), account: int | None = Non
     if not is_agency(user):
         if path is None:
             return queryset.none()
-        wanted = role_actions(actions)
+        wanted = role_actions(actions, queryset.model)
         allowed = [a for a, role in roles(user).items() if ROLE_ACTIONS[role] & wanted]
         queryset = queryset.filter(**_account_filter(path, allowed))
     if account is not None and path is not None:
@@ -176,7 +195,7 @@ def allows(user, obj: Model, action: str = "view") -> bool:
     if is_agency(user):
         return True
     role = roles(user).get(account_id_of(obj))
-    return role is not None and ROLE_ACTION_OF.get(action, action) in ROLE_ACTIONS[role]
+    return role is not None and role_action(type(obj), action) in ROLE_ACTIONS[role]
 
 
 def check(user, obj: Model, action: str = "view") -> Model:
@@ -226,7 +245,7 @@ class AccountScopedPermissionPolicy(ModelPermissionPolicy):
             return True
         if action in self.agency_only_actions or ACCOUNT_PATH.get(self.model) is None:
             return False
-        wanted = ROLE_ACTION_OF.get(action, action)
+        wanted = role_action(self.model, action)
         return any(wanted in ROLE_ACTIONS[role] for role in roles(user).values())
 
     def user_has_any_permission(self, user, actions):
@@ -243,3 +262,19 @@ class AccountScopedPermissionPolicy(ModelPermissionPolicy):
         if not actions:
             return self.model._default_manager.none()
         return scope(self.model._default_manager.all(), user, actions)
+
+
+#: The onesend models whose changes Wagtail's audit log records.
+LOGGED_MODELS = (Account, MessengerPage, SubscriptionLink, Subscriber, Campaign)
+
+
+def log_entries(entries: QuerySet, user) -> QuerySet:
+    """Audit log entries (Wagtail's ``ModelLogEntry``) without those about other accounts'
+    onesend objects: a client user's site history shows only their own accounts' changes."""
+    if is_agency(user):
+        return entries
+    own = Q()
+    for model in LOGGED_MODELS:
+        ids = scope(model._default_manager.all(), user).annotate(key=Cast("pk", CharField())).values("key")
+        own |= Q(content_type=ContentType.objects.get_for_model(model), object_id__in=ids)
+    return entries.filter(~Q(content_type__app_label=Account._meta.app_label) | own)

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from . import link_views, store_views, views
+from .admin import members
 
 app_name = "onesend"
 
@@ -12,4 +13,5 @@ urlpatterns = [
     path("c/<str:token>/", link_views.click, name="click"),
     path("events/<slug:account_slug>/", store_views.events, name="events"),
     path("shopify/<slug:account_slug>/", store_views.shopify, name="shopify"),
+    path("invitation/<str:token>/", members.accept_invitation, name="invitation"),
 ]

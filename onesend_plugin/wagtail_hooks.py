@@ -1,14 +1,17 @@
 """Wagtail hook registrations only; the logic lives in ``onesend_plugin.admin``."""
 
 from django.core.signals import request_started
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.log_actions import LogFormatter
+from wagtail.models import ModelLogEntry
 from wagtail.snippets.models import register_snippet
 
 from . import scoping
 from .admin.permissions import register_policies
 from .admin.viewsets import MessengerViewSetGroup
+from .models import ScopedModelLogEntry
 
 # Every onesend model in the admin gets an account-scoped policy, before the viewsets read it.
 register_policies()
@@ -28,13 +31,14 @@ request_started.connect(forget_current_user, dispatch_uid="onesend-forget-curren
 
 @hooks.register("before_edit_page")
 def remember_page_editor(request, page):
-    """The subscribe block's Page choices (``blocks.messenger_page_choices``) are the editor's own."""
-    scoping.set_current_user(request.user)
+    """The subscribe block's Page choices (``blocks.messenger_page_choices``) are the editor's
+    own, and those of the clients owning the page's Site."""
+    scoping.set_current_user(request.user, page.get_site())
 
 
 @hooks.register("before_create_page")
 def remember_page_creator(request, parent_page, page_class):
-    scoping.set_current_user(request.user)
+    scoping.set_current_user(request.user, parent_page.get_site())
 
 
 @hooks.register("register_admin_urls")
@@ -51,12 +55,70 @@ def register_account_switch_menu_item():
     return switcher.menu_item()
 
 
+@hooks.register("register_admin_urls")
+def register_agency_urls():
+    from .admin import agency, members
+
+    return agency.admin_urls() + members.admin_urls()
+
+
+@hooks.register("register_admin_menu_item")
+def register_agency_menu_item():
+    from .admin import agency
+
+    return agency.menu_item()
+
+
+@hooks.register("register_log_actions", order=100)  # after Wagtail's own registrations
+def register_scoped_log_model(actions):
+    """Model changes are logged through ``ScopedModelLogEntry`` (the same table as Wagtail's
+    ``ModelLogEntry``), so reports listing log entries show a client only their own accounts'."""
+    actions.log_entry_models.discard(ModelLogEntry)
+    actions.register_model(models.Model, ScopedModelLogEntry)
+
+
 @hooks.register("register_log_actions")
 def register_log_actions(actions):
     actions.register_action(
         "onesend.unsubscribe", _("Unsubscribe"), _("Unsubscribed from marketing messages")
     )
     actions.register_action("onesend.erase", _("Erase subscriber"), _("Subscriber erased"))
+
+    # Members and invitations, logged on the account (``onesend_plugin.admin.members``).
+    @actions.register_action("onesend.invitation.send")
+    class InvitationSentFormatter(LogFormatter):
+        label = _("Invite")
+
+        def format_message(self, log_entry):
+            return _("Invited %(email)s as %(role)s") % log_entry.data
+
+    @actions.register_action("onesend.invitation.revoke")
+    class InvitationRevokedFormatter(LogFormatter):
+        label = _("Revoke invitation")
+
+        def format_message(self, log_entry):
+            return _("Revoked the invitation of %(email)s") % log_entry.data
+
+    @actions.register_action("onesend.invitation.accept")
+    class InvitationAcceptedFormatter(LogFormatter):
+        label = _("Accept invitation")
+
+        def format_message(self, log_entry):
+            return _("%(email)s joined as %(role)s") % log_entry.data
+
+    @actions.register_action("onesend.member.role")
+    class MemberRoleFormatter(LogFormatter):
+        label = _("Change role")
+
+        def format_message(self, log_entry):
+            return _("%(member)s: role %(from)s → %(to)s") % log_entry.data
+
+    @actions.register_action("onesend.member.remove")
+    class MemberRemovedFormatter(LogFormatter):
+        label = _("Remove access")
+
+        def format_message(self, log_entry):
+            return _("Removed the access of %(member)s") % log_entry.data
 
     # Written by the broadcast engine (``onesend_plugin.broadcast``).
     actions.register_action("onesend.campaign.start", _("Start sending"), _("Sending started"))

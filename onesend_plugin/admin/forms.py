@@ -12,8 +12,8 @@ from django.forms.models import construct_instance
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
-from .. import messages, store
-from ..models import Campaign, Subscriber
+from .. import messages, scoping, store
+from ..models import Account, Campaign, Subscriber
 
 AUDIENCE_FIELDS = [
     "page",
@@ -48,11 +48,33 @@ class SecretFieldsForm(WagtailAdminModelForm):
         return cleaned
 
 
+def check_quiet_hours(form, cleaned) -> None:
+    start, end = cleaned.get("quiet_hours_start"), cleaned.get("quiet_hours_end")
+    if (start is None) != (end is None):
+        form.add_error("quiet_hours_end" if end is None else "quiet_hours_start", _("Set both or neither."))
+
+
 class AccountForm(SecretFieldsForm):
     """The events secret stays readable: the shop's developers copy it into their store code.
-    Shopify's secret is pasted from Shopify and never shown again."""
+    Shopify's secret is pasted from Shopify and never shown again. Which Wagtail Sites a client
+    owns is the agency's decision (a client admin sees the field, read-only), and a Site has one
+    owner at most."""
 
     secret_fields = ("shopify_secret",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "sites" in self.fields and not scoping.is_agency(self.for_user):
+            self.fields["sites"].disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        check_quiet_hours(self, cleaned)
+        if not self.fields["sites"].disabled and cleaned.get("sites"):
+            taken = Account.objects.filter(sites__in=cleaned["sites"]).exclude(pk=self.instance.pk)
+            if owner := taken.first():
+                self.add_error("sites", _("Already owned by %(account)s.") % {"account": owner})
+        return cleaned
 
 
 class MetaAppForm(SecretFieldsForm):
@@ -122,11 +144,7 @@ class CampaignForm(WagtailAdminModelForm):
             self.add_error("send_at", _("Choose when to send it."))
         if send_at and expires_at and expires_at <= send_at:
             self.add_error("expires_at", _("Must be after the send time."))
-        start, end = cleaned.get("quiet_hours_start"), cleaned.get("quiet_hours_end")
-        if (start is None) != (end is None):
-            self.add_error(
-                "quiet_hours_end" if end is None else "quiet_hours_start", _("Set both or neither.")
-            )
+        check_quiet_hours(self, cleaned)
         after, before = cleaned.get("opted_in_after"), cleaned.get("opted_in_before")
         if after and before and before <= after:
             self.add_error("opted_in_before", _("Must be after 'opted in after'."))

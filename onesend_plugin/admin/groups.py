@@ -10,6 +10,7 @@ CLIENT_GROUP = "onesend clients"
 CLIENT_PERMISSIONS = [
     ("wagtailadmin", "access_admin"),
     ("onesend", "view_account"),
+    ("onesend", "change_account"),  # client admins only: see scoping.MODEL_ROLE_ACTIONS
     ("onesend", "view_messengerpage"),
     ("onesend", "view_webhookevent"),
     ("onesend", "view_subscriber"),

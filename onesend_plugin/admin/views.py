@@ -22,6 +22,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
+from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, Table
 from wagtail.admin.views.generic import DeleteView, IndexView, InspectView
 from wagtail.admin.views.generic.base import BaseObjectMixin, BaseOperationView, WagtailAdminTemplateMixin
@@ -69,6 +70,18 @@ class ObjectDownloadView(PermissionCheckedMixin, ScopedObjectMixin, View):
             content_type=content_type,
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+
+
+# -- Accounts ------------------------------------------------------------------------------------
+
+
+class AccountIndexView(IndexView):
+    def get_list_more_buttons(self, instance):
+        buttons = super().get_list_more_buttons(instance)
+        if scoping.allows(self.request.user, instance, "change"):
+            url = reverse("onesend_members", args=[instance.pk])
+            buttons.append(MenuItem(_("Members"), url=url, icon_name="group", priority=20))
+        return buttons
 
 
 # -- Subscribers ---------------------------------------------------------------------------------

@@ -159,18 +159,52 @@ class NoChooserCreationView(View):
 
 
 class AccountViewSet(ScopedViewSetMixin, ModelViewSet):
+    """Client accounts and their settings: agency staff create them; a client admin edits their
+    own (editors and analysts only see them listed); the Sites field is agency-only."""
+
     name = "onesend_accounts"
     url_prefix = "messenger/accounts"
     model = Account
     icon = "group"
+    index_view_class = views.AccountIndexView
     list_display = ["name", "slug", "timezone", "created_at"]
-    edit_handler = ObjectList(
+    edit_handler = TabbedInterface(
         [
-            FieldPanel("name"),
-            FieldPanel("slug"),
-            FieldPanel("timezone"),
-            FieldPanel("events_secret"),
-            FieldPanel("shopify_secret"),
+            ObjectList(
+                [FieldPanel("name"), FieldPanel("slug"), FieldPanel("timezone"), FieldPanel("sites")],
+                heading=_("Account"),
+            ),
+            ObjectList(
+                [
+                    MultiFieldPanel(
+                        [
+                            FieldPanel("frequency_cap_hours"),
+                            FieldRowPanel(
+                                [FieldPanel("quiet_hours_start"), FieldPanel("quiet_hours_end")],
+                                heading=_("Quiet hours of new campaigns"),
+                            ),
+                        ],
+                        heading=_("Sending"),
+                    ),
+                    FieldRowPanel(
+                        [FieldPanel("attribution_click_days"), FieldPanel("attribution_read_days")],
+                        heading=_("Attribution windows"),
+                    ),
+                    MultiFieldPanel(
+                        [
+                            FieldPanel("optin_title"),
+                            FieldRowPanel([FieldPanel("optin_cta"), FieldPanel("optin_image_url")]),
+                            FieldPanel("welcome_message"),
+                        ],
+                        heading=_("Opt-in wording and branding of new Pages"),
+                    ),
+                ],
+                heading=_("Defaults"),
+            ),
+            ObjectList(
+                [FieldPanel("events_secret"), FieldPanel("shopify_secret")],
+                heading=_("Store events"),
+            ),
         ],
         base_form_class=AccountForm,
     )
