@@ -116,6 +116,9 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 AUTH_PASSWORD_VALIDATORS = []
+# Invitations to client users are printed on the console (the web server's output) in the demo.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "onesend@localhost")
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

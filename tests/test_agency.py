@@ -20,6 +20,7 @@ from example_site.home.models import ContentPage
 from onesend_plugin import analytics, blocks, broadcast, scoping
 from onesend_plugin.admin.groups import ensure_client_group
 from onesend_plugin.models import (
+    Account,
     Campaign,
     CampaignStat,
     Click,
@@ -295,7 +296,9 @@ def test_a_client_admin_invites_and_the_new_user_joins(acme_admin, acme, globex,
     path = url.split("://", 1)[1].split("/", 1)[1]
     page = acme_admin.get(f"/{path}")
     assert page.status_code == 200 and "Choose a password" in page.content.decode()
-    response = acme_admin.post(f"/{path}", {"new_password1": "one-passphrase-1", "new_password2": "another-passphrase-2"})
+    response = acme_admin.post(
+        f"/{path}", {"new_password1": "one-passphrase-1", "new_password2": "another-passphrase-2"}
+    )
     assert (
         response.status_code == 200
         and not django_user_model.objects.filter(email="new@client.example").exists()
@@ -569,3 +572,17 @@ def test_the_page_editor_on_a_clients_site_refuses_other_clients_pages(admin_cli
     response = admin_client.post(f"/admin/pages/{page.pk}/edit/", subscribe_page_form("Deals", globex_page))
     assert response.status_code == 200
     assert ContentPage.objects.get(pk=page.pk).body[0].value["page"] == str(acme_page.pk)
+
+
+def test_the_demo_seeds_a_second_client_with_its_own_user(client):
+    from example_site.home import demo
+
+    demo.seed()
+    demo.seed()  # idempotent
+    assert Account.objects.count() == 2
+    assert list(Site.objects.get(is_default_site=True).onesend_accounts.values_list("slug", flat=True)) == [
+        "acme-shop"
+    ]
+    assert client.login(username=demo.CLIENT_USERNAME, password=demo.CLIENT_PASSWORD)
+    html = client.get("/admin/messenger/pages/").content.decode()
+    assert demo.SECOND_PAGE["page_id"] in html and demo.PAGE["page_id"] not in html

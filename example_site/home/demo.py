@@ -10,7 +10,8 @@ from wagtail.rich_text import RichText
 
 from example_site.shop.models import Product
 from onesend_plugin import broadcast
-from onesend_plugin.models import Account, Campaign, CampaignButton, MessengerPage, MetaApp
+from onesend_plugin.admin.groups import ensure_client_group
+from onesend_plugin.models import Account, Campaign, CampaignButton, Membership, MessengerPage, MetaApp
 
 from .models import ContentPage, HomePage
 
@@ -29,6 +30,17 @@ PAGE = {
     "username": "acmeshop",
     "access_token": "demo-page-token",
 }
+
+# A second client of the agency, with a user of its own who sees only that client.
+SECOND_CLIENT = {"slug": "bloom-florists", "name": "Bloom Florists", "timezone": "Europe/Paris"}
+SECOND_PAGE = {
+    "page_id": "1000000000000002",
+    "name": "Bloom Florists",
+    "username": "bloomflorists",
+    "access_token": "demo-bloom-page-token",
+}
+CLIENT_USERNAME = "bloom"
+CLIENT_PASSWORD = "changeme"
 
 CONTENT_PAGES = [
     (
@@ -94,7 +106,9 @@ def seed() -> MessengerPage:
     """Create everything the demo shows; return the Messenger Page."""
     ensure_superuser()
     page = ensure_messenger_page()
+    ensure_second_client(page.app)
     home = ensure_home_page()
+    Site.objects.get(is_default_site=True).onesend_accounts.add(page.account)  # Acme's site
     for slug, title, intro, body in CONTENT_PAGES:
         ensure_content_page(home, slug, title, intro, body)
     for slug, name, price, description in PRODUCTS:
@@ -216,6 +230,20 @@ def ensure_messenger_page() -> MessengerPage:
     return page
 
 
+def ensure_second_client(app: MetaApp) -> MessengerPage:
+    """The agency's second client, its Page (served by the same Meta app) and a client admin."""
+    account, _ = Account.objects.get_or_create(slug=SECOND_CLIENT["slug"], defaults=SECOND_CLIENT)
+    page, _ = MessengerPage.objects.get_or_create(
+        page_id=SECOND_PAGE["page_id"], defaults={**SECOND_PAGE, "account": account, "app": app}
+    )
+    User = get_user_model()
+    if not User.objects.filter(username=CLIENT_USERNAME).exists():
+        user = User.objects.create_user(CLIENT_USERNAME, "owner@bloom.example", CLIENT_PASSWORD)
+        user.groups.add(ensure_client_group())
+        Membership.objects.create(user=user, account=account, role=Membership.Role.ADMIN)
+    return page
+
+
 def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
     """Register the Page in the simulator and give it a few people, most of whom subscribe the
     way real people do: they open a subscription link, the site sends Meta's opt-in request, they
@@ -225,13 +253,14 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
     from onesend_plugin.messenger.simulator.remote import SimulatorRemote, wait_for
 
     remote = SimulatorRemote(simulator_url)
-    remote.create_page(
-        page_id=page.page_id,
-        name=page.name,
-        username=page.username,
-        access_token=page.access_token,
-        app_id=page.app.app_id,
-    )
+    for known in (page, MessengerPage.objects.get(page_id=SECOND_PAGE["page_id"])):
+        remote.create_page(
+            page_id=known.page_id,
+            name=known.name,
+            username=known.username,
+            access_token=known.access_token,
+            app_id=known.app.app_id,
+        )
     if remote.people(page.page_id):
         return
     for index, name in enumerate(SIMULATED_PEOPLE):

@@ -124,6 +124,8 @@ class Command(BaseCommand):
                 f"\nThe demo is running.\n"
                 f"  Site:       {site_url}/\n"
                 f"  Admin:      {site_url}/admin/  (login {demo.ADMIN_USERNAME} / {demo.ADMIN_PASSWORD})\n"
+                f"  Client:     {demo.CLIENT_USERNAME} / {demo.CLIENT_PASSWORD} sees only {demo.SECOND_CLIENT['name']}; "
+                f"agency overview at {site_url}/admin/messenger/agency/\n"
                 + (f"  Simulator:  {simulator_url}/_sim/\n" if use_simulator else "")
                 + "Press Ctrl-C to stop."
             )
