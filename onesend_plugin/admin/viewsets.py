@@ -258,6 +258,10 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
                     FieldPanel("offer_optin_without_ref"),
                 ],
                 heading=_("Opt-in and unsubscribe"),
+                help_text=_(
+                    "A new Page left at the default title and button, or without an image or welcome "
+                    "message, takes its account's defaults."
+                ),
             ),
         ],
         base_form_class=MessengerPageForm,
