@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from onesend_plugin.hooks import plugins
 
-from .models import Order, Product
+from .models import Order, Product, shop_account
 
 SESSION_KEY = "shop_cart"
 MAX_QUANTITY = 99
@@ -81,6 +81,7 @@ class Cart:
             value=sum((line.subtotal for line in lines), Decimal("0")),
             currency=lines[0].product.currency,
             customer_ref=customer_ref,
+            account=shop_account(),
             properties={"items": [line.product.slug for line in lines], "url": url},
         )
         self._save()

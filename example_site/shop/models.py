@@ -10,6 +10,13 @@ from django.db import models
 from django.urls import reverse
 
 from onesend_plugin.hooks import plugins
+from onesend_plugin.models import Account
+
+
+def shop_account() -> Account | None:
+    """The client account that owns the site: the shop's events are its (with several clients in
+    one install, onesend must be told). None when no account owns it: onesend then uses the only one."""
+    return Account.objects.filter(sites__is_default_site=True).first()
 
 
 class Product(models.Model):
@@ -81,6 +88,7 @@ class Order(models.Model):
             value=order.total,
             currency=order.currency,
             customer_ref=customer_ref,
+            account=shop_account(),
             properties={"items": [item["product"] for item in order.items]},
         )
         return order
