@@ -219,6 +219,8 @@ def account_form(account, **changes):
 
 def test_a_client_admin_edits_their_accounts_settings(client, member, acme, globex):
     client.force_login(member(acme, Membership.Role.ADMIN))
+    listing = client.get("/admin/messenger/accounts/").content.decode()
+    assert f"/admin/messenger/accounts/{acme.pk}/members/" in listing
     url = f"/admin/messenger/accounts/edit/{acme.pk}/"
     assert client.get(url).status_code == 200
     response = client.post(url, account_form(acme, frequency_cap_hours="48", attribution_click_days="3"))
@@ -236,7 +238,8 @@ def test_a_client_admin_edits_their_accounts_settings(client, member, acme, glob
 @pytest.mark.parametrize("role", [Membership.Role.EDITOR, Membership.Role.ANALYST])
 def test_editors_and_analysts_cannot_change_account_settings(client, member, acme, role):
     client.force_login(member(acme, role))
-    assert client.get("/admin/messenger/accounts/").status_code == 200
+    listing = client.get("/admin/messenger/accounts/")
+    assert listing.status_code == 200 and "/members/" not in listing.content.decode()
     url = f"/admin/messenger/accounts/edit/{acme.pk}/"
     assert denied(client.get(url))
     assert denied(client.post(url, account_form(acme, frequency_cap_hours="99")))
