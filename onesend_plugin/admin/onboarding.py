@@ -63,6 +63,7 @@ def default_app(account: Account) -> MetaApp | None:
 class ConnectPageView(PermissionCheckedMixin, WagtailAdminTemplateMixin, FormView):
     """Step 1: which client account (and Meta app) the Pages are for; then off to Meta's dialog."""
 
+    model = MessengerPage  # its permission policy: adding Pages
     permission_required = "add"
     page_title = _("Connect a Facebook Page")
     header_icon = "comment"
@@ -89,6 +90,7 @@ class ConnectCallbackView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Tem
     """Step 2: Meta sends the browser back here. GET: check the ``state``, exchange the code,
     check the permissions and list the Pages to choose. POST: connect the chosen ones."""
 
+    model = MessengerPage
     permission_required = "add"
     page_title = _("Connect a Facebook Page")
     header_icon = "comment"

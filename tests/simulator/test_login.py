@@ -131,7 +131,9 @@ def test_revoke_and_deny_through_the_control_api(sim):
     sim.deny_permission(user["user_id"], "pages_messaging")
     check = graph_get(sim, "debug_token", f"{APP_ID}|{APP_SECRET}", input_token=PAGE_TOKEN).json()["data"]
     assert "pages_messaging" not in check["scopes"]
-    statuses = {p["permission"]: p["status"] for p in graph_get(sim, "me/permissions", user_token).json()["data"]}
+    statuses = {
+        p["permission"]: p["status"] for p in graph_get(sim, "me/permissions", user_token).json()["data"]
+    }
     assert statuses["pages_messaging"] == "declined"
 
     assert sim.revoke_token(PAGE_TOKEN) == {"revoked": "page"}
