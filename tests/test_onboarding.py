@@ -257,3 +257,26 @@ def test_recheck_needs_the_change_permission(client, django_user_model, simulato
     page.refresh_from_db()
     assert page.health_checked_at is None
     assert client.get(CONNECT).status_code in (302, 403)  # nor may they connect Pages
+
+
+def test_a_client_user_connects_only_for_their_own_accounts(client, django_user_model, simulator, app):
+    from django.contrib.auth.models import Permission
+
+    from onesend_plugin.admin.groups import ensure_client_group
+    from onesend_plugin.models import Membership
+
+    mine = AccountFactory(name="Mine Ltd", slug="mine")
+    theirs = AccountFactory(name="Theirs Ltd", slug="theirs")
+    user = django_user_model.objects.create_user("client-admin", password="pw")
+    user.groups.add(ensure_client_group())
+    user.user_permissions.add(Permission.objects.get(codename="add_messengerpage"))
+    Membership.objects.create(user=user, account=mine, role=Membership.Role.ADMIN)
+    client.force_login(user)
+
+    html = client.get(CONNECT).content.decode()
+    assert "Mine Ltd" in html and "Theirs Ltd" not in html
+    assert 'name="app"' not in html and app.name not in html  # Meta apps are the agency's
+    refused = client.post(CONNECT, {"account": theirs.pk, "app": app.pk})
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    dialog = client.post(CONNECT, {"account": mine.pk})  # the install's only app
+    assert dialog.status_code == 302 and f"client_id={app.app_id}" in dialog["Location"]
