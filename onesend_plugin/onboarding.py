@@ -10,6 +10,7 @@ whether the app is still subscribed (Meta unsubscribes apps whose webhook keeps 
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,8 @@ WEBHOOK_FIELDS = (
     "message_reads",
     "messaging_referrals",
 )
+
+logger = logging.getLogger(__name__)
 
 STATE_SALT = "onesend.page-onboarding"
 #: Seconds a person may spend in Meta's dialog before the ``state`` expires.
@@ -125,7 +128,8 @@ def read_login(user_token: str) -> Login:
 
 def connect(account: Account, app: MetaApp, managed: ManagedPage) -> MessengerPage:
     """Store a chosen Page (new, or a new token for one of this account's), subscribe the app to
-    its webhooks and check it. A Page of another account is refused, never moved."""
+    its webhooks and check it (the check pauses it if Meta refuses its token). A Page of another
+    account is refused, never moved."""
     with transaction.atomic():
         page = MessengerPage.objects.select_for_update().filter(page_id=managed.page_id).first()
         if page is not None and page.account_id != account.pk:
@@ -138,7 +142,10 @@ def connect(account: Account, app: MetaApp, managed: ManagedPage) -> MessengerPa
         page.access_token = managed.access_token
         page.status, page.status_reason = MessengerPage.Status.ACTIVE, ""
         page.save()
-    client_for(page).subscribe_app(page_id=page.page_id, fields=list(WEBHOOK_FIELDS))
+    try:
+        client_for(page).subscribe_app(page_id=page.page_id, fields=list(WEBHOOK_FIELDS))
+    except GraphError as exc:  # the Page is stored; its health panel shows the app unsubscribed
+        logger.warning("Subscribing the app to Page %s failed: %s", page.page_id, exc)
     check_health(page)
     return page
 

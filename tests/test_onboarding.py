@@ -280,3 +280,15 @@ def test_a_client_user_connects_only_for_their_own_accounts(client, django_user_
     assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
     dialog = client.post(CONNECT, {"account": mine.pk})  # the install's only app
     assert dialog.status_code == 302 and f"client_id={app.app_id}" in dialog["Location"]
+
+
+def test_without_pages_manage_metadata_the_page_is_stored_but_not_subscribed(
+    admin_client, simulator, account, app, owner
+):
+    simulator.create_page(page_id=SHOP_ID, subscribed_fields=[])
+    granted = [scope for scope in onboarding.SCOPES if scope != "pages_manage_metadata"]
+    done = connect(admin_client, account, app, permissions=granted)
+    assert "Corner Shop is connected, but see its health panel." in notes(done)
+    shop = MessengerPage.objects.get(page_id=SHOP_ID)
+    assert shop.health["token_valid"] is True and shop.health["app_subscribed"] is False
+    assert 'data-healthy="false"' in admin_client.get(done["Location"]).content.decode()

@@ -173,7 +173,7 @@ class ConnectCallbackView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Tem
                 continue
             try:
                 page = onboarding.connect(account, app, managed)
-            except (onboarding.OnboardingError, GraphError) as exc:
+            except onboarding.OnboardingError as exc:
                 messages.error(request, _("%(page)s: %(error)s") % {"page": managed.name, "error": exc})
                 continue
             log(page, "onesend.page.connect", user=request.user, data={"health": page.health})

@@ -681,6 +681,8 @@ class World:
             return {
                 "data": [{"id": page.app_id, "name": "onesend", "subscribed_fields": page.subscribed_fields}]
             }
+        if "pages_manage_metadata" not in page.scopes:
+            raise errors.missing_permission("pages_manage_metadata")
         if method == "DELETE":
             page.subscribed_fields = []
             return {"success": True}
