@@ -10,6 +10,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView, TemplateView
@@ -60,13 +61,24 @@ def default_app(account: Account) -> MetaApp | None:
     return apps[0] if len(apps) == 1 else None
 
 
-class ConnectPageView(PermissionCheckedMixin, WagtailAdminTemplateMixin, FormView):
-    """Step 1: which client account (and Meta app) the Pages are for; then off to Meta's dialog."""
+class ConnectMixin(PermissionCheckedMixin, WagtailAdminTemplateMixin):
+    """Both steps: for people who may add Pages, under the Pages listing in the breadcrumbs."""
 
     model = MessengerPage  # its permission policy: adding Pages
     permission_required = "add"
     page_title = _("Connect a Facebook Page")
     header_icon = "comment"
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [
+            {"url": reverse(f"{URLS}:index"), "label": capfirst(MessengerPage._meta.verbose_name_plural)},
+            {"url": "", "label": self.get_page_title()},
+        ]
+
+
+class ConnectPageView(ConnectMixin, FormView):
+    """Step 1: which client account (and Meta app) the Pages are for; then off to Meta's dialog."""
+
     template_name = "onesend_plugin/admin/page_connect.html"
     form_class = ConnectPageForm
 
@@ -86,14 +98,10 @@ def callback_url(request) -> str:
     return request.build_absolute_uri(reverse(f"{URLS}:connect_callback"))
 
 
-class ConnectCallbackView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView):
+class ConnectCallbackView(ConnectMixin, TemplateView):
     """Step 2: Meta sends the browser back here. GET: check the ``state``, exchange the code,
     check the permissions and list the Pages to choose. POST: connect the chosen ones."""
 
-    model = MessengerPage
-    permission_required = "add"
-    page_title = _("Connect a Facebook Page")
-    header_icon = "comment"
     template_name = "onesend_plugin/admin/page_connect_choose.html"
 
     def get(self, request, *args, **kwargs):
