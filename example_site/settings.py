@@ -106,6 +106,8 @@ Q_CLUSTER = {
 ONESEND = {
     "GRAPH_API_BASE_URL": os.environ.get("ONESEND_GRAPH_API_BASE_URL", "http://127.0.0.1:8765"),
     "MME_BASE_URL": os.environ.get("ONESEND_MME_BASE_URL", "http://127.0.0.1:8765/m.me"),
+    # "Connect a Facebook Page" opens the simulator's login dialog instead of Facebook's.
+    "OAUTH_DIALOG_BASE_URL": os.environ.get("ONESEND_OAUTH_DIALOG_BASE_URL", "http://127.0.0.1:8765"),
     "PLUGINS": ["example_site.shop.onesend_hooks"],
 }
 

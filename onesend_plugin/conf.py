@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     # at the bundled simulator (``onesend-simulator``).
     "GRAPH_API_BASE_URL": "https://graph.facebook.com",
     "GRAPH_API_VERSION": "v25.0",
+    # Where Meta's login dialog lives ("Connect a Facebook Page" sends the browser to
+    # ``{OAUTH_DIALOG_BASE_URL}/{GRAPH_API_VERSION}/dialog/oauth``); the simulator serves one too.
+    "OAUTH_DIALOG_BASE_URL": "https://www.facebook.com",
     # Base of subscription links; ``https://m.me`` in production, the simulator's ``/m.me`` locally.
     "MME_BASE_URL": "https://m.me",
     # Seconds: (connect, read) timeout for every Graph API call.

@@ -1,5 +1,5 @@
-"""Django glue for the Graph API client: one pooled HTTP session per process, and a client
-per Page configured from settings (so the demo and tests reach the simulator, production Meta)."""
+"""Django glue for the Graph API client: one pooled HTTP session per process, and clients
+configured from settings (so the demo and tests reach the simulator, production Meta)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import requests
 
 from . import conf
 from .messenger.client import GraphClient, make_session
-from .models import MessengerPage
+from .models import MessengerPage, MetaApp
 
 
 @cache
@@ -17,11 +17,21 @@ def _session() -> requests.Session:
     return make_session()
 
 
-def client_for(page: MessengerPage) -> GraphClient:
+def client_with(access_token: str) -> GraphClient:
+    """A client for any token: a user's (connecting Pages), a Page's or an app's."""
     return GraphClient(
-        page.access_token,
+        access_token,
         base_url=conf.get("GRAPH_API_BASE_URL"),
         version=conf.get("GRAPH_API_VERSION"),
         timeout=tuple(conf.get("HTTP_TIMEOUT")),
         session=_session(),
     )
+
+
+def client_for(page: MessengerPage) -> GraphClient:
+    return client_with(page.access_token)
+
+
+def app_client(app: MetaApp) -> GraphClient:
+    """Calls made as the app itself (the code exchange, ``debug_token``)."""
+    return client_with(f"{app.app_id}|{app.app_secret}")

@@ -315,6 +315,10 @@ class MessengerPage(models.Model):
     )
 
     last_webhook_at = models.DateTimeField(null=True, blank=True)
+    # What the last connection check asked Meta (``onboarding.check_health``): token, permissions,
+    # webhook subscription. Shown in the Page's health panel.
+    health = models.JSONField(default=dict, blank=True, editable=False)
+    health_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

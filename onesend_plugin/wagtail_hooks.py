@@ -120,6 +120,12 @@ def register_log_actions(actions):
         def format_message(self, log_entry):
             return _("Removed the access of %(member)s") % log_entry.data
 
+    # Written by "Connect a Facebook Page" and the Page's "Re-check" (``onesend_plugin.admin.onboarding``).
+    actions.register_action(
+        "onesend.page.connect", _("Connect Page"), _("Page connected through Facebook Login")
+    )
+    actions.register_action("onesend.page.recheck", _("Re-check Page"), _("Page connection re-checked"))
+
     # Written by the broadcast engine (``onesend_plugin.broadcast``).
     actions.register_action("onesend.campaign.start", _("Start sending"), _("Sending started"))
     actions.register_action("onesend.campaign.schedule", _("Schedule"), _("Scheduled"))

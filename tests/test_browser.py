@@ -25,7 +25,7 @@ from wagtail.rich_text import RichText
 from example_site.home.models import ContentPage, HomePage
 from onesend_plugin import refs
 from onesend_plugin.messenger.simulator.remote import wait_for
-from onesend_plugin.models import Subscriber, SubscriptionLink
+from onesend_plugin.models import Account, MessengerPage, MetaApp, Subscriber, SubscriptionLink
 
 # ``browser``, ``new_context`` and ``shot``; harmless once tests/conftest.py lists the plugin too.
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -215,3 +215,51 @@ def test_stop_in_the_thread_unsubscribes(visitor, editor, shot, simulator, conne
     row = subscriber_row(editor, psid)
     expect(row.locator(".w-status")).to_have_text("Unsubscribed")
     shot(editor, "03-admin-unsubscribed")
+
+
+def test_connect_a_facebook_page(editor, shot, simulator, live_server, settings):
+    """The agency connects a client's Page: the admin sends them to (the simulator's) Facebook
+    Login, they pick a Page there, and land on the Page with a healthy connection panel."""
+    settings.ONESEND = {
+        **settings.ONESEND,
+        "GRAPH_API_BASE_URL": simulator.base_url,
+        "OAUTH_DIALOG_BASE_URL": simulator.base_url,
+    }
+    app = MetaApp.objects.create(
+        name="Agency app", app_id="880000000000077", app_secret="browser-secret", verify_token="v"
+    )
+    Account.objects.create(name="Corner Group", slug="corner-group")
+    simulator.configure(app_secret=app.app_secret)
+    for page_id, name in (("2000000000000001", "Corner Shop"), ("2000000000000002", "Corner Cafe")):
+        simulator.create_page(page_id=page_id, name=name)
+    simulator.create_user(name="Olga Owner", page_ids=["2000000000000001", "2000000000000002"])
+
+    editor.goto(f"{live_server.url}/admin/messenger/pages/")
+    editor.get_by_role("link", name="Connect a Facebook Page").click()
+    editor.wait_for_url(f"{live_server.url}/admin/messenger/pages/connect/")
+    editor.get_by_label("Client account").select_option(label="Corner Group")
+    editor.get_by_label("Meta app").select_option(label=str(app))
+    shot(editor, "01-connect")
+    editor.get_by_test_id("connect-continue").click()
+
+    # Facebook's dialog, played by the simulator: tick one Page, keep every permission.
+    editor.wait_for_url(re.compile(rf"^{re.escape(simulator.base_url)}/v[\d.]+/dialog/oauth\?"))
+    expect(editor.get_by_test_id("dialog-user")).to_have_text("Olga Owner")
+    editor.get_by_label("Corner Cafe").check()
+    shot(editor, "02-facebook-dialog")
+    editor.get_by_test_id("dialog-continue").click()
+
+    # Back in the admin: the Pages chosen on Facebook, ready to connect.
+    editor.wait_for_url(re.compile(rf"^{re.escape(live_server.url)}/admin/messenger/pages/connect/callback/"))
+    choice = editor.get_by_test_id("connect-choice")
+    expect(choice).to_have_count(1)
+    expect(choice).to_have_attribute("data-state", "new")
+    shot(editor, "03-choose")
+    editor.get_by_test_id("connect-pages").click()
+
+    page = MessengerPage.objects.get(page_id="2000000000000002")
+    editor.wait_for_url(f"{live_server.url}/admin/messenger/pages/inspect/{page.pk}/")
+    expect(editor.get_by_text("Corner Cafe is connected and healthy.")).to_be_visible()
+    expect(editor.get_by_test_id("page-health")).to_have_attribute("data-healthy", "true")
+    expect(editor.locator("[data-testid=health-row][data-ok=no]")).to_have_count(0)
+    shot(editor, "04-healthy-page")

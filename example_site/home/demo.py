@@ -71,6 +71,11 @@ CONTENT_PAGES = [
     ),
 ]
 
+#: The business owner who logs in to the simulator's Facebook dialog ("Connect a Facebook Page"):
+#: they manage the demo's Page and two more that are not connected yet.
+OWNER = {"user_id": "700000000000001", "name": "Dana Owner"}
+UNCONNECTED_PAGES = [("1000000000000002", "Acme Outlet"), ("1000000000000003", "Roadrunner Café")]
+
 SIMULATED_PEOPLE = ["Ann", "Ben", "Chloé", "Dev", "Emma"]
 SUBSCRIBED_PEOPLE = 3
 
@@ -247,7 +252,8 @@ def ensure_second_client(app: MetaApp) -> MessengerPage:
 def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
     """Register the Page in the simulator and give it a few people, most of whom subscribe the
     way real people do: they open a subscription link, the site sends Meta's opt-in request, they
-    accept. The simulator keeps its state in a file between runs, so this happens only once."""
+    accept. The simulator keeps its state in a file between runs, so this happens only once.
+    Also its business owner, with two Pages still to connect through "Connect a Facebook Page"."""
     # Imported here: the simulator package needs aiohttp (the "simulator" extra).
     from onesend_plugin import refs
     from onesend_plugin.messenger.simulator.remote import SimulatorRemote, wait_for
@@ -261,6 +267,9 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
             access_token=known.access_token,
             app_id=known.app.app_id,
         )
+    for page_id, name in UNCONNECTED_PAGES:
+        remote.create_page(page_id=page_id, name=name)
+    remote.create_user(**OWNER, page_ids=[page.page_id, *(page_id for page_id, _ in UNCONNECTED_PAGES)])
     if remote.people(page.page_id):
         return
     for index, name in enumerate(SIMULATED_PEOPLE):

@@ -36,7 +36,7 @@ from ..models import (
     SubscriptionLink,
     WebhookEvent,
 )
-from . import views
+from . import onboarding, views
 from .filters import SubscriberFilterSet
 from .forms import AccountForm, CampaignForm, MessengerPageForm, MetaAppForm
 from .panels import AudienceCountPanel
@@ -231,6 +231,20 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
     model = MessengerPage
     icon = "comment"
     menu_label = _("Pages")
+    index_view_class = onboarding.MessengerPageIndexView
+    inspect_view_enabled = True
+    inspect_view_class = onboarding.MessengerPageInspectView
+    inspect_view_fields = [
+        "name",
+        "page_id",
+        "username",
+        "account",
+        "app",
+        "channel",
+        "status",
+        "status_reason",
+        "last_webhook_at",
+    ]  # never the token
     list_display = ["name", "page_id", "account", "channel", "status", "last_webhook_at"]
     list_filter = ["account", "channel", "status"]
     search_fields = ["name", "page_id", "username"]
@@ -266,6 +280,26 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
         ],
         base_form_class=MessengerPageForm,
     )
+
+    def get_urlpatterns(self):
+        return super().get_urlpatterns() + [
+            path("connect/", self.construct_view(onboarding.ConnectPageView), name="connect"),
+            path(
+                "connect/callback/",
+                self.construct_view(onboarding.ConnectCallbackView),
+                name="connect_callback",
+            ),
+            path(
+                "recheck/<int:pk>/",
+                self.construct_view(
+                    onboarding.RecheckPageView, success_url_name=self.get_url_name("inspect")
+                ),
+                name="recheck",
+            ),
+        ]
+
+    def get_inspect_view_kwargs(self, **kwargs):
+        return super().get_inspect_view_kwargs(recheck_url_name=self.get_url_name("recheck"), **kwargs)
 
 
 class WebhookEventInspectView(InspectView):

@@ -1,4 +1,5 @@
-"""A small, synchronous Meta Graph API client for Messenger (Send API, tokens, webhooks, batch).
+"""A small, synchronous Meta Graph API client for Messenger (Send API, tokens, webhooks, batch,
+and the Facebook Login calls that connect a Page).
 
 Design choices:
 
@@ -9,7 +10,8 @@ Design choices:
 * The Page access token goes in an ``Authorization: Bearer`` header, never in a URL (urllib3's debug
   log prints URLs); only the Graph batch call carries it as the ``access_token`` form field, as Meta
   documents. It is scrubbed from every error message we build and never appears in ``repr``,
-  exception text or our logs.
+  exception text or our logs. An app access token (``{app_id}|{app_secret}``, for the code
+  exchange and ``debug_token``) has its secret scrubbed as well.
 * ``base_url`` is a parameter so the same client talks to the local simulator in tests and demos.
 """
 
@@ -82,6 +84,38 @@ class TokenInfo:
             expires_at=parse_timestamp(data.get("token_expiry_timestamp")),
             next_eligible_at=parse_timestamp(data.get("next_eligible_time")),
             raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class ManagedPage:
+    """A Page the person who logged in chose for the app (``/me/accounts``), with its Page token."""
+
+    page_id: str
+    name: str
+    access_token: str = field(repr=False)
+    tasks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """What ``debug_token`` says about a user or Page token: does it work, with which permissions."""
+
+    is_valid: bool
+    scopes: frozenset[str] = frozenset()
+    app_id: str | None = None
+    profile_id: str | None = None
+    error: str = ""
+
+    @classmethod
+    def from_graph(cls, data: dict[str, Any]) -> TokenCheck:
+        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        return cls(
+            is_valid=bool(data.get("is_valid")),
+            scopes=frozenset(data.get("scopes") or ()),
+            app_id=str(data["app_id"]) if data.get("app_id") else None,
+            profile_id=str(data["profile_id"]) if data.get("profile_id") else None,
+            error=str(error.get("message") or ""),
         )
 
 
@@ -176,7 +210,8 @@ def make_session(pool_size: int = POOL_SIZE) -> requests.Session:
 
 
 class GraphClient:
-    """Graph API calls made with one Page access token."""
+    """Graph API calls made with one access token: a Page's (most calls), a user's
+    (``managed_pages``, ``permissions``) or the app's (``exchange_code``, ``debug_token``)."""
 
     def __init__(
         self,
@@ -188,6 +223,11 @@ class GraphClient:
         session: requests.Session | None = None,
     ) -> None:
         self._access_token = access_token
+        self._secrets = {access_token, quote_plus(access_token)}
+        if "|" in access_token:  # an app access token: its secret may travel alone (code exchange)
+            secret = access_token.partition("|")[2]
+            self._secrets |= {secret, quote_plus(secret)}
+        self._secrets.discard("")
         self._auth = _BearerAuth(access_token)
         self.base_url = base_url.rstrip("/")
         self.version = version
@@ -322,25 +362,55 @@ class GraphClient:
     def unsubscribe_app(self, *, page_id: str) -> None:
         self._call("DELETE", f"{page_id}/subscribed_apps")
 
+    # -- Facebook Login: connecting Pages ------------------------------------------------------
+
+    def exchange_code(self, *, redirect_uri: str, code: str) -> str:
+        """The login dialog's ``code`` for a user access token (one use; ``redirect_uri`` must be
+        the dialog's). Call it on a client made with the app access token ``{app_id}|{app_secret}``.
+        Meta documents a GET with the secret in the query string; it is scrubbed from our errors."""
+        client_id, _, client_secret = self._access_token.partition("|")
+        params = {
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "redirect_uri": redirect_uri,
+            "code": code,
+        }
+        body, _ = self._call("GET", "oauth/access_token", params=params, auth=_NO_AUTH)
+        return _expect(body, "access_token")
+
+    def managed_pages(self, *, limit: int = 100) -> list[ManagedPage]:
+        """The Pages the user chose for the app, with their Page tokens (user token; every page)."""
+        return [
+            ManagedPage(
+                page_id=str(item.get("id") or ""),
+                name=str(item.get("name") or ""),
+                access_token=str(item.get("access_token") or ""),
+                tasks=tuple(item.get("tasks") or ()),
+            )
+            for item in self._paged("me/accounts", {"limit": limit})
+        ]
+
+    def permissions(self) -> dict[str, str]:
+        """Permission name → ``granted``/``declined`` for the user who logged in (user token)."""
+        body, _ = self._call("GET", "me/permissions")
+        return {
+            str(item.get("permission")): str(item.get("status"))
+            for item in body.get("data") or ()
+            if isinstance(item, dict)
+        }
+
+    def debug_token(self, *, input_token: str) -> TokenCheck:
+        """Whether ``input_token`` (a Page or user token) still works and its permissions; call it
+        with the app access token. A dead token is an answer (``is_valid`` False), not an error."""
+        body, _ = self._call("GET", "debug_token", params={"input_token": input_token})
+        return TokenCheck.from_graph(body.get("data") if isinstance(body.get("data"), dict) else {})
+
     # -- Marketing-messages tokens ------------------------------------------------------------
 
     def list_tokens(self, *, page_id: str, limit: int = 100) -> Iterator[TokenInfo]:
-        """Every marketing-messages token of the Page, fetching page after page lazily.
-
-        Pages are followed with the ``after`` cursor against our own ``base_url`` rather than by
-        fetching ``paging.next``: that URL embeds the access token and always points at Meta.
-        """
-        params: dict[str, Any] = {"limit": limit}
-        while True:
-            body, _ = self._call("GET", f"{page_id}/notification_message_tokens", params=params)
-            data = body.get("data") or []
-            for item in data:
-                yield TokenInfo.from_graph(item)
-            paging = body.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
-            if not data or not paging.get("next") or not after or after == params.get("after"):
-                return
-            params = {**params, "after": after}
+        """Every marketing-messages token of the Page, fetching page after page lazily."""
+        for item in self._paged(f"{page_id}/notification_message_tokens", {"limit": limit}):
+            yield TokenInfo.from_graph(item)
 
     def get_token(self, *, token: str) -> TokenInfo:
         """One token's settings, e.g. its ``next_eligible_at``."""
@@ -384,6 +454,22 @@ class GraphClient:
 
     # -- HTTP ---------------------------------------------------------------------------------
 
+    def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item of a cursor-paged Graph list, fetching page after page lazily.
+
+        Pages are followed with the ``after`` cursor against our own ``base_url`` rather than by
+        fetching ``paging.next``: that URL embeds the access token and always points at Meta.
+        """
+        while True:
+            body, _ = self._call("GET", path, params=params)
+            data = body.get("data") or []
+            yield from (item for item in data if isinstance(item, dict))
+            paging = body.get("paging") or {}
+            after = (paging.get("cursors") or {}).get("after")
+            if not data or not paging.get("next") or not after or after == params.get("after"):
+                return
+            params = {**params, "after": after}
+
     def _call(
         self,
         method: str,
@@ -392,13 +478,14 @@ class GraphClient:
         params: dict[str, Any] | None = None,
         json_body: dict[str, Any] | None = None,
         form: dict[str, Any] | None = None,
+        auth: AuthBase | None = None,
     ) -> tuple[Any, Usage | None]:
         """One Graph call: returns the parsed JSON body and usage, or raises a :class:`GraphError`.
 
         The token goes in the ``Authorization`` header, or in the form for form-encoded calls (the
-        batch call), never in the URL.
+        batch call), never in the URL; ``auth=_NO_AUTH`` sends none (the code exchange).
         """
-        auth: AuthBase = self._auth
+        auth = auth or self._auth
         if form is not None:
             form, auth = {**form, "access_token": self._access_token}, _NO_AUTH
         url = f"{self.base_url}/{self.version}/{path}"
@@ -424,11 +511,9 @@ class GraphClient:
         return body, Usage.from_headers(response.headers)
 
     def _redact(self, text: str) -> str:
-        """``text`` without the access token (raw or URL-encoded)."""
-        if not self._access_token:
-            return text
-        for form in {self._access_token, quote_plus(self._access_token)}:
-            text = text.replace(form, "[access_token]")
+        """``text`` without the access token or app secret (raw or URL-encoded)."""
+        for secret in self._secrets:
+            text = text.replace(secret, "[access_token]")
         return text
 
 

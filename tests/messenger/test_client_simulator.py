@@ -600,3 +600,63 @@ def test_latency_beyond_the_read_timeout_is_transient(sim):
         assert PAGE_TOKEN not in str(caught.value) and caught.value.__cause__ is None
         sim.configure(latency_ms=0)
         assert client.send_to_psid(psid=psid, message=TEXT).recipient_id == psid  # still usable
+
+
+# -- Facebook Login: connecting Pages ----------------------------------------------------------------
+
+
+def test_login_calls_exchange_list_pages_and_check_tokens(sim: SimulatorRemote):
+    sim.configure(app_secret="login-secret")
+    sim.create_page(page_id=OTHER_PAGE_ID, name="Other", access_token=OTHER_TOKEN)
+    owner = sim.create_user(name="Owner", page_ids=[PAGE_ID, OTHER_PAGE_ID])["user_id"]
+    redirect = "https://site.example/callback/"
+    dialog = requests.post(
+        f"{sim.base_url}/v25.0/dialog/oauth",
+        params={"client_id": APP_ID, "redirect_uri": redirect, "scope": "pages_show_list,pages_messaging"},
+        data={
+            "user": owner,
+            "action": "continue",
+            "page": [PAGE_ID, OTHER_PAGE_ID],
+            "permission": "pages_messaging",
+        },
+        allow_redirects=False,
+    )
+    code = dialog.headers["Location"].rsplit("code=", 1)[1]
+    app = make_client(sim, f"{APP_ID}|login-secret")
+
+    with pytest.raises(BadRequest) as wrong_uri:
+        app.exchange_code(redirect_uri="https://elsewhere.example/", code=code)
+    assert wrong_uri.value.subcode == 36008
+    user_token = app.exchange_code(redirect_uri=redirect, code=code)
+    with pytest.raises(BadRequest) as used:
+        app.exchange_code(redirect_uri=redirect, code=code)
+    assert used.value.subcode == 36009
+
+    user = make_client(sim, user_token)
+    pages = user.managed_pages(limit=1)  # two pages of answers, followed by cursor
+    assert [(p.page_id, p.name, p.access_token) for p in pages] == [
+        (PAGE_ID, "Acme", PAGE_TOKEN),
+        (OTHER_PAGE_ID, "Other", OTHER_TOKEN),
+    ]
+    assert "MESSAGING" in pages[0].tasks and PAGE_TOKEN not in repr(pages[0])
+    assert user.permissions() == {"pages_messaging": "granted", "pages_show_list": "declined"}
+
+    check = app.debug_token(input_token=PAGE_TOKEN)
+    assert check.is_valid and check.scopes == {"pages_messaging"} and check.profile_id == PAGE_ID
+    sim.revoke_token(PAGE_TOKEN)
+    dead = app.debug_token(input_token=PAGE_TOKEN)
+    assert not dead.is_valid and "session has been invalidated" in dead.error
+    with pytest.raises(AuthError) as revoked:
+        make_client(sim).subscribed_apps(page_id=PAGE_ID)
+    assert (revoked.value.code, revoked.value.subcode) == (190, 460)
+
+
+def test_the_app_secret_never_shows_in_errors(sim: SimulatorRemote):
+    app = make_client(sim, f"{APP_ID}|very-secret-value")
+    with pytest.raises(GraphError) as refused:
+        app.exchange_code(redirect_uri="https://site.example/callback/", code="forged")
+    assert "very-secret-value" not in str(refused.value)
+    offline = GraphClient(f"{APP_ID}|very-secret-value", base_url="http://127.0.0.1:9", timeout=(1, 1))
+    with pytest.raises(TransientError) as unreachable:
+        offline.exchange_code(redirect_uri="https://site.example/callback/", code="c")
+    assert "very-secret-value" not in str(unreachable.value)

@@ -85,6 +85,10 @@ class ControlApi:
             web.get("/_sim/webhooks/pending", self.pending),
             web.post("/_sim/webhooks/verify", self.verify),
             web.get("/_sim/attachments/{attachment_id}", self.attachment),
+            web.post("/_sim/users", self.add_user),
+            web.get("/_sim/users", self.users),
+            web.post("/_sim/users/{user_id}/deny", self.deny),
+            web.post("/_sim/tokens/revoke", self.revoke),
         ]
 
     @endpoint
@@ -165,6 +169,23 @@ class ControlApi:
     @endpoint
     def verify(self, request: web.Request, body: dict) -> Any:
         return self.emitter.verify()
+
+    @endpoint
+    def add_user(self, request: web.Request, body: dict) -> Any:
+        user, created = self.world.add_user(body)
+        return (201 if created else 200), self.world.user_view(user)
+
+    @endpoint
+    def users(self, request: web.Request, body: dict) -> Any:
+        return {"data": [self.world.user_view(user) for user in self.world.users.values()]}
+
+    @endpoint
+    def deny(self, request: web.Request, body: dict) -> Any:
+        return self.world.deny_permission(request.match_info["user_id"], body.get("permission"))
+
+    @endpoint
+    def revoke(self, request: web.Request, body: dict) -> Any:
+        return self.world.revoke_token(body.get("token"))
 
     async def attachment(self, request: web.Request) -> web.Response:
         """The bytes of a file uploaded with ``filedata`` (the thread page shows them)."""

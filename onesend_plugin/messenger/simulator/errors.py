@@ -137,3 +137,36 @@ def page_mismatch() -> GraphError:
 
 def inactive_campaign() -> GraphError:
     return param("The campaign is not active", 2300000)
+
+
+def revoked_token() -> GraphError:
+    return GraphError(
+        190,
+        "Error validating access token: The session has been invalidated because the user changed "
+        "their password or Facebook has changed the session for security reasons.",
+        460,
+    )
+
+
+def missing_permission(permission: str) -> GraphError:
+    return GraphError(200, f"Requires {permission} permission to manage the object")
+
+
+def bad_client_secret() -> GraphError:
+    return GraphError(1, "Error validating client secret.")
+
+
+def bad_verification_code() -> GraphError:
+    return param("Invalid verification code format.")
+
+
+def code_used() -> GraphError:
+    return param("This authorization code has been used.", 36009)
+
+
+def redirect_uri_mismatch() -> GraphError:
+    return param(
+        "Error validating verification code. Please make sure your redirect_uri is identical to the "
+        "one you used in the OAuth dialog request",
+        36008,
+    )

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from . import errors
 from .errors import GraphError
-from .model import Page, Upload
+from .model import Grant, Page, Upload
 from .state import World
 
 VERSION = re.compile(r"v\d+\.\d+(?:/|$)")
@@ -53,6 +53,7 @@ class Route:
     pattern: re.Pattern[str]
     handler: Callable[..., Any]
     sends: bool = False  # a Send API call: counted in the stats and answered with the usage header
+    auth: str = "page"  # the token it takes: "page", "user", "app" ({id}|{secret}) or "none"
 
 
 def _decode(params: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +80,10 @@ class GraphApi:
         self.world = world
         page = r"(?P<page>me|\d+)"
         self.routes_table = [
+            Route(frozenset({"GET"}), re.compile(r"oauth/access_token"), self._exchange, auth="none"),
+            Route(frozenset({"GET"}), re.compile(r"me/accounts"), self._accounts, auth="user"),
+            Route(frozenset({"GET"}), re.compile(r"me/permissions"), self._permissions, auth="user"),
+            Route(frozenset({"GET"}), re.compile(r"debug_token"), self._debug_token, auth="app"),
             Route(frozenset({"POST"}), re.compile(r"act_(?P<account>\d+)/message_campaign"), self._campaign),
             Route(
                 frozenset({"POST"}), re.compile(r"act_(?P<account>\d+)/messages"), self._marketing, sends=True
@@ -164,13 +169,21 @@ class GraphApi:
         page: Page | None = None
         error: GraphError | None = None
         try:
-            page = self.world.page_for_token(token)
-            ref = match.groupdict().get("page")
-            if ref is not None and ref not in ("me", page.page_id):
-                raise errors.no_object(ref, method)
+            subject: Any = None
+            if route.auth == "page":
+                subject = page = self.world.page_for_token(token)
+                ref = match.groupdict().get("page")
+                if ref is not None and ref not in ("me", page.page_id):
+                    raise errors.no_object(ref, method)
+                if route.sends and "pages_messaging" not in page.scopes:
+                    raise errors.missing_permission("pages_messaging")
+            elif route.auth == "user":
+                subject = self.world.grant_for_token(token)
+            elif route.auth == "app":
+                self.world.check_app_token(token)
             if self.world.config.failure_rate and random.random() < self.world.config.failure_rate:
                 raise errors.transient()
-            response = GraphResponse(200, route.handler(page, Call(match, method, params, token, root)))
+            response = GraphResponse(200, route.handler(subject, Call(match, method, params, token, root)))
         except GraphError as raised:
             error = raised
             response = self._error(raised)
@@ -236,19 +249,34 @@ class GraphApi:
     def _page(self, page: Page, call: Call) -> Any:
         return {"id": page.page_id, "name": page.name, "username": page.username}
 
-    def _tokens(self, page: Page, call: Call) -> Any:
-        data, before, after, more = self.world.list_tokens(page, call.params)
+    def _exchange(self, _: None, call: Call) -> Any:
+        return self.world.exchange_code(call.params)
+
+    def _accounts(self, grant: Grant, call: Call) -> Any:
+        data, before, after, more = self.world.accounts(grant, call.params)
+        return self._paged(data, before, after, more, call, "me/accounts", ("limit",))
+
+    def _permissions(self, grant: Grant, call: Call) -> Any:
+        return {"data": self.world.permissions(grant)}
+
+    def _debug_token(self, _: None, call: Call) -> Any:
+        return {"data": self.world.debug_token(call.params.get("input_token"))}
+
+    @staticmethod
+    def _paged(
+        data: list, before: str | None, after: str | None, more: bool, call: Call, path: str, keep: tuple
+    ) -> dict[str, Any]:
+        """A list answer with Graph's ``paging``: cursors, and ``next`` while there is more."""
         body: dict[str, Any] = {"data": data}
         if after is not None:
             body["paging"] = {"cursors": {"before": before, "after": after}}
             if more:
-                query = {
-                    key: call.params[key]
-                    for key in ("limit", "do_not_return_duplicates")
-                    if key in call.params
-                }
+                query = {key: call.params[key] for key in keep if key in call.params}
                 query.update(access_token=call.token, after=after)
-                body["paging"]["next"] = (
-                    f"{call.root}/{page.page_id}/notification_message_tokens?{urlencode(query)}"
-                )
+                body["paging"]["next"] = f"{call.root}/{path}?{urlencode(query)}"
         return body
+
+    def _tokens(self, page: Page, call: Call) -> Any:
+        data, before, after, more = self.world.list_tokens(page, call.params)
+        path = f"{page.page_id}/notification_message_tokens"
+        return self._paged(data, before, after, more, call, path, ("limit", "do_not_return_duplicates"))

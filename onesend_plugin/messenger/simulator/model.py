@@ -28,6 +28,18 @@ def new_digits(count: int, taken: Mapping[str, Any]) -> str:
             return value
 
 
+#: What a Page access token may do when nobody narrowed it (Pages made with the control API).
+ALL_SCOPES = (
+    "pages_show_list",
+    "pages_manage_metadata",
+    "pages_messaging",
+    "ads_management",
+    "paid_marketing_messages",
+)
+#: The tasks ``/me/accounts`` lists for a Page its owner fully manages.
+PAGE_TASKS = ("ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE")
+
+
 @dataclass
 class Page:
     page_id: str
@@ -36,6 +48,33 @@ class Page:
     access_token: str
     app_id: str
     subscribed_fields: list[str]
+    scopes: list[str] = field(default_factory=lambda: list(ALL_SCOPES))
+
+
+@dataclass
+class User:
+    """A simulated Facebook user who manages Pages: the business owner in Meta's login dialog.
+
+    ``granted`` and ``declined`` are the permissions they gave (or refused) the app."""
+
+    user_id: str
+    name: str
+    page_ids: list[str] = field(default_factory=list)
+    granted: list[str] = field(default_factory=list)
+    declined: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Grant:
+    """What the login dialog hands over: an authorization code, and then the user token it became.
+
+    A code is good for one exchange, with the same ``client_id`` and ``redirect_uri``."""
+
+    user_id: str
+    client_id: str
+    redirect_uri: str
+    page_ids: list[str]
+    used: bool = False
 
 
 @dataclass

@@ -75,6 +75,21 @@ class SimulatorRemote:
     def pages(self) -> list[dict[str, Any]]:
         return self.call("GET", "pages")["data"]
 
+    def create_user(self, **fields: Any) -> dict[str, Any]:
+        """A business owner for the login dialog: ``user_id``, ``name``, ``page_ids`` (all optional)."""
+        return self.call("POST", "users", fields)
+
+    def users(self) -> list[dict[str, Any]]:
+        return self.call("GET", "users")["data"]
+
+    def deny_permission(self, user_id: str, permission: str) -> dict[str, Any]:
+        """The owner takes ``permission`` back: their user and Page tokens lose it."""
+        return self.call("POST", f"users/{user_id}/deny", {"permission": permission})
+
+    def revoke_token(self, token: str) -> dict[str, Any]:
+        """A user or Page access token stops working (190/460); a Page gets a new token."""
+        return self.call("POST", "tokens/revoke", {"token": token})
+
     def create_person(self, page_id: str, name: str | None = None) -> dict[str, Any]:
         return self.call("POST", "people", {"page_id": page_id, "name": name})
 

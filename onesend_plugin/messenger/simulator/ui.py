@@ -1,5 +1,6 @@
 """The web page a person clicks through: ``/m.me/{page}?ref=`` (pick who you are), the thread at
-``/_sim/ui/{psid}``, and the ``/_sim/`` index. The thread is rendered by ``static/thread.js`` from the
+``/_sim/ui/{psid}``, the ``/_sim/`` index, and Meta's login dialog ``/{version}/dialog/oauth`` where
+the business owner picks the Pages and permissions an app gets. The thread is rendered by ``static/thread.js`` from the
 control API, so the browser does exactly what tests do through ``SimulatorRemote``.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 from string import Template
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -24,7 +26,10 @@ def _template(name: str) -> Template:
     return Template((HERE / "templates" / name).read_text())
 
 
-LAYOUT, INDEX, LINK, THREAD = map(_template, ("layout.html", "index.html", "link.html", "thread.html"))
+LAYOUT, INDEX, LINK, THREAD, DIALOG = map(
+    _template, ("layout.html", "index.html", "link.html", "thread.html", "dialog.html")
+)
+DIALOG_PATHS = ("/dialog/oauth", r"/{version:v\d+\.\d+}/dialog/oauth")
 
 
 def _html(title: str, body: str) -> web.Response:
@@ -47,6 +52,8 @@ class Ui:
             web.get("/m.me/{page}", self.link),
             web.post("/m.me/{page}", self.open),
             web.static("/_sim/static", STATIC),
+            *(web.get(path, self.dialog) for path in DIALOG_PATHS),
+            *(web.post(path, self.answer) for path in DIALOG_PATHS),
         ]
 
     def _page(self, request: web.Request) -> Page:
@@ -124,3 +131,79 @@ class Ui:
             page_name=escape(page.name), person_name=escape(person.name), psid=person.psid
         )
         return _html(f"{page.name} - Messenger", body)
+
+    # -------------------------------------------------------------------- the login dialog
+
+    @staticmethod
+    def _dialog_params(request: web.Request) -> tuple[str, str, str, list[str]]:
+        """client_id, redirect_uri, state and the requested permissions (``scope``)."""
+        client_id = request.query.get("client_id", "")
+        redirect_uri = request.query.get("redirect_uri", "")
+        if not client_id.isdigit() or not redirect_uri.startswith(("http://", "https://")):
+            raise web.HTTPBadRequest(text="The dialog needs a numeric client_id and an absolute redirect_uri")
+        scopes = [scope.strip() for scope in request.query.get("scope", "").split(",") if scope.strip()]
+        return client_id, redirect_uri, request.query.get("state", ""), scopes
+
+    async def dialog(self, request: web.Request) -> web.Response:
+        """What the business owner sees: their Pages to tick, the requested permissions to untick."""
+        client_id, _, _, scopes = self._dialog_params(request)
+        if not self.world.users:
+            raise web.HTTPNotFound(
+                text="No business owner in the simulator: create one with POST /_sim/users"
+            )
+        wanted = request.query.get("user")
+        user = self.world.users.get(wanted or "") or next(iter(self.world.users.values()))
+        others = [u for u in self.world.users.values() if u is not user]
+        switch = " ".join(
+            f'<a href="?{urlencode({**request.query, "user": u.user_id})}" data-testid="dialog-switch-user">'
+            f"Log in as {escape(u.name)}</a>"
+            for u in others
+        )
+        pages = "".join(
+            f'<label class="choice"><input type="checkbox" name="page" value="{page_id}" '
+            f'data-testid="dialog-page"> {escape(self.world.pages[page_id].name)} <small>{page_id}</small></label>'
+            for page_id in user.page_ids
+        )
+        permissions = "".join(
+            f'<label class="choice"><input type="checkbox" name="permission" value="{escape(scope)}" checked '
+            f'data-testid="dialog-permission"> {escape(scope)}</label>'
+            for scope in scopes
+        )
+        body = DIALOG.substitute(
+            user_id=user.user_id,
+            user_name=escape(user.name),
+            client_id=client_id,
+            switch=switch,
+            pages=pages or "<p>You manage no Pages.</p>",
+            permissions=permissions or "<p>Only your public profile.</p>",
+        )
+        return _html("Log in with Facebook", body)
+
+    async def answer(self, request: web.Request) -> web.Response:
+        """Continue: back to the app with a one-use ``code``; Cancel: with Meta's ``access_denied``."""
+        client_id, redirect_uri, state, scopes = self._dialog_params(request)
+        form = await request.post()
+        if form.get("action") == "cancel":
+            answer = {
+                "error": "access_denied",
+                "error_code": "200",
+                "error_description": "Permissions error",
+                "error_reason": "user_denied",
+            }
+        else:
+            ticked = set(form.getall("permission", []))
+            try:
+                code = self.world.authorize(
+                    str(form.get("user", "")),
+                    client_id,
+                    redirect_uri,
+                    [str(page_id) for page_id in form.getall("page", [])],
+                    scopes,
+                    [scope for scope in scopes if scope not in ticked],
+                )
+            except ControlError as error:
+                raise web.HTTPBadRequest(text=str(error)) from None
+            answer = {"code": code}
+        if state:
+            answer["state"] = state
+        raise web.HTTPFound(f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{urlencode(answer)}")

@@ -85,6 +85,7 @@ class Command(BaseCommand):
         if use_simulator:  # the web server and the worker talk to our simulator, not to Meta
             env["ONESEND_GRAPH_API_BASE_URL"] = simulator_url
             env["ONESEND_MME_BASE_URL"] = f"{simulator_url}/m.me"
+            env["ONESEND_OAUTH_DIALOG_BASE_URL"] = simulator_url
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
 
         self.start("web server", [*manage, "runserver", f"{HOST}:{port}", "--noreload"], env)

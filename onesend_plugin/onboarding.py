@@ -1,0 +1,213 @@
+"""Connecting Facebook Pages through Meta's login flow, and checking a connection's health.
+
+The flow: the admin sends the browser to Meta's login dialog with a signed ``state`` bound to the
+session; Meta sends it back with a one-use ``code``; the app exchanges the code for a user token,
+reads the granted permissions and the Pages the person chose (``/me/accounts``, with Page
+tokens), stores the Pages it is asked to and subscribes the app to their webhooks. The health
+check asks Meta again later whether a Page's token still works, with which permissions, and
+whether the app is still subscribed (Meta unsubscribes apps whose webhook keeps failing).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from . import broadcast, conf
+from .messenger.client import ManagedPage
+from .messenger.errors import AuthError, GraphError
+from .meta import app_client, client_for, client_with
+from .models import Account, MessengerPage, MetaApp
+
+#: Without it nothing can be sent (Meta answers 200 to every send).
+REQUIRED_PERMISSIONS = ("pages_messaging",)
+#: The paid Marketing Messages API channel needs these too (reference §6); reported when missing.
+MARKETING_PERMISSIONS = ("ads_management", "paid_marketing_messages")
+#: What the dialog asks for: listing the person's Pages, subscribing to their webhooks, messaging.
+SCOPES = ("pages_show_list", "pages_manage_metadata", *REQUIRED_PERMISSIONS, *MARKETING_PERMISSIONS)
+#: The webhook fields onesend handles (opt-ins, messages, postbacks, receipts, referrals).
+WEBHOOK_FIELDS = (
+    "messages",
+    "messaging_postbacks",
+    "messaging_optins",
+    "message_deliveries",
+    "message_reads",
+    "messaging_referrals",
+)
+
+logger = logging.getLogger(__name__)
+
+STATE_SALT = "onesend.page-onboarding"
+#: Seconds a person may spend in Meta's dialog before the ``state`` expires.
+STATE_MAX_AGE = 15 * 60
+#: Session keys: the nonce the pending ``state`` carries; the login being finished.
+NONCE_KEY = "onesend_onboarding_nonce"
+LOGIN_KEY = "onesend_onboarding_login"
+
+
+class OnboardingError(Exception):
+    """Something the person connecting a Page must be told (the message says what to do)."""
+
+
+def dialog_url(app: MetaApp, redirect_uri: str, state: str) -> str:
+    """Meta's login dialog asking ``app``'s permissions for the person's Pages."""
+    query = {
+        "client_id": app.app_id,
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "scope": ",".join(SCOPES),
+        "response_type": "code",
+    }
+    base = conf.get("OAUTH_DIALOG_BASE_URL").rstrip("/")
+    return f"{base}/{conf.get('GRAPH_API_VERSION')}/dialog/oauth?{urlencode(query)}"
+
+
+def make_state(session, account: Account, app: MetaApp) -> str:
+    """A signed ``state`` for the dialog. Its nonce lives in this session only, so a state made
+    for someone else (CSRF) or already used (replay) is refused by :func:`read_state`."""
+    nonce = secrets.token_urlsafe(16)
+    session[NONCE_KEY] = nonce
+    return signing.dumps({"nonce": nonce, "account": account.pk, "app": app.pk}, salt=STATE_SALT)
+
+
+def read_state(session, state: str) -> dict[str, int]:
+    """The account and app ids of a ``state`` this session made and has not used yet."""
+    nonce = session.pop(NONCE_KEY, None)
+    try:
+        data = signing.loads(state or "", salt=STATE_SALT, max_age=STATE_MAX_AGE)
+    except signing.SignatureExpired:
+        raise OnboardingError("The Facebook login took too long. Please start again.") from None
+    except signing.BadSignature:
+        data = None
+    if (
+        not isinstance(data, dict)
+        or nonce is None
+        or not secrets.compare_digest(str(data.get("nonce")), nonce)
+    ):
+        raise OnboardingError(
+            "This Facebook login was not started from this browser session (or was already used). "
+            "Please start again."
+        )
+    return {"account": data["account"], "app": data["app"]}
+
+
+@dataclass(frozen=True)
+class Login:
+    """A finished Facebook login: the user token, what was granted, and the Pages chosen."""
+
+    user_token: str
+    permissions: dict[str, str]
+    pages: list[ManagedPage]
+
+    @property
+    def missing_required(self) -> list[str]:
+        return [name for name in REQUIRED_PERMISSIONS if self.permissions.get(name) != "granted"]
+
+    @property
+    def missing_marketing(self) -> list[str]:
+        return [name for name in MARKETING_PERMISSIONS if self.permissions.get(name) != "granted"]
+
+
+def finish_login(app: MetaApp, redirect_uri: str, code: str) -> Login:
+    """Exchange the dialog's code and read the permissions and Pages (GraphError on failure)."""
+    user_token = app_client(app).exchange_code(redirect_uri=redirect_uri, code=code)
+    return read_login(user_token)
+
+
+def read_login(user_token: str) -> Login:
+    user = client_with(user_token)
+    return Login(user_token, user.permissions(), user.managed_pages())
+
+
+def connect(account: Account, app: MetaApp, managed: ManagedPage) -> MessengerPage:
+    """Store a chosen Page (new, or a new token for one of this account's), subscribe the app to
+    its webhooks and check it (the check pauses it if Meta refuses its token). A Page of another
+    account is refused, never moved."""
+    with transaction.atomic():
+        page = MessengerPage.objects.select_for_update().filter(page_id=managed.page_id).first()
+        if page is not None and page.account_id != account.pk:
+            raise OnboardingError(
+                f"{managed.name} is connected to another client account. Agency staff can move it "
+                "by changing the Page's account."
+            )
+        page = page or MessengerPage(account=account, page_id=managed.page_id, name=managed.name)
+        page.app = app
+        page.access_token = managed.access_token
+        page.status, page.status_reason = MessengerPage.Status.ACTIVE, ""
+        page.save()
+    try:
+        client_for(page).subscribe_app(page_id=page.page_id, fields=list(WEBHOOK_FIELDS))
+    except GraphError as exc:  # the Page is stored; its health panel shows the app unsubscribed
+        logger.warning("Subscribing the app to Page %s failed: %s", page.page_id, exc)
+    check_health(page)
+    return page
+
+
+def is_healthy(health: dict[str, Any]) -> bool:
+    return bool(
+        health.get("token_valid")
+        and not health.get("permissions_missing")
+        and health.get("app_subscribed")
+        and not health.get("fields_missing")
+    )
+
+
+def check_health(page: MessengerPage) -> dict[str, Any]:
+    """Ask Meta about the Page's connection and store the answer on the Page. A dead token pauses
+    the Page (and its campaigns, as a send that met it would); a healthy check makes a paused Page
+    active again (its campaigns stay paused until someone resumes them)."""
+    health: dict[str, Any] = {
+        "token_valid": None,
+        "permissions_missing": [],
+        "marketing_missing": [],
+        "app_subscribed": None,
+        "fields_missing": [],
+        "error": "",
+    }
+    try:
+        _ask_meta(page, health)
+    except GraphError as exc:  # Meta or the network failed: nothing learnt about the rest
+        health["error"] = str(exc)
+    checked_at = timezone.now()
+    MessengerPage.objects.filter(pk=page.pk).update(health=health, health_checked_at=checked_at)
+    page.health, page.health_checked_at = health, checked_at
+    if health["token_valid"] is False:
+        broadcast.pause_page(page, f"The Page token no longer works: {health['error']}")
+        page.refresh_from_db(fields=["status", "status_reason"])
+    elif is_healthy(health) and page.status == MessengerPage.Status.PAUSED:
+        MessengerPage.objects.filter(pk=page.pk).update(status=MessengerPage.Status.ACTIVE, status_reason="")
+        page.status, page.status_reason = MessengerPage.Status.ACTIVE, ""
+    return health
+
+
+def _ask_meta(page: MessengerPage, health: dict[str, Any]) -> None:
+    """Fill ``health`` in: ``debug_token`` (as the app) for the token and its permissions, then
+    the Page's ``subscribed_apps`` (with its own token) for the webhook subscription."""
+    try:
+        token = app_client(page.app).debug_token(input_token=page.access_token)
+    except AuthError as exc:  # the app's credentials, not the Page's: say so, pause nothing
+        raise GraphError(message=f"Meta refused the app's credentials ({page.app}): {exc}") from None
+    health["token_valid"] = token.is_valid
+    if not token.is_valid:
+        health["error"] = token.error or "Meta says the Page token is not valid."
+        return
+    health["permissions_missing"] = [p for p in REQUIRED_PERMISSIONS if p not in token.scopes]
+    health["marketing_missing"] = [p for p in MARKETING_PERMISSIONS if p not in token.scopes]
+    try:
+        apps = client_for(page).subscribed_apps(page_id=page.page_id)
+    except AuthError as exc:
+        if exc.code != 190:
+            raise
+        health["token_valid"], health["error"] = False, str(exc)
+        return
+    ours = next((a for a in apps if str(a.get("id")) == page.app.app_id), None)
+    health["app_subscribed"] = ours is not None
+    subscribed = set(ours.get("subscribed_fields") or ()) if ours else set()
+    health["fields_missing"] = [name for name in WEBHOOK_FIELDS if name not in subscribed]
