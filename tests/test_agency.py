@@ -492,6 +492,31 @@ def test_the_overview_shows_every_client(client, agency_user, acme, globex):
     assert response.context["rows"][0]["account"] == globex  # needing attention first
 
 
+@pytest.mark.parametrize(
+    "health, problem",
+    [
+        ({"token_valid": False}, "The Page token no longer works"),
+        (
+            {"token_valid": True, "permissions_missing": ["pages_messaging"]},
+            "Permissions missing: pages_messaging",
+        ),
+        ({"token_valid": True, "permissions_missing": [], "app_subscribed": False}, "not subscribed"),
+    ],
+)
+def test_the_overview_lists_pages_whose_connection_check_failed(client, agency_user, acme, health, problem):
+    sick = populate(acme)
+    healthy = populate(acme)
+    MessengerPage.objects.filter(pk=sick.pk).update(health=health)
+    MessengerPage.objects.filter(pk=healthy.pk).update(
+        health={"token_valid": True, "permissions_missing": [], "app_subscribed": True}
+    )
+    client.force_login(agency_user)
+    response = client.get("/admin/messenger/agency/")
+    [row] = response.context["rows"]
+    assert [page for page, _ in row["attention"]] == [sick]
+    assert problem in response.content.decode()
+
+
 def test_the_overview_costs_the_same_queries_for_more_clients(client, agency_user, acme, globex):
     populate(acme)
     populate(globex, paused=True)

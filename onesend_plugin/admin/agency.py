@@ -114,10 +114,14 @@ def overview(now=None) -> list[dict]:
 
 
 def pages_needing_attention(now):
-    """Paused Pages (e.g. a revoked token) and Pages Meta has not written to for long."""
+    """Paused Pages (e.g. a revoked token), Pages whose last connection check found a problem
+    (``onboarding.check_health``), and Pages Meta has not written to for long."""
     silent = now - WEBHOOK_SILENCE
     return MessengerPage.objects.filter(
         Q(status=MessengerPage.Status.PAUSED)
+        | Q(health__token_valid=False)
+        | Q(health__app_subscribed=False)
+        | (Q(health__has_key="permissions_missing") & ~Q(health__permissions_missing=[]))
         | Q(last_webhook_at__lt=silent)
         | Q(last_webhook_at__isnull=True, created_at__lt=silent)
     ).order_by("name")
@@ -126,6 +130,12 @@ def pages_needing_attention(now):
 def problem_of(page: MessengerPage, now) -> str:
     if page.status == MessengerPage.Status.PAUSED:
         return _("Paused: %(reason)s") % {"reason": page.status_reason or _("no reason given")}
+    if page.health.get("token_valid") is False:
+        return _("The Page token no longer works")
+    if page.health.get("permissions_missing"):
+        return _("Permissions missing: %(names)s") % {"names": ", ".join(page.health["permissions_missing"])}
+    if page.health.get("app_subscribed") is False:
+        return _("The app is not subscribed to the Page's webhooks")
     if page.last_webhook_at is None:
         return _("No webhook received since it was connected")
     days = (now - page.last_webhook_at).days
