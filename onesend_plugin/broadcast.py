@@ -66,8 +66,9 @@ MAX_RATE_WAIT = 10.0
 #: A batch leaving this much after its slot (seconds) delays the next one. It is well under the
 #: slack Meta's one-second window leaves at the default headroom (31 ms for batches of 50 at 291/s).
 LATE = 0.005
-#: What a batch loads of each row, its subscriber and their active tokens (see ``Sender._load``).
-ROW_FIELDS = ("id", "subscriber_id", "attempts", "trigger_key", "not_before")
+#: What a batch loads of each row, its subscriber and their active tokens (see ``Sender._load``),
+#: in the models' field order (``Model.from_db`` expects it).
+ROW_FIELDS = ("id", "subscriber_id", "trigger_key", "not_before", "attempts")
 SUBSCRIBER_FIELDS = (
     "id",
     "psid",
