@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from onesend_plugin import broadcast
+from onesend_plugin import broadcast, ratelimit
 from onesend_plugin.models import Campaign, CampaignButton, Delivery, MessengerPage, Subscriber
 
 from .factories import CampaignFactory
@@ -261,3 +261,20 @@ def test_a_batch_loads_its_rows_field_by_field_as_saved(simulator, sim_page, mak
         "C-1",
     )
     assert [t.token for t in subscriber.active_tokens] == [person.tokens.get().token]
+
+
+def test_a_page_held_longer_than_a_run_waits_gives_its_batch_back(
+    simulator, sim_page, make_subscribers, monkeypatch
+):
+    make_subscribers(sim_page, 3)
+    campaign = CampaignFactory(page=sim_page)
+    monkeypatch.setattr(broadcast, "launch", lambda *args, **kwargs: None)
+    broadcast.start(campaign)
+    ratelimit.hold_page(sim_page, 3600)  # e.g. Meta said: back in an hour
+    assert broadcast.run(campaign.pk) == "throttled"
+    assert states(campaign) == {"pending": 3}
+    assert not campaign.deliveries.filter(claimed_at__isnull=False).exists()
+    assert not Subscriber.objects.filter(last_marketing_at__isnull=False).exists()  # cooldowns given back
+    assert sends_per_person(simulator, sim_page) == {}
+    campaign.refresh_from_db()
+    assert campaign.throttled_until > timezone.now()
