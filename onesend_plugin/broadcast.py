@@ -435,7 +435,8 @@ class Sender:
             return 0.0
         # Sends are spaced evenly, so a batch that goes late while the next one is on time puts
         # more than Meta's limit in one second. Hence the slot is reserved after the database
-        # writes, right before the call, and a late wake-up moves the Page's next slot along.
+        # writes, right before the call, and a late wake-up moves the Page's next slot along. The
+        # price: a worker killed during that wait (usually < 0.2 s) leaves its rows ``unknown``.
         limiter = ratelimit.limiter()
         wait = limiter.reserve(self.bucket, len(ready), self.rate)
         if wait > MAX_RATE_WAIT:
