@@ -7,13 +7,17 @@ How it stays correct:
   one per recipient, unique in the database. Progress is the set of rows no longer pending, so
   a pause, a restart or a crash resumes exactly where the ledger says.
 * **Claim, then send.** Workers claim small batches (``SELECT … FOR UPDATE SKIP LOCKED`` on
-  PostgreSQL; a conditional update elsewhere), so two workers never hold the same row.
+  PostgreSQL; a conditional update elsewhere), so two workers never hold the same row. The
+  claim's time, kept in ``claimed_at``, is the batch's ownership token: every later change of
+  its rows is conditional on it, so a worker that stalled past its lease (its rows recovered
+  and claimed again by another) changes nothing when it wakes up.
 * **At most once.** Rows are marked ``sending`` and committed *before* the Graph API call. A
   worker that dies after that leaves them ``sending``; recovery turns them into ``unknown``,
   which is never resent automatically (an operator may retry them explicitly).
 * **Frequency cap across campaigns.** Claiming a subscriber's cooldown is one conditional
-  ``UPDATE … RETURNING`` on ``last_marketing_at``: whichever campaign or worker gets there
-  first sends; the others skip that person with reason ``frequency_cap``.
+  ``UPDATE … RETURNING`` on ``last_marketing_at``, in the transaction that marks the rows
+  ``sending``: whichever campaign or worker gets there first sends; the others skip that
+  person with reason ``frequency_cap``.
 * **Shared rate limit.** Every batch reserves its sends from the Page's bucket (``ratelimit``),
   shared by all workers and campaigns; Meta's throttling errors hold the whole Page.
 """
@@ -31,7 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task, schedule
 from wagtail.log_actions import log
@@ -59,6 +63,24 @@ Status = Campaign.Status
 OPEN_STATES = (State.PENDING, State.CLAIMED, State.SENDING)
 #: Waiting longer than this for the rate limiter ends the run; a later run picks up.
 MAX_RATE_WAIT = 10.0
+#: A batch leaving this much after its slot (seconds) delays the next one. It is well under the
+#: slack Meta's one-second window leaves at the default headroom (31 ms for batches of 50 at 291/s).
+LATE = 0.005
+#: What a batch loads of each row, its subscriber and their active tokens (see ``Sender._load``),
+#: in the models' field order (``Model.from_db`` expects it).
+ROW_FIELDS = ("id", "subscriber_id", "trigger_key", "not_before", "attempts")
+SUBSCRIBER_FIELDS = (
+    "id",
+    "psid",
+    "status",
+    "timezone",
+    "locale",
+    "source_ref",
+    "customer_ref",
+    "last_interaction_at",
+    "last_marketing_at",
+)
+TOKEN_FIELDS = ("token", "topic")
 #: The easternmost timezone: a "local time" campaign starts when its time comes there.
 EARLIEST_UTC_OFFSET = timedelta(hours=14)
 
@@ -289,10 +311,10 @@ def run(campaign_id: int, *, budget: float | None = None) -> str:
         status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
         if status != Status.RUNNING:
             return "stopped"
-        rows = claim(campaign, sender.batch_size)
-        if not rows:
+        claimed_at, ids = claim(campaign, sender.batch_size)
+        if not ids:
             break
-        wait = sender.send(rows)
+        wait = sender.send(claimed_at, ids)
         if wait:
             schedule_run(campaign_id, after=wait)
             return "throttled"
@@ -337,13 +359,17 @@ def conclude(campaign_id: int) -> str:
     return "others-working"  # rows claimed by another worker, which concludes itself
 
 
-def claim(campaign: Campaign, size: int) -> list[int]:
+def claim(campaign: Campaign, size: int) -> tuple[datetime, list[int]]:
     """Take up to ``size`` due rows for this worker, in one statement. ``SKIP LOCKED`` lets
     concurrent workers pass each other without waiting; the ``state`` condition makes the claim
-    safe on any database (a row another worker claimed first is simply not ours)."""
+    safe on any database (a row another worker claimed first is simply not ours).
+
+    Returns the claim's time and the row ids. The rows keep that time in ``claimed_at``: it is
+    the batch's ownership token (see ``owned``)."""
     table = Delivery._meta.db_table
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    claimed_at = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(claimed_at)
     with connection.cursor() as cursor:
         cursor.execute(
             # MATERIALIZED: the LIMIT is applied once (an inlined IN-subquery may be re-run).
@@ -353,7 +379,15 @@ def claim(campaign: Campaign, size: int) -> list[int]:
             f"WHERE state = %s AND id IN (SELECT id FROM due) RETURNING id",
             [campaign.pk, State.PENDING, now, size, State.CLAIMED, now, State.PENDING],
         )
-        return sorted(row[0] for row in cursor.fetchall())
+        return claimed_at, sorted(row[0] for row in cursor.fetchall())
+
+
+def owned(claimed_at: datetime, state: str) -> QuerySet[Delivery]:
+    """The rows of a batch that are still its worker's: in the state it left them and claimed
+    at ``claimed_at``. Once the lease is over, ``recover`` moves them out of that state and
+    another worker's claim changes ``claimed_at``: a stalled worker's late updates then match
+    nothing."""
+    return Delivery.objects.filter(claimed_at=claimed_at, state=state)
 
 
 def recover(campaign: Campaign) -> None:
@@ -387,43 +421,33 @@ class Sender:
         self.message_json = json.dumps(self.message, separators=(",", ":"))
         self.outcomes: Counter[str] = Counter()
 
-    def send(self, ids: list[int]) -> float:
+    def send(self, claimed_at: datetime, ids: list[int]) -> float:
         """Send one claimed batch. Returns 0, or the seconds to wait when the Page is throttled
         (the batch went back to the queue)."""
-        now = timezone.now()
-        rows = list(
-            Delivery.objects.filter(id__in=ids)
-            .select_related("subscriber")
-            .prefetch_related(
-                Prefetch(
-                    "subscriber__tokens",
-                    queryset=MarketingToken.objects.filter(status=MarketingToken.Status.ACTIVE),
-                    to_attr="active_tokens",
-                )
-            )
-        )
-        ready, skipped, deferred = self._sort(rows, now)
-        self._skip(skipped)
-        self._defer(deferred)
+        ready, skipped, deferred = self._sort(self._load(claimed_at, ids), timezone.now())
+        self._skip(claimed_at, State.CLAIMED, skipped)
+        self._defer(claimed_at, deferred)
         if not ready:
             return 0.0
-        wait = ratelimit.limiter().reserve(self.bucket, len(ready), self.rate)
+        attempted_at = timezone.now()
+        ready, previous = self._start(claimed_at, ready, attempted_at)
+        if not ready:
+            return 0.0
+        # Sends are spaced evenly, so a batch that goes late while the next one is on time puts
+        # more than Meta's limit in one second. Hence the slot is reserved after the database
+        # writes, right before the call, and a late wake-up moves the Page's next slot along. The
+        # price: a worker killed during that wait (usually < 0.2 s) leaves its rows ``unknown``.
+        limiter = ratelimit.limiter()
+        wait = limiter.reserve(self.bucket, len(ready), self.rate)
         if wait > MAX_RATE_WAIT:
-            self._requeue([row for row, _ in ready])
+            self._give_back(claimed_at, [row for row, _ in ready], attempted_at, previous)
             self._set_throttled(wait)
             return wait
+        due = time.monotonic() + wait
         if wait > 0:
             time.sleep(wait)
-        capped_at = timezone.now()
-        allowed, previous = claim_cooldown([row.subscriber_id for row, _ in ready], capped_at, self.page)
-        self._skip([(row, "frequency_cap") for row, _ in ready if row.subscriber_id not in allowed])
-        ready = [(row, request) for row, request in ready if row.subscriber_id in allowed]
-        if not ready:
-            return 0.0
-        # sent_at records the attempt (and the cooldown claimed for it) until Meta answers.
-        Delivery.objects.filter(id__in=[row.id for row, _ in ready]).update(
-            state=State.SENDING, sent_at=capped_at
-        )
+        if time.monotonic() - due > LATE:
+            limiter.hold(self.bucket, len(ready) / self.rate)
         try:
             results = self.client.batch([request for _, request in ready])
         except GraphError as exc:
@@ -432,7 +456,70 @@ class Sender:
             campaign=self.campaign,
             outcomes=[(row, result) for (row, _), result in zip(ready, results, strict=True)],
         )
-        return self._record(ready, results, capped_at, previous)
+        return self._record(claimed_at, ready, results, attempted_at, previous)
+
+    def _load(self, claimed_at: datetime, ids: list[int]) -> list[Delivery]:
+        """The batch's rows still owned, with their subscribers and active tokens, in one query of
+        plain values: the ORM's model loading (``select_related`` + a prefetch) cost more CPU
+        than everything else a send does. Fields not loaded here load on access (plugins)."""
+        db = Delivery.objects.db
+        values = (
+            owned(claimed_at, State.CLAIMED)
+            .filter(id__in=ids)
+            .alias(
+                token=FilteredRelation(
+                    "subscriber__tokens",
+                    condition=Q(subscriber__tokens__status=MarketingToken.Status.ACTIVE),
+                )
+            )
+            .order_by("id")
+            .values_list(
+                *ROW_FIELDS,
+                *(f"subscriber__{name}" for name in SUBSCRIBER_FIELDS),
+                *(f"token__{name}" for name in TOKEN_FIELDS),
+            )
+        )
+        rows: dict[int, Delivery] = {}
+        split, tokens_at = len(ROW_FIELDS), len(ROW_FIELDS) + len(SUBSCRIBER_FIELDS)
+        for value in values:
+            row = rows.get(value[0])
+            if row is None:
+                row = rows[value[0]] = Delivery.from_db(db, ROW_FIELDS, value[:split])
+                subscriber = None
+                if row.subscriber_id is not None:  # None: erased since the audience was frozen
+                    subscriber = Subscriber.from_db(db, SUBSCRIBER_FIELDS, value[split:tokens_at])
+                    subscriber.page = self.page
+                    subscriber.active_tokens = []
+                row.subscriber = subscriber
+            if value[tokens_at] is not None:
+                row.subscriber.active_tokens.append(
+                    MarketingToken.from_db(db, TOKEN_FIELDS, value[tokens_at:])
+                )
+        return list(rows.values())
+
+    def _start(self, claimed_at: datetime, ready: list, at: datetime) -> tuple[list, dict]:
+        """Mark the rows ``sending`` and claim their recipients' cooldown, committed together
+        before the Graph call (at most once). Returns the (row, request) pairs to send and the
+        cooldowns they replaced, to give back if nothing is sent after all."""
+        with transaction.atomic():
+            sending = set(_mark_sending(claimed_at, [row.id for row, _ in ready], at))
+            ready = [(row, request) for row, request in ready if row.id in sending]
+            allowed = claim_cooldown([row.subscriber_id for row, _ in ready], at, self.page)
+            capped = [(row, "frequency_cap") for row, _ in ready if row.subscriber_id not in allowed]
+            self._skip(claimed_at, State.SENDING, capped)
+        ready = [(row, request) for row, request in ready if row.subscriber_id in allowed]
+        # Read with the batch a moment ago: the claim succeeded, so the value was free then, and
+        # only a claim given back (restoring the same value) can have happened in between.
+        previous = {row.subscriber_id: row.subscriber.last_marketing_at for row, _ in ready}
+        return ready, previous
+
+    def _give_back(self, claimed_at: datetime, rows: list[Delivery], at: datetime, previous: dict) -> None:
+        """Nothing was sent: the rows go back to the queue and their cooldowns are released."""
+        with transaction.atomic():
+            owned(claimed_at, State.SENDING).filter(id__in=[r.id for r in rows]).update(
+                state=State.PENDING, claimed_at=None, sent_at=None
+            )
+            release_cooldown([r.subscriber_id for r in rows], at, previous)
 
     def _sort(self, rows: list[Delivery], now: datetime):
         """Split claimed rows into (row, request) to send, (row, reason) to skip and
@@ -458,7 +545,6 @@ class Sender:
             if self.campaign.is_flow and store.exited(self.campaign, row):
                 skipped.append((row, "exited"))
                 continue
-            subscriber.page = self.page
             message = self.message
             if build:
                 message = plugins.build_message(
@@ -492,8 +578,9 @@ class Sender:
         end_day = local.date() if t < end else local.date() + timedelta(days=1)
         return datetime.combine(end_day, end, tzinfo=local.tzinfo)
 
-    def _record(self, ready, results, capped_at: datetime, previous: dict) -> float:
-        """Save each outcome; returns seconds to wait if Meta throttled the Page."""
+    def _record(self, claimed_at: datetime, ready, results, attempted_at: datetime, previous: dict) -> float:
+        """Save each outcome (of rows still this batch's); returns seconds to wait if Meta
+        throttled the Page."""
         now = timezone.now()
         sent: list[Delivery] = []
         groups: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
@@ -533,19 +620,21 @@ class Sender:
                 reason = "transient" if isinstance(result, TransientError) else f"error_{result.code}"
                 groups[(State.FAILED, reason)].append(row)
                 release.append(row)
-        counters = {"sent": len(sent), f"sent@{now:%Y-%m-%dT%H:%M}": len(sent)}
         with transaction.atomic():
-            mark_sent(sent, now)
+            recorded = mark_sent(claimed_at, sent, now)
+            counters = {"sent": recorded, f"sent@{now:%Y-%m-%dT%H:%M}": recorded}
             for (state, reason), rows in groups.items():
                 update = {"state": state, "reason": reason}
                 if state == State.PENDING:  # back in the queue for another attempt
                     update.update(claimed_at=None, sent_at=None, attempts=F("attempts") + 1)
-                Delivery.objects.filter(id__in=[r.id for r in rows]).update(**update)
+                recorded = (
+                    owned(claimed_at, State.SENDING).filter(id__in=[r.id for r in rows]).update(**update)
+                )
                 if state in (State.FAILED, State.UNKNOWN):
-                    self.outcomes["failed"] += len(rows)
+                    self.outcomes["failed"] += recorded
                 if state != State.PENDING:
-                    counters[_counter(state, reason)] = len(rows)
-            release_cooldown([r.subscriber_id for r in release], capped_at, previous)
+                    counters[_counter(state, reason)] = recorded
+            release_cooldown([r.subscriber_id for r in release], attempted_at, previous)
             analytics.bump(self.campaign.pk, counters)
         if hold:
             ratelimit.hold_page(self.page, hold)
@@ -553,22 +642,20 @@ class Sender:
         self._check_error_rate()
         return hold if hold > MAX_RATE_WAIT else 0.0
 
-    def _skip(self, skipped: list[tuple[Delivery, str]]) -> None:
-        by_reason: dict[str, list[int]] = defaultdict(list)
-        for row, reason in skipped:
-            by_reason[reason].append(row.id)
-        for reason, ids in by_reason.items():
-            skipped = Delivery.objects.filter(id__in=ids).update(state=State.SKIPPED, reason=reason)
-            analytics.bump(self.campaign.pk, {f"skipped:{reason}": skipped})
+    def _skip(self, claimed_at: datetime, state: str, skipped: list[tuple[Delivery, str]]) -> None:
+        for reason, ids in _by_value((reason, row.id) for row, reason in skipped).items():
+            count = (
+                owned(claimed_at, state)
+                .filter(id__in=ids)
+                .update(state=State.SKIPPED, reason=reason, sent_at=None)
+            )
+            analytics.bump(self.campaign.pk, {f"skipped:{reason}": count})
 
-    def _defer(self, deferred: list[tuple[Delivery, datetime]]) -> None:
-        for row, not_before in deferred:
-            Delivery.objects.filter(id=row.id).update(
+    def _defer(self, claimed_at: datetime, deferred: list[tuple[Delivery, datetime]]) -> None:
+        for not_before, ids in _by_value((not_before, row.id) for row, not_before in deferred).items():
+            owned(claimed_at, State.CLAIMED).filter(id__in=ids).update(
                 state=State.PENDING, not_before=not_before, claimed_at=None
             )
-
-    def _requeue(self, rows: list[Delivery]) -> None:
-        Delivery.objects.filter(id__in=[r.id for r in rows]).update(state=State.PENDING, claimed_at=None)
 
     def _set_throttled(self, seconds: float) -> None:
         until = timezone.now() + timedelta(seconds=seconds)
@@ -590,16 +677,12 @@ class Sender:
 # -- The frequency cap ---------------------------------------------------------------------------
 
 
-def claim_cooldown(subscriber_ids: list[int], at: datetime, page: MessengerPage) -> tuple[set[int], dict]:
-    """Atomically take the marketing-message cooldown of these subscribers at ``at``.
-
-    Returns the ids that were free (their ``last_marketing_at`` is now ``at``) and their
-    previous values, so the claim can be released if nothing was sent after all. One
-    ``UPDATE … RETURNING`` decides: of two campaigns or workers racing for a person, exactly one
-    gets them."""
+def claim_cooldown(subscriber_ids: list[int], at: datetime, page: MessengerPage) -> set[int]:
+    """Atomically take the marketing-message cooldown of these subscribers at ``at``; returns
+    the ids that were free (their ``last_marketing_at`` is now ``at``). One ``UPDATE …
+    RETURNING`` decides: of two campaigns or workers racing for a person, exactly one gets them."""
     if not subscriber_ids:
-        return set(), {}
-    previous = dict(Subscriber.objects.filter(pk__in=subscriber_ids).values_list("pk", "last_marketing_at"))
+        return set()
     table = Subscriber._meta.db_table
     placeholders = ", ".join(["%s"] * len(subscriber_ids))
     adapt = connection.ops.adapt_datetimefield_value
@@ -609,8 +692,7 @@ def claim_cooldown(subscriber_ids: list[int], at: datetime, page: MessengerPage)
             f"AND (last_marketing_at IS NULL OR last_marketing_at <= %s) RETURNING id",
             [adapt(at), *subscriber_ids, adapt(at - page.cooldown)],
         )
-        allowed = {row[0] for row in cursor.fetchall()}
-    return allowed, {pk: previous.get(pk) for pk in allowed}
+        return {row[0] for row in cursor.fetchall()}
 
 
 def release_cooldown(subscriber_ids: list[int], at: datetime, previous: dict) -> None:
@@ -698,19 +780,38 @@ def progress(campaign: Campaign) -> dict:
     }
 
 
-def mark_sent(rows: list[Delivery], at: datetime) -> None:
-    """Record sent rows and their Meta message ids in one statement (``bulk_update`` builds an
-    ORM expression per row and field: most of a worker's CPU at Meta's rate)."""
-    if not rows:
-        return
+def _mark_sending(claimed_at: datetime, ids: list[int], at: datetime) -> list[int]:
+    """Mark the batch's rows ``sending`` (``sent_at`` records the attempt, and the cooldown
+    claimed for it, until Meta answers); returns the ids of those still owned."""
     table = Delivery._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, sent_at = %s WHERE id IN ({placeholders}) "
+            f"AND claimed_at = %s AND state = %s RETURNING id",
+            [State.SENDING, adapt(at), *ids, adapt(claimed_at), State.CLAIMED],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def mark_sent(claimed_at: datetime, rows: list[Delivery], at: datetime) -> int:
+    """Record sent rows (still owned) and their Meta message ids in one statement
+    (``bulk_update`` builds an ORM expression per row and field: most of a worker's CPU at
+    Meta's rate). Returns how many were recorded."""
+    if not rows:
+        return 0
+    table = Delivery._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
     values = ", ".join(["(%s, %s)"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH sent(id, message_id) AS (VALUES {values}) "
-            f"UPDATE {table} SET state = %s, sent_at = %s, "
-            f"message_id = (SELECT sent.message_id FROM sent WHERE sent.id = {table}.id) "
-            f"WHERE id IN (SELECT sent.id FROM sent)",
-            [p for row in rows for p in (row.id, row.message_id)]
-            + [State.SENT, connection.ops.adapt_datetimefield_value(at)],
+            # A VALUES list's columns are column1, column2 on both PostgreSQL and SQLite.
+            f"UPDATE {table} SET state = %s, sent_at = %s, message_id = sent.column2 "
+            f"FROM (VALUES {values}) AS sent WHERE {table}.id = sent.column1 "
+            f"AND {table}.claimed_at = %s AND {table}.state = %s",
+            [State.SENT, adapt(at)]
+            + [p for row in rows for p in (row.id, row.message_id)]
+            + [adapt(claimed_at), State.SENDING],
         )
+        return cursor.rowcount

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from onesend_plugin import broadcast
+from onesend_plugin import broadcast, ratelimit
 from onesend_plugin.models import Campaign, CampaignButton, Delivery, MessengerPage, Subscriber
 
 from .factories import CampaignFactory
@@ -242,3 +242,39 @@ def test_plugins_personalise_veto_and_segment(simulator, sim_page, make_subscrib
     ]
     assert message["text"].endswith(f"(for {alice.psid})")
     assert plugin.outcomes == [alice.psid]
+
+
+def test_a_batch_loads_its_rows_field_by_field_as_saved(simulator, sim_page, make_subscribers):
+    """``Sender._load`` builds model instances from plain values: each field must get its own."""
+    [person] = make_subscribers(sim_page, 1)
+    Subscriber.objects.filter(pk=person.pk).update(timezone="Europe/Paris", customer_ref="C-1")
+    campaign = CampaignFactory(page=sim_page)
+    campaign.message = {"body": {"text": "hi"}}
+    Delivery.objects.create(campaign=campaign, subscriber=person, page=sim_page, trigger_key="k", attempts=2)
+    claimed_at, ids = broadcast.claim(campaign, 10)
+    [row] = broadcast.Sender(campaign)._load(claimed_at, ids)
+    assert (row.subscriber_id, row.trigger_key, row.attempts) == (person.pk, "k", 2)
+    subscriber = row.subscriber
+    assert (subscriber.psid, subscriber.timezone, subscriber.customer_ref) == (
+        person.psid,
+        "Europe/Paris",
+        "C-1",
+    )
+    assert [t.token for t in subscriber.active_tokens] == [person.tokens.get().token]
+
+
+def test_a_page_held_longer_than_a_run_waits_gives_its_batch_back(
+    simulator, sim_page, make_subscribers, monkeypatch
+):
+    make_subscribers(sim_page, 3)
+    campaign = CampaignFactory(page=sim_page)
+    monkeypatch.setattr(broadcast, "launch", lambda *args, **kwargs: None)
+    broadcast.start(campaign)
+    ratelimit.hold_page(sim_page, 3600)  # e.g. Meta said: back in an hour
+    assert broadcast.run(campaign.pk) == "throttled"
+    assert states(campaign) == {"pending": 3}
+    assert not campaign.deliveries.filter(claimed_at__isnull=False).exists()
+    assert not Subscriber.objects.filter(last_marketing_at__isnull=False).exists()  # cooldowns given back
+    assert sends_per_person(simulator, sim_page) == {}
+    campaign.refresh_from_db()
+    assert campaign.throttled_until > timezone.now()

@@ -421,12 +421,6 @@ def test_retry_unknown_sends_to_people_a_lost_batch_never_reached(
     assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG: a worker that stalls past its lease still owns nothing, yet when it resumes it "
-    "updates its old rows by id only and turns rows another worker has sent into skipped",
-)
 def test_a_worker_stalled_past_its_lease_does_not_rewrite_the_ledger(
     quiet_meta, sim_page, fast_subscribers, spawn, settings, monkeypatch
 ):

@@ -8,7 +8,7 @@ import json
 import logging
 from collections import deque
 from datetime import datetime, timezone
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import pytest
 import requests
@@ -297,6 +297,14 @@ def test_batch_request_shares_the_send_body():
     }
     with pytest.raises(ValueError):
         BatchRequest.send(recipient={"id": PSID})
+
+
+@pytest.mark.parametrize(
+    "message", [{"text": "Sale: 30 % off — «today» & tomorrow 🎉"}, '{"text":"pre-encoded"}']
+)
+def test_a_batch_item_form_encodes_like_its_json(message):
+    call = BatchRequest.send(recipient={"notification_messages_token": "T+/="}, message=message)
+    assert call.as_form_item() == quote_plus(json.dumps(call.as_batch_item()))
 
 
 def test_batch_returns_per_call_outcomes_in_order(client, transport):
