@@ -105,9 +105,16 @@ class GraphApi:
     # ------------------------------------------------------------------------------------- HTTP
 
     async def handle(self, request: web.Request) -> web.Response:
+        """Answer a Graph call. The call is judged (rate windows, cooldowns) when it arrives, as
+        Meta stamps it; the configured latency delays only the answer, so a busy event loop waking
+        late from the sleep cannot make on-time sends look like a burst."""
+        response = await self._answer(request)
         latency = self.world.config.latency_ms
         if latency:
             await asyncio.sleep(latency / 1000)
+        return response
+
+    async def _answer(self, request: web.Request) -> web.Response:
         version, path = strip_version(request.match_info["tail"])
         root = f"{request.scheme}://{request.host}/{version or 'v25.0'}"
         try:
