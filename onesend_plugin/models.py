@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -377,6 +378,9 @@ class WebhookDelivery(models.Model):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         ordering = ["-received_at"]
+        indexes = [  # the workers' queue: deliveries not split into events yet, oldest first
+            models.Index(fields=["received_at"], condition=Q(state="received"), name="onesend_webhook_todo")
+        ]
 
     def __str__(self) -> str:
         return f"Webhook {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -3,24 +3,78 @@ pickled, and a task may run more than once, so every task is idempotent or harml
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 
+from django_q.brokers import get_broker
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from . import broadcast, conf, inbox, store, subscriptions
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
-from .models import Campaign, Subscriber
+from .models import Campaign, Subscriber, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
 
-def process_webhook_delivery(delivery_id: str) -> int:
-    return inbox.process_delivery(delivery_id)
+# While a drain runs, a flag in the broker's Redis says so, and POSTs enqueue nothing: one task
+# processes what many POSTs stored. The flag expires if its drain dies; the next POST (or the
+# minute tick) then starts another.
+DRAIN_FLAG = "onesend:webhook-drain:{name}"
+DRAIN_FLAG_MS = 5000
+DRAIN_BUDGET_SECONDS = 20  # then a fresh task goes on (well within a cluster's task timeout)
 
 
-def enqueue_webhook_processing(delivery_id) -> None:
-    async_task(process_webhook_delivery, str(delivery_id), task_name=f"onesend-webhook-{delivery_id}")
+def enqueue_webhook_processing() -> None:
+    """After a POST's events are committed: make sure a drain will see them."""
+    flag = _drain_flag()
+    if flag is None or flag.set(_flag_key(), b"1", nx=True, px=DRAIN_FLAG_MS):
+        async_task(process_webhooks, task_name="onesend-webhooks", save=False, broker=_broker())
+
+
+def process_webhooks() -> int:
+    """Drain pending webhook events, a batch at a time, until none is left. Before going idle
+    it clears the flag, then looks once more: an event committed before that look is found by it,
+    one committed after finds no flag and enqueues a new drain. Nothing is stranded."""
+    flag, key, done = _drain_flag(), _flag_key(), 0
+    deadline, clearing = time.monotonic() + DRAIN_BUDGET_SECONDS, False
+    while time.monotonic() < deadline:
+        if flag is not None:
+            flag.set(key, b"1", px=DRAIN_FLAG_MS)
+        claimed = inbox.process_pending()
+        done += claimed
+        if claimed:
+            clearing = False
+        elif clearing or flag is None:
+            return done
+        else:
+            flag.delete(key)
+            clearing = True
+    async_task(process_webhooks, task_name="onesend-webhooks", save=False, broker=_broker())
+    return done
+
+
+@functools.cache
+def _broker():
+    """One broker per process (``async_task`` would otherwise connect anew for every task)."""
+    return get_broker()
+
+
+def _drain_flag():
+    """The broker's Redis client, or None with another broker (every POST then enqueues a drain:
+    correct, only less economical)."""
+    try:
+        from django_q.brokers.redis_broker import Redis
+    except ImportError:  # the redis package is not installed
+        return None
+    broker = _broker()
+    return broker.connection if isinstance(broker, Redis) else None
+
+
+def _flag_key() -> str:
+    return DRAIN_FLAG.format(name=Conf.PREFIX)
 
 
 def send_optin_request(subscriber_id: int, raw_ref: str, entry_point: str) -> str | None:
@@ -75,6 +129,8 @@ def run_campaign(campaign_id: int) -> str:
 
 def tick() -> None:
     broadcast.tick()
+    if WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exists():  # a drain died
+        enqueue_webhook_processing()
 
 
 def process_store_event(event_id: int) -> None:
