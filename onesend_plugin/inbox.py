@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import handlers
@@ -38,35 +39,57 @@ def store_delivery(app: MetaApp, body: bytes, headers) -> WebhookDelivery:
     return WebhookDelivery.objects.create(app=app, body=body, headers=kept)
 
 
+@dataclass
+class Item:
+    """An event to process: ``pk`` of its row, and whether that row still says pending (an event
+    stored earlier, e.g. given back by ``onesend_reprocess``) or was just inserted as processed."""
+
+    pk: int
+    event: meta_events.MessagingEvent
+    page: MessengerPage
+    pending: bool = False
+
+
 def process_pending() -> int:
-    """Split up to ``BATCH_DELIVERIES`` stored deliveries into events, oldest first, and process up
-    to ``BATCH_EVENTS`` pending events, all in one transaction (rows another worker holds are skipped), each event at most
-    once. Returns how many deliveries and events were taken: 0 means nothing was left."""
+    """Split up to ``BATCH_DELIVERIES`` stored deliveries (oldest first) into events and process the
+    new ones, with up to ``BATCH_EVENTS`` events left pending earlier, all in one transaction: a
+    crash undoes the whole batch, and the deliveries are taken again. Rows another worker holds
+    are skipped. Returns how many deliveries and events were taken: 0 means nothing was left."""
     with transaction.atomic():
         deliveries = list(
             WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED)
             .select_for_update(skip_locked=True)
             .order_by("received_at")[:BATCH_DELIVERIES]
         )
-        _split(deliveries)
-        rows = list(
+        items = _split(deliveries)
+        waiting = (
             WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("page")
             .order_by("received_at", "id")[:BATCH_EVENTS]
         )
-        done = _process(rows)
+        items += [
+            Item(
+                row.pk,
+                meta_events.parse_item(row.payload, row.page_external_id, standby=row.standby),
+                row.page,
+                True,
+            )
+            for row in waiting
+        ]
+        done = _process(items)
         WebhookDelivery.objects.filter(
             pk__in=[d.pk for d in deliveries if d.state == WebhookDelivery.State.RECEIVED]
         ).update(state=WebhookDelivery.State.PROCESSED)
-    for event, page in done:  # after commit: a broken plugin must not undo (or block) processing
-        _notify_plugins(event, page)
-    return len(deliveries) + len(rows)
+    for item in done:  # after commit: a broken plugin must not undo (or block) processing
+        _notify_plugins(item.event, item.page)
+    return len(deliveries) + len(items)
 
 
-def _split(deliveries: list[WebhookDelivery]) -> None:
-    """Store the deliveries' events (new ones only: the dedupe key is unique); a body that is not
-    Meta's JSON is kept and flagged malformed."""
+def _split(deliveries: list[WebhookDelivery]) -> list[Item]:
+    """Store the deliveries' events, as processed (the batch's transaction makes that true or
+    undoes it), and return the new ones: a replayed event's dedupe key exists already, so it is
+    neither stored nor returned. A body that is not Meta's JSON is kept and flagged malformed."""
     parsed: list[tuple[WebhookDelivery, meta_events.MessagingEvent]] = []
     for delivery in deliveries:
         try:
@@ -78,28 +101,10 @@ def _split(deliveries: list[WebhookDelivery]) -> None:
             logger.warning("Malformed webhook %s kept unprocessed: %s", delivery.pk, delivery.error)
             continue
         parsed += [(delivery, event) for event in events]
+    if not parsed:
+        return []
     page_ids = {event.page_id for _, event in parsed}
     pages = {page.page_id: page for page in MessengerPage.objects.filter(page_id__in=page_ids)}
-    WebhookEvent.objects.bulk_create(
-        [
-            WebhookEvent(
-                delivery=delivery,
-                page=pages.get(event.page_id),
-                page_external_id=event.page_id,
-                kind=event.kind,
-                standby=event.standby,
-                psid=event.psid or "",
-                timestamp=event.timestamp,
-                dedupe_key=event.dedupe_key,
-                payload=event.raw,
-                state=WebhookEvent.State.PENDING
-                if event.page_id in pages
-                else WebhookEvent.State.UNKNOWN_PAGE,
-            )
-            for delivery, event in parsed
-        ],
-        ignore_conflicts=True,
-    )
     unknown = page_ids - set(pages)
     if unknown:
         logger.warning("Webhook events for unknown Page(s) %s kept", sorted(unknown))
@@ -107,42 +112,89 @@ def _split(deliveries: list[WebhookDelivery]) -> None:
         MessengerPage.objects.filter(pk__in=[p.pk for p in pages.values()]).update(
             last_webhook_at=max(d.received_at for d in deliveries)
         )
+    new = _insert_events(parsed, pages)
+    return [  # pop: an event repeated within the batch is processed once
+        Item(new.pop(e.dedupe_key), e, pages[e.page_id])
+        for _, e in parsed
+        if e.dedupe_key in new and e.page_id in pages
+    ]
 
 
-def _process(rows: list[WebhookEvent]) -> list[tuple[meta_events.MessagingEvent, MessengerPage]]:
+EVENT_COLUMNS = ("delivery_id", "page_id", "page_external_id", "kind", "standby", "psid", "timestamp",
+                 "dedupe_key", "payload", "state", "error", "processed_at")  # fmt: skip
+
+
+def _insert_events(parsed, pages: dict[str, MessengerPage]) -> dict[str, int]:
+    """``INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING``: {dedupe key: id} of the events
+    that are new (PostgreSQL and SQLite ≥ 3.35 both speak it)."""
+    table, ops = WebhookEvent._meta.db_table, connection.ops
+    payload, delivery_pk = WebhookEvent._meta.get_field("payload"), WebhookEvent._meta.get_field("delivery")
+    now, new = timezone.now(), {}
+    State = WebhookEvent.State
+    for start in range(0, len(parsed), 1000):
+        chunk = parsed[start : start + 1000]
+        params = []
+        for delivery, event in chunk:
+            page = pages.get(event.page_id)
+            params += [
+                delivery_pk.get_db_prep_save(delivery.pk, connection),
+                page.pk if page else None,
+                event.page_id,
+                event.kind,
+                event.standby,
+                event.psid or "",
+                ops.adapt_datetimefield_value(event.timestamp),
+                event.dedupe_key,
+                payload.get_db_prep_save(event.raw, connection),
+                State.PROCESSED if page else State.UNKNOWN_PAGE,
+                "",
+                ops.adapt_datetimefield_value(now if page else None),
+            ]
+        row = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([row] * len(chunk))} "
+                f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+                params,
+            )
+            new.update((key, pk) for pk, key in cursor.fetchall())
+    return new
+
+
+def _process(items: list[Item]) -> list[Item]:
     """Receipts of a Page together, other events one by one in time order; each in a savepoint,
     so a failing event is flagged and the others go on. Returns what was processed."""
-    rows.sort(key=lambda row: (row.timestamp is None, row.timestamp or row.received_at, row.pk))
-    done: list[tuple[WebhookEvent, meta_events.MessagingEvent]] = []
-    receipts: dict[int, list[tuple[WebhookEvent, meta_events.MessagingEvent]]] = {}
-    for row in rows:
-        event = meta_events.parse_item(row.payload, row.page_external_id, standby=row.standby)
-        if handlers.is_receipt(event):
-            receipts.setdefault(row.page_id, []).append((row, event))
-        elif _attempt(row, handlers.handle, event, row.page):
-            done.append((row, event))
-    for items in receipts.values():
-        page = items[0][0].page
-        if _attempt(None, handlers.handle_receipts, [e for _, e in items], page):
-            done += items
+    items.sort(
+        key=lambda item: (item.event.timestamp is None, item.event.timestamp or timezone.now(), item.pk)
+    )
+    done: list[Item] = []
+    receipts: dict[int, list[Item]] = {}
+    for item in items:
+        if handlers.is_receipt(item.event):
+            receipts.setdefault(item.page.pk, []).append(item)
+        elif _attempt(item, handlers.handle, item.event, item.page):
+            done.append(item)
+    for batch in receipts.values():
+        if _attempt(None, handlers.handle_receipts, [i.event for i in batch], batch[0].page):
+            done += batch
         else:  # find the culprit: one by one
-            done += [(row, e) for row, e in items if _attempt(row, handlers.handle_receipts, [e], page)]
-    WebhookEvent.objects.filter(pk__in=[row.pk for row, _ in done]).update(
+            done += [i for i in batch if _attempt(i, handlers.handle_receipts, [i.event], i.page)]
+    WebhookEvent.objects.filter(pk__in=[i.pk for i in done if i.pending]).update(
         state=WebhookEvent.State.PROCESSED, processed_at=timezone.now(), error=""
     )
-    return [(event, row.page) for row, event in done]
+    return done
 
 
-def _attempt(row: WebhookEvent | None, handler: Callable, *args) -> bool:
-    """Run a handler in a savepoint; on failure flag ``row`` (if given) and return False."""
+def _attempt(item: Item | None, handler: Callable, *args) -> bool:
+    """Run a handler in a savepoint; on failure flag ``item``'s row (if given) and return False."""
     try:
         with transaction.atomic():
             handler(*args)
     except Exception as exc:
-        if row is not None:
-            logger.exception("Processing webhook event %s failed", row.pk)
-            WebhookEvent.objects.filter(pk=row.pk).update(
-                state=WebhookEvent.State.FAILED, error=f"{type(exc).__name__}: {exc}"
+        if item is not None:
+            logger.exception("Processing webhook event %s failed", item.pk)
+            WebhookEvent.objects.filter(pk=item.pk).update(
+                state=WebhookEvent.State.FAILED, error=f"{type(exc).__name__}: {exc}", processed_at=None
             )
         return False
     return True

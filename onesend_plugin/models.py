@@ -401,18 +401,23 @@ class WebhookEvent(models.Model):
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="events")
     page = models.ForeignKey(
-        MessengerPage, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+        MessengerPage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_events",
+        db_index=False,  # the (page, psid) index below starts with it
     )
-    page_external_id = models.CharField(_("Page ID"), max_length=64, db_index=True)
-    kind = models.CharField(max_length=20, db_index=True)
+    page_external_id = models.CharField(_("Page ID"), max_length=64)
+    kind = models.CharField(max_length=20)
     standby = models.BooleanField(
         default=False, help_text=_("Sent while another app owned the thread (handover protocol).")
     )
-    psid = models.CharField(_("PSID"), max_length=64, blank=True, db_index=True)
+    psid = models.CharField(_("PSID"), max_length=64, blank=True)
     timestamp = models.DateTimeField(null=True, blank=True)
     dedupe_key = models.CharField(max_length=64, unique=True)
     payload = models.JSONField()
-    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(db_default=Now(), db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -420,6 +425,12 @@ class WebhookEvent(models.Model):
     class Meta:
         verbose_name = _("webhook event")
         ordering = ["-received_at", "-id"]
+        # Few indexes: every event is written once per webhook, at Meta's pace. The person's events
+        # (data export, erasure), and what is left to process.
+        indexes = [
+            models.Index(fields=["page", "psid"], name="onesend_event_person"),
+            models.Index(fields=["received_at"], condition=Q(state="pending"), name="onesend_event_pending"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} from {self.psid or '?'}"
