@@ -373,17 +373,16 @@ class Bench:
         try:
             if generator.stdout.readline().strip() != "READY":
                 raise RuntimeError("the load generator failed to start")
-            cpu = {name: Tracker() for name in ("web", "cluster", "generator", "database")}
-            groups = {"web": lambda: descendants(web.pid), "cluster": lambda: descendants(cluster.pid),
-                      "generator": lambda: [generator.pid], "database": lambda: backends_of(db)}  # fmt: skip
-            for name, pids in groups.items():
-                cpu[name].mark(pids())
+            self.cpu = {name: Tracker() for name in ("web", "cluster", "generator", "database")}
+            self.groups = {"web": lambda: descendants(web.pid), "cluster": lambda: descendants(cluster.pid),
+                           "generator": lambda: [generator.pid], "database": lambda: backends_of(db)}  # fmt: skip
+            for name, pids in self.groups.items():
+                self.cpu[name].mark(pids())
             started, line = time.monotonic(), ""
             while generator.poll() is None:
                 if time.monotonic() - started > options["duration"] + 120:
                     raise TimeoutError("the load generator overran its time")
-                for name, pids in groups.items():
-                    cpu[name].sample(pids())
+                self.sample()
                 time.sleep(0.5)
             line = generator.stdout.read()
             wall = time.monotonic() - started
@@ -394,8 +393,12 @@ class Bench:
             raise RuntimeError(f"the load generator failed (exit {generator.returncode})")
         result = json.loads(line.split("RESULT ", 1)[1])
         result["rps"] = result["ok"] / max(result["last_ok_wall"] - result["started_wall"], 1e-6)
-        result["cores"] = {name: round(t.cpu() / wall, 2) for name, t in cpu.items()}
+        result["cores"] = {name: round(t.cpu() / wall, 2) for name, t in self.cpu.items()}
         return result
+
+    def sample(self) -> None:
+        for name, pids in self.groups.items():
+            self.cpu[name].sample(pids())
 
     def wait_processed(self, db, events: int, load: dict) -> dict:
         """Until every event is stored and processed (or ``--drain-timeout``)."""
@@ -407,12 +410,15 @@ class Bench:
             ).fetchone()
             if processed >= events and not pending:
                 break
+            self.sample()
             time.sleep(0.1)
+        self.sample()
         last = db.execute(
             "SELECT extract(epoch FROM max(processed_at)) FROM onesend_webhookevent"
         ).fetchone()[0]
         last = float(last or 0)
-        return {"processed": processed, "lag_s": last - load["last_ok_wall"],
+        cpu_ms = 1000 * sum(t.cpu() for t in self.cpu.values())  # everything: web, workers, database, load
+        return {"processed": processed, "lag_s": last - load["last_ok_wall"], "cpu_ms_per_event": cpu_ms / max(load["events"], 1),
                 "eps_end_to_end": load["events"] / max(last - load["started_wall"], 1e-6)}  # fmt: skip
 
     def check(self, db, want: dict) -> dict:
@@ -466,6 +472,7 @@ def summarize(results: list[dict]) -> dict:
                 "rps": med(phase, "rps"), "eps": med(phase, "rps") * results[0]["per_post"],
                 "p50": med(phase, "lat_ms", "p50"), "p99": med(phase, "lat_ms", "p99"),
                 "lag_s": med(phase, "lag_s"), "eps_e2e": med(phase, "eps_end_to_end"),
+                "cpu_ms": med(phase, "cpu_ms_per_event"),
                 "requests": med(phase, "ok"), "failed": max(r[phase]["first_failed"] for r in results if phase in r),
                 "cores": {k: statistics.median(r[phase]["cores"][k] for r in results if phase in r)
                           for k in results[0][phase]["cores"]},
@@ -479,8 +486,8 @@ def report(args, summaries: dict[int, dict]) -> str:
         f"{args.concurrency} connections, {args.runs} run(s), medians",
         "",
         "| events/POST | phase | POSTs | accepted req/s | events/s accepted | events/s end to end | p50 ms | p99 ms "
-        "| lag s | non-200 | CPU cores web/cluster/loadgen/db | counts | load |",
-        "|" + "---|" * 13,
+        "| lag s | non-200 | CPU cores web/cluster/loadgen/db | CPU ms/event, all | counts | load |",
+        "|" + "---|" * 14,
     ]
     for per_post, s in summaries.items():
         for phase in ("rate", "closed"):
@@ -491,7 +498,7 @@ def report(args, summaries: dict[int, dict]) -> str:
             lines.append(
                 f"| {per_post} | {name} | {p['requests']:,.0f} | {p['rps']:,.0f} | {p['eps']:,.0f} "
                 f"| {p['eps_e2e']:,.0f} | {p['p50']:.1f} | {p['p99']:.1f} | {p['lag_s']:.1f} | {p['failed']} "
-                f"| {c['web']:.2f}/{c['cluster']:.2f}/{c['generator']:.2f}/{c['database']:.2f} "
+                f"| {c['web']:.2f}/{c['cluster']:.2f}/{c['generator']:.2f}/{c['database']:.2f} | {p['cpu_ms']:.2f} "
                 f"| {'OK' if s['exact'] else 'MISMATCH'} | {s['load']:.1f} |"
             )
     return "\n".join(lines) + "\n\n" + verdict(summaries)
@@ -596,7 +603,8 @@ def main() -> None:
             for number in range(1, args.runs + 1):
                 result = bench.run(per_post)
                 results.append(result)
-                phases = {p: {k: result[p][k] for k in ("rps", "lat_ms", "lag_s", "eps_end_to_end", "cores")}
+                keys = ("rps", "lat_ms", "lag_s", "eps_end_to_end", "cores", "cpu_ms_per_event")
+                phases = {p: {k: result[p][k] for k in keys}
                           for p in ("rate", "closed") if p in result}  # fmt: skip
                 print(f"{per_post} event(s)/POST, run {number}: {'OK' if result['exact'] else 'MISMATCH'} "
                       f"{json.dumps(phases)} got {result['got']} load {result['load_after']:.1f}", flush=True)  # fmt: skip
