@@ -41,7 +41,7 @@ def process_webhooks() -> int:
     flag, key, done = _drain_flag(), _flag_key(), 0
     deadline, clearing = time.monotonic() + DRAIN_BUDGET_SECONDS, False
     while time.monotonic() < deadline:
-        if flag is not None:
+        if flag is not None and not clearing:  # still here: POSTs need not enqueue another drain
             flag.set(key, b"1", px=DRAIN_FLAG_MS)
         claimed = inbox.process_pending()
         done += claimed
