@@ -158,9 +158,9 @@ def admin_sql(statement: str) -> None:
 class Databases:
     """A template migrated once, then a fresh copy per run."""
 
-    def __init__(self, kind: str, keep: bool) -> None:
+    def __init__(self, kind: str, keep: bool, prefix: str = "onesend_bench") -> None:
         self.kind, self.keep = kind, keep
-        self.name = f"onesend_bench_{os.getpid()}"
+        self.name = f"{prefix}_{os.getpid()}"
         self.template = f"{self.name}_template"
         self.directory = Path(tempfile.mkdtemp(prefix="onesend-bench-"))
         self.created: list[str] = []

@@ -285,7 +285,7 @@ class Bench:
             "Q_WORKERS": str(args.q_workers), "BENCH_Q_NAME": self.q_name,
         }  # fmt: skip
         self.env.pop("ONESEND_RATE_LIMIT_REDIS_URL", None)
-        self.databases = Databases("postgres", args.keep_db)
+        self.databases = Databases("postgres", args.keep_db, prefix="onesend_whbench")
         self.processes: list[subprocess.Popen] = []
         self.order = stream_order(args.recipients)
 
@@ -587,7 +587,7 @@ def main() -> None:
     minutes = 3 + args.recipients / 50_000 + len(per_posts) * args.runs * per_run / 60
 
     def on_alarm(signum, frame):
-        raise Timeout(f"the benchmark ran out of its {minutes:.0f} minutes")
+        raise Timeout(f"stopped: signal {signum} (the time limit is {minutes:.0f} minutes)")
 
     signal.signal(signal.SIGALRM, on_alarm)
     signal.signal(signal.SIGTERM, on_alarm)

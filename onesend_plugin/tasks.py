@@ -14,7 +14,7 @@ from django_q.tasks import async_task
 from . import broadcast, conf, inbox, store, subscriptions
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
-from .models import Campaign, Subscriber, WebhookEvent
+from .models import Campaign, Subscriber, WebhookDelivery, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -25,30 +25,36 @@ logger = logging.getLogger(__name__)
 DRAIN_FLAG = "onesend:webhook-drain:{name}"
 DRAIN_FLAG_MS = 5000
 DRAIN_BUDGET_SECONDS = 20  # then a fresh task goes on (well within a cluster's task timeout)
+DRAIN_LINGER_SECONDS = 1.0
+DRAIN_POLL_SECONDS = 0.05
 
 
 def enqueue_webhook_processing() -> None:
-    """After a POST's events are committed: make sure a drain will see them."""
+    """After a POST is stored: make sure a drain will see it."""
     flag = _drain_flag()
     if flag is None or flag.set(_flag_key(), b"1", nx=True, px=DRAIN_FLAG_MS):
         async_task(process_webhooks, task_name="onesend-webhooks", save=False, broker=_broker())
 
 
 def process_webhooks() -> int:
-    """Drain pending webhook events, a batch at a time, until none is left. Before going idle
-    it clears the flag, then looks once more: an event committed before that look is found by it,
-    one committed after finds no flag and enqueues a new drain. Nothing is stranded."""
+    """Process stored webhook deliveries and pending events, a batch at a time, until none has
+    come for ``DRAIN_LINGER_SECONDS`` (a steady trickle of POSTs then costs one task, not one per
+    POST). Before going idle it clears the flag, then looks once more: a delivery committed before
+    that look is found by it, one committed after finds no flag and enqueues a new drain."""
     flag, key, done = _drain_flag(), _flag_key(), 0
-    deadline, clearing = time.monotonic() + DRAIN_BUDGET_SECONDS, False
+    deadline, idle_since, clearing = time.monotonic() + DRAIN_BUDGET_SECONDS, None, False
     while time.monotonic() < deadline:
         if flag is not None and not clearing:  # still here: POSTs need not enqueue another drain
             flag.set(key, b"1", px=DRAIN_FLAG_MS)
         claimed = inbox.process_pending()
         done += claimed
         if claimed:
-            clearing = False
+            idle_since, clearing = None, False
         elif clearing or flag is None:
             return done
+        elif idle_since is None or time.monotonic() - idle_since < DRAIN_LINGER_SECONDS:
+            idle_since = idle_since or time.monotonic()
+            time.sleep(DRAIN_POLL_SECONDS)
         else:
             flag.delete(key)
             clearing = True
@@ -129,7 +135,10 @@ def run_campaign(campaign_id: int) -> str:
 
 def tick() -> None:
     broadcast.tick()
-    if WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exists():  # a drain died
+    if (  # left behind by a drain that died
+        WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED).exists()
+        or WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exists()
+    ):
         enqueue_webhook_processing()
 
 

@@ -137,6 +137,7 @@ def test_one_drain_at_a_time_and_nothing_is_stranded(post_webhook, page, monkeyp
     enqueued = []
     monkeypatch.setattr(tasks, "_drain_flag", lambda: client)
     monkeypatch.setattr(tasks, "_flag_key", lambda: key)
+    monkeypatch.setattr(tasks, "DRAIN_LINGER_SECONDS", 0)
     monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
     try:
         for psid in ("1", "2", "3"):
@@ -184,3 +185,19 @@ def test_concurrent_drains_process_each_event_once(page, monkeypatch):
     read = Delivery.objects.filter(read_at__isnull=False).count()
     assert sum(analytics.stats(c).get("delivered", 0) for c in sent) == delivered > 0
     assert sum(analytics.stats(c).get("read", 0) for c in sent) == read > 0
+
+
+@pytest.mark.django_db
+def test_the_minute_tick_restarts_a_drain_that_died(page, monkeypatch):
+    enqueued = []
+    monkeypatch.setattr(tasks, "_drain_flag", lambda: None)
+    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
+    tasks.tick()
+    assert enqueued == []
+    inbox.store_delivery(
+        page.app,
+        json.dumps(payloads.one(page.page_id, payloads.message(page.page_id, "1", "hi"))).encode(),
+        {},
+    )
+    tasks.tick()
+    assert enqueued == [tasks.process_webhooks]
