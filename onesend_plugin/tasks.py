@@ -37,27 +37,29 @@ def enqueue_webhook_processing() -> None:
 
 
 def process_webhooks() -> int:
-    """Process stored webhook deliveries and pending events, a batch at a time, until none has
-    come for ``DRAIN_LINGER_SECONDS`` (a steady trickle of POSTs then costs one task, not one per
-    POST). Before going idle it clears the flag, then looks once more: a delivery committed before
-    that look is found by it, one committed after finds no flag and enqueues a new drain."""
+    """Process stored webhook deliveries and pending events, a batch at most every
+    ``DRAIN_POLL_SECONDS`` (under a trickle of POSTs a batch then gathers several), until none
+    has come for ``DRAIN_LINGER_SECONDS`` (a steady trickle costs one task, not one per POST).
+    Before going idle it clears the flag, then looks once more: a delivery committed before that
+    look is found by it, one committed after finds no flag and enqueues a new drain."""
     flag, key, done = _drain_flag(), _flag_key(), 0
-    deadline, idle_since, clearing = time.monotonic() + DRAIN_BUDGET_SECONDS, None, False
+    deadline, idle_since, clearing = time.monotonic() + DRAIN_BUDGET_SECONDS, time.monotonic(), False
     while time.monotonic() < deadline:
         if flag is not None and not clearing:  # still here: POSTs need not enqueue another drain
             flag.set(key, b"1", px=DRAIN_FLAG_MS)
+        started = time.monotonic()
         claimed = inbox.process_pending()
         done += claimed
         if claimed:
-            idle_since, clearing = None, False
+            idle_since, clearing = time.monotonic(), False
         elif clearing or flag is None:
             return done
-        elif idle_since is None or time.monotonic() - idle_since < DRAIN_LINGER_SECONDS:
-            idle_since = idle_since or time.monotonic()
-            time.sleep(DRAIN_POLL_SECONDS)
-        else:
+        elif time.monotonic() - idle_since > DRAIN_LINGER_SECONDS:
             flag.delete(key)
             clearing = True
+            continue
+        if flag is not None:  # without a flag every POST has a drain of its own: no need to wait
+            time.sleep(max(0.0, started + DRAIN_POLL_SECONDS - time.monotonic()))
     async_task(process_webhooks, task_name="onesend-webhooks", save=False, broker=_broker())
     return done
 
