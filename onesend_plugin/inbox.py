@@ -170,7 +170,7 @@ def _process(items: list[Item]) -> list[Item]:
     done: list[Item] = []
     receipts: dict[int, list[Item]] = {}
     for item in items:
-        if handlers.is_receipt(item.event):
+        if handlers.is_receipt(item.event) and item.page is not None:
             receipts.setdefault(item.page.pk, []).append(item)
         elif _attempt(item, handlers.handle, item.event, item.page):
             done.append(item)
