@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 # enough to keep a worker's transaction short.
 BATCH_DELIVERIES = 200
 BATCH_EVENTS = 2000
+# ``MessengerPage.last_webhook_at`` is a health signal ("webhooks arrive"): this precise is enough.
+PAGE_SEEN_EVERY = timedelta(seconds=10)
 
 # Request headers worth keeping with the raw body (signature headers prove what we verified).
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Hub-Signature", "X-Hub-Signature-256")
@@ -108,10 +111,12 @@ def _split(deliveries: list[WebhookDelivery]) -> list[Item]:
     unknown = page_ids - set(pages)
     if unknown:
         logger.warning("Webhook events for unknown Page(s) %s kept", sorted(unknown))
-    if pages:
-        MessengerPage.objects.filter(pk__in=[p.pk for p in pages.values()]).update(
-            last_webhook_at=max(d.received_at for d in deliveries)
-        )
+    latest = max(d.received_at for d in deliveries)
+    stale = [
+        p.pk for p in pages.values() if not p.last_webhook_at or p.last_webhook_at < latest - PAGE_SEEN_EVERY
+    ]
+    if stale:  # rarely: concurrent drains would otherwise queue on the Page row's lock
+        MessengerPage.objects.filter(pk__in=stale).update(last_webhook_at=latest)
     new = _insert_events(parsed, pages)
     return [  # pop: an event repeated within the batch is processed once
         Item(new.pop(e.dedupe_key), e, pages[e.page_id])

@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 # While a drain runs, a flag in the broker's Redis says so, and POSTs enqueue nothing: one task
 # processes what many POSTs stored. The flag expires if its drain dies; the next POST (or the
-# minute tick) then starts another.
+# minute tick) then starts another. A drain that finds a backlog (a full batch) starts one more,
+# at most one every DRAIN_FLAG_MS: batches are disjoint (``SKIP LOCKED``), so drains add up.
 DRAIN_FLAG = "onesend:webhook-drain:{name}"
 DRAIN_FLAG_MS = 5000
 DRAIN_BUDGET_SECONDS = 20  # then a fresh task goes on (well within a cluster's task timeout)
@@ -33,7 +34,7 @@ def enqueue_webhook_processing() -> None:
     """After a POST is stored: make sure a drain will see it."""
     flag = _drain_flag()
     if flag is None or flag.set(_flag_key(), b"1", nx=True, px=DRAIN_FLAG_MS):
-        async_task(process_webhooks, task_name="onesend-webhooks", save=False, broker=_broker())
+        _enqueue_drain()
 
 
 def process_webhooks() -> int:
@@ -52,6 +53,12 @@ def process_webhooks() -> int:
         done += claimed
         if claimed:
             idle_since, clearing = time.monotonic(), False
+            if (
+                claimed >= inbox.BATCH_DELIVERIES
+                and flag is not None
+                and flag.set(f"{key}:help", b"1", nx=True, px=DRAIN_FLAG_MS)
+            ):
+                _enqueue_drain()  # a backlog: one more drain at a time works beside this one
         elif clearing or flag is None:
             return done
         elif time.monotonic() - idle_since > DRAIN_LINGER_SECONDS:
@@ -60,8 +67,12 @@ def process_webhooks() -> int:
             continue
         if flag is not None:  # without a flag every POST has a drain of its own: no need to wait
             time.sleep(max(0.0, started + DRAIN_POLL_SECONDS - time.monotonic()))
-    async_task(process_webhooks, task_name="onesend-webhooks", save=False, broker=_broker())
+    _enqueue_drain()
     return done
+
+
+def _enqueue_drain() -> None:
+    async_task(process_webhooks, task_name="onesend-webhooks", save=False, broker=_broker())
 
 
 @functools.cache

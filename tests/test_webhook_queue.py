@@ -201,3 +201,25 @@ def test_the_minute_tick_restarts_a_drain_that_died(page, monkeypatch):
     )
     tasks.tick()
     assert enqueued == [tasks.process_webhooks]
+
+
+@pytest.mark.django_db
+def test_a_backlog_gets_a_second_drain(post_webhook, page, monkeypatch):
+    client = redis.Redis.from_url(REDIS_URL)
+    key = f"onesend-test-drain-backlog-{page.pk}"
+    client.delete(key, f"{key}:help")
+    enqueued = []
+    monkeypatch.setattr(tasks, "_drain_flag", lambda: client)
+    monkeypatch.setattr(tasks, "_flag_key", lambda: key)
+    monkeypatch.setattr(tasks, "DRAIN_LINGER_SECONDS", 0)
+    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
+    monkeypatch.setattr(inbox, "BATCH_DELIVERIES", 2)
+    try:
+        for psid in ("1", "2", "3", "4", "5"):
+            post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, psid, "hi")))
+        assert enqueued == [tasks.process_webhooks]
+        tasks.process_webhooks()  # full batches: one helper (not one per batch)
+        assert enqueued == [tasks.process_webhooks] * 2
+        assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"processed"}
+    finally:
+        client.delete(key, f"{key}:help")
