@@ -62,16 +62,6 @@ def hour(at: datetime) -> str:
 # -- Receipts (Meta's delivery and read watermarks) --------------------------------------------
 
 
-def record_delivery(page: MessengerPage, psid: str, watermark: datetime, mids: tuple[str, ...] = ()) -> int:
-    """One delivery receipt; returns how many ledger rows it marked delivered."""
-    return record_receipts(page, deliveries=[(psid, watermark, tuple(mids))])[0]
-
-
-def record_read(page: MessengerPage, psid: str, watermark: datetime) -> int:
-    """One read receipt; returns how many ledger rows it marked read."""
-    return record_receipts(page, reads=[(psid, watermark)])[1]
-
-
 @transaction.atomic
 def record_receipts(
     page: MessengerPage,
