@@ -1,5 +1,5 @@
-"""Settings for ``bench/broadcast.py``: the example site's, plus what they do not read from the
-environment. ``example_site/settings.py`` builds ``ONESEND`` from ``ONESEND_GRAPH_API_BASE_URL`` and
+"""Settings for ``bench/broadcast.py`` and ``bench/webhooks.py``: the example site's, plus what
+they do not read from the environment. ``example_site/settings.py`` builds ``ONESEND`` from ``ONESEND_GRAPH_API_BASE_URL`` and
 ``ONESEND_MME_BASE_URL`` only, so the rate limiter's Redis (``ONESEND_RATE_LIMIT_REDIS_URL``) is
 added here; the django-q queue gets a private name (``BENCH_Q_NAME``) so that a benchmark never
 takes another cluster's tasks from a shared Redis, and DEBUG is off (as in production: with DEBUG

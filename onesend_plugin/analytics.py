@@ -2,14 +2,15 @@
 clicks, attributed conversions, unsubscribes after a campaign.
 
 Every number is a maintained counter (``CampaignStat``) bumped by exactly the rows an event
-changed: updates are conditional (``… WHERE read_at IS NULL``) and return what they changed,
-so a replayed, duplicated or reordered event can never count twice.
+changed: a ledger field is only ever set while empty (``… WHERE read_at IS NULL``, on rows locked
+first), so a replayed, duplicated or reordered event can never count twice.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -35,7 +36,7 @@ CLICK_SALT = "onesend.click"
 
 def bump(campaign_id: int, counts: dict[str, int]) -> None:
     """Add to a campaign's counters in one statement (an upsert that increments)."""
-    counts = {name: n for name, n in counts.items() if n}
+    counts = {name: n for name, n in sorted(counts.items()) if n}  # one lock order for every caller
     if not counts:
         return
     table = CampaignStat._meta.db_table
@@ -58,60 +59,122 @@ def hour(at: datetime) -> str:
     return at.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H")
 
 
-def _update_returning(queryset, assignments: dict, returning: str = "campaign_id") -> list:
-    """``UPDATE … WHERE id IN (queryset) RETURNING …``: which rows this statement changed."""
-    ids_sql, ids_params = queryset.values("id").query.sql_with_params()
-    table = Delivery._meta.db_table
-    adapt = connection.ops.adapt_datetimefield_value
-    sets = ", ".join(f"{column} = %s" for column in assignments)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {sets} WHERE id IN ({ids_sql}) RETURNING {returning}",
-            [adapt(v) for v in assignments.values()] + list(ids_params),
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
 # -- Receipts (Meta's delivery and read watermarks) --------------------------------------------
 
 
-def _covered(page: MessengerPage, psid: str, watermark: datetime):
-    """Sent messages to this person that a watermark covers: everything sent up to it. Our
-    ``sent_at`` is taken when Meta answered, a little after Meta stamped the message, hence the
-    tolerance."""
+@transaction.atomic
+def record_receipts(
+    page: MessengerPage,
+    deliveries: Iterable[tuple[str, datetime, tuple[str, ...]]] = (),
+    reads: Iterable[tuple[str, datetime]] = (),
+) -> tuple[int, int]:
+    """Apply many delivery ``(psid, watermark, mids)`` and read ``(psid, watermark)`` receipts of
+    one Page in a fixed number of statements, whatever their count. Returns (rows marked
+    delivered, rows marked read).
+
+    A watermark covers every message sent to the person up to it (our ``sent_at`` is taken when
+    Meta answered, a little after Meta stamped the message: hence ``RECEIPT_CLOCK_SKEW_SECONDS``);
+    a delivery's mids cover their messages whatever the clock says. A read implies delivery. A row
+    takes the smallest covering watermark of the batch and is only ever set while still empty, so
+    the result (and every counter) is the same as applying the receipts one by one in any order,
+    and a replayed receipt changes nothing. Rows are locked in id order (people, then ledger rows),
+    so concurrent batches queue instead of deadlocking.
+    """
+    reads = list(reads)
+    deliveries = [(psid, wm, tuple(mids)) for psid, wm, mids in deliveries] + [(p, wm, ()) for p, wm in reads]
+    if not deliveries:
+        return 0, 0
+    psids = {psid for psid, _, _ in deliveries}
+    _raise_watermarks(page, psids, deliveries, reads)
     skew = timedelta(seconds=conf.get("RECEIPT_CLOCK_SKEW_SECONDS"))
-    return Delivery.objects.filter(
-        page=page, psid=psid, state=Delivery.State.SENT, sent_at__lte=watermark + skew
+    mids = {mid for _, _, ids in deliveries for mid in ids}
+    delivered_by, read_by = _by_psid(deliveries), _by_psid(reads)
+    rows = (
+        Delivery.objects.select_for_update()
+        .filter(page=page, psid__in=psids)
+        .filter(Q(delivered_at__isnull=True) | Q(read_at__isnull=True))
+        .filter(Q(state=Delivery.State.SENT) | Q(message_id__in=mids))
+        .order_by("id")
+        .values_list("id", "psid", "state", "sent_at", "message_id", "campaign_id", "delivered_at", "read_at")
     )
+    delivered, read, campaign_of = {}, {}, {}
+    for pk, psid, state, sent_at, message_id, campaign_id, delivered_at, read_at in rows:
+        sent = state == Delivery.State.SENT and sent_at is not None
+        campaign_of[pk] = campaign_id
+        covering = [
+            wm
+            for wm, ids in delivered_by.get(psid, ())
+            if (sent and sent_at <= wm + skew) or message_id in ids
+        ]
+        if covering and delivered_at is None:
+            delivered[pk] = min(covering)
+        covering = [wm for wm, _ in read_by.get(psid, ()) if sent and sent_at <= wm + skew]
+        if covering and read_at is None:
+            read[pk] = min(covering)
+    _set_once("delivered_at", delivered)
+    _set_once("read_at", read)
+    counts: dict[int, Counter] = {}
+    for pk in delivered:
+        counts.setdefault(campaign_of[pk], Counter())["delivered"] += 1
+    for pk, wm in read.items():
+        counts.setdefault(campaign_of[pk], Counter()).update(["read", f"read@{hour(wm)}"])
+    for campaign_id in sorted(counts):
+        bump(campaign_id, counts[campaign_id])
+    return len(delivered), len(read)
 
 
-@transaction.atomic
-def record_delivery(page: MessengerPage, psid: str, watermark: datetime, mids: tuple[str, ...] = ()) -> int:
-    Subscriber.objects.filter(page=page, psid=psid).filter(
-        Q(delivered_watermark__isnull=True) | Q(delivered_watermark__lt=watermark)
-    ).update(delivered_watermark=watermark)
-    rows = _covered(page, psid, watermark)
-    if mids:
-        rows = rows | Delivery.objects.filter(page=page, psid=psid, message_id__in=mids)
-    changed = _update_returning(rows.filter(delivered_at__isnull=True), {"delivered_at": watermark})
-    for campaign_id, n in Counter(changed).items():
-        bump(campaign_id, {"delivered": n})
-    return len(changed)
+def _by_psid(receipts) -> dict[str, list[tuple[datetime, tuple[str, ...]]]]:
+    grouped: dict[str, list] = {}
+    for psid, wm, *ids in receipts:
+        grouped.setdefault(psid, []).append((wm, ids[0] if ids else ()))
+    return grouped
 
 
-@transaction.atomic
-def record_read(page: MessengerPage, psid: str, watermark: datetime) -> int:
-    """A read implies delivery: rows read before their delivery receipt count as both."""
-    record_delivery(page, psid, watermark)
-    Subscriber.objects.filter(page=page, psid=psid).filter(
-        Q(read_watermark__isnull=True) | Q(read_watermark__lt=watermark)
-    ).update(read_watermark=watermark)
-    changed = _update_returning(
-        _covered(page, psid, watermark).filter(read_at__isnull=True), {"read_at": watermark}
+def _raise_watermarks(page: MessengerPage, psids: set[str], deliveries: list, reads: list) -> None:
+    """Keep the highest delivered and read watermark per person (they never go back)."""
+    best: dict[str, dict[str, datetime]] = {"delivered_watermark": {}, "read_watermark": {}}
+    for column, receipts in (("delivered_watermark", deliveries), ("read_watermark", reads)):
+        for psid, wm, *_ in receipts:
+            if psid not in best[column] or wm > best[column][psid]:
+                best[column][psid] = wm
+    people = (
+        Subscriber.objects.select_for_update()
+        .filter(page=page, psid__in=psids)
+        .order_by("id")
+        .values_list("id", "psid", "delivered_watermark", "read_watermark")
     )
-    for campaign_id, n in Counter(changed).items():
-        bump(campaign_id, {"read": n, f"read@{hour(watermark)}": n})
-    return len(changed)
+    raise_to: dict[str, dict[int, datetime]] = {"delivered_watermark": {}, "read_watermark": {}}
+    for pk, psid, delivered_wm, read_wm in people:
+        for column, current in (("delivered_watermark", delivered_wm), ("read_watermark", read_wm)):
+            wm = best[column].get(psid)
+            if wm is not None and (current is None or current < wm):
+                raise_to[column][pk] = wm
+    for column, values in raise_to.items():
+        _update_each(Subscriber, column, values)
+
+
+def _set_once(column: str, values: dict[int, datetime]) -> None:
+    """Set ``column`` of the given (locked, still empty) ledger rows, each to its own value."""
+    changed = _update_each(Delivery, column, values, only_if_null=True)
+    if changed != len(values):  # the rows are locked: only a broken invariant gets here
+        raise RuntimeError(f"{column}: {changed} of {len(values)} ledger rows changed under a receipt batch")
+
+
+def _update_each(model, column: str, values: dict[int, datetime], only_if_null: bool = False) -> int:
+    """``UPDATE … FROM (VALUES (id, value), …)``: many rows, each its own value, in one statement
+    per few thousand rows (PostgreSQL and SQLite both name the VALUES columns column1, column2)."""
+    table, adapt, changed = model._meta.db_table, connection.ops.adapt_datetimefield_value, 0
+    items = list(values.items())
+    for start in range(0, len(items), 5000):
+        chunk = items[start : start + 5000]
+        sql = (
+            f"UPDATE {table} SET {column} = v.column2 FROM (VALUES {', '.join(['(%s, %s)'] * len(chunk))}) AS v "
+            f"WHERE {table}.id = v.column1" + (f" AND {table}.{column} IS NULL" if only_if_null else "")
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [p for pk, value in chunk for p in (pk, adapt(value))])
+            changed += cursor.rowcount
+    return changed
 
 
 # -- Clicks --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from .models import MessengerPage, Subscriber
 
 # Events the person caused: they open (or keep open) Meta's 24 h standard messaging window.
 INTERACTION_KINDS = {"message", "postback", "referral"}
+RECEIPT_KINDS = {"delivery", "read"}
 
 
 def handle(event: meta_events.MessagingEvent, page: MessengerPage) -> None:
@@ -85,17 +86,27 @@ def on_optin(event: meta_events.OptinEvent, page: MessengerPage) -> None:
         subscriptions.resume(subscriber, topic=event.title)
 
 
-def on_delivery(event: meta_events.DeliveryEvent, page: MessengerPage) -> None:
-    analytics.record_delivery(page, event.psid, event.watermark, tuple(event.mids))
+def is_receipt(event: meta_events.MessagingEvent) -> bool:
+    """Delivery and read receipts are applied many at a time (``handle_receipts``)."""
+    return event.kind in RECEIPT_KINDS and not event.standby
 
 
-def on_read(event: meta_events.ReadEvent, page: MessengerPage) -> None:
-    analytics.record_read(page, event.psid, event.watermark)
+def handle_receipts(events: list[meta_events.MessagingEvent], page: MessengerPage) -> None:
+    """Receipts of one Page, applied together: a few statements for the whole batch."""
+    analytics.record_receipts(
+        page,
+        deliveries=[(e.psid, e.watermark, tuple(e.mids)) for e in events if e.kind == "delivery"],
+        reads=[(e.psid, e.watermark) for e in events if e.kind == "read"],
+    )
+
+
+def on_receipt(event: meta_events.MessagingEvent, page: MessengerPage) -> None:
+    handle_receipts([event], page)
 
 
 HANDLERS: dict[str, Callable] = {
-    "delivery": on_delivery,
-    "read": on_read,
+    "delivery": on_receipt,
+    "read": on_receipt,
     "referral": on_referral,
     "postback": on_postback,
     "message": on_message,

@@ -1,16 +1,21 @@
 """The webhook inbox: store every delivery raw, split it into deduplicated events, process them.
 
-Storing comes first and is cheap (it runs inside Meta's request); processing runs in a django-q2
-worker, so a slow handler never makes Meta time out and redeliver.
+Inside Meta's request only the raw body is stored (one INSERT, the signature having been checked):
+nothing else can make Meta time out and redeliver. Workers then take stored deliveries in
+batches, oldest first: they split them into events (a replayed event's dedupe key exists
+already, so it is dropped), and process the batch's events in one transaction, so a burst of
+small POSTs costs a few transactions rather than several per event.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from uuid import UUID
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from . import handlers
@@ -20,87 +25,184 @@ from .models import MessengerPage, MetaApp, WebhookDelivery, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
+# A batch: enough to make per-transaction costs (a commit waits for the disk) negligible, small
+# enough to keep a worker's transaction short.
+BATCH_DELIVERIES = 200
+BATCH_EVENTS = 2000
+# ``MessengerPage.last_webhook_at`` is a health signal ("webhooks arrive"): this precise is enough.
+PAGE_SEEN_EVERY = timedelta(seconds=10)
+
 # Request headers worth keeping with the raw body (signature headers prove what we verified).
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Hub-Signature", "X-Hub-Signature-256")
 
 
 def store_delivery(app: MetaApp, body: bytes, headers) -> WebhookDelivery:
-    """Persist one verified POST and its events. Returns the delivery (``state`` tells whether
-    it was malformed). Events already seen (same dedupe key) are not stored again."""
+    """Persist one verified POST, byte for byte (a single INSERT: it runs inside Meta's request)."""
     kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
+    return WebhookDelivery.objects.create(app=app, body=body, headers=kept)
+
+
+@dataclass
+class Item:
+    """An event to process: ``pk`` of its row, and whether that row still says pending (an event
+    stored earlier, e.g. given back by ``onesend_reprocess``) or was just inserted as processed."""
+
+    pk: int
+    event: meta_events.MessagingEvent
+    page: MessengerPage
+    pending: bool = False
+
+
+def process_pending() -> int:
+    """Split up to ``BATCH_DELIVERIES`` stored deliveries (oldest first) into events and process the
+    new ones, with up to ``BATCH_EVENTS`` events left pending earlier, all in one transaction: a
+    crash undoes the whole batch, and the deliveries are taken again. Rows another worker holds
+    are skipped. Returns how many deliveries and events were taken: 0 means nothing was left."""
     with transaction.atomic():
-        delivery = WebhookDelivery.objects.create(app=app, body=body, headers=kept)
+        deliveries = list(
+            WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED)
+            .select_for_update(skip_locked=True)
+            .order_by("received_at")[:BATCH_DELIVERIES]
+        )
+        items = _split(deliveries)
+        waiting = (
+            WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
+            .select_for_update(skip_locked=True, of=("self",))
+            .select_related("page")
+            .order_by("received_at", "id")[:BATCH_EVENTS]
+        )
+        items += [
+            Item(
+                row.pk,
+                meta_events.parse_item(row.payload, row.page_external_id, standby=row.standby),
+                row.page,
+                True,
+            )
+            for row in waiting
+        ]
+        done = _process(items)
+        WebhookDelivery.objects.filter(
+            pk__in=[d.pk for d in deliveries if d.state == WebhookDelivery.State.RECEIVED]
+        ).update(state=WebhookDelivery.State.PROCESSED)
+    for item in done:  # after commit: a broken plugin must not undo (or block) processing
+        _notify_plugins(item.event, item.page)
+    return len(deliveries) + len(items)
+
+
+def _split(deliveries: list[WebhookDelivery]) -> list[Item]:
+    """Store the deliveries' events, as processed (the batch's transaction makes that true or
+    undoes it), and return the new ones: a replayed event's dedupe key exists already, so it is
+    neither stored nor returned. A body that is not Meta's JSON is kept and flagged malformed."""
+    parsed: list[tuple[WebhookDelivery, meta_events.MessagingEvent]] = []
+    for delivery in deliveries:
         try:
-            parsed = meta_events.parse_payload(json.loads(body))
+            events = meta_events.parse_payload(json.loads(bytes(delivery.body)))
         except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and MalformedPayload
             delivery.state = WebhookDelivery.State.MALFORMED
             delivery.error = f"{type(exc).__name__}: {exc}"
             delivery.save(update_fields=["state", "error"])
             logger.warning("Malformed webhook %s kept unprocessed: %s", delivery.pk, delivery.error)
-            return delivery
-        _store_events(delivery, parsed)
-    return delivery
-
-
-def _store_events(delivery: WebhookDelivery, parsed: list[meta_events.MessagingEvent]) -> None:
-    page_ids = {event.page_id for event in parsed}
+            continue
+        parsed += [(delivery, event) for event in events]
+    if not parsed:
+        return []
+    page_ids = {event.page_id for _, event in parsed}
     pages = {page.page_id: page for page in MessengerPage.objects.filter(page_id__in=page_ids)}
-    rows = [
-        WebhookEvent(
-            delivery=delivery,
-            page=pages.get(event.page_id),
-            page_external_id=event.page_id,
-            kind=event.kind,
-            standby=event.standby,
-            psid=event.psid or "",
-            timestamp=event.timestamp,
-            dedupe_key=event.dedupe_key,
-            payload=event.raw,
-            state=WebhookEvent.State.PENDING if event.page_id in pages else WebhookEvent.State.UNKNOWN_PAGE,
-        )
-        for event in parsed
-    ]
-    WebhookEvent.objects.bulk_create(rows, ignore_conflicts=True)
     unknown = page_ids - set(pages)
     if unknown:
-        logger.warning("Webhook %s has events for unknown Page(s) %s (kept)", delivery.pk, sorted(unknown))
-    if pages:
-        MessengerPage.objects.filter(pk__in=[p.pk for p in pages.values()]).update(
-            last_webhook_at=timezone.now()
-        )
+        logger.warning("Webhook events for unknown Page(s) %s kept", sorted(unknown))
+    latest = max(d.received_at for d in deliveries)
+    stale = [
+        p.pk for p in pages.values() if not p.last_webhook_at or p.last_webhook_at < latest - PAGE_SEEN_EVERY
+    ]
+    if stale:  # rarely: concurrent drains would otherwise queue on the Page row's lock
+        MessengerPage.objects.filter(pk__in=stale).update(last_webhook_at=latest)
+    new = _insert_events(parsed, pages)
+    return [  # pop: an event repeated within the batch is processed once
+        Item(new.pop(e.dedupe_key), e, pages[e.page_id])
+        for _, e in parsed
+        if e.dedupe_key in new and e.page_id in pages
+    ]
 
 
-def process_delivery(delivery_id: UUID | str) -> int:
-    """Process the pending events of one delivery, each at most once. Returns how many were
-    processed here (another worker may have taken some)."""
-    done = 0
-    pending = (
-        WebhookEvent.objects.filter(delivery_id=delivery_id, state=WebhookEvent.State.PENDING)
-        .select_related("page")
-        .order_by("timestamp", "id")
-    )
-    for row in pending:
-        event = meta_events.parse_item(row.payload, row.page_external_id, standby=row.standby)
-        try:
-            with transaction.atomic():
-                claimed = WebhookEvent.objects.filter(pk=row.pk, state=WebhookEvent.State.PENDING).update(
-                    state=WebhookEvent.State.PROCESSED, processed_at=timezone.now(), error=""
-                )
-                if not claimed:
-                    continue
-                handlers.handle(event, row.page)
-        except Exception as exc:  # keep the event, flag it, go on with the rest
-            logger.exception("Processing webhook event %s failed", row.pk)
-            WebhookEvent.objects.filter(pk=row.pk).update(
-                state=WebhookEvent.State.FAILED, error=f"{type(exc).__name__}: {exc}"
+EVENT_COLUMNS = ("delivery_id", "page_id", "page_external_id", "kind", "standby", "psid", "timestamp",
+                 "dedupe_key", "payload", "state", "error", "processed_at")  # fmt: skip
+
+
+def _insert_events(parsed, pages: dict[str, MessengerPage]) -> dict[str, int]:
+    """``INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING``: {dedupe key: id} of the events
+    that are new (PostgreSQL and SQLite ≥ 3.35 both speak it)."""
+    table, ops = WebhookEvent._meta.db_table, connection.ops
+    payload, delivery_pk = WebhookEvent._meta.get_field("payload"), WebhookEvent._meta.get_field("delivery")
+    now, new = timezone.now(), {}
+    State = WebhookEvent.State
+    for start in range(0, len(parsed), 1000):
+        chunk = parsed[start : start + 1000]
+        params = []
+        for delivery, event in chunk:
+            page = pages.get(event.page_id)
+            params += [
+                delivery_pk.get_db_prep_save(delivery.pk, connection),
+                page.pk if page else None,
+                event.page_id,
+                event.kind,
+                event.standby,
+                event.psid or "",
+                ops.adapt_datetimefield_value(event.timestamp),
+                event.dedupe_key,
+                payload.get_db_prep_save(event.raw, connection),
+                State.PROCESSED if page else State.UNKNOWN_PAGE,
+                "",
+                ops.adapt_datetimefield_value(now if page else None),
+            ]
+        row = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([row] * len(chunk))} "
+                f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+                params,
             )
-            continue
-        done += 1
-        _notify_plugins(event, row.page)
-    WebhookDelivery.objects.filter(pk=delivery_id, state=WebhookDelivery.State.RECEIVED).update(
-        state=WebhookDelivery.State.PROCESSED
+            new.update((key, pk) for pk, key in cursor.fetchall())
+    return new
+
+
+def _process(items: list[Item]) -> list[Item]:
+    """Receipts of a Page together, other events one by one in time order; each in a savepoint,
+    so a failing event is flagged and the others go on. Returns what was processed."""
+    items.sort(
+        key=lambda item: (item.event.timestamp is None, item.event.timestamp or timezone.now(), item.pk)
+    )
+    done: list[Item] = []
+    receipts: dict[int, list[Item]] = {}
+    for item in items:
+        if handlers.is_receipt(item.event) and item.page is not None:
+            receipts.setdefault(item.page.pk, []).append(item)
+        elif _attempt(item, handlers.handle, item.event, item.page):
+            done.append(item)
+    for batch in receipts.values():
+        if _attempt(None, handlers.handle_receipts, [i.event for i in batch], batch[0].page):
+            done += batch
+        else:  # find the culprit: one by one
+            done += [i for i in batch if _attempt(i, handlers.handle_receipts, [i.event], i.page)]
+    WebhookEvent.objects.filter(pk__in=[i.pk for i in done if i.pending]).update(
+        state=WebhookEvent.State.PROCESSED, processed_at=timezone.now(), error=""
     )
     return done
+
+
+def _attempt(item: Item | None, handler: Callable, *args) -> bool:
+    """Run a handler in a savepoint; on failure flag ``item``'s row (if given) and return False."""
+    try:
+        with transaction.atomic():
+            handler(*args)
+    except Exception as exc:
+        if item is not None:
+            logger.exception("Processing webhook event %s failed", item.pk)
+            WebhookEvent.objects.filter(pk=item.pk).update(
+                state=WebhookEvent.State.FAILED, error=f"{type(exc).__name__}: {exc}", processed_at=None
+            )
+        return False
+    return True
 
 
 def _notify_plugins(event: meta_events.MessagingEvent, page: MessengerPage) -> None:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -525,6 +526,9 @@ class WebhookDelivery(models.Model):
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         ordering = ["-received_at"]
+        indexes = [  # the workers' queue: deliveries not split into events yet, oldest first
+            models.Index(fields=["received_at"], condition=Q(state="received"), name="onesend_webhook_todo")
+        ]
 
     def __str__(self) -> str:
         return f"Webhook {self.received_at:%Y-%m-%d %H:%M:%S}"
@@ -545,18 +549,23 @@ class WebhookEvent(models.Model):
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="events")
     page = models.ForeignKey(
-        MessengerPage, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events"
+        MessengerPage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_events",
+        db_index=False,  # the (page, psid) index below starts with it
     )
-    page_external_id = models.CharField(_("Page ID"), max_length=64, db_index=True)
-    kind = models.CharField(max_length=20, db_index=True)
+    page_external_id = models.CharField(_("Page ID"), max_length=64)
+    kind = models.CharField(max_length=20)
     standby = models.BooleanField(
         default=False, help_text=_("Sent while another app owned the thread (handover protocol).")
     )
-    psid = models.CharField(_("PSID"), max_length=64, blank=True, db_index=True)
+    psid = models.CharField(_("PSID"), max_length=64, blank=True)
     timestamp = models.DateTimeField(null=True, blank=True)
     dedupe_key = models.CharField(max_length=64, unique=True)
     payload = models.JSONField()
-    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING, db_index=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(db_default=Now(), db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -564,6 +573,12 @@ class WebhookEvent(models.Model):
     class Meta:
         verbose_name = _("webhook event")
         ordering = ["-received_at", "-id"]
+        # Few indexes: every event is written once per webhook, at Meta's pace. The person's events
+        # (data export, erasure), and what is left to process.
+        indexes = [
+            models.Index(fields=["page", "psid"], name="onesend_event_person"),
+            models.Index(fields=["received_at"], condition=Q(state="pending"), name="onesend_event_pending"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} from {self.psid or '?'}"

@@ -58,7 +58,6 @@ class WebhookView(View):
                 request.META.get("REMOTE_ADDR"),
             )
             return HttpResponseForbidden("Invalid signature.")
-        delivery = inbox.store_delivery(app, body, request.headers)
-        if delivery.state == delivery.State.RECEIVED:
-            transaction.on_commit(lambda: tasks.enqueue_webhook_processing(delivery.pk))
+        inbox.store_delivery(app, body, request.headers)
+        transaction.on_commit(tasks.enqueue_webhook_processing)
         return HttpResponse("EVENT_RECEIVED", content_type="text/plain")

@@ -16,8 +16,7 @@ class Command(BaseCommand):
         for page in MessengerPage.objects.filter(page_id__in=unknown.values("page_external_id")):
             unknown.filter(page_external_id=page.page_id).update(page=page, state=State.PENDING)
         WebhookEvent.objects.filter(state=State.FAILED).update(state=State.PENDING, error="")
-        deliveries = set(
-            WebhookEvent.objects.filter(state=State.PENDING).values_list("delivery_id", flat=True)
-        )
-        done = sum(inbox.process_delivery(delivery_id) for delivery_id in deliveries)
-        self.stdout.write(self.style.SUCCESS(f"Processed {done} event(s) from {len(deliveries)} deliveries."))
+        done = 0
+        while claimed := inbox.process_pending():
+            done += claimed
+        self.stdout.write(self.style.SUCCESS(f"Processed {done} event(s)."))
