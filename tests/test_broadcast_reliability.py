@@ -635,10 +635,9 @@ def test_text_is_not_slowed_by_a_concurrent_media_campaign(
     media_psids, times = {p.psid for p in media_readers}, defaultdict(list)
     for message in campaign_messages(simulator, sim_page):
         times[message["psid"] in media_psids].append(message["timestamp"])
-    # Paced by the media bucket, the 100 texts would take over 10 s and go 6 per second.
-    assert text_run.elapsed < 5.0 and max_per_window(times[False]) > 10, (
-        f"text took {text_run.elapsed:.2f} s next to media's {media_run.elapsed:.2f} s"
-    )
+    # Paced by the media bucket, the 100 texts would go at most 6 per second; this holds however
+    # slow a busy machine makes the run (no upper bound on time is asserted).
+    assert max_per_window(times[False]) > 10
     if connection.vendor == "sqlite":
         # SQLite's busy handler lets the text worker starve the media worker's writes (between
         # its wait and its HTTP call) for up to a second or two: its bursts then bunch up at Meta.
