@@ -50,6 +50,8 @@ from benchlib import (
     descendants,
     free_port,
     proc_stat,
+    requests_cpu_ms,
+    speed_note,
     stop_process,
     wait_until,
 )
@@ -586,7 +588,7 @@ def report(args, results: list[dict], summary: dict) -> str:
             f"vs {summary['wall_s']:.0f} s: the engine is {naive['extrapolated_s'] / summary['wall_s']:.1f}× faster "
             f"and uses {naive['cpu_ms_per_msg'] / max(summary['cluster_cpu_ms_per_msg'], 1e-9):.1f}× less client CPU per message.",
         ]
-    lines += ["", verdict(args, summary)]
+    lines += ["", speed_note(summary["requests_ms"]), "", verdict(args, summary)]
     return "\n".join(lines)
 
 
@@ -685,6 +687,7 @@ def main() -> None:
     databases = Databases(args.db, args.keep_db)
     print(f"{label(args)}: {runs} run(s), at most {minutes:.0f} min")
     results = []
+    requests_ms = requests_cpu_ms()  # before anything else runs
     try:
         databases.prepare(base_env)
         for number in range(1, runs + 1):
@@ -706,7 +709,7 @@ def main() -> None:
     finally:
         signal.alarm(0)
         databases.cleanup()
-    summary = summarize(results)
+    summary = {**summarize(results), "requests_ms": requests_ms}
     text = report(args, results, summary)
     print()
     print(text)

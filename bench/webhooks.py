@@ -48,6 +48,8 @@ from benchlib import (
     descendants,
     free_port,
     loadavg,
+    requests_cpu_ms,
+    speed_note,
     stop_process,
     wait_until,
 )
@@ -459,8 +461,10 @@ def summarize(results: list[dict]) -> dict:
     return summary
 
 
-def report(args, summaries: dict[int, dict]) -> str:
+def report(args, summaries: dict[int, dict], requests_ms: float) -> str:
     lines = [
+        speed_note(requests_ms),
+        "",
         f"{args.recipients:,} recipients, gunicorn {args.web_workers} sync workers, {args.q_workers} q workers, "
         f"{args.concurrency} connections, {args.runs} run(s), medians",
         "",
@@ -561,6 +565,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, on_alarm)
     signal.alarm(int(minutes * 60))
     bench, summaries = Bench(args), {}
+    requests_ms = requests_cpu_ms()  # before anything else runs
     print(f"{args.recipients:,} recipients, events/POST {per_posts}, {args.runs} run(s), at most {minutes:.0f} min")  # fmt: skip
     try:
         bench.prepare()
@@ -577,7 +582,7 @@ def main() -> None:
     finally:
         signal.alarm(0)
         bench.cleanup()
-    text = report(args, summaries)
+    text = report(args, summaries, requests_ms)
     print("\n" + text)
     if args.write:
         write_docs(text)

@@ -44,6 +44,8 @@ from . import analytics, channels, conf, messages, ratelimit, store, subscriptio
 from .hooks import plugins
 from .messenger.client import SendResult
 from .messenger.errors import (
+    DEFAULT_RETRY_AFTER,
+    MIN_RETRY_AFTER,
     AuthError,
     GraphError,
     NotEligibleYet,
@@ -420,6 +422,7 @@ class Sender:
         # Encoded once: recipients whose message no plugin or link tracking changed share it.
         self.message_json = json.dumps(self.message, separators=(",", ":"))
         self.outcomes: Counter[str] = Counter()
+        self.throttled_in_a_row = 0  # batches Meta refused for the rate, one after another
 
     def send(self, claimed_at: datetime, ids: list[int]) -> float:
         """Send one claimed batch. Returns 0, or the seconds to wait when the Page is throttled
@@ -637,8 +640,12 @@ class Sender:
             release_cooldown([r.subscriber_id for r in release], attempted_at, previous)
             analytics.bump(self.campaign.pk, counters)
         if hold:
+            self.throttled_in_a_row += 1
+            hold = max(hold, min(MIN_RETRY_AFTER * 2 ** (self.throttled_in_a_row - 1), DEFAULT_RETRY_AFTER))
             ratelimit.hold_page(self.page, hold)
             self._set_throttled(hold)
+        elif sent:
+            self.throttled_in_a_row = 0
         self._check_error_rate()
         return hold if hold > MAX_RATE_WAIT else 0.0
 

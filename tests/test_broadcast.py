@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from onesend_plugin import broadcast, ratelimit
+from onesend_plugin.messenger.errors import MIN_RETRY_AFTER
 from onesend_plugin.models import Campaign, CampaignButton, Delivery, MessengerPage, Subscriber
 
 from .factories import CampaignFactory
@@ -109,6 +110,26 @@ def test_rate_limit_errors_hold_the_page_and_requeue(simulator, sim_page, make_s
     assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
     assert campaign.deliveries.filter(attempts__gt=0).exists()  # some waited for the Page to cool down
     assert "rate limit" in campaign.last_error.lower()
+
+
+def test_a_refused_batch_pauses_briefly_and_each_refusal_in_a_row_doubles_the_pause(
+    simulator, sim_page, make_subscribers, monkeypatch
+):
+    people = make_subscribers(sim_page, 3)
+    simulator.configure(text_rate=2)  # the first batch of 3: 2 accepted, 1 refused; then 613s for 1 s
+    holds = []
+    hold_page = ratelimit.hold_page
+    monkeypatch.setattr(
+        ratelimit, "hold_page", lambda page, seconds: holds.append(seconds) or hold_page(page, seconds)
+    )
+    campaign = CampaignFactory(page=sim_page)
+    broadcast.start(campaign)
+    assert states(campaign) == {"sent": 3}
+    assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
+    # 0.25 s, then 0.5 s while the rolling second is still full (a machine stalling for most of a
+    # second lets the retry through sooner, hence "at least one"), each twice the one before.
+    assert holds[0] == MIN_RETRY_AFTER == 0.25
+    assert holds == [MIN_RETRY_AFTER * 2**n for n in range(len(holds))]
 
 
 def test_pause_resume_and_cancel(simulator, sim_page, make_subscribers, monkeypatch):
