@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404
 from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
@@ -45,12 +45,15 @@ class WebhookView(View):
         return HttpResponseForbidden("Verification failed.")
 
     def post(self, request: HttpRequest, app_id: str) -> HttpResponse:
-        app = get_object_or_404(MetaApp, app_id=app_id)
         if int(request.META.get("CONTENT_LENGTH") or 0) > conf.get("WEBHOOK_MAX_BODY_BYTES"):
             logger.warning("Webhook for app %s refused: body too large", app_id)
             return HttpResponse("Body too large.", status=413)
         body = request.body
-        if not signature.is_valid(body, request.headers.get(signature.HEADER), app.app_secret):
+        try:
+            app_pk = inbox.signed_app(app_id, body, request.headers.get(signature.HEADER))
+        except MetaApp.DoesNotExist:
+            raise Http404("No such Meta app.") from None
+        if app_pk is None:
             logger.warning(
                 "Webhook for app %s refused: missing or invalid %s (from %s)",
                 app_id,
@@ -58,6 +61,6 @@ class WebhookView(View):
                 request.META.get("REMOTE_ADDR"),
             )
             return HttpResponseForbidden("Invalid signature.")
-        inbox.store_delivery(app, body, request.headers)
+        inbox.store_delivery(app_pk, body, request.headers)
         transaction.on_commit(tasks.enqueue_webhook_processing)
         return HttpResponse("EVENT_RECEIVED", content_type="text/plain")

@@ -4,6 +4,7 @@ import os
 import pytest
 from django.utils import timezone
 
+from onesend_plugin import inbox, tasks
 from onesend_plugin.hooks import plugins
 from onesend_plugin.messenger import signature
 
@@ -13,6 +14,14 @@ from .factories import MessengerPageFactory, MetaAppFactory
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.browser"]
+
+
+@pytest.fixture(autouse=True)
+def _forget_webhook_memos():
+    """The webhook endpoint's per-process memos (app secrets, a drain's flag seen) would outlive
+    a test's rolled-back apps and its Redis keys."""
+    inbox._apps.clear()
+    tasks._flag_trusted_until = 0.0
 
 
 @pytest.fixture

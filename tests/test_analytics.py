@@ -200,7 +200,9 @@ def order(django_capture_on_commit_callbacks):
     def place(order_id, days_after, clickable, value="59.90"):
         at = timezone.now() + timedelta(days=days_after)
         with django_capture_on_commit_callbacks(execute=True):
-            plugins.order_placed(order_id=order_id, value=Decimal(value), currency="eur", customer_ref="cust-7", at=at)
+            plugins.order_placed(
+                order_id=order_id, value=Decimal(value), currency="eur", customer_ref="cust-7", at=at
+            )
         return Conversion.objects.get(order_id=order_id)
 
     return place

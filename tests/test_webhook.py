@@ -7,7 +7,7 @@ from django.test import Client
 
 from onesend_plugin.hooks import hookimpl
 from onesend_plugin.messenger import signature
-from onesend_plugin.models import Subscriber, WebhookDelivery, WebhookEvent
+from onesend_plugin.models import MetaApp, Subscriber, WebhookDelivery, WebhookEvent
 
 from . import payloads
 from .factories import MessengerPageFactory, SubscriberFactory
@@ -111,6 +111,28 @@ def test_csrf_does_not_apply(page):
         HTTP_X_HUB_SIGNATURE_256=signature.sign(body.encode(), page.app.app_secret),
     )
     assert response.status_code == 200
+
+
+def test_a_known_app_costs_one_insert_per_post(client, page, django_assert_num_queries):
+    def post(n: int) -> int:  # processing waits for a commit that never comes in this test
+        body = json.dumps({**payloads.one(page.page_id, payloads.message(page.page_id, "1", "hi")), "n": n})
+        signed = signature.sign(body.encode(), page.app.app_secret)
+        url = f"/onesend/webhook/{page.app.app_id}/"
+        return client.post(url, body, "application/json", HTTP_X_HUB_SIGNATURE_256=signed).status_code
+
+    assert post(1) == 200  # reads the app's secret
+    with django_assert_num_queries(1):  # the raw body's INSERT: the secret is remembered
+        assert post(2) == 200
+    assert WebhookDelivery.objects.count() == 2
+
+
+def test_a_changed_app_secret_works_at_once(post_webhook, page):
+    body = payloads.one(page.page_id, payloads.message(page.page_id, "1", "hi"))
+    assert post_webhook(page.app, body).status_code == 200
+    MetaApp.objects.filter(pk=page.app.pk).update(app_secret="rotated")
+    assert post_webhook(page.app, {**body, "n": 2}, secret="rotated").status_code == 200
+    assert post_webhook(page.app, {**body, "n": 3}, secret="forged").status_code == 403
+    assert WebhookDelivery.objects.count() == 2
 
 
 def test_oversized_body_is_refused(post_webhook, page, settings):

@@ -152,6 +152,46 @@ def test_one_drain_at_a_time_and_nothing_is_stranded(post_webhook, page, monkeyp
         client.delete(key)
 
 
+@pytest.mark.django_db
+def test_posts_that_saw_the_flag_skip_redis_until_the_drains_last_look(post_webhook, page, monkeypatch):
+    """The drain waits ``DRAIN_LAST_LOOK_DELAY`` between clearing its flag and its last look, so a
+    process that saw the flag that recently needs not ask Redis: what it commits is looked at."""
+    client = redis.Redis.from_url(REDIS_URL)
+    key = f"onesend-test-drain-trust-{page.pk}"
+    client.delete(key)
+    log = []
+
+    class Flag:  # the broker's Redis, with a log of what is asked
+        def set(self, *args, **kwargs):
+            log.append("set")
+            return client.set(*args, **kwargs)
+
+        def delete(self, *args):
+            log.append("delete")
+            return client.delete(*args)
+
+    process_pending = inbox.process_pending
+    monkeypatch.setattr(inbox, "process_pending", lambda: log.append("look") or process_pending())
+    monkeypatch.setattr(tasks.time, "sleep", lambda seconds: log.append(f"sleep {seconds}"))
+    monkeypatch.setattr(tasks, "_drain_flag", Flag)
+    monkeypatch.setattr(tasks, "_flag_key", lambda: key)
+    monkeypatch.setattr(tasks, "DRAIN_LINGER_SECONDS", 0)
+    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: log.append("enqueue"))
+    try:
+        for psid in ("1", "2", "3"):
+            post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, psid, "hi")))
+        assert log == ["set", "enqueue"]  # the 2nd and 3rd POST trusted the flag the 1st one set
+        log.clear()
+        assert tasks.process_webhooks() == 6
+        assert log[-4:] == ["look", "delete", f"sleep {tasks.DRAIN_LAST_LOOK_DELAY}", "look"]
+        tasks._flag_trusted_until = 0.0  # the delay is over: the next POST asks again
+        log.clear()
+        post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, "4", "hi")))
+        assert log == ["set", "enqueue"]
+    finally:
+        client.delete(key)
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks (SKIP LOCKED) are PostgreSQL's")
 def test_concurrent_drains_process_each_event_once(page, monkeypatch):
@@ -161,7 +201,7 @@ def test_concurrent_drains_process_each_event_once(page, monkeypatch):
     items = receipts(page, subscribers, sent, start, random.Random(5))
     for i in range(0, len(items), 2):
         body = json.dumps(payloads.body(payloads.entry(page.page_id, *items[i : i + 2]))).encode()
-        inbox.store_delivery(page.app, body, {})
+        inbox.store_delivery(page.app_id, body, {})
     errors = []
 
     def drain():
@@ -195,7 +235,7 @@ def test_the_minute_tick_restarts_a_drain_that_died(page, monkeypatch):
     tasks.tick()
     assert enqueued == []
     inbox.store_delivery(
-        page.app,
+        page.app_id,
         json.dumps(payloads.one(page.page_id, payloads.message(page.page_id, "1", "hi"))).encode(),
         {},
     )
