@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import conf
+from . import bulk, conf
 from .models import Campaign, CampaignStat, Click, Conversion, Delivery, MessengerPage, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -161,18 +161,18 @@ def _set_once(column: str, values: dict[int, datetime]) -> None:
 
 
 def _update_each(model, column: str, values: dict[int, datetime], only_if_null: bool = False) -> int:
-    """``UPDATE … FROM (VALUES (id, value), …)``: many rows, each its own value, in one statement
-    per few thousand rows (PostgreSQL and SQLite both name the VALUES columns column1, column2)."""
+    """``UPDATE … FROM`` a list of (id, value): many rows, each its own value, in one statement
+    per few thousand rows."""
     table, adapt, changed = model._meta.db_table, connection.ops.adapt_datetimefield_value, 0
     items = list(values.items())
     for start in range(0, len(items), 5000):
-        chunk = items[start : start + 5000]
-        sql = (
-            f"UPDATE {table} SET {column} = v.column2 FROM (VALUES {', '.join(['(%s, %s)'] * len(chunk))}) AS v "
-            f"WHERE {table}.id = v.column1" + (f" AND {table}.{column} IS NULL" if only_if_null else "")
+        rows = [(pk, adapt(value)) for pk, value in items[start : start + 5000]]
+        source, params = bulk.rows_source([("id", "bigint"), ("value", "timestamptz")], rows)
+        sql = f"UPDATE {table} SET {column} = v.value FROM {source} WHERE {table}.id = v.id" + (
+            f" AND {table}.{column} IS NULL" if only_if_null else ""
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [p for pk, value in chunk for p in (pk, adapt(value))])
+            cursor.execute(sql, params)
             changed += cursor.rowcount
     return changed
 

@@ -40,7 +40,7 @@ from django.utils import timezone
 from django_q.tasks import async_task, schedule
 from wagtail.log_actions import log
 
-from . import analytics, channels, conf, messages, ratelimit, store, subscriptions
+from . import analytics, bulk, channels, conf, messages, ratelimit, store, subscriptions
 from .hooks import plugins
 from .messenger.client import SendResult
 from .messenger.errors import (
@@ -810,15 +810,13 @@ def mark_sent(claimed_at: datetime, rows: list[Delivery], at: datetime) -> int:
         return 0
     table = Delivery._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    values = ", ".join(["(%s, %s)"] * len(rows))
+    source, params = bulk.rows_source(
+        [("id", "bigint"), ("message_id", "text")], [(row.id, row.message_id) for row in rows]
+    )
     with connection.cursor() as cursor:
         cursor.execute(
-            # A VALUES list's columns are column1, column2 on both PostgreSQL and SQLite.
-            f"UPDATE {table} SET state = %s, sent_at = %s, message_id = sent.column2 "
-            f"FROM (VALUES {values}) AS sent WHERE {table}.id = sent.column1 "
-            f"AND {table}.claimed_at = %s AND {table}.state = %s",
-            [State.SENT, adapt(at)]
-            + [p for row in rows for p in (row.id, row.message_id)]
-            + [adapt(claimed_at), State.SENDING],
+            f"UPDATE {table} SET state = %s, sent_at = %s, message_id = v.message_id "
+            f"FROM {source} WHERE {table}.id = v.id AND {table}.claimed_at = %s AND {table}.state = %s",
+            [State.SENT, adapt(at), *params, adapt(claimed_at), State.SENDING],
         )
         return cursor.rowcount

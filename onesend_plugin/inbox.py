@@ -21,7 +21,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import handlers
+from . import bulk, handlers
 from .hooks import plugins
 from .messenger import events as meta_events
 from .messenger import signature
@@ -161,8 +161,11 @@ def _split(deliveries: list[WebhookDelivery]) -> list[Item]:
     ]
 
 
-EVENT_COLUMNS = ("delivery_id", "page_id", "page_external_id", "kind", "standby", "psid", "timestamp",
-                 "dedupe_key", "payload", "state", "error", "processed_at")  # fmt: skip
+EVENT_COLUMNS = (
+    ("delivery_id", "uuid"), ("page_id", "bigint"), ("page_external_id", "text"), ("kind", "text"),
+    ("standby", "boolean"), ("psid", "text"), ("timestamp", "timestamptz"), ("dedupe_key", "text"),
+    ("payload", "jsonb"), ("state", "text"), ("error", "text"), ("processed_at", "timestamptz"),
+)  # fmt: skip
 
 
 def _insert_events(parsed, pages: dict[str, MessengerPage]) -> dict[str, int]:
@@ -170,14 +173,14 @@ def _insert_events(parsed, pages: dict[str, MessengerPage]) -> dict[str, int]:
     that are new (PostgreSQL and SQLite ≥ 3.35 both speak it)."""
     table, ops = WebhookEvent._meta.db_table, connection.ops
     payload, delivery_pk = WebhookEvent._meta.get_field("payload"), WebhookEvent._meta.get_field("delivery")
-    now, new = timezone.now(), {}
+    now, new = ops.adapt_datetimefield_value(timezone.now()), {}
     State = WebhookEvent.State
+    columns = ", ".join(name for name, _ in EVENT_COLUMNS)
     for start in range(0, len(parsed), 1000):
-        chunk = parsed[start : start + 1000]
-        params = []
-        for delivery, event in chunk:
+        rows = []
+        for delivery, event in parsed[start : start + 1000]:
             page = pages.get(event.page_id)
-            params += [
+            rows.append((
                 delivery_pk.get_db_prep_save(delivery.pk, connection),
                 page.pk if page else None,
                 event.page_id,
@@ -189,12 +192,12 @@ def _insert_events(parsed, pages: dict[str, MessengerPage]) -> dict[str, int]:
                 payload.get_db_prep_save(event.raw, connection),
                 State.PROCESSED if page else State.UNKNOWN_PAGE,
                 "",
-                ops.adapt_datetimefield_value(now if page else None),
-            ]
-        row = "(" + ", ".join(["%s"] * len(EVENT_COLUMNS)) + ")"
+                now if page else None,
+            ))  # fmt: skip
+        source, params = bulk.rows_source(EVENT_COLUMNS, rows)
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) VALUES {', '.join([row] * len(chunk))} "
+            cursor.execute(  # "WHERE true": SQLite's parser needs it before an upsert clause
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source} WHERE true "
                 f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
                 params,
             )
