@@ -163,11 +163,11 @@ def _set_once(column: str, values: dict[int, datetime]) -> None:
 def _update_each(model, column: str, values: dict[int, datetime], only_if_null: bool = False) -> int:
     """``UPDATE … FROM`` a list of (id, value): many rows, each its own value, in one statement
     per few thousand rows."""
-    table, adapt, changed = model._meta.db_table, connection.ops.adapt_datetimefield_value, 0
+    table, changed = model._meta.db_table, 0
+    columns = [("id", model._meta.pk), ("value", model._meta.get_field(column))]
     items = list(values.items())
     for start in range(0, len(items), 5000):
-        rows = [(pk, adapt(value)) for pk, value in items[start : start + 5000]]
-        source, params = bulk.rows_source([("id", "bigint"), ("value", "timestamptz")], rows)
+        source, params = bulk.rows_source(columns, items[start : start + 5000])
         sql = f"UPDATE {table} SET {column} = v.value FROM {source} WHERE {table}.id = v.id" + (
             f" AND {table}.{column} IS NULL" if only_if_null else ""
         )

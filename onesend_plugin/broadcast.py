@@ -811,7 +811,8 @@ def mark_sent(claimed_at: datetime, rows: list[Delivery], at: datetime) -> int:
     table = Delivery._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
     source, params = bulk.rows_source(
-        [("id", "bigint"), ("message_id", "text")], [(row.id, row.message_id) for row in rows]
+        [("id", Delivery._meta.pk), ("message_id", Delivery._meta.get_field("message_id"))],
+        [(row.id, row.message_id) for row in rows],
     )
     with connection.cursor() as cursor:
         cursor.execute(

@@ -161,44 +161,31 @@ def _split(deliveries: list[WebhookDelivery]) -> list[Item]:
     ]
 
 
-EVENT_COLUMNS = (
-    ("delivery_id", "uuid"), ("page_id", "bigint"), ("page_external_id", "text"), ("kind", "text"),
-    ("standby", "boolean"), ("psid", "text"), ("timestamp", "timestamptz"), ("dedupe_key", "text"),
-    ("payload", "jsonb"), ("state", "text"), ("error", "text"), ("processed_at", "timestamptz"),
-)  # fmt: skip
+EVENT_COLUMNS = ("delivery_id", "page_id", "page_external_id", "kind", "standby", "psid", "timestamp",
+                 "dedupe_key", "payload", "state", "error", "processed_at")  # fmt: skip
 
 
 def _insert_events(parsed, pages: dict[str, MessengerPage]) -> dict[str, int]:
     """``INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING``: {dedupe key: id} of the events
     that are new (PostgreSQL and SQLite ≥ 3.35 both speak it)."""
-    table, ops = WebhookEvent._meta.db_table, connection.ops
-    payload, delivery_pk = WebhookEvent._meta.get_field("payload"), WebhookEvent._meta.get_field("delivery")
-    now, new = ops.adapt_datetimefield_value(timezone.now()), {}
+    table, now, new = WebhookEvent._meta.db_table, timezone.now(), {}
+    fields = {field.column: field for field in WebhookEvent._meta.concrete_fields}
+    columns = [(name, fields[name]) for name in EVENT_COLUMNS]
     State = WebhookEvent.State
-    columns = ", ".join(name for name, _ in EVENT_COLUMNS)
     for start in range(0, len(parsed), 1000):
         rows = []
         for delivery, event in parsed[start : start + 1000]:
             page = pages.get(event.page_id)
             rows.append((
-                delivery_pk.get_db_prep_save(delivery.pk, connection),
-                page.pk if page else None,
-                event.page_id,
-                event.kind,
-                event.standby,
-                event.psid or "",
-                ops.adapt_datetimefield_value(event.timestamp),
-                event.dedupe_key,
-                payload.get_db_prep_save(event.raw, connection),
-                State.PROCESSED if page else State.UNKNOWN_PAGE,
-                "",
-                now if page else None,
+                delivery.pk, page.pk if page else None, event.page_id, event.kind, event.standby,
+                event.psid or "", event.timestamp, event.dedupe_key, event.raw,
+                State.PROCESSED if page else State.UNKNOWN_PAGE, "", now if page else None,
             ))  # fmt: skip
-        source, params = bulk.rows_source(EVENT_COLUMNS, rows)
+        source, params = bulk.rows_source(columns, rows)
         with connection.cursor() as cursor:
             cursor.execute(  # "WHERE true": SQLite's parser needs it before an upsert clause
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {source} WHERE true "
-                f"ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+                f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) SELECT {', '.join(EVENT_COLUMNS)} "
+                f"FROM {source} WHERE true ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
                 params,
             )
             new.update((key, pk) for pk, key in cursor.fetchall())

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Literal
 
 # Epoch values above this are milliseconds: 1e11 s is the year 5138, 1e11 ms is 1973.
@@ -57,7 +58,7 @@ class MessagingEvent:
     raw: dict[str, Any] = field(repr=False, compare=False)
     standby: bool = False
 
-    @property
+    @cached_property  # a batch asks several times
     def dedupe_key(self) -> str:
         """sha256 hex of what identifies this event, stable across Meta's redeliveries."""
         identity = self._identity()
