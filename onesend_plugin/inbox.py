@@ -62,9 +62,10 @@ def signed_app(app_id: str, body: bytes, header: str | None) -> int | None:
 
 def store_delivery(app_pk: int, body: bytes, headers) -> None:
     """Persist one verified POST, byte for byte: one INSERT, inside Meta's request. The statement
-    is built once per process (the ORM's ``create()`` compiled it anew each time)."""
+    is built once per process (the ORM's ``create()`` compiled it anew each time); ``received_at``
+    is the database's clock (its column default), the same for every web host."""
     kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
-    values = (uuid.uuid4(), app_pk, body, kept, timezone.now(), WebhookDelivery.State.RECEIVED, "")
+    values = (uuid.uuid4(), app_pk, body, kept, WebhookDelivery.State.RECEIVED, "")
     fields, sql = _delivery_insert(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)])
@@ -72,7 +73,7 @@ def store_delivery(app_pk: int, body: bytes, headers) -> None:
 
 @functools.cache
 def _delivery_insert(vendor: str) -> tuple[list, str]:
-    fields = [WebhookDelivery._meta.get_field(name) for name in ("id", "app", "body", "headers", "received_at", "state", "error")]  # fmt: skip
+    fields = [WebhookDelivery._meta.get_field(name) for name in ("id", "app", "body", "headers", "state", "error")]  # fmt: skip
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     return fields, f"INSERT INTO {WebhookDelivery._meta.db_table} ({columns}) VALUES ({placeholders})"
