@@ -143,16 +143,16 @@ def start(campaign: Campaign, *, user=None) -> None:
     if problems:
         raise CampaignError(" ".join(problems.values()))
     if _starts_at(campaign) > timezone.now():
-        Campaign.objects.filter(pk=campaign.pk).update(status=Status.SCHEDULED)
-        campaign.status = Status.SCHEDULED
+        _claim_start(campaign, Status.DRAFT, status=Status.SCHEDULED)
         log(campaign, "onesend.campaign.schedule", user=user)
         return
-    campaign.status = Status.RUNNING
-    campaign.started_at = timezone.now()
-    campaign.message = {"body": messages.build(campaign)}
-    campaign.last_error = ""
-    Campaign.objects.filter(pk=campaign.pk).update(
-        status=campaign.status, started_at=campaign.started_at, message=campaign.message, last_error=""
+    _claim_start(
+        campaign,
+        campaign.status,
+        status=Status.RUNNING,
+        started_at=timezone.now(),
+        message={"body": messages.build(campaign)},
+        last_error="",
     )
     log(campaign, "onesend.campaign.start", user=user)
     if not campaign.is_flow:  # a flow has no audience to freeze: events queue its messages
@@ -234,6 +234,17 @@ def _by_value(pairs) -> dict:
     for value, item in pairs:
         grouped[value].append(item)
     return grouped
+
+
+def _claim_start(campaign: Campaign, was: str, **changes) -> None:
+    """Move the campaign on from the status this request read, in one conditional UPDATE: of two
+    simultaneous "send" presses (or a press and the minute tick) only one wins, so the campaign is
+    logged and queued once; the other is told it already happened."""
+    if not Campaign.objects.filter(pk=campaign.pk, status=was).update(**changes):
+        campaign.refresh_from_db(fields=["status"])
+        raise CampaignError(f"This campaign is already {campaign.get_status_display().lower()}.")
+    for field, value in changes.items():
+        setattr(campaign, field, value)
 
 
 def _transition(campaign: Campaign, allowed, to: str, reason: str = "") -> None:
