@@ -42,6 +42,7 @@ from wagtail.permissions import policy_registry
 from .. import analytics, scoping
 from ..models import Campaign, CampaignStat, MessengerPage
 from . import charts
+from .exports import SafeSpreadsheetExportMixin, spreadsheet_safe
 
 #: The URL namespace of the reports (``onesend_reports:<name>``).
 NAMESPACE = "onesend_reports"
@@ -324,13 +325,6 @@ def buttons_chart(campaign: Campaign, buttons: list[ButtonClicks], chart_id: str
 # -- One campaign: CSV ---------------------------------------------------------------------------
 
 
-def spreadsheet_safe(value):
-    """Text a spreadsheet won't run as a formula (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def csv_number(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
@@ -544,7 +538,7 @@ def rounded(value):
     return None if value is None else round(value, 1)
 
 
-class CampaignsReportView(CampaignReportPermissionMixin, ReportView):
+class CampaignsReportView(CampaignReportPermissionMixin, SafeSpreadsheetExportMixin, ReportView):
     """Every campaign that has started, side by side: delivered, read and click rates (each a
     share of messages sent), conversions, revenue and unsubscribes. Sortable, filterable by Page,
     status and start date, exportable as CSV or XLSX (one revenue column per currency)."""
@@ -613,11 +607,8 @@ class CampaignsReportView(CampaignReportPermissionMixin, ReportView):
         "unsubscribed_count": _("Unsubscribed"),
     }
     custom_field_preprocess = {
-        **{
-            name: {ReportView.FORMAT_CSV: rounded, ReportView.FORMAT_XLSX: rounded}
-            for name in ("delivered_rate", "read_rate", "click_rate")
-        },
-        **{name: {ReportView.FORMAT_CSV: spreadsheet_safe} for name in ("name", "page.name")},
+        name: {ReportView.FORMAT_CSV: rounded, ReportView.FORMAT_XLSX: rounded}
+        for name in ("delivered_rate", "read_rate", "click_rate")
     }
 
     def get_base_queryset(self):

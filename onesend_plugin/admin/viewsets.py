@@ -21,6 +21,7 @@ from wagtail.admin.panels import (
 )
 from wagtail.admin.ui.tables import Column, DateColumn, LiveStatusTagColumn, StatusTagColumn
 from wagtail.admin.views.generic.models import InspectView
+from wagtail.admin.views.mixins import SpreadsheetExportMixin
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.views.chooser import SnippetChooserViewSet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
@@ -37,6 +38,7 @@ from ..models import (
     WebhookEvent,
 )
 from . import onboarding, views
+from .exports import SafeSpreadsheetExportMixin
 from .filters import SubscriberFilterSet
 from .forms import AccountForm, CampaignForm, MessengerPageForm, MetaAppForm
 from .panels import AudienceCountPanel
@@ -69,7 +71,8 @@ def scoped_view_class(view_class: type) -> type:
       404 outside the user's accounts, permission denied when the role does not allow the view's
       ``permission_required``;
     * model choice fields of its forms and filters (Pages, Accounts, Meta apps): only what the
-      user may use.
+      user may use;
+    * spreadsheet exports: every CSV cell :func:`~.exports.spreadsheet_safe`.
     """
     if getattr(view_class, "onesend_scoped", False):
         return view_class
@@ -128,7 +131,10 @@ def scoped_view_class(view_class: type) -> type:
 
         attrs["filters"] = cached_property(filters)
 
-    scoped = type(view_class.__name__, (view_class,), attrs)
+    bases = (view_class,)
+    if issubclass(view_class, SpreadsheetExportMixin):  # listing exports: no formulas in cells
+        bases = (SafeSpreadsheetExportMixin, view_class)
+    scoped = type(view_class.__name__, bases, attrs)
     _scoped_classes[view_class] = scoped
     return scoped
 
