@@ -10,7 +10,6 @@ small POSTs costs a few transactions rather than several per event.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 import uuid
@@ -21,7 +20,7 @@ from datetime import timedelta
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import bulk, handlers
+from . import bulk, conf, handlers, safejson
 from .hooks import plugins
 from .messenger import events as meta_events
 from .messenger import signature
@@ -35,6 +34,9 @@ BATCH_DELIVERIES = 200
 BATCH_EVENTS = 2000
 # ``MessengerPage.last_webhook_at`` is a health signal ("webhooks arrive"): this precise is enough.
 PAGE_SEEN_EVERY = timedelta(seconds=10)
+# A delivery whose processing failed is tried again after this pause, doubled at each attempt.
+RETRY_FIRST_PAUSE_SECONDS = 30
+ERROR_MAX_CHARS = 2000
 
 # Request headers worth keeping with the raw body (signature headers prove what we verified).
 KEPT_HEADERS = ("Content-Type", "User-Agent", "X-Hub-Signature", "X-Hub-Signature-256")
@@ -94,95 +96,206 @@ def process_pending() -> int:
     """Split up to ``BATCH_DELIVERIES`` stored deliveries (oldest first) into events and process the
     new ones, with up to ``BATCH_EVENTS`` events left pending earlier, all in one transaction: a
     crash undoes the whole batch, and the deliveries are taken again. Rows another worker holds
-    are skipped. Returns how many deliveries and events were taken: 0 means nothing was left."""
+    are skipped. A batch that fails is taken again one delivery at a time, so that only the
+    deliveries that fail alone are put aside for a later retry (``_put_aside``). Those are taken
+    (one at a time) only when no new delivery waits. Returns how many deliveries and events
+    were taken: 0 means nothing was left."""
+    State = WebhookDelivery.State
     with transaction.atomic():
-        deliveries = list(
-            WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED)
+        fresh = list(
+            WebhookDelivery.objects.filter(state=State.RECEIVED)
             .select_for_update(skip_locked=True)
             .order_by("received_at")[:BATCH_DELIVERIES]
         )
-        items = _split(deliveries)
-        waiting = (
-            WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("page")
-            .order_by("received_at", "id")[:BATCH_EVENTS]
-        )
-        items += [
-            Item(
-                row.pk,
-                meta_events.parse_item(row.payload, row.page_external_id, standby=row.standby),
-                row.page,
-                True,
-            )
-            for row in waiting
-        ]
-        done = _process(items)
-        WebhookDelivery.objects.filter(
-            pk__in=[d.pk for d in deliveries if d.state == WebhookDelivery.State.RECEIVED]
-        ).update(state=WebhookDelivery.State.PROCESSED)
-    for item in done:  # after commit: a broken plugin must not undo (or block) processing
+        waiting = _waiting_items()
+        retries = [] if len(fresh) == BATCH_DELIVERIES else _due_retries(BATCH_DELIVERIES - len(fresh))
+        try:
+            with transaction.atomic():
+                items, done = _run(fresh, waiting)
+        except Exception:
+            logger.exception("A batch of %d webhook deliveries failed: taking them one by one", len(fresh))
+            items, done = _one_by_one([[d] for d in fresh] + [waiting])
+        retried = _one_by_one([[d] for d in retries])
+    for item in done + retried[1]:  # after commit: a broken plugin must not undo (or block) processing
         _notify_plugins(item.event, item.page)
-    return len(deliveries) + len(items)
+    return len(fresh) + len(retries) + len(items) + len(retried[0])
+
+
+def _waiting_items() -> list[Item]:
+    """Events stored earlier and still pending (given back by ``onesend_reprocess``)."""
+    waiting = (
+        WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
+        .select_for_update(skip_locked=True, of=("self",))
+        .select_related("page")
+        .order_by("received_at", "id")[:BATCH_EVENTS]
+    )
+    return [
+        Item(
+            row.pk,
+            meta_events.parse_item(row.payload, row.page_external_id, standby=row.standby),
+            row.page,
+            True,
+        )
+        for row in waiting
+    ]
+
+
+def _due_retries(limit: int) -> list[WebhookDelivery]:
+    return list(
+        WebhookDelivery.objects.filter(state=WebhookDelivery.State.RETRY, next_attempt_at__lte=timezone.now())
+        .select_for_update(skip_locked=True)
+        .order_by("next_attempt_at")[:limit]
+    )
+
+
+def _run(deliveries: list[WebhookDelivery], waiting: list[Item]) -> tuple[list[Item], list[Item]]:
+    """Split and process: (the events taken, those processed)."""
+    items = _split(deliveries) + waiting
+    done = _process(items)
+    WebhookDelivery.objects.filter(
+        pk__in=[d.pk for d in deliveries if d.state != WebhookDelivery.State.MALFORMED]
+    ).update(state=WebhookDelivery.State.PROCESSED, error="", next_attempt_at=None)
+    return items, done
+
+
+def _one_by_one(units: list[list]) -> tuple[list[Item], list[Item]]:
+    """Run each unit (one delivery, or the waiting events) in a savepoint of its own: a unit that
+    fails is put aside and the others go on. Returns what ``_run`` returns, for all of them."""
+    items: list[Item] = []
+    done: list[Item] = []
+    for unit in filter(None, units):
+        deliveries = [x for x in unit if isinstance(x, WebhookDelivery)]
+        try:
+            with transaction.atomic():
+                taken, processed = _run(deliveries, [x for x in unit if isinstance(x, Item)])
+        except Exception as exc:
+            logger.exception("Webhook processing failed for %s", deliveries or "pending events")
+            _put_aside(deliveries, [x for x in unit if isinstance(x, Item)], exc)
+            continue
+        items += taken
+        done += processed
+    return items, done
+
+
+def _put_aside(deliveries: list[WebhookDelivery], waiting: list[Item], exc: Exception) -> None:
+    """A delivery that failed is retried after a pause that doubles each time, until
+    ``WEBHOOK_MAX_ATTEMPTS``; then it is kept as failed, with its error. Pending events that
+    failed together are flagged failed (``onesend_reprocess`` gives them back)."""
+    error = _describe(exc)
+    for delivery in deliveries:
+        attempts = delivery.attempts + 1
+        final = attempts >= conf.get("WEBHOOK_MAX_ATTEMPTS")
+        pause = timedelta(seconds=RETRY_FIRST_PAUSE_SECONDS * 2 ** (attempts - 1))
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            state=WebhookDelivery.State.FAILED if final else WebhookDelivery.State.RETRY,
+            attempts=attempts,
+            error=error,
+            next_attempt_at=None if final else timezone.now() + pause,
+        )
+    WebhookEvent.objects.filter(pk__in=[item.pk for item in waiting]).update(
+        state=WebhookEvent.State.FAILED, error=error, processed_at=None
+    )
+
+
+def _describe(exc: Exception) -> str:
+    """An exception as an error column holds it (a database error may quote a NUL it refused)."""
+    return safejson.storable(f"{type(exc).__name__}: {exc}")[:ERROR_MAX_CHARS]
 
 
 def _split(deliveries: list[WebhookDelivery]) -> list[Item]:
     """Store the deliveries' events, as processed (the batch's transaction makes that true or
     undoes it), and return the new ones: a replayed event's dedupe key exists already, so it is
-    neither stored nor returned. A body that is not Meta's JSON is kept and flagged malformed."""
+    neither stored nor returned. A body that is not Meta's JSON is kept and flagged malformed.
+    Events are matched only with Pages of the app whose secret signed their delivery."""
     parsed: list[tuple[WebhookDelivery, meta_events.MessagingEvent]] = []
     for delivery in deliveries:
         try:
-            events = meta_events.parse_payload(json.loads(bytes(delivery.body)))
-        except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and MalformedPayload
+            events = meta_events.parse_payload(safejson.loads(bytes(delivery.body)))
+        except ValueError as exc:  # InvalidJSON and MalformedPayload
             delivery.state = WebhookDelivery.State.MALFORMED
-            delivery.error = f"{type(exc).__name__}: {exc}"
+            delivery.error = _describe(exc)
             delivery.save(update_fields=["state", "error"])
             logger.warning("Malformed webhook %s kept unprocessed: %s", delivery.pk, delivery.error)
             continue
         parsed += [(delivery, event) for event in events]
     if not parsed:
         return []
-    page_ids = {event.page_id for _, event in parsed}
-    pages = {page.page_id: page for page in MessengerPage.objects.filter(page_id__in=page_ids)}
-    unknown = page_ids - set(pages)
-    if unknown:
-        logger.warning("Webhook events for unknown Page(s) %s kept", sorted(unknown))
+    pages = {
+        (page.app_id, page.page_id): page
+        for page in MessengerPage.objects.filter(page_id__in={event.page_id for _, event in parsed})
+    }
+    signed = {(delivery.app_id, event.page_id) for delivery, event in parsed}
     latest = max(d.received_at for d in deliveries)
     stale = [
-        p.pk for p in pages.values() if not p.last_webhook_at or p.last_webhook_at < latest - PAGE_SEEN_EVERY
+        p.pk
+        for key, p in pages.items()
+        if key in signed and (not p.last_webhook_at or p.last_webhook_at < latest - PAGE_SEEN_EVERY)
     ]
     if stale:  # rarely: concurrent drains would otherwise queue on the Page row's lock
         MessengerPage.objects.filter(pk__in=stale).update(last_webhook_at=latest)
-    new = _insert_events(parsed, pages)
+    rows = [Row(delivery, event, pages) for delivery, event in parsed]
+    new = _insert_events(rows)
     return [  # pop: an event repeated within the batch is processed once
-        Item(new.pop(e.dedupe_key), e, pages[e.page_id])
-        for _, e in parsed
-        if e.dedupe_key in new and e.page_id in pages
+        Item(new.pop(row.event.dedupe_key), row.event, row.page)
+        for row in rows
+        if row.state == WebhookEvent.State.PROCESSED and row.event.dedupe_key in new
     ]
+
+
+_MAX_LENGTHS = {
+    name: WebhookEvent._meta.get_field(name).max_length
+    for name in ("page_external_id", "kind", "psid", "dedupe_key")
+}
+
+
+class Row:
+    """An event as its row will be stored: its Page (only one of the signing app), and a state
+    other than processed when it cannot be processed — with the error that says why."""
+
+    def __init__(self, delivery: WebhookDelivery, event: meta_events.MessagingEvent, pages: dict) -> None:
+        self.delivery, self.event = delivery, event
+        self.page = pages.get((delivery.app_id, event.page_id))
+        self.values = {
+            "page_external_id": event.page_id, "kind": event.kind, "psid": event.psid or "",
+            "dedupe_key": event.dedupe_key,
+        }  # fmt: skip
+        too_long = [
+            f"{name} has {len(value)} characters, at most {_MAX_LENGTHS[name]} fit"
+            for name, value in self.values.items()
+            if len(value) > _MAX_LENGTHS[name]
+        ]
+        State, self.error = WebhookEvent.State, "; ".join(too_long)
+        if too_long:  # stored cut to fit; the payload keeps them whole
+            self.state = State.INVALID
+            self.values = {name: value[: _MAX_LENGTHS[name]] for name, value in self.values.items()}
+        elif self.page is None:
+            self.state = State.UNKNOWN_PAGE
+            if any(key[1] == event.page_id for key in pages):
+                self.error = f"Page {event.page_id} belongs to another Meta app than the one that signed"
+        else:
+            self.state = State.PROCESSED
+
+    def as_tuple(self, now) -> tuple:
+        processed = self.state == WebhookEvent.State.PROCESSED
+        return (
+            self.delivery.pk, self.page.pk if self.page else None, self.values["page_external_id"],
+            self.values["kind"], self.event.standby, self.values["psid"], self.event.timestamp,
+            self.values["dedupe_key"], self.event.raw, self.state, self.error, now if processed else None,
+        )  # fmt: skip
 
 
 EVENT_COLUMNS = ("delivery_id", "page_id", "page_external_id", "kind", "standby", "psid", "timestamp",
                  "dedupe_key", "payload", "state", "error", "processed_at")  # fmt: skip
 
 
-def _insert_events(parsed, pages: dict[str, MessengerPage]) -> dict[str, int]:
+def _insert_events(rows: list[Row]) -> dict[str, int]:
     """``INSERT … ON CONFLICT (dedupe_key) DO NOTHING RETURNING``: {dedupe key: id} of the events
     that are new (PostgreSQL and SQLite ≥ 3.35 both speak it)."""
     table, now, new = WebhookEvent._meta.db_table, timezone.now(), {}
     fields = {field.column: field for field in WebhookEvent._meta.concrete_fields}
     columns = [(name, fields[name]) for name in EVENT_COLUMNS]
-    State = WebhookEvent.State
-    for start in range(0, len(parsed), 1000):
-        rows = []
-        for delivery, event in parsed[start : start + 1000]:
-            page = pages.get(event.page_id)
-            rows.append((
-                delivery.pk, page.pk if page else None, event.page_id, event.kind, event.standby,
-                event.psid or "", event.timestamp, event.dedupe_key, event.raw,
-                State.PROCESSED if page else State.UNKNOWN_PAGE, "", now if page else None,
-            ))  # fmt: skip
-        source, params = bulk.rows_source(columns, rows)
+    for start in range(0, len(rows), 1000):
+        source, params = bulk.rows_source(columns, [row.as_tuple(now) for row in rows[start : start + 1000]])
         with connection.cursor() as cursor:
             cursor.execute(  # "WHERE true": SQLite's parser needs it before an upsert clause
                 f"INSERT INTO {table} ({', '.join(EVENT_COLUMNS)}) SELECT {', '.join(EVENT_COLUMNS)} "
@@ -226,7 +339,7 @@ def _attempt(item: Item | None, handler: Callable, *args) -> bool:
         if item is not None:
             logger.exception("Processing webhook event %s failed", item.pk)
             WebhookEvent.objects.filter(pk=item.pk).update(
-                state=WebhookEvent.State.FAILED, error=f"{type(exc).__name__}: {exc}", processed_at=None
+                state=WebhookEvent.State.FAILED, error=_describe(exc), processed_at=None
             )
         return False
     return True

@@ -513,6 +513,8 @@ class WebhookDelivery(models.Model):
         RECEIVED = "received", _("Received")
         PROCESSED = "processed", _("Processed")
         MALFORMED = "malformed", _("Malformed (kept, not processed)")
+        RETRY = "retry", _("Failed, to be retried")
+        FAILED = "failed", _("Failed (kept, not processed)")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     app = models.ForeignKey(MetaApp, on_delete=models.SET_NULL, null=True, related_name="deliveries")
@@ -520,14 +522,20 @@ class WebhookDelivery(models.Model):
     headers = models.JSONField(default=dict)
     received_at = models.DateTimeField(db_default=Now(), db_index=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text=_("Why it is malformed, or why its last attempt failed."))
+    # Processing that failed is tried again later, a bounded number of times (``inbox``).
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook delivery")
         verbose_name_plural = _("webhook deliveries")
         ordering = ["-received_at"]
         indexes = [  # the workers' queue: deliveries not split into events yet, oldest first
-            models.Index(fields=["received_at"], condition=Q(state="received"), name="onesend_webhook_todo")
+            models.Index(fields=["received_at"], condition=Q(state="received"), name="onesend_webhook_todo"),
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(state="retry"), name="onesend_webhook_retry"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -546,6 +554,7 @@ class WebhookEvent(models.Model):
         PROCESSED = "processed", _("Processed")
         FAILED = "failed", _("Failed")
         UNKNOWN_PAGE = "unknown_page", _("Unknown Page (kept)")
+        INVALID = "invalid", _("Invalid (kept, not processed)")
 
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="events")
     page = models.ForeignKey(

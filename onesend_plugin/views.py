@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import get_object_or_404
 from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
@@ -45,7 +45,11 @@ class WebhookView(View):
         return HttpResponseForbidden("Verification failed.")
 
     def post(self, request: HttpRequest, app_id: str) -> HttpResponse:
-        if int(request.META.get("CONTENT_LENGTH") or 0) > conf.get("WEBHOOK_MAX_BODY_BYTES"):
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if not length.isascii() or not length.isdigit():  # int() would also take " 1_0", "-5"
+            logger.warning("Webhook for app %s refused: Content-Length %r", app_id, length[:40])
+            return HttpResponseBadRequest("Invalid Content-Length.")
+        if int(length) > conf.get("WEBHOOK_MAX_BODY_BYTES"):
             logger.warning("Webhook for app %s refused: body too large", app_id)
             return HttpResponse("Body too large.", status=413)
         body = request.body

@@ -1,21 +1,27 @@
-"""Re-run webhook events that failed, were left pending, or arrived before their Page was
-connected. Raw deliveries are kept, so nothing Meta sent is lost to a bug or an outage."""
+"""Re-run webhook deliveries and events that failed, were left pending, or arrived before their
+Page was connected. Raw deliveries are kept, so nothing Meta sent is lost to a bug or an outage."""
 
 from django.core.management.base import BaseCommand
 
 from onesend_plugin import inbox
-from onesend_plugin.models import MessengerPage, WebhookEvent
+from onesend_plugin.models import MessengerPage, WebhookDelivery, WebhookEvent
 
 
 class Command(BaseCommand):
-    help = "Reprocess failed, pending and unknown-Page webhook events."
+    help = "Reprocess failed webhook deliveries and failed, pending and unknown-Page webhook events."
 
     def handle(self, *args, **options):
         State = WebhookEvent.State
         unknown = WebhookEvent.objects.filter(state=State.UNKNOWN_PAGE)
         for page in MessengerPage.objects.filter(page_id__in=unknown.values("page_external_id")):
-            unknown.filter(page_external_id=page.page_id).update(page=page, state=State.PENDING)
+            # only events signed by the Page's own app
+            unknown.filter(page_external_id=page.page_id, delivery__app=page.app_id).update(
+                page=page, state=State.PENDING, error=""
+            )
         WebhookEvent.objects.filter(state=State.FAILED).update(state=State.PENDING, error="")
+        WebhookDelivery.objects.filter(
+            state__in=[WebhookDelivery.State.FAILED, WebhookDelivery.State.RETRY]
+        ).update(state=WebhookDelivery.State.RECEIVED, attempts=0, next_attempt_at=None)
         done = 0
         while claimed := inbox.process_pending():
             done += claimed
