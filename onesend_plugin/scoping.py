@@ -30,6 +30,7 @@ from .models import (
     StoreEvent,
     Subscriber,
     SubscriptionLink,
+    WebhookDelivery,
     WebhookEvent,
 )
 
@@ -46,6 +47,7 @@ ACCOUNT_PATH: dict[type[Model], str | None] = {
     StoreEvent: "account",
     Conversion: "campaign__page__account",
     MetaApp: None,  # one app serves many clients: its secret is the agency's
+    WebhookDelivery: None,  # one POST may carry several clients' events
 }
 
 #: What each role may do within its accounts (Wagtail action names plus onesend's own).

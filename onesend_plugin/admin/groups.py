@@ -13,6 +13,7 @@ CLIENT_PERMISSIONS = [
     ("onesend", "change_account"),  # client admins only: see scoping.MODEL_ROLE_ACTIONS
     ("onesend", "view_messengerpage"),
     ("onesend", "view_webhookevent"),
+    ("onesend", "view_webhookdelivery"),  # agency staff only (scoping.ACCOUNT_PATH)
     ("onesend", "view_subscriber"),
     ("onesend", "change_subscriber"),  # tags, unsubscribe
     ("onesend", "erase_subscriber"),

@@ -7,7 +7,16 @@ from __future__ import annotations
 from django.db.models import Model
 from wagtail.permissions import register_permission_policy
 
-from ..models import Account, Campaign, MessengerPage, MetaApp, Subscriber, SubscriptionLink, WebhookEvent
+from ..models import (
+    Account,
+    Campaign,
+    MessengerPage,
+    MetaApp,
+    Subscriber,
+    SubscriptionLink,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from ..scoping import AccountScopedPermissionPolicy
 
 
@@ -43,6 +52,7 @@ POLICIES: dict[type[Model], type[AccountScopedPermissionPolicy]] = {
     SubscriptionLink: AccountScopedPermissionPolicy,
     Campaign: AccountScopedPermissionPolicy,
     WebhookEvent: ReadOnlyPermissionPolicy,
+    WebhookDelivery: ReadOnlyPermissionPolicy,  # no account: agency staff only
 }
 
 

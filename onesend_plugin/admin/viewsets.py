@@ -35,6 +35,7 @@ from ..models import (
     MetaApp,
     Subscriber,
     SubscriptionLink,
+    WebhookDelivery,
     WebhookEvent,
 )
 from . import onboarding, views
@@ -321,6 +322,42 @@ class WebhookEventInspectView(InspectView):
             json.dumps(delivery.headers, indent=2),
             bytes(delivery.body).decode("utf-8", errors="replace"),
         )
+
+
+class WebhookDeliveryInspectView(InspectView):
+    def get_headers_display_value(self):
+        return format_html("<pre>{}</pre>", json.dumps(self.object.headers, indent=2))
+
+    def get_body_display_value(self):
+        return format_html("<pre>{}</pre>", bytes(self.object.body).decode("utf-8", errors="replace"))
+
+
+class WebhookDeliveryViewSet(ScopedViewSetMixin, ModelViewSet):
+    """Meta's POSTs as received: those that could not be processed, with their error, attempts
+    and next retry (agency staff only: one delivery may concern several clients' Pages)."""
+
+    name = "onesend_deliveries"
+    url_prefix = "messenger/deliveries"
+    model = WebhookDelivery
+    icon = "warning"
+    menu_label = _("Webhook deliveries")
+    inspect_view_enabled = True
+    inspect_view_class = WebhookDeliveryInspectView
+    inspect_view_fields = [
+        "received_at",
+        "app",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "error",
+        "headers",
+        "body",
+    ]
+    copy_view_enabled = False
+    list_display = ["received_at", "app", "state", "attempts", "next_attempt_at", "error"]
+    list_filter = ["state", "app"]
+    search_fields = ["error"]
+    exclude_form_fields = []
 
 
 class WebhookEventViewSet(ScopedViewSetMixin, ModelViewSet):
@@ -677,4 +714,5 @@ class MessengerViewSetGroup(SnippetViewSetGroup):
         AccountViewSet,
         MetaAppViewSet,
         WebhookEventViewSet,
+        WebhookDeliveryViewSet,
     )
