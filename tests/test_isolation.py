@@ -241,6 +241,7 @@ def fill(name, pattern, owner: Client_) -> dict:
         SubscriptionLink: owner.link,
         Campaign: owner.campaign,
         WebhookEvent: owner.event,
+        WebhookDelivery: owner.event.delivery,
     }
     kwargs = {}
     for kwarg in kwarg_names(pattern):
@@ -256,6 +257,9 @@ def fill(name, pattern, owner: Client_) -> dict:
             pytest.fail(f"{name}: don't know how to fill the URL argument {kwarg!r}")
     return kwargs
 
+
+#: Rows without an account (a Meta app, a delivery that may carry several clients' events).
+AGENCY_ONLY = (MetaApp, WebhookDelivery)
 
 OBJECT_PATTERNS = [(name, p) for name, p in PATTERNS if kwarg_names(p)]
 LISTING_PATTERNS = [(name, p) for name, p in PATTERNS if not kwarg_names(p)]
@@ -356,7 +360,7 @@ def test_own_objects_are_reachable(client_a, alpha, bravo, name, pattern):
     url = reverse(name, kwargs=fill(name, pattern, alpha))
     response = client_a.get(url)
     namespace, _, view = name.rpartition(":")
-    if model_of(pattern) is MetaApp:  # agency-owned: out of every client's reach
+    if model_of(pattern) in AGENCY_ONLY:  # out of every client's reach
         assert denied(response), url
     elif view in OPENS.get(namespace, ()):
         assert response.status_code == 200, f"{url}: {response.status_code}"
@@ -394,8 +398,8 @@ def test_listings_show_own_rows_only(client_a, alpha, bravo, name, pattern):
         assert_no_leak(response, bravo, url)
         view = name.rpartition(":")[2]
         listing = view in ("list", "list_results", "index", "index_results", "choose", "choose_results")
-        if listing and model_of(pattern) is MetaApp:
-            assert denied(response), f"{url}: Meta apps are the agency's"
+        if listing and model_of(pattern) in AGENCY_ONLY:
+            assert denied(response), f"{url}: {model_of(pattern).__name__} rows are the agency's"
         elif listing or view in ("campaigns", "campaigns_results"):
             assert response.status_code == 200, url
             exports_nothing = "export=" in url and not body(response).strip()  # no list_export
