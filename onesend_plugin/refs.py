@@ -71,3 +71,11 @@ def decode(ref: str | None) -> SubscriptionRef:
         except (ValueError, AttributeError, TypeError):
             pass
     return SubscriptionRef(source=SAFE_SOURCE.sub("", ref)[:SOURCE_MAX_LENGTH], verified=not ref)
+
+
+def without_customer(ref: str) -> str:
+    """``ref`` minus its customer reference (signed anew), as the opt-in request's payload: the
+    customer is linked to the subscriber when the link is opened, so it needs no trip through
+    Meta and back, nor a place in queued task arguments where erasure could not reach it."""
+    decoded = decode(ref)
+    return encode(decoded.source, decoded.tags) if decoded.customer_ref else ref

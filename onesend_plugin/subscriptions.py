@@ -17,7 +17,7 @@ from django_q.tasks import async_task
 
 from . import analytics, refs
 from .hooks import plugins
-from .models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookDelivery, WebhookEvent
+from .models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +54,14 @@ def offer_optin(page: MessengerPage, psid: str, *, raw_ref: str, entry_point: st
     subscribed to its topic or were asked about it within the last week. Returns whether a
     request was queued."""
     subscriber = _person(page, psid)
+    # A link signed for a shop customer links the person to it, asked again or not; the customer
+    # stays here (see ``refs.without_customer``).
+    customer_ref = refs.decode(raw_ref).customer_ref
+    if customer_ref and customer_ref != subscriber.customer_ref:
+        Subscriber.objects.filter(pk=subscriber.pk).update(customer_ref=customer_ref)
     if subscriber.status == Subscriber.Status.SUBSCRIBED and subscriber.tokens.filter(
         topic=page.optin_title, status=MarketingToken.Status.ACTIVE
     ):
-        # Not asked again; but a link signed for a shop customer still links them to it.
-        customer_ref = refs.decode(raw_ref).customer_ref
-        if customer_ref and customer_ref != subscriber.customer_ref:
-            Subscriber.objects.filter(pk=subscriber.pk).update(customer_ref=customer_ref)
         return False
     recently_asked = ConsentRecord.objects.filter(
         subscriber=subscriber,
@@ -70,8 +71,9 @@ def offer_optin(page: MessengerPage, psid: str, *, raw_ref: str, entry_point: st
     )
     if recently_asked.exists():
         return False
+    payload = refs.without_customer(raw_ref)
     transaction.on_commit(
-        lambda: async_task("onesend_plugin.tasks.send_optin_request", subscriber.pk, raw_ref, entry_point)
+        lambda: async_task("onesend_plugin.tasks.send_optin_request", subscriber.pk, payload, entry_point)
     )
     return True
 
@@ -142,7 +144,7 @@ def confirm_optin(
 
     def after_commit():
         plugins.subscriber_opted_in(
-            subscriber=subscriber, source=ref.entry_point, customer_ref=ref.customer_ref
+            subscriber=subscriber, source=ref.entry_point, customer_ref=subscriber.customer_ref
         )
         if page.welcome_message:
             async_task("onesend_plugin.tasks.send_text", subscriber.pk, page.welcome_message)
@@ -256,20 +258,3 @@ def export(subscriber: Subscriber) -> dict:
             ).values_list("kind", "timestamp")
         ],
     }
-
-
-@transaction.atomic
-def erase(subscriber: Subscriber, *, by: str) -> ConsentRecord:
-    """Delete a person's data (GDPR erasure). Their consent records stay, detached from them,
-    with an ``erased`` record appended: proof of consent and of erasure without personal data.
-    Their webhook events are deleted and their PSID is blanked out of the raw deliveries."""
-    page, psid = subscriber.page, subscriber.psid
-    events = WebhookEvent.objects.filter(page=page, psid=psid)
-    for delivery in WebhookDelivery.objects.filter(events__in=events).distinct():
-        delivery.body = bytes(delivery.body).replace(psid.encode(), b"erased")
-        delivery.save(update_fields=["body"])
-    events.delete()
-    subscriber.delete()  # tokens cascade; consent records are detached (SET_NULL)
-    return ConsentRecord.objects.create(
-        page=page, action=ConsentRecord.Action.ERASED, detail=f"erased by {by}"
-    )

@@ -113,8 +113,11 @@ def _flag_key() -> str:
 
 
 def send_optin_request(subscriber_id: int, raw_ref: str, entry_point: str) -> str | None:
-    """Send the Page's opt-in request (Meta's notification_messages template) to one person."""
-    subscriber = Subscriber.objects.select_related("page").get(pk=subscriber_id)
+    """Send the Page's opt-in request (Meta's notification_messages template) to one person.
+    (Queued by earlier versions, ``raw_ref`` may still carry a customer reference: it works.)"""
+    subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
+    if subscriber is None:  # erased since
+        return None
     page = subscriber.page
     try:
         result = client_for(page).send_optin_request(
@@ -138,7 +141,9 @@ def send_optin_request(subscriber_id: int, raw_ref: str, entry_point: str) -> st
 
 def send_text(subscriber_id: int, text: str) -> str | None:
     """A standard (in-window) text reply: welcome after opt-in, unsubscribe confirmation."""
-    subscriber = Subscriber.objects.select_related("page").get(pk=subscriber_id)
+    subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
+    if subscriber is None:  # erased since
+        return None
     try:
         return (
             client_for(subscriber.page).send_to_psid(psid=subscriber.psid, message={"text": text}).message_id

@@ -5,7 +5,7 @@ records. ``test_subscribe_e2e.py`` runs the whole loop against the Graph API sim
 
 import pytest
 
-from onesend_plugin import refs, subscriptions
+from onesend_plugin import erasure, refs, subscriptions
 from onesend_plugin.hooks import hookimpl
 from onesend_plugin.models import ConsentRecord, MarketingToken, Subscriber
 
@@ -236,7 +236,7 @@ def test_export_and_erase(post_webhook, page, sent):
     assert data["psid"] == "7" and data["tags"] == ["vip"] and data["consent"][0]["action"] == "opted_in"
     assert "tok-1" not in str(data)  # tokens are credentials, not personal data to hand out
 
-    erased = subscriptions.erase(person, by="user 1")
+    erased = erasure.erase(person, by="user 1")
     assert not Subscriber.objects.filter(psid="7").exists()
     assert list(ConsentRecord.objects.order_by("id").values_list("action", "subscriber")) == [
         ("opted_in", None),

@@ -30,10 +30,9 @@ from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.views.mixins import SpreadsheetExportMixin
 from wagtail.admin.widgets import HeaderButton
 from wagtail.log_actions import log
-from wagtail.log_actions import registry as log_registry
 from wagtail.snippets.views import snippets
 
-from .. import broadcast, links, scoping, subscriptions
+from .. import broadcast, erasure, links, scoping, subscriptions
 from ..messenger.errors import GraphError
 from ..models import Campaign, Subscriber, SubscriptionLink
 from .forms import CampaignAudienceForm, SendTestForm
@@ -181,9 +180,7 @@ class SubscriberEraseView(DeleteView):
     @transaction.atomic
     def delete_action(self):
         subscriber, pk, page = self.object, self.object.pk, self.object.page
-        # Earlier audit entries (edits, unsubscribe) are titled with the PSID: keep them, without it.
-        log_registry.get_logs_for_instance(subscriber).update(label=f"Subscriber {pk} (erased)")
-        subscriptions.erase(subscriber, by=f"user {self.request.user.pk}")
+        erasure.erase(subscriber, by=f"user {self.request.user.pk}")
         log(page, "onesend.erase", user=self.request.user, data={"subscriber": pk})
 
 

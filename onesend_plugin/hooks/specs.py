@@ -27,8 +27,8 @@ def subscriber_opted_in(subscriber, source, customer_ref) -> None:
     """A person accepted the opt-in request (or re-subscribed).
 
     ``source`` is the entry point (the subscription link's ref, e.g. ``"footer"``, or
-    ``"direct"``); ``customer_ref`` is the shop's customer reference carried by a signed link
-    ("" if none) — store integrations use it to link the shop customer to the subscriber.
+    ``"direct"``); ``customer_ref`` is the shop's customer reference a signed link linked the
+    subscriber to ("" if none) — store integrations use it to link the shop customer to them.
     Called after the subscription is committed.
     """
 

@@ -396,3 +396,22 @@ def _required_timestamp(value: Any) -> datetime:
     if parsed is None:
         raise ValueError(f"bad timestamp {value!r}")
     return parsed
+
+
+#: What a redacted ``messaging[]`` item becomes (parsed as an :class:`UnknownEvent` without a PSID).
+ERASED_ITEM: dict[str, Any] = {"erased": True}
+
+
+def redact_person(data: Any, psid: str) -> bool:
+    """Replace, in place, every ``messaging[]`` / ``standby[]`` item of a webhook body exchanged
+    with ``psid`` (their messages, postbacks, opt-ins and receipts, and the Page's echoes to them)
+    by :data:`ERASED_ITEM`; other people's items stay. Returns whether any item was replaced."""
+    changed = False
+    for entry in data.get("entry", []) if isinstance(data, dict) else ():
+        for key in ("messaging", "standby"):
+            items = entry.get(key) if isinstance(entry, dict) else None
+            for index, item in enumerate(items if isinstance(items, list) else ()):
+                if isinstance(item, dict) and psid in (_id(item.get("sender")), _id(item.get("recipient"))):
+                    items[index] = dict(ERASED_ITEM)
+                    changed = True
+    return changed
