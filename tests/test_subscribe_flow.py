@@ -67,6 +67,18 @@ def test_a_link_in_an_existing_thread_offers_the_optin(post_webhook, page, sent)
     assert [name for name, _ in sent] == ["send_optin_request"]
 
 
+def test_a_customer_link_links_the_customer_and_keeps_it_out_of_the_optin_payload(post_webhook, page, sent):
+    ref = refs.encode("footer", ("vip",), "cust-42")
+    post_webhook(page.app, payloads.one(page.page_id, payloads.referral(page.page_id, "7", ref)))
+    person = Subscriber.objects.get(psid="7")
+    assert person.customer_ref == "cust-42"
+    [(name, (pk, payload, entry_point))] = sent
+    assert (name, pk, entry_point) == ("send_optin_request", person.pk, "SHORTLINK")
+    assert refs.decode(payload) == refs.SubscriptionRef(source="footer", tags=("vip",))
+    accept(post_webhook, page, "7", ref=payload)
+    assert Subscriber.objects.get(psid="7").customer_ref == "cust-42"
+
+
 def test_no_request_to_someone_already_subscribed(post_webhook, page, sent):
     MarketingTokenFactory(subscriber=SubscriberFactory(page=page, psid="7"))
     post_webhook(page.app, payloads.one(page.page_id, payloads.referral(page.page_id, "7", "qr")))
