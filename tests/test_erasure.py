@@ -46,7 +46,9 @@ def holding(needle: str) -> set[tuple[str, str]]:
     """The (table, column) pairs where ``needle`` is stored."""
     found = set()
     for table, column, value in stored_values():
-        text = bytes(value).decode("utf-8", "replace") if isinstance(value, bytes | memoryview) else repr(value)
+        text = (
+            bytes(value).decode("utf-8", "replace") if isinstance(value, bytes | memoryview) else repr(value)
+        )
         if needle in text:
             found.add((table, column))
     return found
