@@ -30,13 +30,16 @@ else
 endif
 	scripts/check_wheel.sh
 
-# Stamp files: pip runs again only when pyproject.toml has changed.
-$(VENV)/.installed: pyproject.toml
+# Both distributions of this repository: the add-on and the simulator (simulator/).
+INSTALL = -e ".[test]" -e ./simulator
+
+# Stamp files: pip runs again only when a pyproject.toml has changed.
+$(VENV)/.installed: pyproject.toml simulator/pyproject.toml
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q -e ".[test]"
+	$(VENV)/bin/python -m pip install -q $(INSTALL)
 	touch $@
 
-$(VENV_DJ61)/.installed: pyproject.toml
+$(VENV_DJ61)/.installed: pyproject.toml simulator/pyproject.toml
 	test -x $(VENV_DJ61)/bin/python || $(PYTHON312) -m venv $(VENV_DJ61)
-	$(VENV_DJ61)/bin/python -m pip install -q -e ".[test]" "Django>=6.1,<6.2"
+	$(VENV_DJ61)/bin/python -m pip install -q $(INSTALL) "Django>=6.1,<6.2"
 	touch $@

@@ -81,7 +81,7 @@ def driver_main(options: dict) -> None:
     import django
 
     django.setup()
-    from onesend_plugin.messenger.simulator.remote import SimulatorRemote
+    from onesend_simulator.remote import SimulatorRemote
 
     remote = SimulatorRemote(options["sim_url"], timeout=120)
     started = time.monotonic()
@@ -431,7 +431,7 @@ def cleanup_redis(campaigns, options: dict) -> None:
 def start_simulator(args) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = [
-        sys.executable, "-m", "onesend_plugin.messenger.simulator", "--port", str(port),
+        sys.executable, "-m", "onesend_simulator", "--port", str(port),
         "--latency-ms", str(args.latency_ms), "--no-receipts",
     ]  # fmt: skip
     process = subprocess.Popen(

@@ -25,7 +25,7 @@ import sys
 import time
 from urllib.parse import urlencode
 
-from onesend_plugin.messenger.simulator.remote import SimulatorRemote, wait_for
+from onesend_simulator.remote import SimulatorRemote, wait_for
 
 TARGET = 2000
 PEOPLE = 200
@@ -167,7 +167,7 @@ def main() -> None:
         print("warning: one CPU only; server and clients share it", file=sys.stderr)
     port = free_port()
     command = [
-        sys.executable, "-m", "onesend_plugin.messenger.simulator", "--port", str(port),
+        sys.executable, "-m", "onesend_simulator", "--port", str(port),
         "--no-receipts", "--text-rate", "1000000000", "--cooldown-hours", "0",
     ]  # fmt: skip
     server = subprocess.Popen(

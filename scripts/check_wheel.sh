@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packaging check: build the wheel and install it into a brand-new Wagtail project, the way a
 # user would. The editable install the tests use can't see files the wheel leaves out
-# (migrations, templates, static files), so only this catches them.
+# (migrations, templates, static files), so only this catches them. Then the same for the
+# simulator's own distribution (simulator/): alone in a clean venv, its pytest plugin must load.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +39,9 @@ missing = sorted(names - in_wheel)
 if missing:
     sys.exit("Missing from the wheel (check [tool.setuptools.package-data]):\n  " + "\n  ".join(missing))
 print(f"All {len(expected)} migration, template and static files are in the wheel.")
+simulator = sorted(name for name in in_wheel if "simulator" in name)
+if simulator:
+    sys.exit("The simulator is a distribution of its own, yet the wheel has:\n  " + "\n  ".join(simulator))
 EOF
 
 step "creating a throwaway venv with the wheel"
@@ -88,4 +92,38 @@ for path in (package / "static").rglob("*"):
 if Client().get("/onesend/webhook/no-such-app/").status_code != 404:
     sys.exit("The onesend webhook URL is not routed.")
 EOF
+
+step "building the simulator's wheel"
+"$build_python" -m pip wheel --no-deps -q -w "$work/sim-dist" "$work/src/simulator"
+sim_wheel=$(echo "$work"/sim-dist/onesend_simulator-*.whl)
+"$build_python" - "$sim_wheel" "$work/src/simulator" <<'EOF'
+import sys
+import zipfile
+from pathlib import Path
+
+in_wheel, source = set(zipfile.ZipFile(sys.argv[1]).namelist()), Path(sys.argv[2])
+package = source / "onesend_simulator"
+expected = {str(path.relative_to(source)) for path in package.rglob("*") if path.is_file()}
+missing = sorted(name for name in expected - in_wheel if "__pycache__" not in name)
+if missing:
+    sys.exit("Missing from the simulator's wheel:\n  " + "\n  ".join(missing))
+EOF
+
+step "installing the simulator alone in a clean venv"
+python3 -m venv "$work/sim-venv"
+sim_python="$work/sim-venv/bin/python"
+"$sim_python" -m pip install -q "$sim_wheel" pytest
+"$sim_python" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("onesend_plugin") is not None)'
+"$work/sim-venv/bin/onesend-simulator" --help >/dev/null
+
+step "the simulator's pytest plugin loads and serves its fixtures"
+mkdir "$work/plugin-test"
+cat > "$work/plugin-test/test_plugin.py" <<'EOF'
+def test_people_subscribe_through_the_real_flow(simulator, simulator_page, simulator_subscribers):
+    people = simulator_subscribers(simulator_page["page_id"], 2)
+    assert all(person["token"] for person in people)
+    sent = simulator.messages(simulator_page["page_id"])
+    assert [(m["psid"], m["type"]) for m in sent] == [(p["psid"], "optin") for p in people]
+EOF
+(cd "$work/plugin-test" && "$sim_python" -m pytest -q -p no:cacheprovider test_plugin.py)
 echo "check_wheel: OK"

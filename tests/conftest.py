@@ -13,7 +13,9 @@ from .factories import MessengerPageFactory, MetaAppFactory
 # Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-pytest_plugins = ["tests.fixtures.simulator", "tests.fixtures.browser"]
+# The simulator fixtures (simulator, simulator_server, simulator_subscribers…) come from the
+# onesend-simulator distribution's pytest plugin.
+pytest_plugins = ["tests.fixtures.browser"]
 
 
 @pytest.fixture(autouse=True)
@@ -95,29 +97,31 @@ def connected_page(live_server, simulator, settings):
 
 
 @pytest.fixture
-def make_subscribers(simulator):
+def make_subscribers(simulator_subscribers):
     """``make_subscribers(page, n)``: n people who really subscribed in the simulator (they opened
-    the Page's link and accepted its opt-in request, so Meta holds their tokens), with the matching
-    Subscriber and MarketingToken rows."""
+    the Page's link and accepted the opt-in request our client sent, so Meta holds their tokens),
+    with the matching Subscriber and MarketingToken rows."""
     from onesend_plugin.meta import client_for
     from onesend_plugin.models import MarketingToken, Subscriber
 
     def make(page, n, **fields):
         client = client_for(page)
-        people = []
-        for _ in range(n):
-            psid = simulator.create_person(page.page_id)["psid"]
-            simulator.open_link(psid)
+
+        def send_optin(psid):
             client.send_optin_request(psid=psid, title=page.optin_title, payload="-")
-            token = simulator.accept_optin(psid)["token"]
+
+        people = []
+        for person in simulator_subscribers(page.page_id, n, send_optin=send_optin):
             subscriber = Subscriber.objects.create(
                 page=page,
-                psid=psid,
+                psid=person["psid"],
                 status=Subscriber.Status.SUBSCRIBED,
                 opted_in_at=timezone.now(),
                 **fields,
             )
-            MarketingToken.objects.create(subscriber=subscriber, token=token, topic=page.optin_title)
+            MarketingToken.objects.create(
+                subscriber=subscriber, token=person["token"], topic=page.optin_title
+            )
             people.append(subscriber)
         return people
 

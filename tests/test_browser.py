@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
+from onesend_simulator.remote import wait_for
 from playwright.sync_api import Page, expect
 from wagtail.coreutils import get_supported_content_language_variant
 from wagtail.models import Locale, Site
@@ -24,7 +25,6 @@ from wagtail.rich_text import RichText
 
 from example_site.home.models import ContentPage, HomePage
 from onesend_plugin import refs
-from onesend_plugin.messenger.simulator.remote import wait_for
 from onesend_plugin.models import Account, MessengerPage, MetaApp, Subscriber, SubscriptionLink
 
 # ``browser``, ``new_context`` and ``shot``; harmless once tests/conftest.py lists the plugin too.

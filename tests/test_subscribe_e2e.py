@@ -2,9 +2,9 @@
 the people, and signed webhooks in both directions."""
 
 import pytest
+from onesend_simulator.remote import wait_for
 
 from onesend_plugin import refs
-from onesend_plugin.messenger.simulator.remote import wait_for
 from onesend_plugin.models import ConsentRecord, Subscriber
 
 pytestmark = pytest.mark.django_db(transaction=True)

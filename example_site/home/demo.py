@@ -254,9 +254,10 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
     way real people do: they open a subscription link, the site sends Meta's opt-in request, they
     accept. The simulator keeps its state in a file between runs, so this happens only once.
     Also its business owner, with two Pages still to connect through "Connect a Facebook Page"."""
-    # Imported here: the simulator package needs aiohttp (the "simulator" extra).
+    # Imported here: onesend-simulator is a distribution of its own (simulator/), for the demo.
+    from onesend_simulator.remote import SimulatorRemote, wait_for
+
     from onesend_plugin import refs
-    from onesend_plugin.messenger.simulator.remote import SimulatorRemote, wait_for
 
     remote = SimulatorRemote(simulator_url)
     for known in (page, MessengerPage.objects.get(page_id=SECOND_PAGE["page_id"])):

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from onesend_simulator.remote import SimulatorRemote, wait_for
 
 from onesend_plugin.messenger.client import BatchRequest, GraphClient, SendResult, TokenInfo
 from onesend_plugin.messenger.errors import (
@@ -30,7 +31,6 @@ from onesend_plugin.messenger.errors import (
     RecipientUnavailable,
     TransientError,
 )
-from onesend_plugin.messenger.simulator.remote import SimulatorRemote, wait_for
 
 PAGE_ID = "100000000000001"
 PAGE_TOKEN = "EAA-client-simulator-page-token"

@@ -1,20 +1,13 @@
-"""Fixtures for the simulator's own tests (the server fixtures come from ``tests.fixtures.simulator``)."""
+"""Fixtures for the simulator's own tests (the server fixtures come from the simulator's pytest plugin)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-
-from onesend_plugin.messenger.simulator.remote import SimulatorRemote
+from onesend_simulator.remote import SimulatorRemote
 
 from .helpers import APP_SECRET, PAGE_ID, PAGE_TOKEN, VERIFY_TOKEN, Graph, WebhookReceiver
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the simulator fixtures when the root conftest did not (e.g. with ``--confcutdir``)."""
-    if not config.pluginmanager.has_plugin("tests.fixtures.simulator"):
-        config.pluginmanager.import_plugin("tests.fixtures.simulator")
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-
-from onesend_plugin.messenger.simulator.remote import SimulatorRemote, wait_for
+from onesend_simulator.remote import SimulatorRemote, wait_for
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"

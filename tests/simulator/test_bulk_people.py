@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-
-from onesend_plugin.messenger.simulator.remote import SimulatorError
+from onesend_simulator.remote import SimulatorError
 
 from .helpers import PAGE_ID, Graph, assert_error
 

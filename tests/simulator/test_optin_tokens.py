@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from onesend_plugin.messenger.simulator.remote import SimulatorError, wait_for
+from onesend_simulator.remote import SimulatorError, wait_for
 
 from .helpers import PAGE_ID, Graph, assert_error, contacted_person, subscriber
 

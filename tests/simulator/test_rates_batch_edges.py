@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from onesend_plugin.messenger.simulator.remote import wait_for
+from onesend_simulator.remote import wait_for
 
 from .helpers import PAGE_ID, PAGE_TOKEN, Graph, assert_error, contacted_person, subscriber
 

@@ -7,8 +7,7 @@ import re
 
 import pytest
 import requests
-
-from onesend_plugin.messenger.simulator.remote import wait_for
+from onesend_simulator.remote import wait_for
 
 from .helpers import PAGE_ID, PAGE_TOKEN, Graph, assert_error, contacted_person
 

@@ -11,10 +11,9 @@ import sys
 from pathlib import Path
 
 import requests
-
-from onesend_plugin.messenger.simulator import Config
-from onesend_plugin.messenger.simulator.remote import SimulatorRemote, wait_for
-from tests.fixtures.simulator import running_simulator
+from onesend_simulator import Config
+from onesend_simulator.pytest_plugin import running_simulator
+from onesend_simulator.remote import SimulatorRemote, wait_for
 
 from .helpers import PAGE_ID, VERIFY_TOKEN, Graph, contacted_person
 
@@ -106,7 +105,7 @@ def test_console_script_runs_the_server(tmp_path: Path, receiver):
     command = [
         sys.executable,
         "-m",
-        "onesend_plugin.messenger.simulator",
+        "onesend_simulator",
         "--port",
         str(port),
         "--cooldown-hours",

@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import json
 
+from onesend_simulator.remote import wait_for
+
 from onesend_plugin.messenger.signature import is_valid
-from onesend_plugin.messenger.simulator.remote import wait_for
 
 from .helpers import APP_SECRET, PAGE_ID, Graph, assert_error, contacted_person
 

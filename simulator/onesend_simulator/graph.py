@@ -1,4 +1,6 @@
-"""The Graph API surface (reference §8): HTTP parsing, auth, routing, the error envelope and batches.
+"""The Graph API surface: HTTP parsing, auth, routing, the error envelope and batches (Meta's pages:
+https://developers.facebook.com/docs/messenger-platform/reference/send-api/ and
+https://developers.facebook.com/docs/graph-api/batch-requests).
 
 ``GraphApi.call`` is transport-free (method, path, params, token) so that batch items go through
 exactly the same code as plain requests. Kept lean: it is the benchmark's hot path.

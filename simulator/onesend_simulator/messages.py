@@ -1,4 +1,6 @@
-"""Send API content rules (reference §1.2, §2.3): validate a ``message`` object and normalise it.
+"""Send API content rules: validate a ``message`` object and normalise it (Meta's pages:
+https://developers.facebook.com/docs/messenger-platform/reference/send-api/ for the bodies and
+https://developers.facebook.com/docs/messenger-platform/marketing-messages for the opt-in request).
 
 The normalised "view" is what the simulated thread stores and the web page renders: a flat dict with
 ``type`` (text, image, video, audio, file, button, generic, optin) and the fields of that type.

@@ -1,7 +1,9 @@
 """The errors the simulator raises: Graph API errors in Meta's envelope, and control-API errors.
 
 Every Graph error the rules can produce has a named constructor here, so the codes, subcodes and
-wording (reference §4.2) live in one place and tests can compare against them.
+wording (Meta's "Common error codes",
+https://developers.facebook.com/docs/messenger-platform/error-codes) live in one place and tests can
+compare against them.
 """
 
 from __future__ import annotations

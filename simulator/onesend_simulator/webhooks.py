@@ -1,4 +1,5 @@
-"""The webhook emitter: POSTs the world's events to the app like Meta does (reference §3).
+"""The webhook emitter: POSTs the world's events to the app like Meta does
+(https://developers.facebook.com/documentation/business-messaging/messenger-platform/webhooks).
 
 Events wait in a queue served by one dispatcher task, so emitting never blocks a Graph API handler.
 Each POST is signed (``X-Hub-Signature-256`` and the legacy ``X-Hub-Signature``), may carry several
@@ -20,7 +21,6 @@ from typing import Any
 
 import aiohttp
 
-from ..signature import HEADER, sign
 from .config import Config
 from .model import now_ms
 
@@ -174,9 +174,9 @@ class WebhookEmitter:
     async def _post(self, delivery: Delivery, url: str) -> None:
         config = self.config
         secret = config.app_secret.encode()
-        headers = {
+        headers = {  # signed here, independently of the app's own check, as Meta does
             "Content-Type": "application/json",
-            HEADER: sign(delivery.body, config.app_secret),
+            "X-Hub-Signature-256": "sha256=" + hmac.new(secret, delivery.body, hashlib.sha256).hexdigest(),
             "X-Hub-Signature": "sha1=" + hmac.new(secret, delivery.body, hashlib.sha1).hexdigest(),
             "User-Agent": "facebookexternalua",
         }

@@ -1,5 +1,11 @@
 """The simulated world: Pages, simulated people and their threads, opt-in tokens, cooldowns and rate
-windows, with Meta's sending rules (reference §1–§4, §6, §8).
+windows, with Meta's sending rules: https://developers.facebook.com/docs/messenger-platform/marketing-messages
+(opt-in and tokens), https://developers.facebook.com/docs/messenger-platform/reference/send-api/ (sending),
+https://developers.facebook.com/documentation/business-messaging/messenger-platform/webhooks (webhooks),
+https://developers.facebook.com/docs/messenger-platform/error-codes (errors),
+https://developers.facebook.com/documentation/business-messaging/messenger-platform/overview/rate-limiting
+(rate limits) and https://developers.facebook.com/documentation/business-messaging/messenger-platform/marketing-messages-on-messenger/send-messages
+(the paid Marketing Messages API).
 
 Pure Python and synchronous (no aiohttp), so every rule can be read in one place. The webhook events
 the world produces go to a ``sink`` callable; the server plugs the webhook emitter in there.
@@ -695,7 +701,8 @@ class World:
         return {"success": True}
 
     def token_fields(self, token: Token) -> dict[str, Any]:
-        """A token as the Graph API shows it (reference §1.4; times in seconds)."""
+        """A token as the Graph API shows it (times in seconds), as in
+        https://developers.facebook.com/documentation/business-messaging/messenger-platform/marketing-messages-on-messenger/get-subscription-tokens"""
         person = self.people[token.psid]
         created = token.created_ms // 1000
         next_eligible = (
@@ -729,7 +736,8 @@ class World:
         return self.token_fields(self._token(page, value))
 
     def create_campaign(self, ad_account_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /act_{id}/message_campaign`` (reference §6): needs a name, a Page and one budget."""
+        """``POST /act_{id}/message_campaign``: needs a name, a Page and one budget, as in
+        https://developers.facebook.com/documentation/business-messaging/messenger-platform/marketing-messages-on-messenger/send-messages"""
         if not params.get("name"):
             raise errors.param("The parameter name is required")
         page = self.pages.get(str(params.get("page_id")))
