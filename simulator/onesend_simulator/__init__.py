@@ -6,6 +6,6 @@ Start it with ``onesend-simulator`` (see ``docs/simulator.md``); drive it with `
 
 from .app import build_app
 from .config import Config
-from .state import World
+from .world import World
 
 __all__ = ["Config", "World", "build_app"]

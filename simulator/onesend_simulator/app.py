@@ -14,9 +14,9 @@ from aiohttp import web
 from .config import Config
 from .control import ControlApi
 from .graph import GraphApi
-from .state import World
 from .ui import Ui
 from .webhooks import WebhookEmitter
+from .world import World
 
 MAX_BODY = 30 * 1024 * 1024  # attachment uploads go up to Meta's 25 MB
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from .errors import ControlError
-from .state import World
 from .webhooks import WebhookEmitter
+from .world import World
 
 # What a person can do: POST /_sim/people/{psid}/{action} with a JSON body.
 ACTIONS: dict[str, Callable[[World, str, dict[str, Any]], dict[str, Any]]] = {

@@ -22,7 +22,7 @@ from aiohttp import web
 from . import errors
 from .errors import GraphError
 from .model import Grant, Page, Upload
-from .state import World
+from .world import World
 
 VERSION = re.compile(r"v\d+\.\d+(?:/|$)")
 MAX_BATCH = 50

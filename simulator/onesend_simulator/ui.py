@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .errors import ControlError
 from .model import Page
-from .state import World
+from .world import World
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"

@@ -1,0 +1,295 @@
+"""The Send API (https://developers.facebook.com/docs/messenger-platform/reference/send-api/):
+recipients by PSID or marketing-messages token, the 24 h window, cooldowns, opt-in requests, the
+per-Page text and media rate windows, attachment uploads and the token edges.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .. import errors
+from ..messages import MEDIA_TYPES, Content, parse_message
+from ..model import (
+    Attachment,
+    Page,
+    PageRates,
+    Person,
+    SlidingWindow,
+    Token,
+    Upload,
+    new_digits,
+    new_mid,
+    now_ms,
+)
+from .base import WorldState, page_of
+
+MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG", "UTILITY"})
+MESSAGE_TAGS = frozenset(
+    {"ACCOUNT_UPDATE", "CONFIRMED_EVENT_UPDATE", "POST_PURCHASE_UPDATE", "HUMAN_AGENT", "CUSTOMER_FEEDBACK"}
+)
+SENDER_ACTIONS = frozenset({"mark_seen", "typing_on", "typing_off"})
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+
+
+class SendMixin(WorldState):
+    """The Send API and the token edges (a part of ``World``)."""
+
+    def send(self, page: Page, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /{page}/messages``: validate in Meta's order, record, emit receipts."""
+        recipient = params.get("recipient")
+        if not isinstance(recipient, dict) or not recipient:
+            raise errors.param("The parameter recipient is required")
+        message, action = params.get("message"), params.get("sender_action")
+        if message is not None and action is not None:
+            raise errors.message_and_action()
+        if message is None and action is None:
+            raise errors.param("Must send either message or sender_action")
+        tagged = self._tagged(params)
+        if action is not None:
+            return self._sender_action(page, recipient, action, tagged)
+        content = self._content(page, message)
+        window, now = self._window(page, content.media)
+        if "notification_messages_token" in recipient:
+            token = self._token(page, recipient["notification_messages_token"])
+            person = self._token_person(token)
+        else:
+            person, token = self._psid_person(page, recipient), None
+            if content.optin is None and not tagged:
+                self._require_window(person)
+        if content.optin is not None:
+            self._check_optin(person, content.optin)
+        item = self._deliver(page, person, content, token, "token" if token else "psid")
+        window.record(now)
+        return {"recipient_id": person.psid, "message_id": item["mid"]}
+
+    @staticmethod
+    def _tagged(params: Mapping[str, Any]) -> bool:
+        kind = params.get("messaging_type")
+        if kind is not None and kind not in MESSAGING_TYPES:
+            raise errors.param(f"Param messaging_type must be one of {', '.join(sorted(MESSAGING_TYPES))}")
+        if kind != "MESSAGE_TAG":
+            return False
+        if params.get("tag") not in MESSAGE_TAGS:
+            raise errors.param(f"Param tag must be one of {', '.join(sorted(MESSAGE_TAGS))}")
+        return True
+
+    def _sender_action(self, page: Page, recipient: dict, action: Any, tagged: bool) -> dict[str, Any]:
+        if action not in SENDER_ACTIONS:
+            raise errors.param(f"Param sender_action must be one of {', '.join(sorted(SENDER_ACTIONS))}")
+        window, now = self._window(page, media=False)
+        person = self._psid_person(page, recipient)
+        if not tagged:
+            self._require_window(person)
+        window.record(now)
+        return {"recipient_id": person.psid}
+
+    def _content(self, page: Page, message: Any) -> Content:
+        content = parse_message(message)
+        attachment_id = content.view.get("attachment_id")
+        if attachment_id:
+            attachment = self.attachments.get(attachment_id)
+            if attachment is None or attachment.page_id != page.page_id:
+                raise errors.bad_attachment_id()
+            if attachment.type != content.view["type"]:
+                raise errors.attachment_type_mismatch()
+            content.view["url"] = attachment.url
+        return content
+
+    def _page_rates(self, page: Page) -> PageRates:
+        rates = self._rates.get(page.page_id)
+        if rates is None:
+            rates = self._rates[page.page_id] = PageRates()
+        return rates
+
+    def _window(self, page: Page, media: bool) -> tuple[SlidingWindow, float]:
+        """The rate window (media or text bucket) a send counts against, if it has room (else 613)."""
+        rates, now = self._page_rates(page), time.monotonic()
+        window, limit = (
+            (rates.media, self.config.media_rate) if media else (rates.text, self.config.text_rate)
+        )
+        if window.count(now) >= limit:
+            raise errors.rate_limited()
+        return window, now
+
+    def usage(self, page: Page) -> dict[str, Any]:
+        """The ``X-Business-Use-Case-Usage`` value: percentages of the busier bucket."""
+        rates, now = self._page_rates(page), time.monotonic()
+        percent = min(
+            100,
+            max(
+                rates.text.count(now) * 100 // self.config.text_rate,
+                rates.media.count(now) * 100 // self.config.media_rate,
+            ),
+        )
+        return {
+            page.page_id: [
+                {
+                    "type": "messenger",
+                    "call_count": percent,
+                    "total_cputime": percent,
+                    "total_time": percent,
+                    "estimated_time_to_regain_access": 0,
+                }
+            ]
+        }
+
+    def _psid_person(self, page: Page, recipient: Mapping[str, Any]) -> Person:
+        if "id" not in recipient:
+            raise errors.param("Param recipient must contain id or notification_messages_token")
+        person = self.people.get(str(recipient["id"]))
+        if person is None or person.page_id != page.page_id:
+            raise errors.user_not_found()
+        if person.blocked:
+            raise errors.blocked()
+        return person
+
+    def _token(self, page: Page, value: Any) -> Token:
+        token = self.tokens.get(str(value))
+        if token is None or token.page_id != page.page_id:
+            raise errors.invalid_optin_token()
+        return token
+
+    def _token_person(self, token: Token) -> Person:
+        """The subscriber behind a token, if a marketing message may reach them now."""
+        person = self.people[token.psid]
+        if person.blocked:
+            raise errors.blocked()
+        if token.stopped:
+            raise errors.stopped()
+        if (
+            person.last_marketing_ms
+            and now_ms() - person.last_marketing_ms < self.config.cooldown_seconds * 1000
+        ):
+            raise errors.cooldown()
+        return person
+
+    def window_open(self, person: Person) -> bool:
+        return (
+            person.last_interaction_ms > 0
+            and now_ms() - person.last_interaction_ms < self.config.window_seconds * 1000
+        )
+
+    def _require_window(self, person: Person) -> None:
+        if not self.window_open(person):
+            raise errors.outside_window()
+
+    def _check_optin(self, person: Person, optin: Mapping[str, Any]) -> None:
+        """Opt-in requests: only inside the window, one per title per person per week."""
+        self._require_window(person)
+        last = person.optin_requests.get(optin["title"])
+        if last is not None and now_ms() - last < self.config.optin_topic_seconds * 1000:
+            raise errors.duplicate_topic()
+
+    def _deliver(self, page: Page, person: Person, content: Content, token: Token | None, via: str) -> dict:
+        """Record an accepted send in the thread and the send log, then emit echo and receipts."""
+        now = now_ms()
+        item = {"mid": new_mid(), "direction": "page", "timestamp": now, "via": via, **content.view}
+        if token is not None:
+            item["token"] = token.token
+            person.last_marketing_ms = now
+        if content.optin is not None:
+            person.optin_requests[content.optin["title"]] = now
+        person.thread.append(item)
+        self.sent.append((person.psid, item))
+        self._after_send(page, person, content, item)
+        return item
+
+    def _after_send(self, page: Page, person: Person, content: Content, item: dict[str, Any]) -> None:
+        config, mid, stamp = self.config, item["mid"], item["timestamp"]
+        if "message_echoes" in page.subscribed_fields:
+            echo = {"is_echo": True, "app_id": int(page.app_id), "mid": mid}
+            if "text" in content.raw:
+                echo["text"] = content.raw["text"]
+            else:
+                echo["attachments"] = [content.raw["attachment"]]
+            if "metadata" in content.raw:
+                echo["metadata"] = content.raw["metadata"]
+            self._emit(person.page_id, "message_echoes", self._from_page(person, stamp, "message", echo))
+        if not config.receipts:
+            return
+        # Watermarks are strictly later than the message, so "sent before" and "before or at" both hold.
+        watermark = stamp + 1
+        person.delivered_watermark = max(person.delivered_watermark, watermark)
+        delivery: dict[str, Any] = {"watermark": watermark}
+        if random.random() >= config.mids_omit_rate:
+            delivery["mids"] = [mid]
+        self._emit(
+            person.page_id, "message_deliveries", self._from_person(person, None, "delivery", delivery)
+        )
+        if config.read_probability and random.random() < config.read_probability:
+            person.read_watermark = max(person.read_watermark, watermark)
+            read_at = stamp + int(config.read_delay_ms)
+            event = self._from_person(person, read_at, "read", {"watermark": watermark})
+            self._emit(person.page_id, "message_reads", event, config.read_delay_ms / 1000)
+
+    def count_send(self, error: errors.GraphError | None) -> None:
+        if error is None:
+            self.accepted += 1
+        else:
+            self.rejected[error.key] += 1
+
+    def upload_attachment(self, page: Page, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST /{page}/message_attachments``: by URL, or multipart ``filedata``."""
+        message = params.get("message")
+        attachment = message.get("attachment") if isinstance(message, dict) else None
+        kind = attachment.get("type") if isinstance(attachment, dict) else None
+        if kind not in MEDIA_TYPES:
+            raise errors.param("Param message[attachment][type] must be one of image, video, audio, file")
+        payload = attachment.get("payload") if isinstance(attachment.get("payload"), dict) else {}
+        upload = params.get("filedata")
+        attachment_id = new_digits(16, self.attachments)
+        if isinstance(upload, Upload):
+            if len(upload.data) > MAX_UPLOAD_BYTES:
+                raise errors.attachment_too_large()
+            stored = Attachment(
+                attachment_id,
+                page.page_id,
+                kind,
+                f"/_sim/attachments/{attachment_id}",
+                upload.content_type,
+                upload.data,
+            )
+        elif payload.get("url"):
+            stored = Attachment(attachment_id, page.page_id, kind, str(payload["url"]))
+        else:
+            raise errors.param("An attachment upload needs payload.url or a filedata file")
+        self.attachments[attachment_id] = stored
+        return {"attachment_id": attachment_id}
+
+    def token_fields(self, token: Token) -> dict[str, Any]:
+        """A token as the Graph API shows it (times in seconds), as in
+        https://developers.facebook.com/documentation/business-messaging/messenger-platform/marketing-messages-on-messenger/get-subscription-tokens"""
+        person = self.people[token.psid]
+        created = token.created_ms // 1000
+        next_eligible = (
+            int(person.last_marketing_ms / 1000 + self.config.cooldown_seconds)
+            if person.last_marketing_ms
+            else created
+        )
+        return {
+            "notification_messages_token": token.token,
+            "recipient_id": token.psid,
+            "notification_messages_reoptin": "ENABLED",
+            "creation_timestamp": created,
+            "user_token_status": "REFRESHED" if token.refreshed else "NOT_REFRESHED",
+            "topic_title": token.title,
+            "notification_messages_timezone": token.timezone,
+            "next_eligible_time": next_eligible,
+        }
+
+    def list_tokens(
+        self, page: Page, params: Mapping[str, Any]
+    ) -> tuple[list[dict], str | None, str | None, bool]:
+        """One page of ``notification_message_tokens``: (data, before cursor, after cursor, has more)."""
+        tokens = [token for token in self.tokens.values() if token.page_id == page.page_id]
+        if str(params.get("do_not_return_duplicates", "")).lower() == "true":
+            seen: set[str] = set()
+            tokens = [token for token in tokens if not (token.psid in seen or seen.add(token.psid))]
+        chunk, before, after, more = page_of(tokens, params, default_limit=100)
+        return [self.token_fields(token) for token in chunk], before, after, more
+
+    def token_info(self, page: Page, value: str) -> dict[str, Any]:
+        return self.token_fields(self._token(page, value))

@@ -1,0 +1,39 @@
+"""Webhooks out: the ``messaging`` events the world produces, handed to the sink (the server's
+emitter) when the Page's app subscribed to their field
+(https://developers.facebook.com/documentation/business-messaging/messenger-platform/webhooks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import (
+    Person,
+)
+from .base import WorldState
+
+
+class WebhooksMixin(WorldState):
+    """The webhook events out (a part of ``World``)."""
+
+    def _emit(self, page_id: str, field_name: str, event: dict[str, Any], delay: float = 0.0) -> None:
+        """Hand an event to the sink if the Page's app subscribed to its webhook field."""
+        if field_name in self.pages[page_id].subscribed_fields:
+            self.sink(page_id, event, delay)
+
+    @staticmethod
+    def _from_person(person: Person, stamp: int | None, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        event: dict[str, Any] = {"sender": {"id": person.psid}, "recipient": {"id": person.page_id}}
+        if stamp is not None:
+            event["timestamp"] = stamp
+        event[key] = value
+        return event
+
+    @staticmethod
+    def _from_page(person: Person, stamp: int, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "sender": {"id": person.page_id},
+            "recipient": {"id": person.psid},
+            "timestamp": stamp,
+            key: value,
+        }
