@@ -6,10 +6,10 @@ import pytest
 from django.apps import apps
 from django_q.models import OrmQ, Task
 from django_q.tasks import async_task
+from onesend_simulator.remote import wait_for
 
 import onesend_plugin
 from onesend_plugin import broadcast, erasure, refs, tasks
-from onesend_plugin.messenger.simulator.remote import wait_for
 from onesend_plugin.models import (
     ConsentRecord,
     Conversion,
