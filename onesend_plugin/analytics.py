@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import bulk, conf
-from .models import Campaign, CampaignStat, Click, Conversion, Delivery, MessengerPage, Subscriber
+from .models import Account, Campaign, CampaignStat, Click, Conversion, Delivery, MessengerPage, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +272,7 @@ def record_click(delivery: Delivery, button: int, at: datetime | None = None) ->
 
 def record_conversion(
     *,
+    account: Account,
     order_id: str,
     value: Decimal | str | float,
     currency: str,
@@ -279,15 +280,19 @@ def record_conversion(
     subscriber: Subscriber | None = None,
     at: datetime | None = None,
 ) -> Conversion:
-    """Store an order and attribute it: the last click within the account's click window
+    """Store an order of ``account``'s shop and attribute it, only ever to that account's
+    subscribers and campaigns: the last click within the account's click window
     (``ATTRIBUTION_CLICK_DAYS`` by default), else (if enabled) the last read within its read
-    window (``ATTRIBUTION_READ_DAYS``). Idempotent per
-    ``order_id``: a retried order event is counted once."""
+    window (``ATTRIBUTION_READ_DAYS``). Idempotent per account and ``order_id``: a retried order
+    event is counted once, and another shop's order with the same id is another order."""
+    if subscriber is not None and subscriber.page.account_id != account.pk:
+        raise ValueError(f"Subscriber {subscriber.pk} is not of account {account.pk}.")
     at = at or timezone.now()
     value = Decimal(str(value)).quantize(Decimal("0.01"))
     currency = currency.upper()
     with transaction.atomic():
         conversion, created = Conversion.objects.get_or_create(
+            account=account,
             order_id=order_id,
             defaults={"value": value, "currency": currency, "customer_ref": customer_ref, "at": at},
         )
@@ -296,7 +301,7 @@ def record_conversion(
         people = (
             [subscriber]
             if subscriber
-            else list(Subscriber.objects.filter(customer_ref=customer_ref))
+            else list(Subscriber.objects.filter(page__account=account, customer_ref=customer_ref))
             if customer_ref
             else []
         )

@@ -886,7 +886,9 @@ class Conversion(models.Model):
         READ = "read", _("Read")
         NONE = "", _("Not attributed")
 
-    order_id = models.CharField(max_length=255, unique=True)
+    #: The shop's account: order ids are the shop's own, unique only within it.
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="conversions")
+    order_id = models.CharField(max_length=255)
     customer_ref = models.CharField(max_length=255, blank=True, db_index=True)
     subscriber = models.ForeignKey(
         Subscriber, null=True, on_delete=models.SET_NULL, related_name="conversions"
@@ -899,6 +901,11 @@ class Conversion(models.Model):
     currency = models.CharField(max_length=3)
     at = models.DateTimeField(default=timezone.now)
     received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account", "order_id"], name="onesend_conversion_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.value} {self.currency}"

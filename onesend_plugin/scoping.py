@@ -45,7 +45,7 @@ ACCOUNT_PATH: dict[type[Model], str | None] = {
     Delivery: "page__account",
     WebhookEvent: "page__account",
     StoreEvent: "account",
-    Conversion: "campaign__page__account",
+    Conversion: "account",
     MetaApp: None,  # one app serves many clients: its secret is the agency's
     WebhookDelivery: None,  # one POST may carry several clients' events
 }

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from . import analytics
 from .hooks import plugins
-from .models import Account, Campaign, Delivery, StoreEvent, Subscriber
+from .models import Account, Campaign, Conversion, Delivery, StoreEvent, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ BUILTIN_TRIGGERS = [
     ("order_fulfilled", "Order fulfilled"),
     ("cart_abandoned", "Cart abandoned"),
 ]
+#: How deep an event's properties may nest (they are matched one level deep; more is abuse).
+MAX_PROPERTIES_DEPTH = 16
 
 CONDITIONS = {
     "=": operator.eq,
@@ -65,28 +67,90 @@ def track(
     source: str = "api",
 ) -> StoreEvent:
     """Record a store event and queue its processing. Calling it again with the same
-    ``idempotency_key`` returns the stored event and queues nothing (retries count once)."""
+    ``idempotency_key`` returns the stored event and queues nothing (retries count once).
+    An event the worker could not store or process is refused here, with the field named
+    (:class:`StoreEventError`), rather than accepted and failing later."""
     if not name or not customer_ref:
         raise StoreEventError("An event needs a name and a customer reference.")
-    account = account or _only_account()
-    properties = properties or {}
+    customer_ref, properties = str(customer_ref), {} if properties is None else properties
     at = at or timezone.now()
     key = idempotency_key or f"{name}:{customer_ref}:{at.isoformat()}"
+    check_event(name, customer_ref, properties, key)
+    account = account or _only_account()
     try:
         with transaction.atomic():
             event = StoreEvent.objects.create(
                 account=account,
                 name=name,
-                customer_ref=str(customer_ref)[:255],
+                customer_ref=customer_ref,
                 properties=properties,
-                idempotency_key=key[:255],
+                idempotency_key=key,
                 occurred_at=at,
                 source=source,
             )
     except IntegrityError:
-        return StoreEvent.objects.get(account=account, idempotency_key=key[:255])
+        return StoreEvent.objects.get(account=account, idempotency_key=key)
     transaction.on_commit(lambda: async_task("onesend_plugin.tasks.process_store_event", event.pk))
     return event
+
+
+def check_event(name: str, customer_ref: str, properties: Any, key: str) -> None:
+    """Refuse what the database or the worker would: a value longer than its column, a NUL
+    character (PostgreSQL stores none), properties that are not a small JSON object, an order
+    without a usable id, value or currency."""
+    if not isinstance(properties, dict):
+        raise StoreEventError(f"properties: must be a JSON object, not {type(properties).__name__}.")
+    _check_json("properties", properties)
+    if name == ORDER_PLACED:
+        order_fields(properties, key)
+    for field, value in (("name", name), ("customer_ref", customer_ref), ("idempotency_key", key)):
+        check_text(StoreEvent, field, value)
+
+
+def check_text(model: type[models.Model], field: str, value: str) -> None:
+    """``value`` fits ``model.field``: a string within its ``max_length``, without NUL."""
+    limit = model._meta.get_field(field).max_length
+    if not isinstance(value, str):
+        raise StoreEventError(f"{field}: must be a string.")
+    if limit is not None and len(value) > limit:
+        raise StoreEventError(f"{field}: at most {limit} characters ({len(value)} given).")
+    if "\x00" in value:
+        raise StoreEventError(f"{field}: must not contain a NUL character.")
+
+
+def _check_json(field: str, value: Any) -> None:
+    """No deeper than ``MAX_PROPERTIES_DEPTH``, and no NUL in any key or string (walked
+    without recursion, so a deep value can't exhaust the stack)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_PROPERTIES_DEPTH:
+            raise StoreEventError(f"{field}: nested deeper than {MAX_PROPERTIES_DEPTH} levels.")
+        if isinstance(item, dict):
+            stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str) and "\x00" in item:
+            raise StoreEventError(f"{field}: must not contain a NUL character.")
+
+
+def order_fields(properties: dict[str, Any], key: str) -> tuple[str, Decimal, str]:
+    """An order event's order id (its ``order_id``, else the event's key), value and currency,
+    as the conversion stores them."""
+    order_id = str(properties.get("order_id") or key)
+    check_text(Conversion, "order_id", order_id)
+    raw = properties.get("value", "0")
+    try:
+        value = Decimal(str(raw)).quantize(Decimal("0.01"))
+    except InvalidOperation as exc:
+        raise StoreEventError(f"value: {raw!r} is not a number.") from exc
+    value_field = Conversion._meta.get_field("value")
+    if not value.is_finite() or abs(value) >= 10 ** (value_field.max_digits - value_field.decimal_places):
+        raise StoreEventError(f"value: {raw!r} is out of range.")
+    currency = str(properties.get("currency") or "EUR").upper()
+    check_text(Conversion, "currency", currency)
+    return order_id, value, currency
 
 
 def _only_account() -> Account:
@@ -100,16 +164,42 @@ def resolve_subscribers(account: Account, customer_ref: str) -> list[Subscriber]
     """The account's subscribers that are this customer: a plugin's own lookup first (the
     ``resolve_subscriber`` hook, first result wins), else the identity link made at opt-in."""
     found = plugins.resolve_subscriber(account=account, customer_ref=customer_ref)
-    if found is not None:
+    if found is not None and found.page.account_id == account.pk:
         return [found]
+    if found is not None:
+        logger.warning("resolve_subscriber gave a subscriber of another account: ignored")
     return list(Subscriber.objects.filter(page__account=account, customer_ref=customer_ref))
 
 
-def process(event_id: int) -> None:
-    """Turn a stored event into its effects (idempotent: a processed event is left alone)."""
-    event = StoreEvent.objects.select_related("account").get(pk=event_id)
-    if event.state == StoreEvent.State.PROCESSED:
-        return
+def process(event_id: int) -> bool:
+    """Turn a stored event into its effects, all or nothing. A processed event is left alone;
+    one that fails is marked ``failed`` with its error (``onesend_reprocess`` runs it again).
+    Returns whether the event is processed."""
+    try:
+        with transaction.atomic():
+            event = StoreEvent.objects.select_for_update().get(pk=event_id)
+            if event.state != StoreEvent.State.PROCESSED:
+                _apply(event)
+                StoreEvent.objects.filter(pk=event.pk).update(state=StoreEvent.State.PROCESSED, error="")
+        return True
+    except Exception as exc:  # any failure: recorded on the event, never a silent `pending`
+        logger.exception("Store event %s failed", event_id)
+        StoreEvent.objects.filter(pk=event_id).update(
+            state=StoreEvent.State.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        return False
+
+
+def reprocess() -> tuple[int, int]:
+    """Run every failed or still pending event again, oldest first (a pending one's task may
+    have been lost with a worker; one that is also queued is processed once). Returns how many
+    are now processed, of how many tried."""
+    unfinished = StoreEvent.objects.filter(state__in=[StoreEvent.State.FAILED, StoreEvent.State.PENDING])
+    results = [process(pk) for pk in unfinished.order_by("received_at", "pk").values_list("pk", flat=True)]
+    return sum(results), len(results)
+
+
+def _apply(event: StoreEvent) -> None:
     people = resolve_subscribers(event.account, event.customer_ref)
     if event.name == ORDER_PLACED:
         _record_order(event, people)
@@ -119,19 +209,15 @@ def process(event_id: int) -> None:
         for subscriber in people:
             if subscriber.page_id == flow.page_id and matches(flow.trigger_conditions, event.properties):
                 queue_flow_message(flow, subscriber, event)
-    StoreEvent.objects.filter(pk=event.pk).update(state=StoreEvent.State.PROCESSED)
 
 
 def _record_order(event: StoreEvent, people: list[Subscriber]) -> None:
-    props = event.properties
-    try:
-        value = Decimal(str(props.get("value", "0")))
-    except InvalidOperation as exc:
-        raise StoreEventError(f"Order value {props.get('value')!r} is not a number.") from exc
+    order_id, value, currency = order_fields(event.properties, event.idempotency_key)
     analytics.record_conversion(
-        order_id=str(props.get("order_id") or event.idempotency_key),
+        account=event.account,
+        order_id=order_id,
         value=value,
-        currency=str(props.get("currency") or "EUR"),
+        currency=currency,
         customer_ref=event.customer_ref,
         subscriber=people[0] if len(people) == 1 else None,
         at=event.occurred_at,

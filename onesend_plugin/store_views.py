@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import time
 from datetime import datetime
@@ -18,13 +17,15 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from . import store
+from . import safejson, store
 from .models import Account
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Onesend-Signature"
-#: A signed request older (or newer) than this is refused: a captured request can't be replayed.
+#: A signed request older (or newer) than this is refused: a captured request can't be replayed
+#: later. Within this window a copy would pass the signature check; what makes it count once is
+#: the event's identity (its idempotency key, else the hash of the body: see ``events``).
 MAX_CLOCK_DIFFERENCE = 300
 
 
@@ -62,23 +63,28 @@ def _accepted(event) -> JsonResponse:
 @require_POST
 def events(request: HttpRequest, account_slug: str) -> JsonResponse:
     """``POST /onesend/events/<account>/`` with a JSON body ``{"event", "customer_ref",
-    "properties", "idempotency_key", "occurred_at"}``, signed in ``X-Onesend-Signature``."""
+    "properties", "idempotency_key", "occurred_at"}``, signed in ``X-Onesend-Signature``.
+
+    Without an idempotency key (in the body or an ``Idempotency-Key`` header) the event is
+    identified by the SHA-256 of its body: a replayed or retried request is the same event and
+    counts once, whatever its signature's timestamp."""
     account = get_object_or_404(Account, slug=account_slug)
     body = request.body
     if not _verified(body, request.headers.get(SIGNATURE_HEADER, ""), account.events_secret):
         logger.warning("Store event for %s refused: bad or stale signature", account_slug)
         return _error(403, "Invalid or expired signature.")
     try:
-        data = json.loads(body)
+        data = safejson.loads(body)
         if not isinstance(data, dict):
             raise ValueError("the body must be a JSON object")
         occurred_at = parse_datetime(data["occurred_at"]) if data.get("occurred_at") else None
+        key = data.get("idempotency_key") or request.headers.get("Idempotency-Key")
         event = store.track(
             str(data.get("event", "")),
             customer_ref=str(data.get("customer_ref", "")),
-            properties=data.get("properties") or {},
+            properties=data.get("properties", {}),
             account=account,
-            idempotency_key=data.get("idempotency_key") or request.headers.get("Idempotency-Key"),
+            idempotency_key=key or f"body:{hashlib.sha256(body).hexdigest()}",
             at=occurred_at,
             source="http",
         )
@@ -102,8 +108,7 @@ def shopify(request: HttpRequest, account_slug: str) -> JsonResponse:
         return _error(401, "Invalid Shopify signature.")
     topic = request.headers.get("X-Shopify-Topic", "")
     try:
-        data = json.loads(body)
-        event = _from_shopify(account, topic, data)
+        event = _from_shopify(account, topic, safejson.loads(body))
     except (ValueError, TypeError, KeyError, AttributeError, store.StoreEventError) as exc:
         return _error(400, f"Bad Shopify payload: {exc!r}")
     if event is None:

@@ -9,8 +9,8 @@ from wagtail.models import ModelLogEntry
 from wagtail.snippets.models import register_snippet
 
 from . import scoping
+from .admin.menu import MessengerViewSetGroup
 from .admin.permissions import register_policies
-from .admin.viewsets import MessengerViewSetGroup
 from .models import ScopedModelLogEntry
 
 # Every onesend model in the admin gets an account-scoped policy, before the viewsets read it.

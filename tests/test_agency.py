@@ -127,10 +127,12 @@ def test_attribution_windows_are_the_accounts(acme, globex, settings):
     acme_page, globex_page = MessengerPageFactory(account=acme), MessengerPageFactory(account=globex)
     _clicked(acme_page, 4, "acme-1")  # within the site's 7 days, not Acme's 2
     late, _ = _clicked(globex_page, 20, "globex-1")  # within Globex's 30 days only
-    conversion = analytics.record_conversion(order_id="A1", value="10", currency="EUR", customer_ref="acme-1")
+    conversion = analytics.record_conversion(
+        account=acme, order_id="A1", value="10", currency="EUR", customer_ref="acme-1"
+    )
     assert conversion.campaign is None
     conversion = analytics.record_conversion(
-        order_id="G1", value="10", currency="EUR", customer_ref="globex-1"
+        account=globex, order_id="G1", value="10", currency="EUR", customer_ref="globex-1"
     )
     assert conversion.campaign == late and conversion.via == "click"
 
@@ -146,7 +148,7 @@ def test_attribution_windows_are_the_accounts(acme, globex, settings):
         read_at=timezone.now() - timedelta(days=3),
     )
     conversion = analytics.record_conversion(
-        order_id="G2", value="5", currency="EUR", customer_ref="globex-2"
+        account=globex, order_id="G2", value="5", currency="EUR", customer_ref="globex-2"
     )
     assert conversion.campaign == read_campaign and conversion.via == "read"
     assert CampaignStat.objects.get(campaign=read_campaign, name="revenue:EUR").value == 500
@@ -156,7 +158,7 @@ def test_attribution_falls_back_to_the_site_setting(acme, settings):
     settings.ONESEND = {**settings.ONESEND, "ATTRIBUTION_CLICK_DAYS": 7}
     campaign, _ = _clicked(MessengerPageFactory(account=acme), 4, "acme-2")
     conversion = analytics.record_conversion(
-        order_id="A2", value=Decimal("3"), currency="EUR", customer_ref="acme-2"
+        account=acme, order_id="A2", value=Decimal("3"), currency="EUR", customer_ref="acme-2"
     )
     assert conversion.campaign == campaign
 

@@ -242,6 +242,7 @@ def fill(name, pattern, owner: Client_) -> dict:
         Campaign: owner.campaign,
         WebhookEvent: owner.event,
         WebhookDelivery: owner.event.delivery,
+        StoreEvent: owner.store_event,
     }
     kwargs = {}
     for kwarg in kwarg_names(pattern):
@@ -350,6 +351,7 @@ OPENS = {
     "onesend_subscribers": {"edit", "history", "history_results", "usage", "inspect", "export", "erase"},
     "onesend_links": {"edit", "history", "history_results", "usage", "inspect", "copy", "qr"},
     "onesend_inbox": {"inspect"},
+    "onesend_store_events": {"inspect"},
     "onesend_reports": {"campaign", "campaign_csv"},
     "": {"onesend_members"},  # the account's members: a client admin manages them
 }
@@ -381,6 +383,7 @@ def marker(model, owner: Client_) -> str | None:
         SubscriptionLink: owner.link.name,
         Account: owner.account.name,
         WebhookEvent: owner.subscriber.psid,
+        StoreEvent: owner.store_event.customer_ref,
     }.get(model)
 
 

@@ -14,6 +14,7 @@ CLIENT_PERMISSIONS = [
     ("onesend", "view_messengerpage"),
     ("onesend", "view_webhookevent"),
     ("onesend", "view_webhookdelivery"),  # agency staff only (scoping.ACCOUNT_PATH)
+    ("onesend", "view_storeevent"),
     ("onesend", "view_subscriber"),
     ("onesend", "change_subscriber"),  # tags, unsubscribe
     ("onesend", "erase_subscriber"),

@@ -12,6 +12,7 @@ from ..models import (
     Campaign,
     MessengerPage,
     MetaApp,
+    StoreEvent,
     Subscriber,
     SubscriptionLink,
     WebhookDelivery,
@@ -21,8 +22,8 @@ from ..scoping import AccountScopedPermissionPolicy
 
 
 class ReadOnlyPermissionPolicy(AccountScopedPermissionPolicy):
-    """Rows only onesend itself writes (the webhook inbox): staff may look, nobody may edit,
-    not even superusers — an edited inbox would no longer be evidence of what Meta sent.
+    """Rows only onesend itself writes (the webhook inbox, store events): staff may look, nobody
+    may edit, not even superusers — an edited inbox would no longer be evidence of what was sent.
     Client users see only their Pages' events (an unknown Page's events: agency staff only)."""
 
     def user_has_permission(self, user, action):
@@ -53,6 +54,7 @@ POLICIES: dict[type[Model], type[AccountScopedPermissionPolicy]] = {
     Campaign: AccountScopedPermissionPolicy,
     WebhookEvent: ReadOnlyPermissionPolicy,
     WebhookDelivery: ReadOnlyPermissionPolicy,  # no account: agency staff only
+    StoreEvent: ReadOnlyPermissionPolicy,
 }
 
 

@@ -24,7 +24,7 @@ from wagtail.admin.views.generic.models import InspectView
 from wagtail.admin.views.mixins import SpreadsheetExportMixin
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.snippets.views.chooser import SnippetChooserViewSet
-from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
+from wagtail.snippets.views.snippets import SnippetViewSet
 
 from .. import scoping
 from ..models import (
@@ -697,22 +697,3 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
             send_test_url_name=self.get_url_name("send_test"),
             **kwargs,
         )
-
-
-class MessengerViewSetGroup(SnippetViewSetGroup):
-    """One "Messenger" menu. A snippet group, so the campaign snippet is listed here rather than
-    under "Snippets"; the other items are plain model viewsets."""
-
-    menu_label = _("Messenger")
-    menu_icon = "comment"
-    menu_order = 250
-    items = (
-        CampaignViewSet,
-        MessengerPageViewSet,
-        SubscriberViewSet,
-        SubscriptionLinkViewSet,
-        AccountViewSet,
-        MetaAppViewSet,
-        WebhookEventViewSet,
-        WebhookDeliveryViewSet,
-    )

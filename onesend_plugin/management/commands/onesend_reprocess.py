@@ -1,14 +1,18 @@
 """Re-run webhook deliveries and events that failed, were left pending, or arrived before their
-Page was connected. Raw deliveries are kept, so nothing Meta sent is lost to a bug or an outage."""
+Page was connected, and store events that failed or were left pending. Raw deliveries and store
+events are kept, so nothing Meta or the shop sent is lost to a bug or an outage."""
 
 from django.core.management.base import BaseCommand
 
-from onesend_plugin import inbox
+from onesend_plugin import inbox, store
 from onesend_plugin.models import MessengerPage, WebhookDelivery, WebhookEvent
 
 
 class Command(BaseCommand):
-    help = "Reprocess failed webhook deliveries and failed, pending and unknown-Page webhook events."
+    help = (
+        "Reprocess failed webhook deliveries, failed, pending and unknown-Page webhook events, "
+        "and failed or pending store events."
+    )
 
     def handle(self, *args, **options):
         State = WebhookEvent.State
@@ -26,3 +30,5 @@ class Command(BaseCommand):
         while claimed := inbox.process_pending():
             done += claimed
         self.stdout.write(self.style.SUCCESS(f"Processed {done} event(s)."))
+        processed, total = store.reprocess()
+        self.stdout.write(self.style.SUCCESS(f"Processed {processed} of {total} store event(s)."))
