@@ -65,8 +65,9 @@ def signed_app(app_id: str, body: bytes, header: str | None) -> int | None:
 def store_delivery(app_pk: int, body: bytes, headers) -> None:
     """Persist one verified POST, byte for byte: one INSERT, inside Meta's request. The statement
     is built once per process (the ORM's ``create()`` compiled it anew each time); ``received_at``
-    is the database's clock (its column default), the same for every web host."""
-    kept = {name: headers[name] for name in KEPT_HEADERS if name in headers}
+    is the database's clock (its column default), the same for every web host. Header values are
+    made storable: a NUL in one made PostgreSQL refuse the row, and Meta's body with it."""
+    kept = {name: safejson.storable(headers[name]) for name in KEPT_HEADERS if name in headers}
     values = (uuid.uuid4(), app_pk, body, kept, WebhookDelivery.State.RECEIVED, "")
     fields, sql = _delivery_insert(connection.vendor)
     with connection.cursor() as cursor:

@@ -78,7 +78,8 @@ def events(request: HttpRequest, account_slug: str) -> JsonResponse:
         if not isinstance(data, dict):
             raise ValueError("the body must be a JSON object")
         occurred_at = parse_datetime(data["occurred_at"]) if data.get("occurred_at") else None
-        key = data.get("idempotency_key") or request.headers.get("Idempotency-Key")
+        # replaced like the body's: over HTTP a NUL (PostgreSQL stores none) is not an error
+        key = data.get("idempotency_key") or safejson.storable(request.headers.get("Idempotency-Key", ""))
         event = store.track(
             str(data.get("event", "")),
             customer_ref=str(data.get("customer_ref", "")),

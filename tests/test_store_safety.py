@@ -30,7 +30,7 @@ def post_event(client, django_capture_on_commit_callbacks):
     """POST a signed store event; its processing (a task queued on commit) runs before this
     returns."""
 
-    def post(account, payload, *, timestamp=None):
+    def post(account, payload, *, timestamp=None, **headers):
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         with django_capture_on_commit_callbacks(execute=True):
             return client.post(
@@ -38,6 +38,7 @@ def post_event(client, django_capture_on_commit_callbacks):
                 data=body,
                 content_type="application/json",
                 HTTP_X_ONESEND_SIGNATURE=sign(body, account.events_secret, timestamp),
+                **headers,
             )
 
     return post
@@ -190,6 +191,13 @@ def test_nul_characters_are_replaced_over_http_and_refused_from_python(post_even
     assert (event.customer_ref, event.properties["note"]) == ("c\ufffd7", "a\ufffdb")
     with pytest.raises(store.StoreEventError, match="customer_ref: must not contain a NUL"):
         store.track("x", customer_ref="c\x007", account=acme)
+
+
+def test_a_nul_in_the_idempotency_key_header_is_replaced_like_the_bodys(post_event, acme):
+    assert post_event(acme, order(), HTTP_IDEMPOTENCY_KEY="k\x001").status_code == 200
+    assert StoreEvent.objects.get().idempotency_key == "k\ufffd1"
+    assert post_event(acme, order(), HTTP_IDEMPOTENCY_KEY="k\x001").status_code == 200  # the same
+    assert StoreEvent.objects.count() == 1
 
 
 def deep(levels: int) -> bytes:

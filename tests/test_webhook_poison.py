@@ -224,6 +224,17 @@ def test_a_database_error_is_isolated_and_retried(post_webhook, page, monkeypatc
     assert opt_out()
 
 
+def test_a_nul_in_a_kept_header_is_stored_replaced(client, page, opt_out):
+    """PostgreSQL's jsonb refused a User-Agent holding NUL: the POST was a 500 and the body lost."""
+    body = json.dumps(payloads.one(page.page_id, payloads.message(page.page_id, "14", "hi"))).encode()
+    response = signed_post(client, page.app, body, HTTP_USER_AGENT="bot\x00/1 \x01")
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.headers["User-Agent"] == "bot\ufffd/1 \x01"  # other control characters fit
+    assert bytes(delivery.body) == body
+    assert opt_out()
+
+
 # -- case 11: a Content-Length that is not a number -----------------------------------------------
 
 
