@@ -9,6 +9,7 @@ from wagtail.models import ModelLogEntry
 from wagtail.snippets.models import register_snippet
 
 from . import scoping
+from .admin.bulk_actions import bulk_actions
 from .admin.menu import MessengerViewSetGroup
 from .admin.permissions import register_policies
 from .models import ScopedModelLogEntry
@@ -17,6 +18,10 @@ from .models import ScopedModelLogEntry
 register_policies()
 
 register_snippet(MessengerViewSetGroup)
+
+# After Wagtail's own: they replace its bulk actions for campaigns, images, documents and pages.
+for action_class in bulk_actions():
+    hooks.register("register_bulk_action", action_class, order=100)
 
 
 # -- Account scoping outside onesend's own views ----------------------------------------------------

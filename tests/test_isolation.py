@@ -7,24 +7,16 @@ as soon as it is registered, and one with an object argument the matrix cannot f
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from bs4 import BeautifulSoup
 from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
-from wagtail.models import ModelLogEntry, Revision
 
 from onesend_plugin import blocks, broadcast, scoping
 from onesend_plugin.admin.groups import CLIENT_GROUP, ensure_client_group
 from onesend_plugin.models import (
     Account,
     Campaign,
-    CampaignStat,
-    ConsentRecord,
-    Delivery,
-    MarketingToken,
     Membership,
     MessengerPage,
     MetaApp,
@@ -35,156 +27,9 @@ from onesend_plugin.models import (
     WebhookEvent,
 )
 
-from .factories import (
-    AccountFactory,
-    CampaignFactory,
-    ConsentRecordFactory,
-    MarketingTokenFactory,
-    MessengerPageFactory,
-    MetaAppFactory,
-    SubscriberFactory,
-    SubscriptionLinkFactory,
-)
+from .fixtures.tenants import Client_, assert_no_leak, body, client_user
 
 pytestmark = pytest.mark.django_db
-
-# -- Two clients -------------------------------------------------------------------------------------
-
-
-class Client_:
-    """One client's rows, and the strings that would betray them in a response."""
-
-    def __init__(self, label: str, psid_base: int, n_subscribers: int):
-        self.label = label
-        self.app = MetaAppFactory(name=f"{label} Meta app")
-        self.account = AccountFactory(name=f"{label} Holdings", slug=f"{label.lower()}-holdings")
-        self.page = MessengerPageFactory(account=self.account, app=self.app, name=f"{label} Page")
-        self.subscribers = [
-            SubscriberFactory(
-                page=self.page,
-                psid=str(psid_base + i),
-                source_ref=f"{label.lower()}-source",
-                customer_ref=f"{label.lower()}-customer-{i}",
-            )
-            for i in range(n_subscribers)
-        ]
-        for subscriber in self.subscribers:
-            subscriber.tags.add(f"{label.lower()}-tag")
-            MarketingTokenFactory(subscriber=subscriber)
-            ConsentRecordFactory(subscriber=subscriber, ref=f"{label.lower()}-source")
-        self.subscriber = self.subscribers[0]
-        self.link = SubscriptionLinkFactory(
-            page=self.page, name=f"{label} Link", ref=f"{label.lower()}-source"
-        )
-        self.campaign = CampaignFactory(
-            page=self.page,
-            name=f"{label} Campaign",
-            status=Campaign.Status.RUNNING,
-            started_at=timezone.now() - timedelta(hours=2),
-            audience_size=n_subscribers,
-        )
-        self.revision = self.campaign.save_revision()
-        for subscriber in self.subscribers:
-            Delivery.objects.create(
-                campaign=self.campaign,
-                subscriber=subscriber,
-                page=self.page,
-                psid=subscriber.psid,
-                state=Delivery.State.SENT,
-                sent_at=timezone.now() - timedelta(hours=1),
-            )
-        CampaignStat.objects.create(campaign=self.campaign, name="sent", value=n_subscribers)
-        CampaignStat.objects.create(campaign=self.campaign, name=f"revenue:{self.currency}", value=12345)
-        webhook = WebhookDelivery.objects.create(app=self.app, body=b"{}", headers={})
-        self.event = WebhookEvent.objects.create(
-            delivery=webhook,
-            page=self.page,
-            page_external_id=self.page.page_id,
-            kind="message",
-            psid=self.subscriber.psid,
-            dedupe_key=f"{label}-event",
-            payload={"text": f"{label} says hi"},
-        )
-        self.store_event = StoreEvent.objects.create(
-            account=self.account,
-            name="order_placed",
-            customer_ref=f"{label.lower()}-customer-0",
-            idempotency_key=f"{label}-order",
-        )
-
-    @property
-    def currency(self) -> str:
-        return f"{self.label.upper()}CUR"  # long enough never to turn up in a random CSRF token
-
-    @property
-    def secrets(self) -> list[str]:
-        """What must never appear in another client's responses."""
-        return [
-            self.label,  # every name: account, Page, campaign, link, app, payload text
-            self.label.lower(),  # sources, tags, customer refs, slug
-            self.page.page_id,
-            self.currency,
-            *(s.psid for s in self.subscribers),
-        ]
-
-    def fingerprint(self) -> dict:
-        """Every row of this client, to show a request changed nothing."""
-        account = self.account
-        rows = {
-            Account: Account.objects.filter(pk=account.pk),
-            MessengerPage: MessengerPage.objects.filter(account=account),
-            Subscriber: Subscriber.objects.filter(page__account=account),
-            MarketingToken: MarketingToken.objects.filter(subscriber__page__account=account),
-            ConsentRecord: ConsentRecord.objects.filter(page__account=account),
-            SubscriptionLink: SubscriptionLink.objects.filter(page__account=account),
-            Campaign: Campaign.objects.filter(page__account=account),
-            Delivery: Delivery.objects.filter(page__account=account),
-            CampaignStat: CampaignStat.objects.filter(campaign__page__account=account),
-            WebhookEvent: WebhookEvent.objects.filter(page__account=account),
-            StoreEvent: StoreEvent.objects.filter(account=account),
-        }
-        snapshot = {model.__name__: sorted(map(repr, qs.values())) for model, qs in rows.items()}
-        snapshot["tags"] = sorted(
-            (s.pk, tuple(sorted(s.tags.names()))) for s in Subscriber.objects.filter(page__account=account)
-        )
-        snapshot["revisions"] = Revision.objects.filter(object_id=str(self.campaign.pk)).count()
-        snapshot["logs"] = ModelLogEntry.objects.count()
-        return snapshot
-
-
-@pytest.fixture
-def alpha(db):
-    return Client_("Alpha", 3100000000000000, 3)
-
-
-@pytest.fixture
-def bravo(db):
-    return Client_("Bravo", 7700000000000000, 5)
-
-
-@pytest.fixture
-def client_group(db):
-    return ensure_client_group()
-
-
-def client_user(django_user_model, group, memberships, username="alpha-user"):
-    user = django_user_model.objects.create_user(username, password="pw")
-    user.groups.add(group)
-    for account, role in memberships:
-        Membership.objects.create(user=user, account=account, role=role)
-    return user
-
-
-@pytest.fixture
-def user_a(django_user_model, client_group, alpha, bravo):
-    return client_user(django_user_model, client_group, [(alpha.account, Membership.Role.ADMIN)])
-
-
-@pytest.fixture
-def client_a(client, user_a):
-    client.force_login(user_a)
-    return client
-
 
 # -- The URL patterns ------------------------------------------------------------------------------------
 
@@ -270,13 +115,6 @@ def ids(patterns):
     return [name for name, _ in patterns]
 
 
-def body(response) -> str:
-    if not hasattr(response, "_text"):  # streamed exports can be read once
-        content = b"".join(response.streaming_content) if response.streaming else response.content
-        response._text = content.decode("utf-8", errors="replace")
-    return response._text
-
-
 def denied(response, method="GET") -> bool:
     """404, 403, or Wagtail's answer to PermissionDenied (back to the dashboard); for a POST to a
     view that only reads, 405 (it says nothing about the object)."""
@@ -285,12 +123,6 @@ def denied(response, method="GET") -> bool:
     return response.status_code in (403, 404) or (
         response.status_code == 302 and response["Location"] == reverse("wagtailadmin_home")
     )
-
-
-def assert_no_leak(response, owner: Client_, where: str):
-    text = body(response)
-    for secret in owner.secrets:
-        assert secret not in text, f"{where}: {secret!r} of the other client in the response"
 
 
 def test_the_matrix_covers_every_onesend_admin_url():
