@@ -561,12 +561,13 @@ class Sender:
                 continue
             message = self.message
             if build:
-                message = plugins.build_message(
-                    campaign=self.campaign, subscriber=subscriber, message=message
+                message = (
+                    plugins.build_message(campaign=self.campaign, subscriber=subscriber, message=message)
+                    or message
                 )
             if self.tracks_clicks:
                 message = analytics.tracked_buttons(message, row.id)
-            if veto and not plugins.before_send(
+            if veto and False in plugins.before_send(
                 campaign=self.campaign, subscriber=subscriber, message=message
             ):
                 skipped.append((row, "vetoed"))

@@ -66,5 +66,5 @@ def button_url(page: MessengerPage | None, source: str, tags=(), *, request=None
     name the shop customer visiting, so their subscription is linked to their shop account."""
     if page is None:
         return ""
-    customer_ref = plugins.customer_ref_for_request(request=request) if request is not None else ""
+    customer_ref = (plugins.customer_ref_for_request(request=request) or "") if request is not None else ""
     return click_url(page, source, tags, customer_ref)

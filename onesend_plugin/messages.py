@@ -12,6 +12,7 @@ from urllib.parse import urljoin
 from django.conf import settings
 
 from . import conf
+from .hooks.types import ButtonTemplate, Card, Message, QuickReply, UrlButton
 from .models import (
     BUTTON_TEXT_MAX_LENGTH,
     BUTTON_TITLE_MAX_LENGTH,
@@ -22,7 +23,11 @@ from .models import (
 )
 from .subscriptions import UNSUBSCRIBE_PAYLOAD
 
-UNSUBSCRIBE_QUICK_REPLY = {"content_type": "text", "title": "Unsubscribe", "payload": UNSUBSCRIBE_PAYLOAD}
+UNSUBSCRIBE_QUICK_REPLY: QuickReply = {
+    "content_type": "text",
+    "title": "Unsubscribe",
+    "payload": UNSUBSCRIBE_PAYLOAD,
+}
 
 
 def public_url(path: str) -> str:
@@ -68,11 +73,14 @@ def validate(campaign: Campaign, buttons: list[tuple[str, str]]) -> dict[str, st
     return errors
 
 
-def build(campaign: Campaign) -> dict:
+def build(campaign: Campaign) -> Message:
     """The message for every recipient (recipient-specific changes come from plugins)."""
-    buttons = [{"type": "web_url", "url": b.url, "title": b.title} for b in campaign.buttons.all()]
+    message: Message
+    buttons: list[UrlButton] = [
+        {"type": "web_url", "url": b.url, "title": b.title} for b in campaign.buttons.all()
+    ]
     if campaign.media == Campaign.Media.IMAGE:
-        element = {
+        element: Card = {
             "title": campaign.text.strip(),
             "image_url": public_url(campaign.image.get_rendition("max-1200x1200").url),
         }
@@ -95,7 +103,11 @@ def build(campaign: Campaign) -> dict:
             }
         }
     elif buttons:
-        payload = {"template_type": "button", "text": campaign.text.strip(), "buttons": buttons}
+        payload: ButtonTemplate = {
+            "template_type": "button",
+            "text": campaign.text.strip(),
+            "buttons": buttons,
+        }
         message = {"attachment": {"type": "template", "payload": payload}}
     else:
         message = {"text": campaign.text.strip()}

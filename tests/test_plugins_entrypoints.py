@@ -268,7 +268,7 @@ def test_the_docs_greeting_plugin_personalises_text_messages(register_plugin):
         "text": "Ann, 10 % off today",
         "quick_replies": [],
     }
-    assert plugins.build_message(campaign=None, subscriber=stranger, message=message) is message
+    assert plugins.build_message(campaign=None, subscriber=stranger, message=message) is None  # kept
     assert message == {"text": "10 % off today", "quick_replies": []}  # not modified in place
 
 

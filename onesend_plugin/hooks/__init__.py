@@ -1,4 +1,5 @@
-"""onesend's plugin surface (pluggy). See ``specs.py`` for the hooks.
+"""onesend's plugin surface (pluggy). See ``specs.py`` for the hooks, ``types.py`` for the
+messages they carry.
 
 Write a plugin::
 
@@ -8,15 +9,17 @@ Write a plugin::
     def webhook_event_processed(event, page):
         ...
 
-and expose it through the ``onesend`` entry-point group or ``ONESEND["PLUGINS"]``.
+and expose it through the ``onesend`` entry-point group or ``ONESEND["PLUGINS"]``. Call a hook
+as ``plugins.<hook>(...)``, e.g. ``plugins.order_placed(order_id=..., ...)``.
 """
 
 import pluggy
 
 from .manager import Plugins
+from .types import Message
 
 hookimpl = pluggy.HookimplMarker("onesend")
 
 plugins = Plugins()
 
-__all__ = ["hookimpl", "plugins"]
+__all__ = ["Message", "hookimpl", "plugins"]

@@ -1,8 +1,9 @@
-"""One PluginManager for the whole add-on, behind a typed facade.
+"""One PluginManager for the whole add-on.
 
-Calling code reads ``plugins.webhook_event_processed(event=..., page=...)`` rather than
-stringly-typed ``pm.hook.x(...)`` calls. Plugins come from the ``onesend`` entry-point group
-(third-party packages) and from ``ONESEND["PLUGINS"]`` (dotted paths, for site code).
+Calling code reads ``plugins.webhook_event_processed(event=..., page=...)``: every hook of
+``specs`` is an attribute of ``plugins``, so the specs are the only place a hook is written.
+Plugins come from the ``onesend`` entry-point group (third-party packages) and from
+``ONESEND["PLUGINS"]`` (dotted paths, for site code).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from django.utils.module_loading import import_string
@@ -17,11 +19,18 @@ from django.utils.module_loading import import_string
 from .. import conf
 from . import specs
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from ..models import Campaign, Subscriber
+
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "onesend"
 #: onesend's own implementations, registered first (plugins may block them by this name).
 DEFAULT_PLUGINS = ("onesend_plugin.hooks.builtin",)
+#: The names of the hooks in ``specs`` (what ``@hookspec`` marked).
+HOOKS = frozenset(name for name, value in vars(specs).items() if hasattr(value, "onesend_spec"))
 
 
 def _import(dotted_path: str) -> object:
@@ -35,7 +44,7 @@ def _import(dotted_path: str) -> object:
 
 
 class Plugins:
-    """The typed facade over onesend's ``pluggy.PluginManager``."""
+    """onesend's ``pluggy.PluginManager`` (``manager``), its loading, and its hooks as attributes."""
 
     def __init__(self) -> None:
         self.manager = pluggy.PluginManager("onesend")
@@ -84,93 +93,24 @@ class Plugins:
         logger.error("onesend plugin failed to load: %s", message)
         self.load_errors.append(message)
 
-    # -- typed hook callers ------------------------------------------------------------------
-
-    def webhook_event_processed(self, *, event, page) -> None:
-        self.manager.hook.webhook_event_processed(event=event, page=page)
-
-    def subscriber_opted_in(self, *, subscriber, source: str, customer_ref: str) -> None:
-        self.manager.hook.subscriber_opted_in(subscriber=subscriber, source=source, customer_ref=customer_ref)
-
-    def subscriber_unsubscribed(self, *, subscriber, source: str) -> None:
-        self.manager.hook.subscriber_unsubscribed(subscriber=subscriber, source=source)
-
-    def customer_ref_for_request(self, *, request) -> str:
-        return self.manager.hook.customer_ref_for_request(request=request) or ""
-
-    def build_message(self, *, campaign, subscriber, message: dict) -> dict:
-        return (
-            self.manager.hook.build_message(campaign=campaign, subscriber=subscriber, message=message)
-            or message
-        )
-
-    def before_send(self, *, campaign, subscriber, message: dict) -> bool:
-        """Whether every plugin lets this message go."""
-        votes = self.manager.hook.before_send(campaign=campaign, subscriber=subscriber, message=message)
-        return False not in votes
-
-    def after_send(self, *, campaign, outcomes) -> None:
-        self.manager.hook.after_send(campaign=campaign, outcomes=outcomes)
-
-    def audience_filter(self, *, campaign, queryset):
-        """Each implementation narrows the result of the previous one."""
-        kwargs = {"campaign": campaign}
-        for impl in reversed(self.manager.hook.audience_filter.get_hookimpls()):
-            kwargs["queryset"] = queryset
-            queryset = impl.function(**{name: kwargs[name] for name in impl.argnames}) or queryset
-        return queryset
+    def __getattr__(self, name: str) -> pluggy.HookCaller:
+        """``plugins.<hook>(**arguments)`` calls a hook of ``specs`` (pluggy's
+        ``manager.hook.<hook>``): the arguments a caller leaves out get the spec's defaults, and
+        the result is what pluggy gives (every implementation's non-None result, in call order,
+        or the first one for the spec's ``firstresult`` hooks)."""
+        if name not in HOOKS:
+            raise AttributeError(f"{type(self).__name__!r} has no attribute or hook {name!r}")
+        return getattr(self.manager.hook, name)
 
     def implemented(self, hook_name: str) -> bool:
         """Whether any plugin implements a hook: hot loops skip per-recipient calls otherwise."""
         return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
 
-    # -- store events: what store code calls ----------------------------------------------
-
-    def order_placed(
-        self, *, order_id, value, currency: str, customer_ref: str, account=None, at=None, properties=None
-    ) -> None:
-        self.manager.hook.order_placed(
-            order_id=order_id,
-            value=value,
-            currency=currency,
-            customer_ref=customer_ref,
-            account=account,
-            at=at,
-            properties=properties,
-        )
-
-    def order_fulfilled(self, *, order_id, customer_ref: str, account=None, at=None, properties=None) -> None:
-        self.manager.hook.order_fulfilled(
-            order_id=order_id, customer_ref=customer_ref, account=account, at=at, properties=properties
-        )
-
-    def cart_abandoned(
-        self, *, cart_id, value, currency: str, customer_ref: str, account=None, at=None, properties=None
-    ) -> None:
-        self.manager.hook.cart_abandoned(
-            cart_id=cart_id,
-            value=value,
-            currency=currency,
-            customer_ref=customer_ref,
-            account=account,
-            at=at,
-            properties=properties,
-        )
-
-    def customer_event(
-        self, *, name: str, customer_ref: str, account=None, at=None, properties=None, idempotency_key=None
-    ) -> None:
-        self.manager.hook.customer_event(
-            name=name,
-            customer_ref=customer_ref,
-            account=account,
-            at=at,
-            properties=properties,
-            idempotency_key=idempotency_key,
-        )
-
-    def resolve_subscriber(self, *, account, customer_ref: str):
-        return self.manager.hook.resolve_subscriber(account=account, customer_ref=customer_ref)
-
-    def trigger_types(self) -> list[list[tuple[str, str]]]:
-        return self.manager.hook.trigger_types()
+    def audience_filter(self, *, campaign: Campaign, queryset: QuerySet[Subscriber]) -> QuerySet[Subscriber]:
+        """The one chained hook, so the one with its own caller: each implementation narrows
+        the result of the previous one (in pluggy's call order), None keeping it."""
+        arguments: dict[str, Any] = {"campaign": campaign}
+        for impl in reversed(self.manager.hook.audience_filter.get_hookimpls()):
+            arguments["queryset"] = queryset
+            queryset = impl.function(**{name: arguments[name] for name in impl.argnames}) or queryset
+        return queryset
