@@ -107,8 +107,9 @@ def _redacted(body: bytes, psid: str) -> bytes:
 
 
 def _pseudonymise_customer(subscriber: Subscriber, pseudonym: str) -> None:
-    """The customer reference becomes ``pseudonym`` in the account's store events, the person's
-    conversions and their flow rows, wherever it appears in them."""
+    """The customer reference becomes ``pseudonym`` in the account's store events and
+    conversions and the person's flow rows, wherever it appears in them; never in another
+    account's, whose shop may use the same reference for someone else."""
     customer, account = subscriber.customer_ref, subscriber.page.account_id
 
     def swap(value: Any) -> Any:
@@ -128,10 +129,9 @@ def _pseudonymise_customer(subscriber: Subscriber, pseudonym: str) -> None:
             row.save(update_fields=list(fields))
 
     events = StoreEvent.objects.filter(account_id=account, customer_ref=customer)
+    # the shop's account, attributed or not: another account's "c-1" is another person
     conversions = Conversion.objects.filter(
-        Q(subscriber=subscriber)
-        | Q(customer_ref=customer)
-        & (Q(campaign__page__account_id=account) | Q(subscriber__page__account_id=account))
+        Q(subscriber=subscriber) | Q(customer_ref=customer), account_id=account
     )
     rows = Delivery.objects.filter(subscriber=subscriber, trigger_key__contains=customer)
     rewrite(events, ("customer_ref", "idempotency_key", "properties", "error"))

@@ -137,3 +137,32 @@ def test_a_body_that_is_not_json_loses_the_psid_too(page):
     WebhookDelivery.objects.create(app=page.app, body=b"not json 5550001112223334", state="malformed")
     erasure.erase(person, by="user 1")
     assert bytes(WebhookDelivery.objects.get().body) == b"not json erased"
+
+
+def test_only_the_persons_account_loses_their_customer_reference():
+    """Customer references are the shop's own: Bloom's customer "c-1" is another person."""
+    ada = SubscriberFactory(page__account__slug="acme", customer_ref="c-1")
+    namesake = SubscriberFactory(page__account__slug="bloom", customer_ref="c-1")
+    acme, bloom = ada.page.account, namesake.page.account
+    for account in (acme, bloom):  # an order each, not attributed to anyone (the same order id)
+        Conversion.objects.create(
+            account=account, order_id="o-c-1", customer_ref="c-1", value=5, currency="EUR"
+        )
+        StoreEvent.objects.create(
+            account=account, name="order_placed", customer_ref="c-1", idempotency_key="order_placed:c-1:1",
+            properties={"order_id": "o-c-1", "customer": "c-1"},
+        )  # fmt: skip
+    pseudonym = f"erased-{ada.pk}"
+    erasure.erase(ada, by="user 1")
+    order, event = Conversion.objects.get(account=acme), StoreEvent.objects.get(account=acme)
+    assert (order.customer_ref, order.order_id, event.customer_ref) == (
+        pseudonym,
+        f"o-{pseudonym}",
+        pseudonym,
+    )
+    order, event = Conversion.objects.get(account=bloom), StoreEvent.objects.get(account=bloom)
+    assert (order.customer_ref, order.order_id) == ("c-1", "o-c-1")
+    assert (event.customer_ref, event.idempotency_key, event.properties["customer"]) == (
+        "c-1", "order_placed:c-1:1", "c-1",
+    )  # fmt: skip
+    assert Subscriber.objects.get() == namesake
