@@ -110,7 +110,7 @@ def customer_ref_for_request(request: HttpRequest) -> str | None:
 
 
 @hookspec
-def trigger_types() -> list[tuple[str, str]]:
+def trigger_types() -> list[tuple[str, str]]:  # type: ignore[empty-body]
     """Return ``[(event_name, label), ...]``: extra events flows can be triggered by, offered
     besides onesend's ``order_placed``, ``order_fulfilled`` and ``cart_abandoned``.
     ``onesend_plugin.store.trigger_types()`` lists them all."""
