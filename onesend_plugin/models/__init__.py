@@ -1,0 +1,72 @@
+"""The core data model: who owns which Facebook Page, who subscribed, what they consented to,
+and every webhook Meta sent us. One module per domain; every name is re-exported here, so code
+imports from ``onesend_plugin.models`` and never needs to know which module holds a model.
+
+Invariants that matter for correctness (one PSID per Page, one row per webhook event) are
+database constraints, so concurrent workers cannot break them.
+"""
+
+from .accounts import (
+    OPTIN_TITLE_MAX_LENGTH,
+    Account,
+    Channel,
+    Invitation,
+    Membership,
+    MessengerPage,
+    MetaApp,
+    OptinCTA,
+    _invitation_expiry,  # named by migration 0007
+    _new_secret,  # named by migration 0003
+)
+from .audit import ScopedLogEntryManager, ScopedModelLogEntry
+from .campaigns import (
+    BUTTON_TEXT_MAX_LENGTH,
+    BUTTON_TITLE_MAX_LENGTH,
+    CARD_TITLE_MAX_LENGTH,
+    MAX_BUTTONS,
+    TEXT_MAX_LENGTH,
+    Campaign,
+    CampaignButton,
+    CampaignStat,
+    Click,
+    Delivery,
+    RateLimitState,
+)
+from .inbox import WebhookDelivery, WebhookEvent
+from .store import Conversion, StoreEvent
+from .subscribers import ConsentRecord, MarketingToken, Subscriber, SubscriberTag, SubscriptionLink
+
+__all__ = [
+    "BUTTON_TEXT_MAX_LENGTH",
+    "BUTTON_TITLE_MAX_LENGTH",
+    "CARD_TITLE_MAX_LENGTH",
+    "MAX_BUTTONS",
+    "OPTIN_TITLE_MAX_LENGTH",
+    "TEXT_MAX_LENGTH",
+    "Account",
+    "Campaign",
+    "CampaignButton",
+    "CampaignStat",
+    "Channel",
+    "Click",
+    "ConsentRecord",
+    "Conversion",
+    "Delivery",
+    "Invitation",
+    "MarketingToken",
+    "Membership",
+    "MessengerPage",
+    "MetaApp",
+    "OptinCTA",
+    "RateLimitState",
+    "ScopedLogEntryManager",
+    "ScopedModelLogEntry",
+    "StoreEvent",
+    "Subscriber",
+    "SubscriberTag",
+    "SubscriptionLink",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "_invitation_expiry",
+    "_new_secret",
+]

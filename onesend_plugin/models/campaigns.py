@@ -1,0 +1,296 @@
+"""Broadcasts and flows: campaigns, their buttons, the delivery ledger, the shared send-rate
+state, and the counters and clicks reports read."""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.fields import GenericRelation
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
+from wagtail.models import DraftStateMixin, LockableMixin, Orderable, PreviewableMixin, RevisionMixin
+
+from .accounts import MessengerPage
+from .subscribers import Subscriber
+
+TEXT_MAX_LENGTH = 1999  # Meta: text messages must be shorter than 2000 characters
+BUTTON_TEXT_MAX_LENGTH = 640  # Meta: the button template's text
+CARD_TITLE_MAX_LENGTH = 80  # Meta: generic template title and subtitle
+BUTTON_TITLE_MAX_LENGTH = 20
+MAX_BUTTONS = 3
+
+
+class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, ClusterableModel):
+    """A one-off marketing broadcast to a Page's subscribers (a Wagtail snippet).
+
+    Content is edited with drafts and revisions; what goes out is the snapshot taken when the
+    campaign starts (``message``), so later edits never change a broadcast in flight.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Sending")
+        PAUSED = "paused", _("Paused")
+        CANCELLED = "cancelled", _("Cancelled")
+        FINISHED = "finished", _("Finished")
+
+    class Schedule(models.TextChoices):
+        NOW = "now", _("As soon as it is started")
+        AT = "at", _("At a set time")
+        LOCAL = "local", _("At a local time in each subscriber's timezone")
+
+    class Media(models.TextChoices):
+        NONE = "", _("None")
+        IMAGE = "image", _("Image (shown as a card with the text as its title)")
+        VIDEO = "video", _("Video")
+        FILE = "file", _("File")
+
+    name = models.CharField(max_length=255)
+    page = models.ForeignKey(MessengerPage, on_delete=models.PROTECT, related_name="campaigns")
+
+    # The message
+    text = models.TextField(blank=True)
+    subtitle = models.CharField(
+        max_length=CARD_TITLE_MAX_LENGTH,
+        blank=True,
+        help_text=_("Image cards only: the line under the title."),
+    )
+    media = models.CharField(max_length=10, choices=Media.choices, blank=True)
+    image = models.ForeignKey(
+        "wagtailimages.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    document = models.ForeignKey(
+        "wagtaildocs.Document", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    video_url = models.URLField(blank=True)
+    unsubscribe_quick_reply = models.BooleanField(
+        default=True, help_text=_("Add an 'Unsubscribe' quick reply under the message.")
+    )
+
+    # The audience (everyone subscribed to the Page, narrowed by these)
+    include_tags = models.CharField(max_length=500, blank=True, help_text=_("Comma-separated: any of these."))
+    exclude_tags = models.CharField(
+        max_length=500, blank=True, help_text=_("Comma-separated: none of these.")
+    )
+    include_refs = models.CharField(max_length=500, blank=True, help_text=_("Comma-separated source refs."))
+    exclude_refs = models.CharField(max_length=500, blank=True)
+    opted_in_after = models.DateTimeField(null=True, blank=True)
+    opted_in_before = models.DateTimeField(null=True, blank=True)
+
+    # When
+    schedule = models.CharField(max_length=10, choices=Schedule.choices, default=Schedule.NOW)
+    send_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("For 'at a local time', the wall-clock date and time used everywhere."),
+    )
+    quiet_hours_start = models.TimeField(
+        null=True,
+        blank=True,
+        help_text=_("Subscriber's local time. A new campaign left without them gets its account's."),
+    )
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Messages not sent by then are skipped, never sent late.")
+    )
+
+    # Automated flows: a campaign with a trigger sends to each person when their event happens
+    trigger_event = models.CharField(
+        max_length=50,
+        blank=True,
+        help_text=_(
+            "Empty for a one-off broadcast. Otherwise a store event, e.g. order_placed, cart_abandoned."
+        ),
+    )
+    trigger_conditions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            'Conditions on the event\'s properties, e.g. [{"property": "value", "op": ">=", "value": 50}].'
+        ),
+    )
+    delay_minutes = models.PositiveIntegerField(default=0, help_text=_("Wait this long after the event."))
+    local_send_time = models.TimeField(
+        null=True,
+        blank=True,
+        help_text=_("Then wait for this time of day in the person's timezone (optional)."),
+    )
+    exit_events = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text=_("Comma-separated events that cancel the message when they happen after the trigger."),
+    )
+
+    # Progress (written by the engine)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    message = models.JSONField(null=True, blank=True, editable=False)
+    audience_size = models.PositiveIntegerField(default=0, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    throttled_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+
+    _revisions = GenericRelation("wagtailcore.Revision", related_query_name="onesend_campaign")
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [("send_campaign", "Can send, schedule, pause and cancel campaigns")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def revisions(self):
+        return self._revisions
+
+    @property
+    def is_flow(self) -> bool:
+        return bool(self.trigger_event)
+
+    #: Written by the broadcast engine only: a revision must never carry old values back.
+    ENGINE_FIELDS = (
+        "status",
+        "message",
+        "audience_size",
+        "started_at",
+        "finished_at",
+        "throttled_until",
+        "last_error",
+    )
+
+    def with_content_json(self, content):
+        """Revisions restore content, never the broadcast's state (publishing a draft while a
+        campaign is sending must not reset its progress)."""
+        obj = super().with_content_json(content)
+        for name in self.ENGINE_FIELDS:
+            setattr(obj, name, getattr(self, name))
+        return obj
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.page_id:
+            self.page.account.apply_quiet_hours(self)
+        super().save(*args, **kwargs)
+
+    def get_preview_template(self, request, mode_name):
+        return "onesend_plugin/campaign_preview.html"
+
+    def get_preview_context(self, request, mode_name):
+        from ..messages import build  # messages imports the models
+
+        return {**super().get_preview_context(request, mode_name), "message": build(self)}
+
+
+class CampaignButton(Orderable):
+    campaign = ParentalKey(Campaign, on_delete=models.CASCADE, related_name="buttons")
+    title = models.CharField(max_length=BUTTON_TITLE_MAX_LENGTH)
+    url = models.URLField(max_length=2000)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Delivery(models.Model):
+    """The ledger: one row per campaign and recipient, the single source of truth of a broadcast.
+
+    A row only moves forward: pending → claimed → sending → sent | failed | skipped | unknown.
+    ``sending`` is committed *before* the Graph API call, so a row found in ``sending`` after a
+    crash may or may not have gone out: it becomes ``unknown`` and is never resent automatically.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Queued")
+        CLAIMED = "claimed", _("Claimed by a worker")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        UNKNOWN = "unknown", _("Unknown (lost in a crash)")
+
+    # No single-column indexes on campaign and page: the composite indexes below start with them,
+    # and every state change would rewrite each extra index.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    psid = models.CharField(max_length=64, blank=True)
+    trigger_key = models.CharField(
+        max_length=100, blank=True, default="", help_text=_("For automated flows: the event that caused it.")
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    reason = models.CharField(max_length=50, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "subscriber", "trigger_key"], name="onesend_delivery_once_per_recipient"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "state", "id"], name="onesend_delivery_queue"),
+            models.Index(fields=["page", "psid", "sent_at"], name="onesend_delivery_receipts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} → {self.psid} ({self.state})"
+
+
+class RateLimitState(models.Model):
+    """Shared per-Page send-rate state when no Redis is configured (see ``ratelimit.py``)."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    available_at = models.FloatField(default=0.0)  # GCRA theoretical arrival time (epoch seconds)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+# -- Analytics ------------------------------------------------------------------------------------
+
+
+class CampaignStat(models.Model):
+    """A maintained counter of a campaign: reports read these instead of counting ledger rows,
+    so they open instantly for a million recipients.
+
+    Names: ``sent``, ``delivered``, ``read``, ``clicks``, ``unique_clicks``, ``conversions``,
+    ``unsubscribed``, ``revenue:<CUR>`` (minor units), ``button:<n>`` (clicks per button),
+    ``read@<hour>`` / ``click@<hour>`` (time series, ISO hour in UTC), ``sent@<minute>`` (send rate).
+    Revenue is kept in hundredths of the currency unit.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stats")
+    name = models.CharField(max_length=100)
+    value = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["campaign", "name"], name="onesend_stat_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"
+
+
+class Click(models.Model):
+    """One human click on a tracked button link."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="clicks")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="clicks")
+    subscriber = models.ForeignKey(Subscriber, null=True, on_delete=models.SET_NULL, related_name="clicks")
+    button = models.PositiveSmallIntegerField()
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"click on button {self.button} of {self.campaign}"

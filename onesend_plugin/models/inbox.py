@@ -1,0 +1,104 @@
+"""Every webhook Meta sent us, stored raw before parsing, and the events split from it.
+
+One row per webhook event is a database constraint, so Meta's redeliveries are processed once."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
+
+from .accounts import MessengerPage, MetaApp
+
+
+class WebhookDelivery(models.Model):
+    """One POST from Meta, stored byte for byte before anything is parsed.
+
+    Keeping the raw body means a processing bug loses nothing: events can be re-parsed later.
+    """
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Received")
+        PROCESSED = "processed", _("Processed")
+        MALFORMED = "malformed", _("Malformed (kept, not processed)")
+        RETRY = "retry", _("Failed, to be retried")
+        FAILED = "failed", _("Failed (kept, not processed)")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey(MetaApp, on_delete=models.SET_NULL, null=True, related_name="deliveries")
+    body = models.BinaryField()
+    headers = models.JSONField(default=dict)
+    received_at = models.DateTimeField(db_default=Now(), db_index=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED)
+    error = models.TextField(blank=True, help_text=_("Why it is malformed, or why its last attempt failed."))
+    # Processing that failed is tried again later, a bounded number of times (``inbox``).
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-received_at"]
+        indexes = [  # the workers' queue: deliveries not split into events yet, oldest first
+            models.Index(fields=["received_at"], condition=Q(state="received"), name="onesend_webhook_todo"),
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(state="retry"), name="onesend_webhook_retry"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Webhook {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class WebhookEvent(models.Model):
+    """One event (one ``entry[].messaging[]`` item) of a webhook delivery.
+
+    ``dedupe_key`` is unique in the database: Meta's redeliveries and replays insert nothing new,
+    so they are processed at most once.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        PROCESSED = "processed", _("Processed")
+        FAILED = "failed", _("Failed")
+        UNKNOWN_PAGE = "unknown_page", _("Unknown Page (kept)")
+        INVALID = "invalid", _("Invalid (kept, not processed)")
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="events")
+    page = models.ForeignKey(
+        MessengerPage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="webhook_events",
+        db_index=False,  # the (page, psid) index below starts with it
+    )
+    page_external_id = models.CharField(_("Page ID"), max_length=64)
+    kind = models.CharField(max_length=20)
+    standby = models.BooleanField(
+        default=False, help_text=_("Sent while another app owned the thread (handover protocol).")
+    )
+    psid = models.CharField(_("PSID"), max_length=64, blank=True)
+    timestamp = models.DateTimeField(null=True, blank=True)
+    dedupe_key = models.CharField(max_length=64, unique=True)
+    payload = models.JSONField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(db_default=Now(), db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook event")
+        ordering = ["-received_at", "-id"]
+        # Few indexes: every event is written once per webhook, at Meta's pace. The person's events
+        # (data export, erasure), and what is left to process.
+        indexes = [
+            models.Index(fields=["page", "psid"], name="onesend_event_person"),
+            models.Index(fields=["received_at"], condition=Q(state="pending"), name="onesend_event_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} from {self.psid or '?'}"

@@ -1,0 +1,174 @@
+"""The people reachable through a Page: subscribers, their tags, marketing-message tokens,
+consent evidence, and the links they subscribe through.
+
+One PSID per Page is a database constraint, so concurrent workers cannot break it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from taggit.managers import TaggableManager
+from taggit.models import TaggedItemBase
+
+from .accounts import OPTIN_TITLE_MAX_LENGTH, MessengerPage
+
+
+class SubscriptionLink(models.Model):
+    """A named way in: a website button, a QR code on a poster, an e-mail footer link.
+
+    Each has its own ``ref`` so subscribers can be counted and segmented by where they came from.
+    """
+
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="links")
+    name = models.CharField(max_length=255)
+    ref = models.SlugField(
+        max_length=50, help_text=_("Source name recorded on subscribers, e.g. 'poster-store-1'.")
+    )
+    tags = models.CharField(
+        max_length=255, blank=True, help_text=_("Comma-separated tags given to people who subscribe here.")
+    )
+    clicks = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["page", "ref"], name="onesend_link_unique_ref")]
+        ordering = ["page", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ref})"
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
+
+
+class SubscriberTag(TaggedItemBase):
+    content_object = models.ForeignKey("Subscriber", on_delete=models.CASCADE, related_name="tagged_items")
+
+
+class Subscriber(models.Model):
+    """A person reachable on Messenger through one Page (a PSID is Page-scoped)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Opt-in offered")  # opened the link, has not accepted (yet)
+        SUBSCRIBED = "subscribed", _("Subscribed")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        UNREACHABLE = "unreachable", _("Unreachable")  # Meta says the person can't be messaged
+        BLOCKED = "blocked", _("Blocked the Page")
+
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="subscribers")
+    psid = models.CharField(_("PSID"), max_length=64)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    locale = models.CharField(max_length=20, blank=True)
+    source_ref = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text=_("The link or QR code they came through.")
+    )
+    customer_ref = models.CharField(
+        max_length=255,
+        blank=True,
+        db_index=True,
+        help_text=_("The shop's customer reference (identity link)."),
+    )
+    tags = TaggableManager(through=SubscriberTag, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    opted_in_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    last_interaction_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("Last message or referral from the person (opens the 24 h window)."),
+    )
+    last_marketing_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("Last marketing message sent (frequency cap).")
+    )
+    # Meta's receipts: everything sent up to these times was delivered / read.
+    delivered_watermark = models.DateTimeField(null=True, blank=True, editable=False)
+    read_watermark = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["page", "psid"], name="onesend_subscriber_unique_psid")
+        ]
+        ordering = ["-created_at"]
+        permissions = [("erase_subscriber", "Can erase subscriber (GDPR erasure)")]
+
+    def __str__(self) -> str:
+        return f"{self.psid} @ {self.page}"
+
+    def in_standard_window(self, now=None) -> bool:
+        """Whether Meta's 24 h standard messaging window is open for this person."""
+        now = now or timezone.now()
+        return bool(self.last_interaction_at and now - self.last_interaction_at < timedelta(hours=24))
+
+
+class MarketingToken(models.Model):
+    """A marketing-message token: permission to message one subscriber about one topic."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        STOPPED = "stopped", _("Stopped by the person")
+        INVALID = "invalid", _("Rejected by Meta")
+
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="tokens")
+    token = models.CharField(max_length=512)
+    topic = models.CharField(max_length=OPTIN_TITLE_MAX_LENGTH)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    timezone = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "topic"], name="onesend_token_unique_topic"),
+            models.UniqueConstraint(fields=["token"], name="onesend_token_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} ({self.get_status_display()})"
+
+
+class ConsentRecord(models.Model):
+    """Append-only evidence of consent: what was shown, when, and through which entry point.
+
+    Rows are never edited. Erasing a subscriber detaches their rows (``subscriber`` becomes
+    NULL) and appends an ``erased`` record, so the audit trail survives without personal data.
+    """
+
+    class Action(models.TextChoices):
+        OPTIN_REQUESTED = "optin_requested", _("Opt-in request shown")
+        OPTED_IN = "opted_in", _("Opted in")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        RESUMED = "resumed", _("Resumed")
+        ERASED = "erased", _("Erased")
+
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="consent_records")
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="consent_records"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    entry_point = models.CharField(
+        max_length=50, blank=True, help_text=_("e.g. SHORTLINK, GET_STARTED, STOP keyword, Meta control.")
+    )
+    ref = models.CharField(max_length=255, blank=True)
+    shown = models.JSONField(
+        default=dict, blank=True, help_text=_("What the person saw (title, CTA, image).")
+    )
+    detail = models.TextField(blank=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Consent records are append-only.")
+        super().save(*args, **kwargs)
