@@ -47,6 +47,14 @@ def remember_page_creator(request, parent_page, page_class):
 
 
 @hooks.register("register_admin_urls")
+def scope_tag_autocomplete():
+    """Wagtail's tag autocomplete suggests only tag names the user may see (``admin.tags``)."""
+    from .admin import tags
+
+    return tags.admin_urls()
+
+
+@hooks.register("register_admin_urls")
 def register_account_switch_urls():
     from .admin import switcher
 

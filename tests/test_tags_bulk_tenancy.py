@@ -4,8 +4,9 @@ confirmation page, the names of objects they cannot see; agency staff still see 
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
+from taggit.models import Tag
 from wagtail.documents.models import Document
 from wagtail.images.models import Image
 from wagtail.images.tests.utils import get_test_image_file
@@ -102,3 +103,68 @@ def test_superusers_still_see_media_and_pages_named(client, admin_user, bravo_me
     for obj in (image, document, page):
         response = client.get(bulk_url(type(obj), "delete", obj))
         assert obj.title in body(response)
+
+
+# -- Tags ------------------------------------------------------------------------------------------
+
+AUTOCOMPLETE_URLS = ["/admin/tag-autocomplete/", "/admin/tag-autocomplete/taggit/tag/"]
+
+
+def suggested(client, url, term=None) -> list[str]:
+    response = client.get(url, {} if term is None else {"term": term})
+    assert response.status_code == 200, url
+    return response.json()
+
+
+@pytest.mark.parametrize("url", AUTOCOMPLETE_URLS)
+def test_autocomplete_suggests_only_the_clients_own_tags(client_a, alpha, bravo, url):
+    Tag.objects.create(name="bravo-orphan")  # left behind: nothing tells whose it was
+    assert suggested(client_a, url, "alpha") == ["alpha-tag"]
+    for term in (None, "", "b", "bravo", "-", "a"):
+        names = suggested(client_a, url, term)
+        assert not [name for name in names if "bravo" in name], (term, names)
+
+
+@pytest.mark.parametrize("url", AUTOCOMPLETE_URLS)
+def test_a_user_without_membership_gets_no_onesend_tags(client, django_user_model, client_group, alpha, url):
+    user = django_user_model.objects.create_user("nobody", password="pw")
+    user.groups.add(client_group)
+    client.force_login(user)
+    assert suggested(client, url, "alpha") == []
+
+
+def test_ordinary_editors_keep_tags_of_what_they_may_use(client, django_user_model, alpha, bravo):
+    """Image tags stay suggested to an editor who may use the image; subscriber tags do not."""
+    image = Image.objects.create(title="Sale poster", file=get_test_image_file())
+    image.tags.add("poster-sale")
+    editor = django_user_model.objects.create_user("editor", password="pw")
+    editor.groups.add(Group.objects.get(name="Editors"))  # Wagtail's: images of every collection
+    client.force_login(editor)
+    assert suggested(client, AUTOCOMPLETE_URLS[0], "poster") == ["poster-sale"]
+    assert suggested(client, AUTOCOMPLETE_URLS[0], "alpha") == []
+
+
+def test_clients_get_no_tags_of_images_they_cannot_use(client_a, alpha):
+    image = Image.objects.create(title="Sale poster", file=get_test_image_file())
+    image.tags.add("poster-sale")
+    assert suggested(client_a, AUTOCOMPLETE_URLS[0], "poster") == []
+
+
+def test_agency_staff_get_every_tag(agency, alpha, bravo):
+    Tag.objects.create(name="bravo-orphan")
+    assert suggested(agency, AUTOCOMPLETE_URLS[0], "alpha") == ["alpha-tag"]
+    assert suggested(agency, AUTOCOMPLETE_URLS[0], "bravo") == ["bravo-orphan", "bravo-tag"]
+
+
+def test_subscriber_tag_filter_and_field_offer_only_own_tags(client_a, alpha, bravo):
+    listing = client_a.get("/admin/messenger/subscribers/")
+    assert "alpha-tag" in body(listing)
+    assert_no_leak(listing, bravo, "subscriber listing")
+    edit = client_a.get(reverse("onesend_subscribers:edit", args=(alpha.subscriber.pk,)))
+    assert "alpha-tag" in body(edit)
+    assert_no_leak(edit, bravo, "subscriber form")
+
+
+def test_autocomplete_still_needs_the_admin_login(client, alpha):
+    response = client.get(AUTOCOMPLETE_URLS[0], {"term": "alpha"})
+    assert response.status_code == 302 and "alpha-tag" not in body(response)
