@@ -1,2 +1,4 @@
-"""Everything that talks to Meta: the Graph API client, webhook signatures and parsing, and the
-local Graph API simulator. Nothing here imports Django models."""
+"""Everything that knows Meta's wire format and nothing else: the Graph client (:mod:`.http`,
+:mod:`.batch`, :mod:`.client`), the bodies sent (:mod:`.builders`, shapes in :mod:`.types`), the
+answers read (:mod:`.responses`), webhook signatures and events, and error classification.
+Imports no Django and nothing else of onesend_plugin."""

@@ -1,0 +1,218 @@
+"""Every body onesend sends to Meta, built from plain values (the shapes are in :mod:`.types`).
+
+The rest of onesend calls these and never spells a Graph key itself, so a change of Meta's wire
+format is a change here. Key order is part of the contract: bodies are JSON-encoded as built, and
+a batch repeats the same message text in every item (see :mod:`.batch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from .types import (
+    AttachmentMessage,
+    ButtonTemplate,
+    Card,
+    MarketingCampaignBody,
+    Message,
+    OptinMessage,
+    OptinTemplate,
+    PaidMessageBody,
+    QuickReply,
+    Recipient,
+    SendBody,
+    TextMessage,
+    UploadBody,
+    UrlButton,
+)
+
+#: Opt-in template titles are limited to 65 characters.
+MAX_OPTIN_TITLE = 65
+#: Attachment types Meta counts against the (much lower) media rate limit. Images and files are
+#: not listed by Meta in either bucket; they are treated as media to be safe.
+MEDIA_TYPES = ("image", "video", "audio", "file")
+
+# -- Send API messages ------------------------------------------------------------------------
+
+
+def text(body: str) -> TextMessage:
+    return {"text": body}
+
+
+def url_button(title: str, url: str) -> UrlButton:
+    return {"type": "web_url", "url": url, "title": title}
+
+
+def button_template(body: str, buttons: Sequence[UrlButton]) -> AttachmentMessage:
+    """Text with URL buttons."""
+    payload: ButtonTemplate = {"template_type": "button", "text": body, "buttons": list(buttons)}
+    return {"attachment": {"type": "template", "payload": payload}}
+
+
+def generic_card(
+    title: str, image_url: str, *, subtitle: str = "", buttons: Sequence[UrlButton] = ()
+) -> AttachmentMessage:
+    """A generic template with one card: an image, its title, subtitle and buttons."""
+    card: Card = {"title": title, "image_url": image_url}
+    if subtitle:
+        card["subtitle"] = subtitle
+    if buttons:
+        card["buttons"] = list(buttons)
+    return {"attachment": {"type": "template", "payload": {"template_type": "generic", "elements": [card]}}}
+
+
+def media(kind: Literal["video", "file"], url: str) -> AttachmentMessage:
+    """A video or file sent by URL (Meta may keep it for reuse)."""
+    return {"attachment": {"type": kind, "payload": {"url": url, "is_reusable": True}}}
+
+
+def quick_reply(title: str, payload: str) -> QuickReply:
+    return {"content_type": "text", "title": title, "payload": payload}
+
+
+def with_quick_replies(message: Message, replies: Sequence[QuickReply]) -> Message:
+    """``message`` with ``replies`` under it (after its other keys)."""
+    return {**message, "quick_replies": list(replies)}  # type: ignore[return-value]
+
+
+def optin_request(
+    *,
+    title: str,
+    payload: str,
+    image_url: str | None = None,
+    cta_text: str | None = None,
+    timezone: str | None = None,
+) -> OptinMessage:
+    """The marketing-messages opt-in template. ``title`` is the topic: one request per title per
+    person per week; ``payload`` comes back in the opt-in webhook."""
+    if not 0 < len(title) <= MAX_OPTIN_TITLE:
+        raise ValueError(f"opt-in title must be 1-{MAX_OPTIN_TITLE} characters, got {len(title)}")
+    template = {
+        "template_type": "notification_messages",
+        "title": title,
+        "payload": payload,
+        "image_url": image_url,
+        "notification_messages_cta_text": cta_text,
+        "notification_messages_timezone": timezone,
+    }
+    given: OptinTemplate = {name: value for name, value in template.items() if value is not None}  # type: ignore[assignment]
+    return {"attachment": {"type": "template", "payload": given}}
+
+
+# -- Request bodies ---------------------------------------------------------------------------
+
+
+def to_psid(psid: str) -> Recipient:
+    return {"id": psid}
+
+
+def to_token(token: str) -> Recipient:
+    """A subscriber reached through their marketing-messages token."""
+    return {"notification_messages_token": token}
+
+
+def send_body(
+    *,
+    recipient: Recipient | Mapping[str, Any],
+    message: Mapping[str, Any] | None = None,
+    messaging_type: str | None = None,
+    tag: str | None = None,
+    sender_action: str | None = None,
+) -> SendBody:
+    """The Send API body, shared by single and batched sends."""
+    if (message is None) == (sender_action is None):
+        # Meta rejects both together (100/2018014); with neither there is nothing to send.
+        raise ValueError("give exactly one of message or sender_action")
+    body = {
+        "recipient": recipient,
+        "messaging_type": messaging_type,
+        "tag": tag,
+        "message": message,
+        "sender_action": sender_action,
+    }
+    return {name: value for name, value in body.items() if value is not None}  # type: ignore[return-value]
+
+
+def upload_body(*, attachment_type: str, url: str, is_reusable: bool = True) -> UploadBody:
+    return {
+        "message": {
+            "attachment": {"type": attachment_type, "payload": {"url": url, "is_reusable": is_reusable}}
+        }
+    }
+
+
+def ad_account_path(ad_account_id: str) -> str:
+    """Graph addresses ad accounts as ``act_<id>``; accept the id with or without the prefix."""
+    return ad_account_id if ad_account_id.startswith("act_") else f"act_{ad_account_id}"
+
+
+def marketing_campaign(
+    *, name: str, page_id: str, daily_budget: int | None = None, lifetime_budget: int | None = None
+) -> MarketingCampaignBody:
+    """A paid-API message campaign; give exactly one budget, in cents."""
+    if (daily_budget is None) == (lifetime_budget is None):
+        raise ValueError("give exactly one of daily_budget or lifetime_budget")
+    fields = {
+        "name": name,
+        "page_id": page_id,
+        "daily_budget": daily_budget,
+        "lifetime_budget": lifetime_budget,
+    }
+    return {key: value for key, value in fields.items() if value is not None}  # type: ignore[return-value]
+
+
+def paid_message(*, message_id: str, subscription_token: str, message: Mapping[str, Any]) -> PaidMessageBody:
+    """A paid marketing message to a subscriber of the Marketing Messages API."""
+    return {
+        "message_id": message_id,
+        "messenger_delivery_data": {"subscription_token": subscription_token},
+        "message": message,
+    }
+
+
+# -- Reading a message back -------------------------------------------------------------------
+
+
+def _template(message: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (message.get("attachment") or {}).get("payload") or {}
+
+
+def url_buttons(message: Mapping[str, Any]) -> list[UrlButton]:
+    """The message's URL buttons: the template's, then each card's, in order."""
+    payload = _template(message)
+    buttons = list(payload.get("buttons") or [])
+    for element in payload.get("elements") or []:
+        buttons.extend(element.get("buttons") or [])
+    return [b for b in buttons if b.get("type") == "web_url"]
+
+
+def with_button_urls(message: Mapping[str, Any], url_for: Callable[[int], str]) -> Mapping[str, Any]:
+    """The message with the n-th URL button (as :func:`url_buttons` counts) pointing to
+    ``url_for(n)``; every other key as it was. A message without buttons is returned as is."""
+    payload = _template(message)
+    containers = [payload, *(payload.get("elements") or [])]
+    if not any(c.get("buttons") for c in containers):
+        return message
+    numbers = iter(range(len(url_buttons(message))))
+
+    def moved(buttons: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        return [{**b, "url": url_for(next(numbers))} if b.get("type") == "web_url" else b for b in buttons]
+
+    new_payload = {**payload}
+    if payload.get("buttons"):
+        new_payload["buttons"] = moved(payload["buttons"])
+    if payload.get("elements"):
+        new_payload["elements"] = [
+            {**el, "buttons": moved(el.get("buttons", []))} if el.get("buttons") else el
+            for el in payload["elements"]
+        ]
+    return {**message, "attachment": {**message["attachment"], "payload": new_payload}}
+
+
+def is_media(message: Mapping[str, Any]) -> bool:
+    """Whether Meta counts the message against the media rate limit (an attachment, or a card
+    with an image)."""
+    if (message.get("attachment") or {}).get("type") in MEDIA_TYPES:
+        return True
+    return any("image_url" in element for element in _template(message).get("elements") or [])

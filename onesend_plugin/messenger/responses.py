@@ -1,0 +1,115 @@
+"""What Graph answers, read into plain frozen dataclasses (the rest of onesend never reads a
+Graph response body)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import TransientError, Usage
+from .events import parse_timestamp
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A successful send. ``recipient_id`` is absent for some recipient kinds (e.g. tokens)."""
+
+    message_id: str | None
+    recipient_id: str | None
+    usage: Usage | None = None
+
+    @classmethod
+    def from_graph(cls, body: dict[str, Any], usage: Usage | None) -> SendResult:
+        return cls(message_id=body.get("message_id"), recipient_id=body.get("recipient_id"), usage=usage)
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A marketing-messages token as listed by Graph (``notification_message_tokens``)."""
+
+    token: str
+    recipient_id: str | None
+    topic_title: str | None
+    timezone: str | None
+    token_status: str | None
+    created_at: datetime | None
+    expires_at: datetime | None
+    next_eligible_at: datetime | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_graph(cls, data: dict[str, Any], token: str | None = None) -> TokenInfo:
+        """Build from a Graph token object; timestamps may be seconds or ms (Meta is inconsistent)."""
+        return cls(
+            token=str(data.get("notification_messages_token") or token or ""),
+            recipient_id=data.get("recipient_id"),
+            topic_title=data.get("topic_title"),
+            timezone=data.get("notification_messages_timezone"),
+            token_status=data.get("user_token_status"),
+            created_at=parse_timestamp(data.get("creation_timestamp")),
+            expires_at=parse_timestamp(data.get("token_expiry_timestamp")),
+            next_eligible_at=parse_timestamp(data.get("next_eligible_time")),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class ManagedPage:
+    """A Page the person who logged in chose for the app (``/me/accounts``), with its Page token."""
+
+    page_id: str
+    name: str
+    access_token: str = field(repr=False)
+    tasks: tuple[str, ...] = ()
+
+    @classmethod
+    def from_graph(cls, item: dict[str, Any]) -> ManagedPage:
+        return cls(
+            page_id=str(item.get("id") or ""),
+            name=str(item.get("name") or ""),
+            access_token=str(item.get("access_token") or ""),
+            tasks=tuple(item.get("tasks") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """What ``debug_token`` says about a user or Page token: does it work, with which permissions."""
+
+    is_valid: bool
+    scopes: frozenset[str] = frozenset()
+    app_id: str | None = None
+    profile_id: str | None = None
+    error: str = ""
+
+    @classmethod
+    def from_graph(cls, data: dict[str, Any]) -> TokenCheck:
+        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        return cls(
+            is_valid=bool(data.get("is_valid")),
+            scopes=frozenset(data.get("scopes") or ()),
+            app_id=str(data["app_id"]) if data.get("app_id") else None,
+            profile_id=str(data["profile_id"]) if data.get("profile_id") else None,
+            error=str(error.get("message") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class AppSubscription:
+    """One app subscribed to a Page's webhooks (``subscribed_apps``) and the fields it gets."""
+
+    app_id: str
+    fields: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_graph(cls, item: dict[str, Any]) -> AppSubscription:
+        return cls(app_id=str(item.get("id")), fields=frozenset(item.get("subscribed_fields") or ()))
+
+
+def expect(body: Any, key: str) -> str:
+    """``body[key]`` as a string; a 2xx answer without it means something other than Graph answered."""
+    value = body.get(key) if isinstance(body, dict) else None
+    if value is None:
+        raise TransientError(message=f"Graph response has no {key!r}")
+    return str(value)
