@@ -69,8 +69,9 @@ DEFAULTS: dict[str, Any] = {
     # Webhook bodies larger than this are refused (Meta batches up to 1000 events per POST;
     # Django itself refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default).
     "WEBHOOK_MAX_BODY_BYTES": 2 * 1024 * 1024,
-    # A stored webhook whose processing fails is tried this many times in all, with growing
-    # pauses (30 s, 1 min, 2 min…), then kept as failed (``onesend_reprocess`` tries it again).
+    # A stored webhook delivery, or an event whose handler fails, is tried this many times in
+    # all, with growing pauses (30 s, 1 min, 2 min…), then kept as failed (``onesend_reprocess``
+    # tries it again).
     "WEBHOOK_MAX_ATTEMPTS": 5,
     # Dotted paths of plugin modules or objects to register, besides the ``onesend`` entry points.
     "PLUGINS": [],

@@ -34,7 +34,8 @@ BATCH_DELIVERIES = 200
 BATCH_EVENTS = 2000
 # ``MessengerPage.last_webhook_at`` is a health signal ("webhooks arrive"): this precise is enough.
 PAGE_SEEN_EVERY = timedelta(seconds=10)
-# A delivery whose processing failed is tried again after this pause, doubled at each attempt.
+# A delivery or event whose processing failed is tried again after this pause, doubled at each
+# attempt.
 RETRY_FIRST_PAUSE_SECONDS = 30
 ERROR_MAX_CHARS = 2000
 
@@ -84,13 +85,15 @@ def _delivery_insert(vendor: str) -> tuple[list, str]:
 
 @dataclass
 class Item:
-    """An event to process: ``pk`` of its row, and whether that row still says pending (an event
-    stored earlier, e.g. given back by ``onesend_reprocess``) or was just inserted as processed."""
+    """An event to process: ``pk`` of its row, whether that row still says pending (an event
+    stored earlier: given back by ``onesend_reprocess``, or a retry) or was just inserted as
+    processed, and how many attempts failed before."""
 
     pk: int
     event: meta_events.MessagingEvent
     page: MessengerPage
     pending: bool = False
+    attempts: int = 0
 
 
 def process_pending() -> int:
@@ -98,9 +101,10 @@ def process_pending() -> int:
     new ones, with up to ``BATCH_EVENTS`` events left pending earlier, all in one transaction: a
     crash undoes the whole batch, and the deliveries are taken again. Rows another worker holds
     are skipped. A batch that fails is taken again one delivery at a time, so that only the
-    deliveries that fail alone are put aside for a later retry (``_put_aside``). Those are taken
-    (one at a time) only when no new delivery waits. Returns how many deliveries and events
-    were taken: 0 means nothing was left."""
+    deliveries that fail alone are put aside for a later retry (``_put_aside``), and events whose
+    handler failed too (``_attempt``). Retries come due are taken (one at a time, after the new
+    deliveries) only while the batch has room: never ahead of newer work. Returns how many
+    deliveries and events were taken: 0 means nothing was left."""
     State = WebhookDelivery.State
     with transaction.atomic():
         fresh = list(
@@ -108,45 +112,46 @@ def process_pending() -> int:
             .select_for_update(skip_locked=True)
             .order_by("received_at")[:BATCH_DELIVERIES]
         )
-        waiting = _waiting_items()
-        retries = [] if len(fresh) == BATCH_DELIVERIES else _due_retries(BATCH_DELIVERIES - len(fresh))
+        pending = WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).order_by("received_at", "id")
+        waiting = _event_items(pending, BATCH_EVENTS)
+        retries = list(_locked(due(WebhookDelivery), BATCH_DELIVERIES - len(fresh)))
+        event_retries = _event_items(due(WebhookEvent), BATCH_DELIVERIES - len(fresh) - len(retries))
         try:
             with transaction.atomic():
                 items, done = _run(fresh, waiting)
         except Exception:
             logger.exception("A batch of %d webhook deliveries failed: taking them one by one", len(fresh))
             items, done = _one_by_one([[d] for d in fresh] + [waiting])
-        retried = _one_by_one([[d] for d in retries])
+        retried = _one_by_one([[d] for d in retries] + [[item] for item in event_retries])
     for item in done + retried[1]:  # after commit: a broken plugin must not undo (or block) processing
         _notify_plugins(item.event, item.page)
     return len(fresh) + len(retries) + len(items) + len(retried[0])
 
 
-def _waiting_items() -> list[Item]:
-    """Events stored earlier and still pending (given back by ``onesend_reprocess``)."""
-    waiting = (
-        WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING)
-        .select_for_update(skip_locked=True, of=("self",))
-        .select_related("page")
-        .order_by("received_at", "id")[:BATCH_EVENTS]
+def due(model: type[WebhookDelivery] | type[WebhookEvent]):
+    """Deliveries or events whose retry has come due, first due first."""
+    return model.objects.filter(state="retry", next_attempt_at__lte=timezone.now()).order_by(
+        "next_attempt_at"
     )
+
+
+def _locked(rows, limit: int):
+    """Up to ``limit`` of ``rows`` (in their order), locked; those another worker holds skipped."""
+    return rows.select_for_update(skip_locked=True, of=("self",))[: max(limit, 0)]
+
+
+def _event_items(rows, limit: int) -> list[Item]:
+    """Up to ``limit`` of ``rows``, events stored earlier and not processed yet, to process."""
     return [
         Item(
             row.pk,
             meta_events.parse_item(row.payload, row.page_external_id, standby=row.standby),
             row.page,
             True,
+            row.attempts,
         )
-        for row in waiting
+        for row in _locked(rows.select_related("page"), limit)
     ]
-
-
-def _due_retries(limit: int) -> list[WebhookDelivery]:
-    return list(
-        WebhookDelivery.objects.filter(state=WebhookDelivery.State.RETRY, next_attempt_at__lte=timezone.now())
-        .select_for_update(skip_locked=True)
-        .order_by("next_attempt_at")[:limit]
-    )
 
 
 def _run(deliveries: list[WebhookDelivery], waiting: list[Item]) -> tuple[list[Item], list[Item]]:
@@ -160,7 +165,7 @@ def _run(deliveries: list[WebhookDelivery], waiting: list[Item]) -> tuple[list[I
 
 
 def _one_by_one(units: list[list]) -> tuple[list[Item], list[Item]]:
-    """Run each unit (one delivery, or the waiting events) in a savepoint of its own: a unit that
+    """Run each unit (one delivery, or events stored earlier) in a savepoint of its own: a unit that
     fails is put aside and the others go on. Returns what ``_run`` returns, for all of them."""
     items: list[Item] = []
     done: list[Item] = []
@@ -179,23 +184,26 @@ def _one_by_one(units: list[list]) -> tuple[list[Item], list[Item]]:
 
 
 def _put_aside(deliveries: list[WebhookDelivery], waiting: list[Item], exc: Exception) -> None:
-    """A delivery that failed is retried after a pause that doubles each time, until
-    ``WEBHOOK_MAX_ATTEMPTS``; then it is kept as failed, with its error. Pending events that
-    failed together are flagged failed (``onesend_reprocess`` gives them back)."""
-    error = _describe(exc)
+    """Deliveries, and events stored earlier, that failed together are each retried later."""
     for delivery in deliveries:
-        attempts = delivery.attempts + 1
-        final = attempts >= conf.get("WEBHOOK_MAX_ATTEMPTS")
-        pause = timedelta(seconds=RETRY_FIRST_PAUSE_SECONDS * 2 ** (attempts - 1))
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(
-            state=WebhookDelivery.State.FAILED if final else WebhookDelivery.State.RETRY,
-            attempts=attempts,
-            error=error,
-            next_attempt_at=None if final else timezone.now() + pause,
-        )
-    WebhookEvent.objects.filter(pk__in=[item.pk for item in waiting]).update(
-        state=WebhookEvent.State.FAILED, error=error, processed_at=None
-    )
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(**_failed(delivery.attempts, exc))
+    for item in waiting:
+        WebhookEvent.objects.filter(pk=item.pk).update(processed_at=None, **_failed(item.attempts, exc))
+
+
+def _failed(attempts: int, exc: Exception) -> dict:
+    """A failed delivery's or event's new columns: retried after a pause that doubles each time,
+    until ``WEBHOOK_MAX_ATTEMPTS`` attempts in all; then kept as failed, with its error (both
+    models' states; ``onesend_reprocess`` gives failed ones back)."""
+    attempts += 1
+    final = attempts >= conf.get("WEBHOOK_MAX_ATTEMPTS")
+    pause = timedelta(seconds=RETRY_FIRST_PAUSE_SECONDS * 2 ** (attempts - 1))
+    return {
+        "state": "failed" if final else "retry",
+        "attempts": attempts,
+        "error": _describe(exc),
+        "next_attempt_at": None if final else timezone.now() + pause,
+    }
 
 
 def _describe(exc: Exception) -> str:
@@ -326,22 +334,21 @@ def _process(items: list[Item]) -> list[Item]:
         else:  # find the culprit: one by one
             done += [i for i in batch if _attempt(i, handlers.handle_receipts, [i.event], i.page)]
     WebhookEvent.objects.filter(pk__in=[i.pk for i in done if i.pending]).update(
-        state=WebhookEvent.State.PROCESSED, processed_at=timezone.now(), error=""
+        state=WebhookEvent.State.PROCESSED, processed_at=timezone.now(), error="", next_attempt_at=None
     )
     return done
 
 
 def _attempt(item: Item | None, handler: Callable, *args) -> bool:
-    """Run a handler in a savepoint; on failure flag ``item``'s row (if given) and return False."""
+    """Run a handler in a savepoint; on failure put ``item``'s row (if given) aside for a retry
+    and return False."""
     try:
         with transaction.atomic():
             handler(*args)
     except Exception as exc:
         if item is not None:
             logger.exception("Processing webhook event %s failed", item.pk)
-            WebhookEvent.objects.filter(pk=item.pk).update(
-                state=WebhookEvent.State.FAILED, error=_describe(exc), processed_at=None
-            )
+            WebhookEvent.objects.filter(pk=item.pk).update(processed_at=None, **_failed(item.attempts, exc))
         return False
     return True
 

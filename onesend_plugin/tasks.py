@@ -7,7 +7,6 @@ import functools
 import logging
 import time
 
-from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.tasks import async_task
@@ -169,12 +168,11 @@ def run_campaign(campaign_id: int) -> str:
 
 def tick() -> None:
     broadcast.tick()
-    if (  # left behind by a drain that died, or a failed delivery's retry come due
+    if (  # left behind by a drain that died, or a failed delivery's or event's retry come due
         WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED).exists()
         or WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exists()
-        or WebhookDelivery.objects.filter(
-            state=WebhookDelivery.State.RETRY, next_attempt_at__lte=timezone.now()
-        ).exists()
+        or inbox.due(WebhookDelivery).exists()
+        or inbox.due(WebhookEvent).exists()
     ):
         enqueue_webhook_processing()
 

@@ -230,7 +230,7 @@ def test_a_failing_event_is_flagged_and_the_others_still_processed(
     )
     assert post_webhook(page.app, body).status_code == 200
     states = dict(WebhookEvent.objects.values_list("kind", "state"))
-    assert states == {"referral": "failed", "message": "processed"}
+    assert states == {"referral": "retry", "message": "processed"}  # retried later
     assert "boom" in WebhookEvent.objects.get(kind="referral").error
 
 
@@ -276,7 +276,7 @@ def test_reprocess_command_recovers_failed_and_unknown_page_events(post_webhook,
         meta_app, payloads.body(payloads.entry(page.page_id, payloads.referral(page.page_id, "1", "r")))
     )
     post_webhook(meta_app, payloads.body(payloads.entry("555", payloads.message("555", "2", "early"))))
-    assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"failed", "unknown_page"}
+    assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"retry", "unknown_page"}
 
     monkeypatch.delitem(handlers.HANDLERS, "referral")
     late_page = MessengerPageFactory(app=meta_app, page_id="555")

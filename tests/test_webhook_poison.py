@@ -15,7 +15,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from onesend_plugin import conf, inbox, safejson, tasks
+from onesend_plugin import conf, handlers, inbox, safejson, tasks
 from onesend_plugin.admin.groups import ensure_client_group
 from onesend_plugin.messenger import events as meta_events
 from onesend_plugin.messenger import signature
@@ -210,6 +210,86 @@ def test_failed_deliveries_are_for_agency_staff_only(client, django_user_model, 
     client.force_login(staff)
     response = client.get(url)
     assert response.status_code == 200 and "poisoned delivery" in response.content.decode()
+
+
+# -- an event whose handler fails: retried the same way -------------------------------------------
+
+
+@pytest.fixture
+def broken_handler(monkeypatch):
+    """Messages saying "BROKEN" fail in their handler (a bug, a deadlock…); the others work."""
+    handle = handlers.HANDLERS["message"]
+
+    def broken(event, page):
+        if "BROKEN" in (event.text or ""):
+            raise RuntimeError("handler bug")
+        handle(event, page)
+
+    monkeypatch.setitem(handlers.HANDLERS, "message", broken)
+
+
+def event_come_due(event) -> None:
+    WebhookEvent.objects.filter(pk=event.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+
+def test_an_event_whose_handler_fails_is_retried_with_back_off_then_failed(
+    post_webhook, page, opt_out, broken_handler, admin_client
+):
+    body = payloads.one(page.page_id, payloads.message(page.page_id, "7715015", "BROKEN"))
+    assert post_webhook(page.app, body).status_code == 200
+    assert opt_out()  # the next events go on
+    broken = WebhookEvent.objects.get(psid="7715015")
+    assert (broken.state, broken.attempts, broken.error) == ("retry", 1, "RuntimeError: handler bug")
+    assert WebhookDelivery.objects.get(pk=broken.delivery_id).state == WebhookDelivery.State.PROCESSED
+    assert inbox.process_pending() == 0  # not due yet: not taken
+
+    pauses = []
+    for _ in range(conf.get("WEBHOOK_MAX_ATTEMPTS") - 1):
+        pauses.append(broken.next_attempt_at - timezone.now())
+        event_come_due(broken)
+        assert inbox.process_pending() == 1
+        broken.refresh_from_db()
+    assert pauses == sorted(pauses)  # back-off: longer each time
+    assert (broken.state, broken.attempts, broken.next_attempt_at) == ("failed", 5, None)
+    listing = admin_client.get(reverse("onesend_inbox:index"), {"state": "failed"})
+    assert listing.status_code == 200 and "7715015" in listing.content.decode()
+
+
+def test_a_retried_event_is_processed_once_its_handler_works(post_webhook, page, broken_handler, monkeypatch):
+    subscriber = SubscriberFactory(page=page, psid="15", last_interaction_at=None)
+    post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, "15", "BROKEN")))
+    event = WebhookEvent.objects.get()
+    drains = []
+    monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: drains.append(1))
+    tasks.tick()
+    assert drains == []  # a retry not due yet is no work
+    event_come_due(event)
+    tasks.tick()
+    assert drains == [1]
+    monkeypatch.setitem(handlers.HANDLERS, "message", handlers.on_message)  # the bug is fixed
+    assert inbox.process_pending() == 1
+    event.refresh_from_db()
+    assert (event.state, event.error, event.next_attempt_at) == ("processed", "", None)
+    subscriber.refresh_from_db()
+    assert subscriber.last_interaction_at is not None
+
+
+def test_event_retries_never_go_ahead_of_new_deliveries(
+    post_webhook, page, broken_handler, monkeypatch, opt_out
+):
+    post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, "15", "BROKEN")))
+    broken = WebhookEvent.objects.get()
+    event_come_due(broken)
+    monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: None)  # no drain yet
+    monkeypatch.setattr(inbox, "BATCH_DELIVERIES", 1)
+    assert not opt_out()  # stored only
+    assert inbox.process_pending() > 0
+    broken.refresh_from_db()
+    assert broken.attempts == 1  # the new delivery went first, alone in a full batch
+    assert Subscriber.objects.get(psid="4242").status == Subscriber.Status.UNSUBSCRIBED
+    assert inbox.process_pending() == 1  # then the retry
+    broken.refresh_from_db()
+    assert broken.attempts == 2
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's own refusal (DataError)")

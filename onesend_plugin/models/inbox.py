@@ -63,6 +63,7 @@ class WebhookEvent(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", _("Pending")
         PROCESSED = "processed", _("Processed")
+        RETRY = "retry", _("Failed, to be retried")
         FAILED = "failed", _("Failed")
         UNKNOWN_PAGE = "unknown_page", _("Unknown Page (kept)")
         INVALID = "invalid", _("Invalid (kept, not processed)")
@@ -89,15 +90,19 @@ class WebhookEvent(models.Model):
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(db_default=Now(), db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # A handler that failed is run again later, as a failed delivery is (``inbox``).
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("webhook event")
         ordering = ["-received_at", "-id"]
         # Few indexes: every event is written once per webhook, at Meta's pace. The person's events
-        # (data export, erasure), and what is left to process.
+        # (data export, erasure), and what is left to process (pending, and retries by due time).
         indexes = [
             models.Index(fields=["page", "psid"], name="onesend_event_person"),
             models.Index(fields=["received_at"], condition=Q(state="pending"), name="onesend_event_pending"),
+            models.Index(fields=["next_attempt_at"], condition=Q(state="retry"), name="onesend_event_retry"),
         ]
 
     def __str__(self) -> str:

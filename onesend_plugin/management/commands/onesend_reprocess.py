@@ -10,8 +10,8 @@ from onesend_plugin.models import MessengerPage, WebhookDelivery, WebhookEvent
 
 class Command(BaseCommand):
     help = (
-        "Reprocess failed webhook deliveries, failed, pending and unknown-Page webhook events, "
-        "and failed or pending store events."
+        "Reprocess failed webhook deliveries and events (also those waiting for a retry), pending "
+        "and unknown-Page webhook events, and failed or pending store events."
     )
 
     def handle(self, *args, **options):
@@ -22,7 +22,9 @@ class Command(BaseCommand):
             unknown.filter(page_external_id=page.page_id, delivery__app=page.app_id).update(
                 page=page, state=State.PENDING, error=""
             )
-        WebhookEvent.objects.filter(state=State.FAILED).update(state=State.PENDING, error="")
+        WebhookEvent.objects.filter(state__in=[State.FAILED, State.RETRY]).update(
+            state=State.PENDING, error="", attempts=0, next_attempt_at=None
+        )
         WebhookDelivery.objects.filter(
             state__in=[WebhookDelivery.State.FAILED, WebhookDelivery.State.RETRY]
         ).update(state=WebhookDelivery.State.RECEIVED, attempts=0, next_attempt_at=None)
