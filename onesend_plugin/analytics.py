@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import bulk, conf
+from .messenger import builders
 from .models import Account, Campaign, CampaignStat, Click, Conversion, Delivery, MessengerPage, Subscriber
 
 logger = logging.getLogger(__name__)
@@ -182,30 +183,8 @@ def _update_each(model, column: str, values: dict[int, datetime], only_if_null: 
 
 def tracked_buttons(message: dict, delivery_id: int) -> dict:
     """The message with each URL button replaced by a signed per-recipient redirect link."""
-    payload = (message.get("attachment") or {}).get("payload") or {}
-    containers = [payload] + list(payload.get("elements") or [])
-    if not any(c.get("buttons") for c in containers):
-        return message
     signer = signing.Signer(salt=CLICK_SALT)
-    index = 0
-
-    def track(button: dict) -> dict:
-        nonlocal index
-        if button.get("type") != "web_url":
-            return button
-        token = signer.sign(f"{delivery_id}.{index}")
-        index += 1
-        return {**button, "url": public_click_url(token)}
-
-    new_payload = {**payload}
-    if payload.get("buttons"):
-        new_payload["buttons"] = [track(b) for b in payload["buttons"]]
-    if payload.get("elements"):
-        new_payload["elements"] = [
-            {**el, "buttons": [track(b) for b in el.get("buttons", [])]} if el.get("buttons") else el
-            for el in payload["elements"]
-        ]
-    return {**message, "attachment": {**message["attachment"], "payload": new_payload}}
+    return builders.with_button_urls(message, lambda n: public_click_url(signer.sign(f"{delivery_id}.{n}")))
 
 
 def public_click_url(token: str) -> str:
@@ -216,11 +195,7 @@ def public_click_url(token: str) -> str:
 
 def button_urls(message: dict) -> list[str]:
     """The original URLs of a message's URL buttons, in the order ``tracked_buttons`` numbers them."""
-    payload = (message.get("attachment") or {}).get("payload") or {}
-    buttons = list(payload.get("buttons") or [])
-    for element in payload.get("elements") or []:
-        buttons.extend(element.get("buttons") or [])
-    return [b["url"] for b in buttons if b.get("type") == "web_url"]
+    return [button["url"] for button in builders.url_buttons(message)]
 
 
 def resolve_click(token: str) -> tuple[Delivery, int, str] | None:

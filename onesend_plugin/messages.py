@@ -12,7 +12,8 @@ from urllib.parse import urljoin
 from django.conf import settings
 
 from . import conf
-from .hooks.types import ButtonTemplate, Card, Message, QuickReply, UrlButton
+from .messenger import builders
+from .messenger.types import Message, QuickReply
 from .models import (
     BUTTON_TEXT_MAX_LENGTH,
     BUTTON_TITLE_MAX_LENGTH,
@@ -23,11 +24,7 @@ from .models import (
 )
 from .subscriptions import UNSUBSCRIBE_PAYLOAD
 
-UNSUBSCRIBE_QUICK_REPLY: QuickReply = {
-    "content_type": "text",
-    "title": "Unsubscribe",
-    "payload": UNSUBSCRIBE_PAYLOAD,
-}
+UNSUBSCRIBE_QUICK_REPLY: QuickReply = builders.quick_reply("Unsubscribe", UNSUBSCRIBE_PAYLOAD)
 
 
 def public_url(path: str) -> str:
@@ -76,51 +73,24 @@ def validate(campaign: Campaign, buttons: list[tuple[str, str]]) -> dict[str, st
 def build(campaign: Campaign) -> Message:
     """The message for every recipient (recipient-specific changes come from plugins)."""
     message: Message
-    buttons: list[UrlButton] = [
-        {"type": "web_url", "url": b.url, "title": b.title} for b in campaign.buttons.all()
-    ]
+    text = campaign.text.strip()
+    buttons = [builders.url_button(b.title, b.url) for b in campaign.buttons.all()]
     if campaign.media == Campaign.Media.IMAGE:
-        element: Card = {
-            "title": campaign.text.strip(),
-            "image_url": public_url(campaign.image.get_rendition("max-1200x1200").url),
-        }
-        if campaign.subtitle:
-            element["subtitle"] = campaign.subtitle
-        if buttons:
-            element["buttons"] = buttons
-        message = {
-            "attachment": {"type": "template", "payload": {"template_type": "generic", "elements": [element]}}
-        }
+        image_url = public_url(campaign.image.get_rendition("max-1200x1200").url)
+        message = builders.generic_card(text, image_url, subtitle=campaign.subtitle, buttons=buttons)
     elif campaign.media == Campaign.Media.VIDEO:
-        message = {
-            "attachment": {"type": "video", "payload": {"url": campaign.video_url, "is_reusable": True}}
-        }
+        message = builders.media("video", campaign.video_url)
     elif campaign.media == Campaign.Media.FILE:
-        message = {
-            "attachment": {
-                "type": "file",
-                "payload": {"url": public_url(campaign.document.url), "is_reusable": True},
-            }
-        }
+        message = builders.media("file", public_url(campaign.document.url))
     elif buttons:
-        payload: ButtonTemplate = {
-            "template_type": "button",
-            "text": campaign.text.strip(),
-            "buttons": buttons,
-        }
-        message = {"attachment": {"type": "template", "payload": payload}}
+        message = builders.button_template(text, buttons)
     else:
-        message = {"text": campaign.text.strip()}
+        message = builders.text(text)
     if campaign.unsubscribe_quick_reply:
-        message["quick_replies"] = [UNSUBSCRIBE_QUICK_REPLY]
+        message = builders.with_quick_replies(message, [UNSUBSCRIBE_QUICK_REPLY])
     return message
 
 
 def is_media(message: dict) -> bool:
-    """Whether Meta counts the message against the (much lower) media rate limit. Images and
-    files are not listed by Meta in either bucket; they are treated as media to be safe."""
-    attachment = message.get("attachment") or {}
-    if attachment.get("type") in ("image", "video", "audio", "file"):
-        return True
-    elements = (attachment.get("payload") or {}).get("elements") or []
-    return any("image_url" in element for element in elements)
+    """Whether Meta counts the message against the (much lower) media rate limit."""
+    return builders.is_media(message)

@@ -201,13 +201,12 @@ def _ask_meta(page: MessengerPage, health: dict[str, Any]) -> None:
     health["permissions_missing"] = [p for p in REQUIRED_PERMISSIONS if p not in token.scopes]
     health["marketing_missing"] = [p for p in MARKETING_PERMISSIONS if p not in token.scopes]
     try:
-        apps = client_for(page).subscribed_apps(page_id=page.page_id)
+        ours = client_for(page).app_subscription(page_id=page.page_id, app_id=page.app.app_id)
     except AuthError as exc:
         if exc.code != 190:
             raise
         health["token_valid"], health["error"] = False, str(exc)
         return
-    ours = next((a for a in apps if str(a.get("id")) == page.app.app_id), None)
     health["app_subscribed"] = ours is not None
-    subscribed = set(ours.get("subscribed_fields") or ()) if ours else set()
+    subscribed = ours.fields if ours else frozenset()
     health["fields_missing"] = [name for name in WEBHOOK_FIELDS if name not in subscribed]

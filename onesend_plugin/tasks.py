@@ -12,6 +12,7 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from . import broadcast, conf, inbox, store, subscriptions
+from .messenger import builders
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
 from .models import Campaign, Subscriber, WebhookDelivery, WebhookEvent
@@ -145,7 +146,9 @@ def send_text(subscriber_id: int, text: str) -> str | None:
         return None
     try:
         return (
-            client_for(subscriber.page).send_to_psid(psid=subscriber.psid, message={"text": text}).message_id
+            client_for(subscriber.page)
+            .send_to_psid(psid=subscriber.psid, message=builders.text(text))
+            .message_id
         )
     except RecipientUnavailable as exc:
         subscriptions.unsubscribe(subscriber, source="send_error", reason=exc.reason)

@@ -40,6 +40,7 @@ from wagtail.coreutils import multigetattr
 from wagtail.permissions import policy_registry
 
 from .. import analytics, scoping
+from ..messenger import builders
 from ..models import Campaign, CampaignStat, MessengerPage
 from . import charts
 from .exports import SafeSpreadsheetExportMixin, spreadsheet_safe
@@ -269,13 +270,8 @@ def hourly_chart(campaign: Campaign, series: dict, chart_id: str = "onesend-hour
 
 
 def url_buttons(message: dict) -> list[dict]:
-    """A message's URL buttons in the order ``analytics.tracked_buttons`` numbers them (the
-    same walk as ``analytics.button_urls``, keeping the titles)."""
-    payload = (message.get("attachment") or {}).get("payload") or {}
-    buttons = list(payload.get("buttons") or [])
-    for element in payload.get("elements") or []:
-        buttons.extend(element.get("buttons") or [])
-    return [b for b in buttons if b.get("type") == "web_url"]
+    """A message's URL buttons in the order ``analytics.tracked_buttons`` numbers them."""
+    return list(builders.url_buttons(message))
 
 
 @dataclass
