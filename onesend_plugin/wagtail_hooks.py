@@ -9,6 +9,7 @@ from wagtail.models import ModelLogEntry
 from wagtail.snippets.models import register_snippet
 
 from . import scoping
+from .admin import media
 from .admin.bulk_actions import bulk_actions
 from .admin.menu import MessengerViewSetGroup
 from .admin.permissions import register_policies
@@ -16,6 +17,7 @@ from .models import ScopedModelLogEntry
 
 # Every onesend model in the admin gets an account-scoped policy, before the viewsets read it.
 register_policies()
+media.register_media_policies()
 
 register_snippet(MessengerViewSetGroup)
 
@@ -44,6 +46,11 @@ def remember_page_editor(request, page):
 @hooks.register("before_create_page")
 def remember_page_creator(request, parent_page, page_class):
     scoping.set_current_user(request.user, parent_page.get_site())
+
+
+@hooks.register("construct_admin_api", order=100)  # after Wagtail's images and documents
+def scope_admin_api(router):
+    media.scope_admin_api(router)
 
 
 @hooks.register("register_admin_urls")

@@ -240,7 +240,9 @@ def test_button_title_over_20_characters_is_an_error_on_the_button(admin_client,
 
 
 def test_image_card_within_limits_is_accepted(admin_client, campaign):
-    image = Image.objects.create(title="Sale", file=get_test_image_file())
+    image = Image.objects.create(
+        title="Sale", file=get_test_image_file(), collection=campaign.page.account.collection
+    )
     data = form_data(campaign, media="image", image=image.pk, text="Summer sale", subtitle="30% off today")
     assert admin_client.post(f"{URL}edit/{campaign.pk}/", data).status_code == 302
 
@@ -271,7 +273,9 @@ def test_preview_shows_buttons_under_the_text(admin_client, campaign):
 
 
 def test_preview_shows_an_image_card(admin_client, campaign):
-    image = Image.objects.create(title="Sale", file=get_test_image_file())
+    image = Image.objects.create(
+        title="Sale", file=get_test_image_file(), collection=campaign.page.account.collection
+    )
     html = preview(
         admin_client, campaign, media="image", image=image.pk, text="Summer sale", subtitle="30% off today"
     )

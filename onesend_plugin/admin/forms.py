@@ -14,6 +14,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 
 from .. import messages, scoping, store
 from ..models import Account, Campaign, Subscriber
+from .media import check_campaign_media
 
 AUDIENCE_FIELDS = [
     "page",
@@ -105,6 +106,7 @@ class CampaignForm(WagtailAdminModelForm):
         campaign = construct_instance(self, copy.copy(self.instance))
         for field, error in messages.validate(campaign, self.valid_buttons()).items():
             self.add_error(field, error)
+        check_campaign_media(self, campaign, cleaned)
         self.check_schedule(cleaned)
         self.check_conditions(cleaned.get("trigger_conditions"))
         cleaned["delay_minutes"] = cleaned.get("delay_minutes") or 0

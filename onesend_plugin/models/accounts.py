@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from wagtail.models import Collection
 
 from .. import conf
 
@@ -63,6 +64,14 @@ class Account(models.Model):
         blank=True,
         related_name="onesend_accounts",
         help_text=_("Wagtail Sites of this client: their subscribe buttons offer only this client's Pages."),
+    )
+    collection = models.OneToOneField(
+        "wagtailcore.Collection",
+        null=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="onesend_account",
+        help_text=_("The client's images and documents: its users see and choose only these."),
     )
 
     # Defaults of the account's Pages and campaigns (empty: the site-wide setting).
@@ -116,6 +125,12 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """A new account gets its own media collection (``onesend_plugin.admin.media``)."""
+        if self.collection_id is None:
+            self.collection = Collection.get_first_root_node().add_child(name=self.name)
+        super().save(*args, **kwargs)
 
     def setting(self, field: str, name: str):
         """The account's value of a setting, else the site-wide ``conf`` setting ``name``."""
