@@ -100,7 +100,7 @@ def test_each_account_has_its_own_collection(alpha, bravo):
 
 
 def test_the_migration_builds_a_valid_tree_for_existing_accounts(alpha, bravo):
-    migration = importlib.import_module("onesend_plugin.migrations.0012_account_collection")
+    migration = importlib.import_module("onesend_plugin.migrations.0013_account_collection")
     Account.objects.filter(pk__in=[alpha.account.pk, bravo.account.pk]).update(collection=None)
     migration.create_collections(apps, None)
     root = Collection.get_first_root_node()

@@ -44,7 +44,7 @@ def create_collections(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("onesend", "0011_conversion_per_account"),
+        ("onesend", "0012_webhook_event_retries"),
         ("wagtailcore", "0098_apitoken"),
     ]
 
