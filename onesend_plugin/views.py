@@ -7,7 +7,6 @@ import logging
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.shortcuts import get_object_or_404
-from django.utils.crypto import constant_time_compare
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -38,9 +37,9 @@ class WebhookView(View):
 
     def get(self, request: HttpRequest, app_id: str) -> HttpResponse:
         app = get_object_or_404(MetaApp, app_id=app_id)
-        token = request.GET.get("hub.verify_token", "")
-        if request.GET.get("hub.mode") == "subscribe" and constant_time_compare(token, app.verify_token):
-            return HttpResponse(request.GET.get("hub.challenge", ""), content_type="text/plain")
+        answer = signature.challenge(request.GET, app.verify_token)
+        if answer is not None:
+            return HttpResponse(answer, content_type="text/plain")
         logger.warning("Webhook verification for app %s refused (mode or verify token wrong)", app_id)
         return HttpResponseForbidden("Verification failed.")
 
