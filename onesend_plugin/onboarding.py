@@ -14,13 +14,13 @@ import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
 from . import broadcast, conf
+from .messenger import login
 from .messenger.client import ManagedPage
 from .messenger.errors import AuthError, GraphError
 from .meta import app_client, client_for, client_with
@@ -58,15 +58,14 @@ class OnboardingError(Exception):
 
 def dialog_url(app: MetaApp, redirect_uri: str, state: str) -> str:
     """Meta's login dialog asking ``app``'s permissions for the person's Pages."""
-    query = {
-        "client_id": app.app_id,
-        "redirect_uri": redirect_uri,
-        "state": state,
-        "scope": ",".join(SCOPES),
-        "response_type": "code",
-    }
-    base = conf.get("OAUTH_DIALOG_BASE_URL").rstrip("/")
-    return f"{base}/{conf.get('GRAPH_API_VERSION')}/dialog/oauth?{urlencode(query)}"
+    return login.dialog_url(
+        conf.get("OAUTH_DIALOG_BASE_URL"),
+        conf.get("GRAPH_API_VERSION"),
+        app_id=app.app_id,
+        redirect_uri=redirect_uri,
+        state=state,
+        scopes=SCOPES,
+    )
 
 
 def make_state(session, account: Account, app: MetaApp) -> str:

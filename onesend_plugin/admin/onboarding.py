@@ -21,6 +21,7 @@ from wagtail.admin.widgets import HeaderButton
 from wagtail.log_actions import log
 
 from .. import onboarding, ratelimit, scoping
+from ..messenger import login as facebook_login
 from ..messenger.errors import GraphError
 from ..models import Account, Delivery, MessengerPage, MetaApp
 from .views import ScopedObjectMixin
@@ -105,20 +106,20 @@ class ConnectCallbackView(ConnectMixin, TemplateView):
     template_name = "onesend_plugin/admin/page_connect_choose.html"
 
     def get(self, request, *args, **kwargs):
+        answer = facebook_login.read_answer(request.GET)
         try:
-            ids = onboarding.read_state(request.session, request.GET.get("state", ""))
+            ids = onboarding.read_state(request.session, answer.state)
             account = scoping.get_or_404(Account, ids["account"], request.user, "add")
             app = MetaApp.objects.get(pk=ids["app"])
         except (onboarding.OnboardingError, MetaApp.DoesNotExist) as exc:
             return self.fail(str(exc) or _("That Meta app no longer exists."))
-        if request.GET.get("error"):
-            reason = request.GET.get("error_reason") or request.GET["error"]
+        if answer.error:
             return self.fail(
                 _("The Facebook login was cancelled (%(reason)s). Nothing was connected.")
-                % {"reason": reason}
+                % {"reason": answer.error}
             )
         try:
-            login = onboarding.finish_login(app, callback_url(request), request.GET.get("code", ""))
+            login = onboarding.finish_login(app, callback_url(request), answer.code)
         except GraphError as exc:
             return self.fail(_("Meta refused the login: %(error)s") % {"error": exc})
         if login.missing_required:

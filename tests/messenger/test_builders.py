@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from onesend_plugin.messenger import builders, signature
+from onesend_plugin.messenger import builders, login, signature
 
 BUTTON = builders.url_button("Shop", "https://shop.test/")
 
@@ -100,3 +100,21 @@ def test_is_media(message, media):
 )
 def test_subscription_challenge(params, answer):
     assert signature.challenge(params, "v") == answer
+
+
+def test_login_dialog_url_and_answer():
+    url = login.dialog_url(
+        "https://www.facebook.test/",
+        "v25.0",
+        app_id="9",
+        redirect_uri="https://a.test/cb",
+        state="s",
+        scopes=["x", "y"],
+    )
+    assert url == (
+        "https://www.facebook.test/v25.0/dialog/oauth?client_id=9&redirect_uri=https%3A%2F%2Fa.test%2Fcb"
+        "&state=s&scope=x%2Cy&response_type=code"
+    )
+    assert login.read_answer({"state": "s", "code": "c"}) == login.DialogAnswer(state="s", code="c", error="")
+    cancelled = login.read_answer({"state": "s", "error": "access_denied", "error_reason": "user_denied"})
+    assert cancelled.error == "user_denied"
