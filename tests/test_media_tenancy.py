@@ -97,6 +97,9 @@ def test_each_account_has_its_own_collection(alpha, bravo):
     assert alpha.account.collection.get_parent() == root == bravo.account.collection.get_parent()
     assert alpha.account.collection != bravo.account.collection
     assert alpha.account.collection.name == "Alpha Holdings"
+    alpha.account.name = "Alpha Group"
+    alpha.account.save()
+    assert Collection.objects.get(pk=alpha.account.collection_id).name == "Alpha Group"
 
 
 def test_the_migration_builds_a_valid_tree_for_existing_accounts(alpha, bravo):

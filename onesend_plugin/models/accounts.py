@@ -127,9 +127,12 @@ class Account(models.Model):
         return self.name
 
     def save(self, *args, **kwargs) -> None:
-        """A new account gets its own media collection (``onesend_plugin.admin.media``)."""
+        """A new account gets its own media collection (``onesend_plugin.admin.media``), named
+        like the account, also after a rename (agency staff pick collections by name)."""
         if self.collection_id is None:
             self.collection = Collection.get_first_root_node().add_child(name=self.name)
+        else:
+            Collection.objects.filter(pk=self.collection_id).exclude(name=self.name).update(name=self.name)
         super().save(*args, **kwargs)
 
     def setting(self, field: str, name: str):
