@@ -128,9 +128,11 @@ class Account(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         """A new account gets its own media collection (``onesend_plugin.admin.media``), named
-        like the account, also after a rename (agency staff pick collections by name)."""
+        like the account, also after a rename (agency staff pick collections by name). The root
+        is Wagtail's (created by its migrations; again here if a flushed database lost it)."""
         if self.collection_id is None:
-            self.collection = Collection.get_first_root_node().add_child(name=self.name)
+            root = Collection.get_first_root_node() or Collection.add_root(name="Root")
+            self.collection = root.add_child(name=self.name)
         else:
             Collection.objects.filter(pk=self.collection_id).exclude(name=self.name).update(name=self.name)
         super().save(*args, **kwargs)
