@@ -380,8 +380,9 @@ def profile_run(campaign, options: dict) -> dict:
     from onesend_plugin import broadcast
     from onesend_plugin.models import Campaign, Delivery
 
-    broadcast.async_task = lambda *args, **kwargs: None  # no cluster: this process does the work
-    broadcast.schedule = lambda *args, **kwargs: None
+    # No cluster: this process does the work.
+    broadcast.lifecycle.async_task = broadcast.runner.async_task = lambda *args, **kwargs: None
+    broadcast.runner.schedule = lambda *args, **kwargs: None
     broadcast.start(campaign)
     campaign.refresh_from_db()
     broadcast.freeze(campaign)

@@ -252,7 +252,7 @@ def queue_flow_message(flow: Campaign, subscriber: Subscriber, event: StoreEvent
         defaults={"page": flow.page, "psid": subscriber.psid, "not_before": due},
     )
     if created:
-        from .broadcast import schedule_run
+        from .broadcast.runner import schedule_run
 
         Campaign.objects.filter(pk=flow.pk).update(audience_size=flow.deliveries.count())
         schedule_run(flow.pk, after=max(0.0, (due - timezone.now()).total_seconds()))
@@ -261,12 +261,12 @@ def queue_flow_message(flow: Campaign, subscriber: Subscriber, event: StoreEvent
 
 def send_time(flow: Campaign, subscriber: Subscriber, occurred_at: datetime) -> datetime:
     """The event time plus the delay, then the next ``local_send_time`` in the person's zone."""
-    from .broadcast import _zone
+    from .broadcast.timing import zone
 
     due = occurred_at + timedelta(minutes=flow.delay_minutes)
     if flow.local_send_time is None:
         return due
-    local = timezone.localtime(due, _zone(subscriber.timezone, _zone(flow.page.account.timezone)))
+    local = timezone.localtime(due, zone(subscriber.timezone, zone(flow.page.account.timezone)))
     candidate = local.replace(
         hour=flow.local_send_time.hour, minute=flow.local_send_time.minute, second=0, microsecond=0
     )

@@ -11,7 +11,8 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
-from . import broadcast, conf, inbox, store, subscriptions
+from . import conf, inbox, store, subscriptions
+from .broadcast import periodic, recipients, runner
 from .messenger import builders
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
@@ -160,17 +161,17 @@ def send_text(subscriber_id: int, text: str) -> str | None:
 def start_campaign(campaign_id: int) -> int:
     """Freeze the audience into the ledger, then put workers on it."""
     campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)
-    size = broadcast.freeze(campaign)
-    broadcast.launch(campaign_id, conf.get("RUNNERS_PER_CAMPAIGN"))
+    size = recipients.freeze(campaign)
+    runner.launch(campaign_id, conf.get("RUNNERS_PER_CAMPAIGN"))
     return size
 
 
 def run_campaign(campaign_id: int) -> str:
-    return broadcast.run(campaign_id)
+    return runner.run(campaign_id)
 
 
 def tick() -> None:
-    broadcast.tick()
+    periodic.tick()
     if (  # left behind by a drain that died, or a failed delivery's or event's retry come due
         WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED).exists()
         or WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exists()

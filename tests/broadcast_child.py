@@ -40,7 +40,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from onesend_plugin import broadcast, ratelimit  # noqa: F401  (imported before the start)
+    from onesend_plugin.broadcast import ratelimit  # noqa: F401  (the engine, imported before the start)
 
     connection.ensure_connection()
     print("ready", flush=True)
@@ -85,7 +85,7 @@ def run(*, campaign: int, kill_at: str = "", stop_at: str = "", at: int = 1, bud
 def reserve(*, key: str, rate: float, count: int, times: int) -> dict:
     """Reserve ``count`` sends ``times`` times: ``[before, wait, after]`` for each call (the
     clock before and after it, and the wait it returned)."""
-    from onesend_plugin import ratelimit
+    from onesend_plugin.broadcast import ratelimit
 
     limiter = ratelimit.limiter()
     calls = []

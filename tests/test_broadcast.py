@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from onesend_plugin import broadcast, ratelimit
+from onesend_plugin import broadcast, conf
+from onesend_plugin.broadcast import ratelimit, runner, timing
 from onesend_plugin.messenger.errors import MIN_RETRY_AFTER
 from onesend_plugin.models import Campaign, CampaignButton, Delivery, MessengerPage, Subscriber
 
@@ -135,7 +136,7 @@ def test_a_refused_batch_pauses_briefly_and_each_refusal_in_a_row_doubles_the_pa
 def test_pause_resume_and_cancel(simulator, sim_page, make_subscribers, monkeypatch):
     make_subscribers(sim_page, 4)
     campaign = CampaignFactory(page=sim_page)
-    monkeypatch.setattr(broadcast, "launch", lambda *args, **kwargs: None)  # we run it by hand
+    monkeypatch.setattr(runner, "launch", lambda *args, **kwargs: None)  # we run it by hand
     broadcast.start(campaign)
     campaign.refresh_from_db()
     assert states(campaign) == {"pending": 4}
@@ -143,7 +144,7 @@ def test_pause_resume_and_cancel(simulator, sim_page, make_subscribers, monkeypa
     assert broadcast.run(campaign.pk) == "stopped"
     assert states(campaign) == {"pending": 4}
     broadcast.resume(campaign)
-    monkeypatch.setattr(broadcast.conf, "get", _conf_with(BATCH_SIZE=2))
+    monkeypatch.setattr(conf, "get", _conf_with(BATCH_SIZE=2))
     broadcast.run(campaign.pk, budget=0.0001)  # one batch, then its time is up
     broadcast.cancel(campaign)
     assert states(campaign) == {"sent": 2, "skipped": 2}
@@ -152,8 +153,6 @@ def test_pause_resume_and_cancel(simulator, sim_page, make_subscribers, monkeypa
 
 
 def _conf_with(**overrides):
-    from onesend_plugin import conf
-
     original = conf.get
 
     def get(name):
@@ -194,11 +193,9 @@ def test_content_meta_would_reject_does_not_start(sim_page):
 )
 def test_quiet_hours_in_the_subscribers_timezone(sim_page, zone, now_local, quiet_until_local):
     campaign = CampaignFactory(page=sim_page, quiet_hours_start=time(22), quiet_hours_end=time(8))
-    campaign.message = {"body": {"text": "hi"}}
-    sender = broadcast.Sender(campaign)
     subscriber = Subscriber(page=sim_page, psid="1", timezone=zone)
     now = now_local.replace(tzinfo=ZoneInfo(zone))
-    until = sender._quiet_until(subscriber, now)
+    until = timing.quiet_until(campaign, subscriber, now)
     if quiet_until_local is None:
         assert until is None
     else:
@@ -210,7 +207,7 @@ def test_local_time_schedule_sends_at_each_subscribers_own_clock(sim_page, make_
     paris, tokyo = make_subscribers(sim_page, 2)
     Subscriber.objects.filter(pk=paris.pk).update(timezone="Europe/Paris")
     Subscriber.objects.filter(pk=tokyo.pk).update(timezone="Asia/Tokyo")
-    monkeypatch.setattr(broadcast, "launch", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "launch", lambda *args, **kwargs: None)
     wall = datetime(2030, 5, 1, 10, 0, tzinfo=ZoneInfo("UTC"))  # account timezone is UTC
     campaign = CampaignFactory(page=sim_page, schedule=Campaign.Schedule.LOCAL, send_at=wall)
     broadcast.start(campaign)
@@ -289,7 +286,7 @@ def test_a_page_held_longer_than_a_run_waits_gives_its_batch_back(
 ):
     make_subscribers(sim_page, 3)
     campaign = CampaignFactory(page=sim_page)
-    monkeypatch.setattr(broadcast, "launch", lambda *args, **kwargs: None)
+    monkeypatch.setattr(runner, "launch", lambda *args, **kwargs: None)
     broadcast.start(campaign)
     ratelimit.hold_page(sim_page, 3600)  # e.g. Meta said: back in an hour
     assert broadcast.run(campaign.pk) == "throttled"

@@ -34,7 +34,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from onesend_simulator.remote import wait_for
 
-from onesend_plugin import broadcast, conf, ratelimit
+from onesend_plugin import broadcast, conf
+from onesend_plugin.broadcast import ratelimit, runner
 from onesend_plugin.meta import client_for
 from onesend_plugin.models import Campaign, Delivery, MarketingToken, RateLimitState, Subscriber
 
@@ -73,7 +74,7 @@ def started(campaign, monkeypatch) -> Campaign:
     """Start the campaign (audience frozen into the ledger, status running) without putting a
     worker on it: the test decides who runs it."""
     with monkeypatch.context() as patch:
-        patch.setattr(broadcast, "launch", lambda *args, **kwargs: None)
+        patch.setattr(runner, "launch", lambda *args, **kwargs: None)
         broadcast.start(campaign)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.RUNNING
@@ -501,13 +502,13 @@ def test_pause_resume_and_a_restarted_cluster_add_up(
 
     # Resumed; its worker process dies (the cluster is restarted) three batches later.
     with monkeypatch.context() as patch:
-        patch.setattr(broadcast, "launch", lambda *args, **kwargs: None)
+        patch.setattr(runner, "launch", lambda *args, **kwargs: None)
         broadcast.resume(campaign)
     restarted_worker.run(campaign, kill_at="before_send", at=31).wait_killed()
     after_crash = states(campaign)
     assert after_crash["sent"] == paused["sent"] + 30 and after_crash["claimed"] == 10
     with monkeypatch.context() as patch:
-        patch.setattr(broadcast, "launch", lambda *args, **kwargs: None)
+        patch.setattr(runner, "launch", lambda *args, **kwargs: None)
         assert broadcast.conclude(campaign.pk) == "continued"
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.RUNNING

@@ -11,6 +11,7 @@ from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
 from onesend_plugin import broadcast
+from onesend_plugin.broadcast import lifecycle
 from onesend_plugin.models import Campaign
 
 from .factories import CampaignFactory
@@ -20,7 +21,7 @@ from .factories import CampaignFactory
 def queued(monkeypatch):
     """The tasks the engine queues (none runs)."""
     calls = []
-    monkeypatch.setattr(broadcast, "async_task", lambda name, *args, **kwargs: calls.append((name, args)))
+    monkeypatch.setattr(lifecycle, "async_task", lambda name, *args, **kwargs: calls.append((name, args)))
     return calls
 
 

@@ -20,7 +20,8 @@ from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets import HeaderButton
 from wagtail.log_actions import log
 
-from .. import onboarding, ratelimit, scoping
+from .. import onboarding, scoping
+from ..broadcast import ratelimit
 from ..messenger import login as facebook_login
 from ..messenger.errors import GraphError
 from ..models import Account, Delivery, MessengerPage, MetaApp

@@ -250,7 +250,7 @@ class Delivery(models.Model):
 
 
 class RateLimitState(models.Model):
-    """Shared per-Page send-rate state when no Redis is configured (see ``ratelimit.py``)."""
+    """Shared per-Page send-rate state when no Redis is configured (see ``broadcast/ratelimit.py``)."""
 
     key = models.CharField(max_length=100, primary_key=True)
     available_at = models.FloatField(default=0.0)  # GCRA theoretical arrival time (epoch seconds)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .messenger.client import BatchRequest, GraphClient
-from .models import Campaign, Channel, MessengerPage, Subscriber
+from ..messenger.client import BatchRequest, GraphClient
+from ..models import Campaign, Channel, MessengerPage, Subscriber
 
 
 class TokenChannel:

@@ -16,8 +16,8 @@ from typing import Protocol
 
 from django.db import transaction
 
-from . import conf
-from .models import MessengerPage, RateLimitState
+from .. import conf
+from ..models import MessengerPage, RateLimitState
 
 
 class Limiter(Protocol):

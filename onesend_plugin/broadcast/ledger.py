@@ -1,0 +1,106 @@
+"""The ledger's rows through a send: claimed by a worker, marked ``sending``, recorded, or
+recovered from a dead worker. Every change of a claimed row is conditional on its claim's time
+(``claimed_at``, the batch's ownership token), so a worker that stalled past its lease changes
+nothing when it wakes up."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .. import analytics, bulk, conf
+from ..models import Campaign, Delivery
+
+State = Delivery.State
+#: Rows that may still be sent: a campaign is finished only when none is left.
+OPEN_STATES = (State.PENDING, State.CLAIMED, State.SENDING)
+
+
+def claim(campaign: Campaign, size: int) -> tuple[datetime, list[int]]:
+    """Take up to ``size`` due rows for this worker, in one statement. ``SKIP LOCKED`` lets
+    concurrent workers pass each other without waiting; the ``state`` condition makes the claim
+    safe on any database (a row another worker claimed first is simply not ours).
+
+    Returns the claim's time and the row ids. The rows keep that time in ``claimed_at``: it is
+    the batch's ownership token (see ``owned``)."""
+    table = Delivery._meta.db_table
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    claimed_at = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(claimed_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            # MATERIALIZED: the LIMIT is applied once (an inlined IN-subquery may be re-run).
+            f"WITH due AS MATERIALIZED (SELECT id FROM {table} WHERE campaign_id = %s AND state = %s "
+            f"AND (not_before IS NULL OR not_before <= %s) ORDER BY id LIMIT %s{lock}) "
+            f"UPDATE {table} SET state = %s, claimed_at = %s "
+            f"WHERE state = %s AND id IN (SELECT id FROM due) RETURNING id",
+            [campaign.pk, State.PENDING, now, size, State.CLAIMED, now, State.PENDING],
+        )
+        return claimed_at, sorted(row[0] for row in cursor.fetchall())
+
+
+def owned(claimed_at: datetime, state: str) -> QuerySet[Delivery]:
+    """The rows of a batch that are still its worker's: in the state it left them and claimed
+    at ``claimed_at``. Once the lease is over, ``recover`` moves them out of that state and
+    another worker's claim changes ``claimed_at``: a stalled worker's late updates then match
+    nothing."""
+    return Delivery.objects.filter(claimed_at=claimed_at, state=state)
+
+
+def recover(campaign: Campaign) -> None:
+    """Rows of a worker presumed dead: claimed ones go back to the queue (nothing was sent);
+    those it was sending become unknown (something may have been sent)."""
+    stale = timezone.now() - timedelta(seconds=conf.get("CLAIM_LEASE_SECONDS"))
+    rows = campaign.deliveries.filter(claimed_at__lt=stale)
+    rows.filter(state=State.CLAIMED).update(state=State.PENDING)
+    lost = rows.filter(state=State.SENDING).update(state=State.UNKNOWN, reason="worker_lost")
+    analytics.bump(campaign.pk, {"unknown": lost})
+
+
+def mark_sending(claimed_at: datetime, ids: list[int], at: datetime) -> list[int]:
+    """Mark the batch's rows ``sending`` (``sent_at`` records the attempt, and the cooldown
+    claimed for it, until Meta answers); returns the ids of those still owned."""
+    table = Delivery._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, sent_at = %s WHERE id IN ({placeholders}) "
+            f"AND claimed_at = %s AND state = %s RETURNING id",
+            [State.SENDING, adapt(at), *ids, adapt(claimed_at), State.CLAIMED],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def mark_sent(claimed_at: datetime, rows: list[Delivery], at: datetime) -> int:
+    """Record sent rows (still owned) and their Meta message ids in one statement
+    (``bulk_update`` builds an ORM expression per row and field: most of a worker's CPU at
+    Meta's rate). Returns how many were recorded."""
+    if not rows:
+        return 0
+    table = Delivery._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    source, params = bulk.rows_source(
+        [("id", Delivery._meta.pk), ("message_id", Delivery._meta.get_field("message_id"))],
+        [(row.id, row.message_id) for row in rows],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET state = %s, sent_at = %s, message_id = v.message_id "
+            f"FROM {source} WHERE {table}.id = v.id AND {table}.claimed_at = %s AND {table}.state = %s",
+            [State.SENT, adapt(at), *params, adapt(claimed_at), State.SENDING],
+        )
+        return cursor.rowcount
+
+
+def by_value(pairs: Iterable[tuple]) -> dict:
+    """``(value, item)`` pairs grouped by value: one UPDATE per distinct value."""
+    grouped = defaultdict(list)
+    for value, item in pairs:
+        grouped[value].append(item)
+    return grouped

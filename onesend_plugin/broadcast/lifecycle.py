@@ -1,0 +1,123 @@
+"""What editors do to a campaign (the admin's buttons call these): start, pause, resume,
+cancel, retry the unknown rows, send a test. Each is written to Wagtail's audit log."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+from wagtail.log_actions import log
+
+from .. import analytics, messages
+from ..messenger.errors import GraphError
+from ..meta import client_for
+from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber
+from . import channels, runner
+from .ledger import by_value
+from .timing import starts_at
+from .transitions import CampaignError, claim_start, transition
+
+State = Delivery.State
+Status = Campaign.Status
+
+
+def start(campaign: Campaign, *, user=None) -> None:
+    """Send the published campaign now, or schedule it when its time is still to come."""
+    if not campaign.live:
+        raise CampaignError("Publish the campaign before sending it.")
+    if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
+        raise CampaignError(
+            f"This campaign is {campaign.get_status_display().lower()}; it can't be started again."
+        )
+    if campaign.page.status == MessengerPage.Status.PAUSED:
+        raise CampaignError(
+            f"The Page is paused ({campaign.page.status_reason}): re-check its connection first."
+        )
+    problems = messages.validate(campaign, [(b.title, b.url) for b in campaign.buttons.all()])
+    if problems:
+        raise CampaignError(" ".join(problems.values()))
+    if starts_at(campaign) > timezone.now():
+        claim_start(campaign, Status.DRAFT, status=Status.SCHEDULED)
+        log(campaign, "onesend.campaign.schedule", user=user)
+        return
+    claim_start(
+        campaign,
+        campaign.status,
+        status=Status.RUNNING,
+        started_at=timezone.now(),
+        message={"body": messages.build(campaign)},
+        last_error="",
+    )
+    log(campaign, "onesend.campaign.start", user=user)
+    if not campaign.is_flow:  # a flow has no audience to freeze: events queue its messages
+        transaction.on_commit(lambda: async_task("onesend_plugin.tasks.start_campaign", campaign.pk))
+
+
+def pause(campaign: Campaign, *, user=None, reason: str = "") -> None:
+    transition(campaign, (Status.RUNNING, Status.SCHEDULED), Status.PAUSED, reason)
+    log(campaign, "onesend.campaign.pause", user=user, data={"reason": reason})
+
+
+def resume(campaign: Campaign, *, user=None) -> None:
+    transition(campaign, (Status.PAUSED,), Status.RUNNING if campaign.started_at else Status.SCHEDULED)
+    log(campaign, "onesend.campaign.resume", user=user)
+    if campaign.status == Status.RUNNING:
+        transaction.on_commit(lambda: runner.launch(campaign.pk))
+
+
+def cancel(campaign: Campaign, *, user=None) -> None:
+    """Stop for good: rows not yet sent are skipped (reason ``cancelled``)."""
+    transition(campaign, (Status.DRAFT, Status.SCHEDULED, Status.RUNNING, Status.PAUSED), Status.CANCELLED)
+    cancelled = campaign.deliveries.filter(state=State.PENDING).update(
+        state=State.SKIPPED, reason="cancelled"
+    )
+    analytics.bump(campaign.pk, {"skipped:cancelled": cancelled})
+    log(campaign, "onesend.campaign.cancel", user=user)
+
+
+def retry_unknown(campaign: Campaign, *, user=None) -> int:
+    """Queue again the rows whose fate a crash hid. They may reach some people twice: that is
+    why this is an explicit decision, never automatic."""
+    if campaign.status == Status.CANCELLED:
+        raise CampaignError("The campaign was cancelled.")
+    unknown = campaign.deliveries.filter(state=State.UNKNOWN)
+    # Give back the cooldown each lost attempt claimed (stamped as its sent_at), or the retry
+    # would be skipped as if the person had been messaged. Meta's own cap still stops a real
+    # duplicate on token channels.
+    for attempted_at, subscriber_ids in by_value(unknown.values_list("sent_at", "subscriber_id")).items():
+        Subscriber.objects.filter(pk__in=subscriber_ids, last_marketing_at=attempted_at).update(
+            last_marketing_at=None
+        )
+    count = unknown.update(state=State.PENDING, reason="", sent_at=None)
+    analytics.bump(campaign.pk, {"unknown": -count})
+    if count:
+        Campaign.objects.filter(pk=campaign.pk, status=Status.FINISHED).update(
+            status=Status.RUNNING, finished_at=None
+        )
+        campaign.refresh_from_db(fields=["status", "finished_at"])
+        if campaign.status == Status.RUNNING:
+            transaction.on_commit(lambda: runner.launch(campaign.pk))
+    log(campaign, "onesend.campaign.retry_unknown", user=user, data={"count": count})
+    return count
+
+
+def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None) -> str | None:
+    """Send the campaign's latest draft to one subscriber, outside the ledger (e.g. to a
+    colleague). Through the Standard channel when their 24 h window is open, else the Page's
+    channel — which uses up their Meta cooldown like any marketing message."""
+    draft = campaign.get_latest_revision_as_object() if campaign.pk else campaign
+    problems = messages.validate(draft, [(b.title, b.url) for b in draft.buttons.all()])
+    if problems:
+        raise CampaignError(" ".join(problems.values()))
+    subscriber.active_tokens = list(subscriber.tokens.filter(status=MarketingToken.Status.ACTIVE))
+    page = campaign.page
+    channel = channels.StandardChannel() if subscriber.in_standard_window() else channels.for_page(page)
+    client = client_for(page)
+    request = channel.request(subscriber, messages.build(draft), channel.prepare(campaign, client))
+    if isinstance(request, str):
+        raise CampaignError(f"This subscriber can't be reached ({request.replace('_', ' ')}).")
+    [result] = client.batch([request])
+    if isinstance(result, GraphError):
+        raise result
+    log(campaign, "onesend.campaign.send_test", user=user, data={"subscriber": subscriber.pk})
+    return result.message_id

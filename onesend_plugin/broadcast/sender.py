@@ -1,0 +1,345 @@
+"""Sending one claimed batch: load it, sort it (send, skip, defer), mark it ``sending`` and take
+the cooldowns (committed before the Graph call: at most once), wait for the Page's rate-limit
+slot, call Meta, and record every outcome."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, FilteredRelation, Q
+from django.utils import timezone
+
+from .. import analytics, conf, messages, store, subscriptions
+from ..hooks import plugins
+from ..messenger.client import SendResult
+from ..messenger.errors import (
+    DEFAULT_RETRY_AFTER,
+    MIN_RETRY_AFTER,
+    AuthError,
+    GraphError,
+    NotEligibleYet,
+    OutsideWindow,
+    RateLimited,
+    RecipientUnavailable,
+    TransientError,
+)
+from ..meta import client_for
+from ..models import Campaign, Delivery, MarketingToken, Subscriber
+from . import channels, ratelimit
+from .cooldown import claim_cooldown, release_cooldown
+from .ledger import by_value, mark_sending, mark_sent, owned
+from .timing import quiet_until
+from .transitions import pause_page
+
+logger = logging.getLogger(__name__)
+
+State = Delivery.State
+Status = Campaign.Status
+#: Waiting longer than this for the rate limiter ends the run; a later run picks up.
+MAX_RATE_WAIT = 10.0
+#: A batch leaving this much after its slot (seconds) delays the next one. It is well under the
+#: slack Meta's one-second window leaves at the default headroom (31 ms for batches of 50 at 291/s).
+LATE = 0.005
+#: What a batch loads of each row, its subscriber and their active tokens (see ``Sender._load``),
+#: in the models' field order (``Model.from_db`` expects it).
+ROW_FIELDS = ("id", "subscriber_id", "trigger_key", "not_before", "attempts")
+SUBSCRIBER_FIELDS = (
+    "id",
+    "psid",
+    "status",
+    "timezone",
+    "locale",
+    "source_ref",
+    "customer_ref",
+    "last_interaction_at",
+    "last_marketing_at",
+)
+TOKEN_FIELDS = ("token", "topic")
+
+
+class Sender:
+    """Sends claimed batches of one campaign and records every outcome."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.page = campaign.page
+        self.client = client_for(self.page)
+        self.channel = channels.for_page(self.page)
+        self.message = campaign.message["body"]
+        self.context = campaign.message.get("channel", {})
+        media = messages.is_media(self.message)
+        self.bucket, self.rate = ratelimit.bucket(self.page, media)
+        self.batch_size = ratelimit.batch_size(media, self.rate, conf.get("BATCH_SIZE"))
+        self.tracks_clicks = bool(analytics.button_urls(self.message))
+        # Encoded once: recipients whose message no plugin or link tracking changed share it.
+        self.message_json = json.dumps(self.message, separators=(",", ":"))
+        self.outcomes: Counter[str] = Counter()
+        self.throttled_in_a_row = 0  # batches Meta refused for the rate, one after another
+
+    def send(self, claimed_at: datetime, ids: list[int]) -> float:
+        """Send one claimed batch. Returns 0, or the seconds to wait when the Page is throttled
+        (the batch went back to the queue)."""
+        ready, skipped, deferred = self._sort(self._load(claimed_at, ids), timezone.now())
+        self._skip(claimed_at, State.CLAIMED, skipped)
+        self._defer(claimed_at, deferred)
+        if not ready:
+            return 0.0
+        attempted_at = timezone.now()
+        ready, previous = self._start(claimed_at, ready, attempted_at)
+        if not ready:
+            return 0.0
+        # Sends are spaced evenly, so a batch that goes late while the next one is on time puts
+        # more than Meta's limit in one second. Hence the slot is reserved after the database
+        # writes, right before the call, and a late wake-up moves the Page's next slot along. The
+        # price: a worker killed during that wait (usually < 0.2 s) leaves its rows ``unknown``.
+        limiter = ratelimit.limiter()
+        wait = limiter.reserve(self.bucket, len(ready), self.rate)
+        if wait > MAX_RATE_WAIT:
+            self._give_back(claimed_at, [row for row, _ in ready], attempted_at, previous)
+            self._set_throttled(wait)
+            return wait
+        due = time.monotonic() + wait
+        if wait > 0:
+            time.sleep(wait)
+        if time.monotonic() - due > LATE:
+            limiter.hold(self.bucket, len(ready) / self.rate)
+        try:
+            results = self.client.batch([request for _, request in ready])
+        except GraphError as exc:
+            results = [exc] * len(ready)
+        plugins.after_send(
+            campaign=self.campaign,
+            outcomes=[(row, result) for (row, _), result in zip(ready, results, strict=True)],
+        )
+        return self._record(claimed_at, ready, results, attempted_at, previous)
+
+    def _load(self, claimed_at: datetime, ids: list[int]) -> list[Delivery]:
+        """The batch's rows still owned, with their subscribers and active tokens, in one query of
+        plain values: the ORM's model loading (``select_related`` + a prefetch) cost more CPU
+        than everything else a send does. Fields not loaded here load on access (plugins)."""
+        db = Delivery.objects.db
+        values = (
+            owned(claimed_at, State.CLAIMED)
+            .filter(id__in=ids)
+            .alias(
+                token=FilteredRelation(
+                    "subscriber__tokens",
+                    condition=Q(subscriber__tokens__status=MarketingToken.Status.ACTIVE),
+                )
+            )
+            .order_by("id")
+            .values_list(
+                *ROW_FIELDS,
+                *(f"subscriber__{name}" for name in SUBSCRIBER_FIELDS),
+                *(f"token__{name}" for name in TOKEN_FIELDS),
+            )
+        )
+        rows: dict[int, Delivery] = {}
+        split, tokens_at = len(ROW_FIELDS), len(ROW_FIELDS) + len(SUBSCRIBER_FIELDS)
+        for value in values:
+            row = rows.get(value[0])
+            if row is None:
+                row = rows[value[0]] = Delivery.from_db(db, ROW_FIELDS, value[:split])
+                subscriber = None
+                if row.subscriber_id is not None:  # None: erased since the audience was frozen
+                    subscriber = Subscriber.from_db(db, SUBSCRIBER_FIELDS, value[split:tokens_at])
+                    subscriber.page = self.page
+                    subscriber.active_tokens = []
+                row.subscriber = subscriber
+            if value[tokens_at] is not None:
+                row.subscriber.active_tokens.append(
+                    MarketingToken.from_db(db, TOKEN_FIELDS, value[tokens_at:])
+                )
+        return list(rows.values())
+
+    def _start(self, claimed_at: datetime, ready: list, at: datetime) -> tuple[list, dict]:
+        """Mark the rows ``sending`` and claim their recipients' cooldown, committed together
+        before the Graph call (at most once). Returns the (row, request) pairs to send and the
+        cooldowns they replaced, to give back if nothing is sent after all."""
+        with transaction.atomic():
+            sending = set(mark_sending(claimed_at, [row.id for row, _ in ready], at))
+            ready = [(row, request) for row, request in ready if row.id in sending]
+            allowed = claim_cooldown([row.subscriber_id for row, _ in ready], at, self.page)
+            capped = [(row, "frequency_cap") for row, _ in ready if row.subscriber_id not in allowed]
+            self._skip(claimed_at, State.SENDING, capped)
+        ready = [(row, request) for row, request in ready if row.subscriber_id in allowed]
+        # Read with the batch a moment ago: the claim succeeded, so the value was free then, and
+        # only a claim given back (restoring the same value) can have happened in between.
+        previous = {row.subscriber_id: row.subscriber.last_marketing_at for row, _ in ready}
+        return ready, previous
+
+    def _give_back(self, claimed_at: datetime, rows: list[Delivery], at: datetime, previous: dict) -> None:
+        """Nothing was sent: the rows go back to the queue and their cooldowns are released."""
+        with transaction.atomic():
+            owned(claimed_at, State.SENDING).filter(id__in=[r.id for r in rows]).update(
+                state=State.PENDING, claimed_at=None, sent_at=None
+            )
+            release_cooldown([r.subscriber_id for r in rows], at, previous)
+
+    def _sort(self, rows: list[Delivery], now: datetime):
+        """Split claimed rows into (row, request) to send, (row, reason) to skip and
+        (row, not_before) to defer."""
+        ready, skipped, deferred = [], [], []
+        build, veto = plugins.implemented("build_message"), plugins.implemented("before_send")
+        expires_at = self.campaign.expires_at
+        for row in rows:
+            subscriber = row.subscriber
+            if subscriber is None or subscriber.status != Subscriber.Status.SUBSCRIBED:
+                skipped.append((row, "unsubscribed"))
+                continue
+            if expires_at and now >= expires_at:
+                skipped.append((row, "expired"))
+                continue
+            quiet_end = quiet_until(self.campaign, subscriber, now)
+            if quiet_end:
+                if expires_at and quiet_end >= expires_at:
+                    skipped.append((row, "quiet_hours"))
+                else:
+                    deferred.append((row, quiet_end))
+                continue
+            if self.campaign.is_flow and store.exited(self.campaign, row):
+                skipped.append((row, "exited"))
+                continue
+            message = self.message
+            if build:
+                message = (
+                    plugins.build_message(campaign=self.campaign, subscriber=subscriber, message=message)
+                    or message
+                )
+            if self.tracks_clicks:
+                message = analytics.tracked_buttons(message, row.id)
+            if veto and False in plugins.before_send(
+                campaign=self.campaign, subscriber=subscriber, message=message
+            ):
+                skipped.append((row, "vetoed"))
+                continue
+            payload = self.message_json if message is self.message else message
+            request = self.channel.request(subscriber, payload, self.context)
+            if isinstance(request, str):
+                skipped.append((row, request))
+            else:
+                ready.append((row, request))
+        return ready, skipped, deferred
+
+    def _record(self, claimed_at: datetime, ready, results, attempted_at: datetime, previous: dict) -> float:
+        """Save each outcome (of rows still this batch's); returns seconds to wait if Meta
+        throttled the Page."""
+        now = timezone.now()
+        sent: list[Delivery] = []
+        groups: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+        hold = 0.0
+        max_attempts = conf.get("MAX_ATTEMPTS")
+        for (row, _), result in zip(ready, results, strict=True):
+            if isinstance(result, SendResult):
+                row.state, row.message_id, row.sent_at = State.SENT, result.message_id or "", now
+                sent.append(row)
+                self.outcomes["sent"] += 1
+                continue
+            self.campaign.last_error = str(result)[:500]
+            groups[self._outcome(row, result, max_attempts)].append(row)
+            if isinstance(result, RateLimited):
+                hold = max(hold, result.retry_after)
+        with transaction.atomic():
+            counters = self._save(claimed_at, sent, groups, now)
+            # Rows surely not sent (failed, or back in the queue) give their cooldown back.
+            release = [
+                r
+                for (state, _), rows in groups.items()
+                if state in (State.FAILED, State.PENDING)
+                for r in rows
+            ]
+            release_cooldown([r.subscriber_id for r in release], attempted_at, previous)
+            analytics.bump(self.campaign.pk, counters)
+        return self._after_batch(hold, bool(sent))
+
+    def _outcome(self, row: Delivery, result: GraphError, max_attempts: int) -> tuple[str, str]:
+        """The state and reason a failed send leaves its row in (``pending``: to be tried again),
+        after acting on what Meta said (the person is unreachable, the Page's token is dead)."""
+        if isinstance(result, RecipientUnavailable):
+            subscriptions.unsubscribe(row.subscriber, source="send_error", reason=result.reason)
+            return State.FAILED, result.reason
+        if isinstance(result, NotEligibleYet):
+            return State.SKIPPED, "frequency_cap"
+        if isinstance(result, OutsideWindow):
+            return State.FAILED, "outside_window"
+        if isinstance(result, RateLimited):
+            return State.PENDING, ""
+        if isinstance(result, AuthError):
+            pause_page(self.page, str(result))
+            return State.PENDING, ""
+        if isinstance(result, TransientError) and result.code is None and result.http_status is None:
+            return State.UNKNOWN, "timeout"  # Meta may have sent it
+        if isinstance(result, TransientError) and row.attempts + 1 < max_attempts:
+            return State.PENDING, ""
+        return State.FAILED, "transient" if isinstance(result, TransientError) else f"error_{result.code}"
+
+    def _save(
+        self, claimed_at: datetime, sent: list[Delivery], groups: dict, now: datetime
+    ) -> dict[str, int]:
+        """Write the outcomes of the rows still owned; returns the counters to bump."""
+        recorded = mark_sent(claimed_at, sent, now)
+        counters = {"sent": recorded, f"sent@{now:%Y-%m-%dT%H:%M}": recorded}
+        for (state, reason), rows in groups.items():
+            update = {"state": state, "reason": reason}
+            if state == State.PENDING:  # back in the queue for another attempt
+                update.update(claimed_at=None, sent_at=None, attempts=F("attempts") + 1)
+            recorded = owned(claimed_at, State.SENDING).filter(id__in=[r.id for r in rows]).update(**update)
+            if state in (State.FAILED, State.UNKNOWN):
+                self.outcomes["failed"] += recorded
+            if state != State.PENDING:
+                counters[_counter(state, reason)] = recorded
+        return counters
+
+    def _after_batch(self, hold: float, any_sent: bool) -> float:
+        """Hold the Page when Meta throttled it (backing off while it keeps doing so), pause the
+        campaign if too many sends fail; returns the seconds to wait when that ends the run."""
+        if hold:
+            self.throttled_in_a_row += 1
+            hold = max(hold, min(MIN_RETRY_AFTER * 2 ** (self.throttled_in_a_row - 1), DEFAULT_RETRY_AFTER))
+            ratelimit.hold_page(self.page, hold)
+            self._set_throttled(hold)
+        elif any_sent:
+            self.throttled_in_a_row = 0
+        self._check_error_rate()
+        return hold if hold > MAX_RATE_WAIT else 0.0
+
+    def _skip(self, claimed_at: datetime, state: str, skipped: list[tuple[Delivery, str]]) -> None:
+        for reason, ids in by_value((reason, row.id) for row, reason in skipped).items():
+            count = (
+                owned(claimed_at, state)
+                .filter(id__in=ids)
+                .update(state=State.SKIPPED, reason=reason, sent_at=None)
+            )
+            analytics.bump(self.campaign.pk, {f"skipped:{reason}": count})
+
+    def _defer(self, claimed_at: datetime, deferred: list[tuple[Delivery, datetime]]) -> None:
+        for not_before, ids in by_value((not_before, row.id) for row, not_before in deferred).items():
+            owned(claimed_at, State.CLAIMED).filter(id__in=ids).update(
+                state=State.PENDING, not_before=not_before, claimed_at=None
+            )
+
+    def _set_throttled(self, seconds: float) -> None:
+        until = timezone.now() + timedelta(seconds=seconds)
+        Campaign.objects.filter(pk=self.campaign.pk).update(
+            throttled_until=until, last_error=self.campaign.last_error
+        )
+
+    def _check_error_rate(self) -> None:
+        total = sum(self.outcomes.values())
+        failed = self.outcomes["failed"]
+        if total >= conf.get("ERROR_RATE_MIN_SAMPLE") and failed / total > conf.get("ERROR_RATE_PAUSE"):
+            reason = f"Paused automatically: {failed} of {total} messages failed. Last error: {self.campaign.last_error}"
+            Campaign.objects.filter(pk=self.campaign.pk, status=Status.RUNNING).update(
+                status=Status.PAUSED, last_error=reason
+            )
+            logger.warning("Campaign %s: %s", self.campaign.pk, reason)
+
+
+def _counter(state: str, reason: str) -> str:
+    """The counter of a final outcome: ``sent``, ``unknown``, ``failed:<reason>``, ``skipped:<reason>``."""
+    return f"{state}:{reason}" if state in (State.FAILED, State.SKIPPED) else state
