@@ -12,7 +12,6 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -24,6 +23,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import bulk, conf
+from .counters import Kind, hourly, keyed
 from .messenger import builders
 from .models import Account, Campaign, CampaignStat, Click, Conversion, Delivery, MessengerPage, Subscriber
 
@@ -36,7 +36,8 @@ CLICK_SALT = "onesend.click"
 
 
 def bump(campaign_id: int, counts: dict[str, int]) -> None:
-    """Add to a campaign's counters in one statement (an upsert that increments)."""
+    """Add to a campaign's counters in one statement (an upsert that increments). Names are
+    built by ``counters``."""
     counts = {name: n for name, n in sorted(counts.items()) if n}  # one lock order for every caller
     if not counts:
         return
@@ -53,11 +54,6 @@ def bump(campaign_id: int, counts: dict[str, int]) -> None:
 
 def stats(campaign: Campaign) -> dict[str, int]:
     return dict(campaign.stats.values_list("name", "value"))
-
-
-def hour(at: datetime) -> str:
-    """The UTC hour bucket of a time-series counter."""
-    return at.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H")
 
 
 # -- Receipts (Meta's delivery and read watermarks) --------------------------------------------
@@ -116,9 +112,9 @@ def record_receipts(
     _set_once("read_at", read)
     counts: dict[int, Counter] = {}
     for pk in delivered:
-        counts.setdefault(campaign_of[pk], Counter())["delivered"] += 1
+        counts.setdefault(campaign_of[pk], Counter())[Kind.DELIVERED] += 1
     for pk, wm in read.items():
-        counts.setdefault(campaign_of[pk], Counter()).update(["read", f"read@{hour(wm)}"])
+        counts.setdefault(campaign_of[pk], Counter()).update([Kind.READ, hourly(Kind.READ, wm)])
     for campaign_id in sorted(counts):
         bump(campaign_id, counts[campaign_id])
     return len(delivered), len(read)
@@ -238,7 +234,12 @@ def record_click(delivery: Delivery, button: int, at: datetime | None = None) ->
     first = Delivery.objects.filter(pk=delivery.pk, clicked_at__isnull=True).update(clicked_at=at)
     bump(
         delivery.campaign_id,
-        {"clicks": 1, "unique_clicks": first, f"button:{button}": 1, f"click@{hour(at)}": 1},
+        {
+            Kind.CLICKS: 1,
+            Kind.UNIQUE_CLICKS: first,
+            keyed(Kind.BUTTON, button): 1,
+            hourly(Kind.CLICKS, at): 1,
+        },
     )
 
 
@@ -285,7 +286,7 @@ def record_conversion(
             conversion.campaign_id, conversion.via = delivery.campaign_id, via
             conversion.subscriber_id = delivery.subscriber_id
             conversion.save(update_fields=["campaign", "via", "subscriber"])
-            bump(delivery.campaign_id, {"conversions": 1, f"revenue:{currency}": int(value * 100)})
+            bump(delivery.campaign_id, {Kind.CONVERSIONS: 1, keyed(Kind.REVENUE, currency): int(value * 100)})
         elif people:
             conversion.subscriber = people[0]
             conversion.save(update_fields=["subscriber"])
@@ -336,4 +337,4 @@ def record_unsubscribe(subscriber: Subscriber, at: datetime | None = None) -> No
         .first()
     )
     if last:
-        bump(last, {"unsubscribed": 1})
+        bump(last, {Kind.UNSUBSCRIBED: 1})

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from onesend_plugin import analytics
+from onesend_plugin.counters import hour
 from onesend_plugin.hooks import plugins
 from onesend_plugin.models import Click, Conversion, Delivery
 
@@ -107,7 +108,7 @@ def test_time_series_buckets_reads_by_hour(post_webhook, page, person, three_cam
     campaigns, rows, start = three_campaigns
     wm = start + timedelta(hours=3)
     post_webhook(page.app, payloads.one(page.page_id, payloads.read(page.page_id, "7", ms(wm))))
-    assert analytics.stats(campaigns[0])[f"read@{analytics.hour(wm)}"] == 1
+    assert analytics.stats(campaigns[0])[f"read@{hour(wm)}"] == 1
 
 
 # -- clicks ----------------------------------------------------------------------------------

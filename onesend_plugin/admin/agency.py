@@ -20,6 +20,7 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from .. import scoping
+from ..counters import Kind, prefix
 from ..models import Account, Campaign, CampaignStat, MessengerPage, Subscriber, WebhookEvent
 
 URL_NAME = "onesend_agency"
@@ -78,7 +79,7 @@ def overview(now=None) -> list[dict]:
         rows[row["page__account"]]["in_flight"][row["status"]] = row["n"]
 
     failed_sends = (
-        CampaignStat.objects.filter(name__startswith="failed:")
+        CampaignStat.objects.filter(name__startswith=prefix(Kind.FAILED))
         .filter(Q(campaign__status__in=IN_FLIGHT) | Q(campaign__finished_at__gte=errors_since))
         .values("campaign__page__account")
         .annotate(n=Sum("value"))

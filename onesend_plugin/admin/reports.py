@@ -40,6 +40,7 @@ from wagtail.coreutils import multigetattr
 from wagtail.permissions import policy_registry
 
 from .. import analytics, scoping
+from ..counters import Kind, breakdown, key_of, prefix, series
 from ..messenger import builders
 from ..models import Campaign, CampaignStat, MessengerPage
 from . import charts
@@ -154,13 +155,13 @@ def funnel(campaign: Campaign, counters: dict[str, int]) -> Funnel:
     before it. A step can exceed the previous one (a click without a read receipt, a conversion
     attributed to a read), so step rates above 100% are possible and shown as they are."""
     audience = campaign.audience_size
-    sent = counters.get("sent", 0)
+    sent = counters.get(Kind.SENT, 0)
     values = [
         ("sent", _("Sent"), sent),
-        ("delivered", _("Delivered"), counters.get("delivered", 0)),
-        ("read", _("Read"), counters.get("read", 0)),
-        ("clicked", _("Clicked (people)"), counters.get("unique_clicks", 0)),
-        ("converted", _("Converted"), counters.get("conversions", 0)),
+        ("delivered", _("Delivered"), counters.get(Kind.DELIVERED, 0)),
+        ("read", _("Read"), counters.get(Kind.READ, 0)),
+        ("clicked", _("Clicked (people)"), counters.get(Kind.UNIQUE_CLICKS, 0)),
+        ("converted", _("Converted"), counters.get(Kind.CONVERSIONS, 0)),
     ]
     steps = [Step("audience", _("Audience"), audience)]
     for key, label, value in values:
@@ -174,29 +175,24 @@ def funnel(campaign: Campaign, counters: dict[str, int]) -> Funnel:
                 of_previous=rate(value, previous.value),
             )
         )
-    clicks = counters.get("clicks", 0)
+    clicks = counters.get(Kind.CLICKS, 0)
     if clicks:
         next(s for s in steps if s.key == "clicked").note = _("%(clicks)s clicks in all") % {
             "clicks": f"{clicks:,}"
         }
-    unsubscribed = counters.get("unsubscribed", 0)
+    unsubscribed = counters.get(Kind.UNSUBSCRIBED, 0)
     not_sent = [
-        Outcome(kind, name.split(":", 1)[1], value, rate(value, audience))
-        for kind in ("failed", "skipped")
-        for name, value in sorted(counters.items())
-        if name.startswith(f"{kind}:") and value
+        Outcome(kind.value, reason, value, rate(value, audience))
+        for kind in (Kind.FAILED, Kind.SKIPPED)
+        for reason, value in breakdown(counters, kind).items()
     ]
-    if counters.get("unknown"):
-        not_sent.append(Outcome("unknown", "", counters["unknown"], rate(counters["unknown"], audience)))
+    if unknown := counters.get(Kind.UNKNOWN):
+        not_sent.append(Outcome("unknown", "", unknown, rate(unknown, audience)))
     return Funnel(
         audience=audience,
         steps=steps,
         clicks=clicks,
-        revenue=[
-            Revenue(name.split(":", 1)[1], value)
-            for name, value in sorted(counters.items())
-            if name.startswith("revenue:") and value
-        ],
+        revenue=[Revenue(currency, value) for currency, value in breakdown(counters, Kind.REVENUE).items()],
         unsubscribed=Step(
             "unsubscribed", _("Unsubscribed after it"), unsubscribed, of_sent=rate(unsubscribed, sent)
         ),
@@ -221,11 +217,11 @@ def hourly(campaign: Campaign, counters: dict[str, int], hours: int = SERIES_HOU
     if start is None:
         return {"start": None, "reads": [], "clicks": []}
     elapsed = int((timezone.now() - start).total_seconds() // 3600) + 1
-    buckets = [analytics.hour(start + timedelta(hours=i)) for i in range(max(0, min(hours, elapsed)))]
+    buckets = [start + timedelta(hours=i) for i in range(max(0, min(hours, elapsed)))]
     return {
         "start": start,
-        "reads": [counters.get(f"read@{bucket}", 0) for bucket in buckets],
-        "clicks": [counters.get(f"click@{bucket}", 0) for bucket in buckets],
+        "reads": series(counters, Kind.READ, buckets),
+        "clicks": series(counters, Kind.CLICKS, buckets),
     }
 
 
@@ -290,11 +286,7 @@ class ButtonClicks:
 def button_clicks(campaign: Campaign, counters: dict[str, int]) -> list[ButtonClicks]:
     """Clicks per URL button (``button:<n>``), titled as sent (``campaign.message``)."""
     buttons = url_buttons(((campaign.message or {}).get("body")) or {})
-    counted = {
-        int(name.split(":", 1)[1]): value
-        for name, value in counters.items()
-        if name.startswith("button:") and name.split(":", 1)[1].isdigit()
-    }
+    counted = {int(n): value for n, value in breakdown(counters, Kind.BUTTON).items() if n.isdigit()}
     total = sum(counted.values())
     numbers = sorted(set(range(len(buttons))) | set(counted))
     return [
@@ -331,7 +323,7 @@ def funnel_rows(campaign: Campaign, counters: dict[str, int]) -> list[list]:
     rows = [["Metric", "Value", "% of sent", "% of previous step"]]
     for step in data.steps:
         rows.append([str(step.label), step.value, csv_number(step.of_sent), csv_number(step.of_previous)])
-    rows.append(["Clicks (all)", data.clicks, csv_number(rate(data.clicks, counters.get("sent", 0))), ""])
+    rows.append(["Clicks (all)", data.clicks, csv_number(rate(data.clicks, counters.get(Kind.SENT, 0))), ""])
     for revenue in data.revenue:
         rows.append([f"Revenue ({revenue.currency})", f"{revenue.amount:.2f}", "", ""])
     rows.append(
@@ -435,12 +427,12 @@ class CampaignReportCSVView(CampaignReportPermissionMixin, View):
 
 #: Counter → annotation (``…_count``: ``clicks`` and ``conversions`` are already relations).
 COUNTERS = {
-    "sent": "sent_count",
-    "delivered": "delivered_count",
-    "read": "read_count",
-    "unique_clicks": "clicked_count",
-    "conversions": "conversions_count",
-    "unsubscribed": "unsubscribed_count",
+    Kind.SENT: "sent_count",
+    Kind.DELIVERED: "delivered_count",
+    Kind.READ: "read_count",
+    Kind.UNIQUE_CLICKS: "clicked_count",
+    Kind.CONVERSIONS: "conversions_count",
+    Kind.UNSUBSCRIBED: "unsubscribed_count",
 }
 
 
@@ -479,7 +471,7 @@ def with_counters(queryset):
         .prefetch_related(
             Prefetch(
                 "stats",
-                queryset=CampaignStat.objects.filter(name__startswith="revenue:").order_by("name"),
+                queryset=CampaignStat.objects.filter(name__startswith=prefix(Kind.REVENUE)).order_by("name"),
                 to_attr="revenue_stats",
             )
         )
@@ -487,11 +479,8 @@ def with_counters(queryset):
 
 
 def revenue_of(campaign) -> list[Revenue]:
-    return [
-        Revenue(stat.name.split(":", 1)[1], stat.value)
-        for stat in getattr(campaign, "revenue_stats", [])
-        if stat.value
-    ]
+    stats = {stat.name: stat.value for stat in getattr(campaign, "revenue_stats", [])}
+    return [Revenue(currency, value) for currency, value in breakdown(stats, Kind.REVENUE).items()]
 
 
 def revenue_text(campaign) -> str:
@@ -633,11 +622,11 @@ class CampaignsReportView(CampaignReportPermissionMixin, SafeSpreadsheetExportMi
     def currencies(self) -> list[str]:
         campaigns = scoping.narrow(Campaign.objects.filter(started_at__isnull=False), self.request)
         names = (
-            CampaignStat.objects.filter(name__startswith="revenue:", campaign__in=campaigns)
+            CampaignStat.objects.filter(name__startswith=prefix(Kind.REVENUE), campaign__in=campaigns)
             .values_list("name", flat=True)
             .distinct()
         )
-        return sorted({name.split(":", 1)[1] for name in names})
+        return sorted({key_of(Kind.REVENUE, name) for name in names})
 
     @cached_property
     def list_export(self):

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import analytics, bulk, conf
+from ..counters import Kind
 from ..models import Campaign, Delivery
 
 State = Delivery.State
@@ -59,7 +60,7 @@ def recover(campaign: Campaign) -> None:
     rows = campaign.deliveries.filter(claimed_at__lt=stale)
     rows.filter(state=State.CLAIMED).update(state=State.PENDING)
     lost = rows.filter(state=State.SENDING).update(state=State.UNKNOWN, reason="worker_lost")
-    analytics.bump(campaign.pk, {"unknown": lost})
+    analytics.bump(campaign.pk, {Kind.UNKNOWN: lost})
 
 
 def mark_sending(claimed_at: datetime, ids: list[int], at: datetime) -> list[int]:

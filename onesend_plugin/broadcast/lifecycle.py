@@ -9,6 +9,7 @@ from django_q.tasks import async_task
 from wagtail.log_actions import log
 
 from .. import analytics, messages
+from ..counters import Kind, outcome
 from ..messenger.errors import GraphError
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber
@@ -71,7 +72,7 @@ def cancel(campaign: Campaign, *, user=None) -> None:
     cancelled = campaign.deliveries.filter(state=State.PENDING).update(
         state=State.SKIPPED, reason="cancelled"
     )
-    analytics.bump(campaign.pk, {"skipped:cancelled": cancelled})
+    analytics.bump(campaign.pk, {outcome(State.SKIPPED, "cancelled"): cancelled})
     log(campaign, "onesend.campaign.cancel", user=user)
 
 
@@ -89,7 +90,7 @@ def retry_unknown(campaign: Campaign, *, user=None) -> int:
             last_marketing_at=None
         )
     count = unknown.update(state=State.PENDING, reason="", sent_at=None)
-    analytics.bump(campaign.pk, {"unknown": -count})
+    analytics.bump(campaign.pk, {Kind.UNKNOWN: -count})
     if count:
         Campaign.objects.filter(pk=campaign.pk, status=Status.FINISHED).update(
             status=Status.RUNNING, finished_at=None

@@ -15,6 +15,7 @@ from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
 from .. import analytics, conf, messages, store, subscriptions
+from ..counters import Kind, outcome, per_minute
 from ..hooks import plugins
 from ..messenger.client import SendResult
 from ..messenger.errors import (
@@ -283,7 +284,7 @@ class Sender:
     ) -> dict[str, int]:
         """Write the outcomes of the rows still owned; returns the counters to bump."""
         recorded = mark_sent(claimed_at, sent, now)
-        counters = {"sent": recorded, f"sent@{now:%Y-%m-%dT%H:%M}": recorded}
+        counters = {Kind.SENT: recorded, per_minute(Kind.SENT, now): recorded}
         for (state, reason), rows in groups.items():
             update = {"state": state, "reason": reason}
             if state == State.PENDING:  # back in the queue for another attempt
@@ -292,7 +293,7 @@ class Sender:
             if state in (State.FAILED, State.UNKNOWN):
                 self.outcomes["failed"] += recorded
             if state != State.PENDING:
-                counters[_counter(state, reason)] = recorded
+                counters[outcome(state, reason)] = recorded
         return counters
 
     def _after_batch(self, hold: float, any_sent: bool) -> float:
@@ -315,7 +316,7 @@ class Sender:
                 .filter(id__in=ids)
                 .update(state=State.SKIPPED, reason=reason, sent_at=None)
             )
-            analytics.bump(self.campaign.pk, {f"skipped:{reason}": count})
+            analytics.bump(self.campaign.pk, {outcome(State.SKIPPED, reason): count})
 
     def _defer(self, claimed_at: datetime, deferred: list[tuple[Delivery, datetime]]) -> None:
         for not_before, ids in by_value((not_before, row.id) for row, not_before in deferred).items():
@@ -338,8 +339,3 @@ class Sender:
                 status=Status.PAUSED, last_error=reason
             )
             logger.warning("Campaign %s: %s", self.campaign.pk, reason)
-
-
-def _counter(state: str, reason: str) -> str:
-    """The counter of a final outcome: ``sent``, ``unknown``, ``failed:<reason>``, ``skipped:<reason>``."""
-    return f"{state}:{reason}" if state in (State.FAILED, State.SKIPPED) else state

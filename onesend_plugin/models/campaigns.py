@@ -266,10 +266,11 @@ class CampaignStat(models.Model):
     """A maintained counter of a campaign: reports read these instead of counting ledger rows,
     so they open instantly for a million recipients.
 
-    Names: ``sent``, ``delivered``, ``read``, ``clicks``, ``unique_clicks``, ``conversions``,
-    ``unsubscribed``, ``revenue:<CUR>`` (minor units), ``button:<n>`` (clicks per button),
-    ``read@<hour>`` / ``click@<hour>`` (time series, ISO hour in UTC), ``sent@<minute>`` (send rate).
-    Revenue is kept in hundredths of the currency unit.
+    Names (built and read back only by ``onesend_plugin.counters``): ``sent``, ``delivered``,
+    ``read``, ``clicks``, ``unique_clicks``, ``conversions``, ``unsubscribed``, ``unknown``,
+    ``failed:<reason>`` / ``skipped:<reason>`` (outcomes), ``revenue:<CUR>`` (minor units),
+    ``button:<n>`` (clicks per button), ``read@<hour>`` / ``click@<hour>`` (time series, ISO hour
+    in UTC), ``sent@<minute>`` (send rate). Revenue is kept in hundredths of the currency unit.
     """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stats")
