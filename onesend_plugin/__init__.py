@@ -7,7 +7,7 @@ def track(name: str, *, customer_ref: str, properties=None, account=None, idempo
     """Report a store event (an order, an abandoned cart, anything a flow may react to).
 
     One line for store code: ``onesend_plugin.track("order_placed", customer_ref="c-42",
-    properties={"order_id": "1001", "value": "59.90", "currency": "EUR"})``. See ``store.track``.
+    properties={"order_id": "1001", "value": "59.90", "currency": "EUR"})``. See ``store.tracking.track``.
     """
     from .store import track as store_track
 

@@ -2,8 +2,9 @@
 
 from django.urls import path
 
-from . import link_views, store_views, views
+from . import link_views, views
 from .admin import members
+from .store import views as store_views
 
 app_name = "onesend"
 

@@ -26,7 +26,7 @@ from onesend_plugin import broadcast, checks, refs, store
 from onesend_plugin.hooks import plugins
 from onesend_plugin.hooks.manager import Plugins
 from onesend_plugin.models import Campaign, Delivery, StoreEvent
-from onesend_plugin.store_views import sign
+from onesend_plugin.store.views import sign
 
 from . import payloads
 from .factories import CampaignFactory, MarketingTokenFactory, MessengerPageFactory, SubscriberFactory
@@ -107,13 +107,13 @@ def test_an_installed_plugin_is_found_through_its_entry_point(settings, acme):
 def test_its_trigger_type_is_offered_to_flows(settings, acme, monkeypatch):
     manager = loaded(settings)
     assert [("points_earned", "Loyalty points earned")] in manager.trigger_types()
-    monkeypatch.setattr(store, "plugins", manager)
+    monkeypatch.setattr(store.flows, "plugins", manager)
     assert store.trigger_types() == [*store.BUILTIN_TRIGGERS, ("points_earned", "Loyalty points earned")]
 
 
 def test_resolve_subscriber_first_result_wins_over_the_identity_link(settings, acme, monkeypatch, db):
     manager = loaded(settings)
-    monkeypatch.setattr(store, "plugins", manager)
+    monkeypatch.setattr(store.tracking, "plugins", manager)
     page = MessengerPageFactory()
     linked = SubscriberFactory(page=page, customer_ref="psid:2000")  # linked at opt-in
     found_by_plugin = SubscriberFactory(page=page, psid="2000")
@@ -131,7 +131,7 @@ def test_the_plugins_event_and_lookup_drive_a_flow(
     settings, acme, monkeypatch, db, django_capture_on_commit_callbacks
 ):
     manager = loaded(settings)
-    monkeypatch.setattr(store, "plugins", manager)
+    monkeypatch.setattr(store.tracking, "plugins", manager)
     page = MessengerPageFactory()
     person = SubscriberFactory(page=page, psid="2001")
     thanks = CampaignFactory(
@@ -157,7 +157,7 @@ def test_the_plugins_event_and_lookup_drive_a_flow(
 def test_exit_events_stop_a_reminder_for_a_person_the_plugin_found(
     settings, acme, monkeypatch, db, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(store, "plugins", loaded(settings))
+    monkeypatch.setattr(store.tracking, "plugins", loaded(settings))
     page = MessengerPageFactory()
     SubscriberFactory(page=page, psid="2002")  # not linked at opt-in: only the plugin knows them
     reminder = CampaignFactory(

@@ -14,7 +14,7 @@ import onesend_plugin
 from onesend_plugin import broadcast, store
 from onesend_plugin.hooks import plugins
 from onesend_plugin.models import Campaign, Conversion, StoreEvent
-from onesend_plugin.store_views import sign
+from onesend_plugin.store.views import sign
 
 from .factories import CampaignFactory
 
@@ -265,3 +265,10 @@ def test_hooks_and_shopify_share_idempotency(client, shopify_account):
     post_shopify(client, shopify_account, "orders/create", SHOPIFY_ORDER)
     plugins.order_placed(order_id=SHOPIFY_ORDER["id"], value="598.94", currency="USD", customer_ref="x")
     assert StoreEvent.objects.count() == 1
+
+
+def test_sign_is_still_importable_from_its_first_documented_path():
+    from onesend_plugin import store_views
+    from onesend_plugin.store import views
+
+    assert store_views.sign is views.sign

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from onesend_plugin import analytics, store
 from onesend_plugin.models import CampaignStat, Click, Conversion, Delivery, StoreEvent
-from onesend_plugin.store_views import sign
+from onesend_plugin.store.views import sign
 
 from .factories import AccountFactory, CampaignFactory, MessengerPageFactory, SubscriberFactory
 
@@ -250,7 +250,7 @@ def test_a_failing_event_is_marked_failed_with_its_error_and_rolled_back(acme, m
     def broken(*args, **kwargs):
         raise RuntimeError("the flow could not be queued")
 
-    monkeypatch.setattr(store, "queue_flow_message", broken)
+    monkeypatch.setattr(store.flows, "queue_flow_message", broken)
     assert store.process(event.pk) is False
     event.refresh_from_db()
     assert event.state == StoreEvent.State.FAILED

@@ -1,18 +1,10 @@
-"""Store events: what customers do in the shop, and the automated flows it triggers.
-
-Store code reports an event in one line (``onesend_plugin.track(...)``, a hook call such as
-``plugins.order_placed(...)``, the signed HTTP endpoint, or Shopify's webhooks). The event is
-stored once per idempotency key and processed by a worker: an order becomes an attributed
-conversion, and every active flow whose trigger matches queues one message for that person —
-in the same ledger, rate limiter and frequency cap as broadcasts, so a flow never breaks the cap
-and never sends twice for the same event.
-"""
+"""Recording a store event (checked first: what the database or the worker would refuse is refused
+here) and processing it in a worker: an order becomes a conversion, then flows react."""
 
 from __future__ import annotations
 
 import logging
-import operator
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,40 +12,20 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from . import analytics
-from .hooks import plugins
-from .models import Account, Campaign, Conversion, Delivery, StoreEvent, Subscriber
+from .. import analytics
+from ..hooks import plugins
+from ..models import Account, Conversion, StoreEvent, Subscriber
+from . import flows
 
 logger = logging.getLogger(__name__)
 
 ORDER_PLACED = "order_placed"
-#: The events onesend knows; plugins add theirs with the ``trigger_types`` hook.
-BUILTIN_TRIGGERS = [
-    ("order_placed", "Order placed"),
-    ("order_fulfilled", "Order fulfilled"),
-    ("cart_abandoned", "Cart abandoned"),
-]
 #: How deep an event's properties may nest (they are matched one level deep; more is abuse).
 MAX_PROPERTIES_DEPTH = 16
-
-CONDITIONS = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "contains": lambda a, b: b in a,
-}
 
 
 class StoreEventError(ValueError):
     """The event can't be accepted as given (the message says why)."""
-
-
-def trigger_types() -> list[tuple[str, str]]:
-    """Every event a flow can be triggered by: onesend's and the plugins'."""
-    return BUILTIN_TRIGGERS + [pair for pairs in plugins.trigger_types() for pair in pairs]
 
 
 def track(
@@ -203,12 +175,7 @@ def _apply(event: StoreEvent) -> None:
     people = resolve_subscribers(event.account, event.customer_ref)
     if event.name == ORDER_PLACED:
         _record_order(event, people)
-    for flow in Campaign.objects.filter(
-        page__account=event.account, trigger_event=event.name, status=Campaign.Status.RUNNING
-    ).select_related("page", "page__account"):
-        for subscriber in people:
-            if subscriber.page_id == flow.page_id and matches(flow.trigger_conditions, event.properties):
-                queue_flow_message(flow, subscriber, event)
+    flows.trigger(event, people)
 
 
 def _record_order(event: StoreEvent, people: list[Subscriber]) -> None:
@@ -222,72 +189,3 @@ def _record_order(event: StoreEvent, people: list[Subscriber]) -> None:
         subscriber=people[0] if len(people) == 1 else None,
         at=event.occurred_at,
     )
-
-
-def matches(conditions: list[dict], properties: dict) -> bool:
-    """Whether an event's properties satisfy all of a flow's conditions."""
-    for condition in conditions or ():
-        compare = CONDITIONS.get(condition.get("op", "="))
-        actual, expected = properties.get(condition.get("property")), condition.get("value")
-        if compare is None or actual is None:
-            return False
-        try:
-            if isinstance(expected, int | float) and not isinstance(expected, bool):
-                actual = float(actual)
-            if not compare(actual, expected):
-                return False
-        except (TypeError, ValueError):
-            return False
-    return True
-
-
-def queue_flow_message(flow: Campaign, subscriber: Subscriber, event: StoreEvent) -> bool:
-    """One ledger row for this person and this event (unique in the database: the same event
-    arriving twice queues one message), due after the flow's delay."""
-    due = send_time(flow, subscriber, event.occurred_at)
-    _, created = Delivery.objects.get_or_create(
-        campaign=flow,
-        subscriber=subscriber,
-        trigger_key=event.idempotency_key[:100],
-        defaults={"page": flow.page, "psid": subscriber.psid, "not_before": due},
-    )
-    if created:
-        from .broadcast.runner import schedule_run
-
-        Campaign.objects.filter(pk=flow.pk).update(audience_size=flow.deliveries.count())
-        schedule_run(flow.pk, after=max(0.0, (due - timezone.now()).total_seconds()))
-    return created
-
-
-def send_time(flow: Campaign, subscriber: Subscriber, occurred_at: datetime) -> datetime:
-    """The event time plus the delay, then the next ``local_send_time`` in the person's zone."""
-    from .broadcast.timing import zone
-
-    due = occurred_at + timedelta(minutes=flow.delay_minutes)
-    if flow.local_send_time is None:
-        return due
-    local = timezone.localtime(due, zone(subscriber.timezone, zone(flow.page.account.timezone)))
-    candidate = local.replace(
-        hour=flow.local_send_time.hour, minute=flow.local_send_time.minute, second=0, microsecond=0
-    )
-    return candidate if candidate >= local else candidate + timedelta(days=1)
-
-
-def exited(flow: Campaign, row: Delivery) -> bool:
-    """Whether the person did one of the flow's exit events after the triggering one (e.g. they
-    bought the cart a reminder was queued for): checked just before sending."""
-    names = [name.strip() for name in flow.exit_events.split(",") if name.strip()]
-    if not names or row.subscriber is None:
-        return False
-    trigger = StoreEvent.objects.filter(
-        account_id=flow.page.account_id, idempotency_key=row.trigger_key
-    ).first()
-    since = trigger.occurred_at if trigger else row.not_before
-    # The trigger's customer: a plugin may have resolved the person without an identity link.
-    customer = trigger.customer_ref if trigger else row.subscriber.customer_ref
-    return StoreEvent.objects.filter(
-        account_id=flow.page.account_id,
-        customer_ref=customer,
-        name__in=names,
-        occurred_at__gt=since,
-    ).exists()
