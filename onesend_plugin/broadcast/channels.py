@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..messenger import builders
 from ..messenger.client import BatchRequest, GraphClient
 from ..models import Campaign, Channel, MessengerPage, Subscriber
 
@@ -24,7 +25,7 @@ class TokenChannel:
         token = _token(subscriber)
         if token is None:
             return "no_token"
-        return BatchRequest.send(recipient={"notification_messages_token": token}, message=message)
+        return BatchRequest.send(recipient=builders.to_token(token), message=message)
 
 
 class MarketingApiChannel:
@@ -41,13 +42,12 @@ class MarketingApiChannel:
         token = _token(subscriber)
         if token is None:
             return "no_token"
-        ad_account = subscriber.page.ad_account_id.removeprefix("act_")
-        body = {
-            "message_id": context["marketing_message_id"],
-            "messenger_delivery_data": {"subscription_token": token},
-            "message": message,
-        }
-        return BatchRequest(f"act_{ad_account}/messages", body)
+        return BatchRequest.paid(
+            ad_account_id=subscriber.page.ad_account_id,
+            message_id=context["marketing_message_id"],
+            subscription_token=token,
+            message=message,
+        )
 
 
 class StandardChannel:
@@ -59,7 +59,9 @@ class StandardChannel:
     def request(self, subscriber: Subscriber, message: dict, context: dict) -> BatchRequest | str:
         if not subscriber.in_standard_window():
             return "outside_window"
-        return BatchRequest.send(recipient={"id": subscriber.psid}, message=message, messaging_type="UPDATE")
+        return BatchRequest.send(
+            recipient=builders.to_psid(subscriber.psid), message=message, messaging_type="UPDATE"
+        )
 
 
 CHANNELS = {

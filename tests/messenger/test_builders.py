@@ -6,6 +6,7 @@ import json
 import pytest
 
 from onesend_plugin.messenger import builders, login, signature
+from onesend_plugin.messenger.client import BatchRequest
 
 BUTTON = builders.url_button("Shop", "https://shop.test/")
 
@@ -55,6 +56,11 @@ def test_paid_message_and_its_batch_call():
         == '{"message_id":"m1","messenger_delivery_data":{"subscription_token":"T"},"message":{"text":"Hi"}}'
     )
     assert builders.ad_account_path("42") == builders.ad_account_path("act_42") == "act_42"
+    for ad_account in ("42", "act_42"):
+        call = BatchRequest.paid(
+            ad_account_id=ad_account, message_id="m1", subscription_token="T", message=builders.text("Hi")
+        )
+        assert (call.relative_url, dumped(call.body)) == ("act_42/messages", dumped(body))
 
 
 def test_send_body_leaves_out_what_is_not_given():
