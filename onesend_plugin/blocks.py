@@ -2,6 +2,9 @@
 
 Add ``SubscribeBlock()`` to any ``StreamBlock`` or ``StreamField``; render streams with
 ``{% include_block %}`` so the block gets the request (for the shop's customer reference).
+
+This module stays at the package's top level, outside ``subscribe/``: sites' migrations name
+``onesend_plugin.blocks.SubscribeBlock`` and ``onesend_plugin.blocks.messenger_page_choices``.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
 
-from . import links, scoping
+from . import scoping
 from .models import MessengerPage
+from .subscribe import links
 
 DEFAULT_LABEL = "Get our deals on Messenger"
 TEMPLATE = "onesend_plugin/blocks/subscribe.html"

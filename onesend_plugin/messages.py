@@ -22,7 +22,7 @@ from .models import (
     TEXT_MAX_LENGTH,
     Campaign,
 )
-from .subscriptions import UNSUBSCRIBE_PAYLOAD
+from .subscribe.subscriptions import UNSUBSCRIBE_PAYLOAD
 
 UNSUBSCRIBE_QUICK_REPLY: QuickReply = builders.quick_reply("Unsubscribe", UNSUBSCRIBE_PAYLOAD)
 

@@ -11,12 +11,13 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
-from . import conf, inbox, store, subscriptions
+from . import conf, inbox, store
 from .broadcast import periodic, recipients, runner
 from .messenger import builders
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
 from .models import Campaign, Subscriber, WebhookDelivery, WebhookEvent
+from .subscribe import subscriptions
 
 logger = logging.getLogger(__name__)
 

@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from . import link_views, views
+from . import views
 from .admin import members
 from .store import views as store_views
+from .subscribe import views as link_views
 
 app_name = "onesend"
 

@@ -7,10 +7,11 @@ import pytest
 from django.core import signing
 from django.template import Context, Template
 
-from onesend_plugin import conf, links, refs
+from onesend_plugin import conf
 from onesend_plugin.blocks import SubscribeBlock, messenger_page_choices
 from onesend_plugin.hooks import hookimpl
 from onesend_plugin.models import SubscriptionLink
+from onesend_plugin.subscribe import links, refs
 
 from .factories import MessengerPageFactory, SubscriberFactory, SubscriptionLinkFactory
 

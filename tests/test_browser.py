@@ -24,8 +24,8 @@ from wagtail.models import Page as WagtailPage
 from wagtail.rich_text import RichText
 
 from example_site.home.models import ContentPage, HomePage
-from onesend_plugin import refs
 from onesend_plugin.models import Account, MessengerPage, MetaApp, Subscriber, SubscriptionLink
+from onesend_plugin.subscribe import refs
 
 # ``browser``, ``new_context`` and ``shot``; harmless once tests/conftest.py lists the plugin too.
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

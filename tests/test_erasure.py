@@ -9,7 +9,7 @@ from django_q.tasks import async_task
 from onesend_simulator.remote import wait_for
 
 import onesend_plugin
-from onesend_plugin import broadcast, erasure, refs, tasks
+from onesend_plugin import broadcast, tasks
 from onesend_plugin.models import (
     ConsentRecord,
     Conversion,
@@ -19,6 +19,7 @@ from onesend_plugin.models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from onesend_plugin.subscribe import erasure, refs
 
 from .factories import CampaignFactory, SubscriberFactory
 

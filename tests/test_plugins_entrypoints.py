@@ -22,11 +22,12 @@ from django.utils import timezone
 
 import onesend_plugin.hooks
 from example_site.home import demo
-from onesend_plugin import broadcast, checks, refs, store
+from onesend_plugin import broadcast, checks, store
 from onesend_plugin.hooks import plugins
 from onesend_plugin.hooks.manager import Plugins
 from onesend_plugin.models import Campaign, Delivery, StoreEvent
 from onesend_plugin.store.views import sign
+from onesend_plugin.subscribe import refs
 
 from . import payloads
 from .factories import CampaignFactory, MarketingTokenFactory, MessengerPageFactory, SubscriberFactory

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from onesend_plugin import refs
+from onesend_plugin.subscribe import refs
 
 META_REF_ALPHABET = re.compile(r"^[A-Za-z0-9_=-]+$")
 

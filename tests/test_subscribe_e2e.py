@@ -4,8 +4,8 @@ the people, and signed webhooks in both directions."""
 import pytest
 from onesend_simulator.remote import wait_for
 
-from onesend_plugin import refs
 from onesend_plugin.models import ConsentRecord, Subscriber
+from onesend_plugin.subscribe import refs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,9 +5,9 @@ records. ``test_subscribe_e2e.py`` runs the whole loop against the Graph API sim
 
 import pytest
 
-from onesend_plugin import erasure, refs, subscriptions
 from onesend_plugin.hooks import hookimpl
 from onesend_plugin.models import ConsentRecord, MarketingToken, Subscriber
+from onesend_plugin.subscribe import erasure, refs, subscriptions
 
 from . import payloads
 from .factories import MarketingTokenFactory, SubscriberFactory

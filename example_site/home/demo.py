@@ -257,7 +257,7 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
     # Imported here: onesend-simulator is a distribution of its own (simulator/), for the demo.
     from onesend_simulator.remote import SimulatorRemote, wait_for
 
-    from onesend_plugin import refs
+    from onesend_plugin.subscribe import refs
 
     remote = SimulatorRemote(simulator_url)
     for known in (page, MessengerPage.objects.get(page_id=SECOND_PAGE["page_id"])):

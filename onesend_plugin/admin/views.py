@@ -32,9 +32,10 @@ from wagtail.admin.widgets import HeaderButton
 from wagtail.log_actions import log
 from wagtail.snippets.views import snippets
 
-from .. import broadcast, erasure, links, scoping, subscriptions
+from .. import broadcast, scoping
 from ..messenger.errors import GraphError
 from ..models import Campaign, Subscriber, SubscriptionLink
+from ..subscribe import erasure, links, subscriptions
 from .forms import CampaignAudienceForm, SendTestForm
 
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
-from .. import analytics, conf, messages, store, subscriptions
+from .. import analytics, conf, messages, store
 from ..counters import Kind, outcome, per_minute
 from ..hooks import plugins
 from ..messenger.client import SendResult
@@ -31,6 +31,7 @@ from ..messenger.errors import (
 )
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, Subscriber
+from ..subscribe import subscriptions
 from . import channels, ratelimit
 from .cooldown import claim_cooldown, release_cooldown
 from .ledger import by_value, mark_sending, mark_sent, owned

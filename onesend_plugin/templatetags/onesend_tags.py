@@ -15,9 +15,9 @@ import logging
 from django import template
 from django.db.models import Q
 
-from .. import links
 from ..blocks import DEFAULT_LABEL, TEMPLATE, button_context
 from ..models import MessengerPage
+from ..subscribe import links
 
 logger = logging.getLogger(__name__)
 register = template.Library()

@@ -3,8 +3,8 @@ for a request that reaches the operator rather than the client, or a script."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from onesend_plugin import erasure
 from onesend_plugin.models import MessengerPage, Subscriber
+from onesend_plugin.subscribe import erasure
 
 
 class Command(BaseCommand):

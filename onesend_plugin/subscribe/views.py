@@ -12,8 +12,9 @@ from django.db.models import F
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, HttpResponseRedirect
 from django.views.decorators.http import require_safe
 
-from . import analytics, links
-from .models import MessengerPage, SubscriptionLink
+from .. import analytics
+from ..models import MessengerPage, SubscriptionLink
+from . import links
 
 logger = logging.getLogger(__name__)
 

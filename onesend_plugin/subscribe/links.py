@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from django.core import signing
 from django.urls import reverse
 
-from . import conf, refs
-from .hooks import plugins
-from .models import MessengerPage
+from .. import conf
+from ..hooks import plugins
+from ..models import MessengerPage
+from . import refs
 
 SALT = "onesend.links"
 

@@ -38,8 +38,16 @@ from django.db.models.functions import Replace
 from django_q.models import OrmQ, Task
 from wagtail.log_actions import registry as log_registry
 
-from .messenger import events as meta_events
-from .models import ConsentRecord, Conversion, Delivery, StoreEvent, Subscriber, WebhookDelivery, WebhookEvent
+from ..messenger import events as meta_events
+from ..models import (
+    ConsentRecord,
+    Conversion,
+    Delivery,
+    StoreEvent,
+    Subscriber,
+    WebhookDelivery,
+    WebhookEvent,
+)
 
 #: Tasks whose first argument is a subscriber's primary key.
 SUBSCRIBER_TASKS = ("onesend_plugin.tasks.send_optin_request", "onesend_plugin.tasks.send_text")

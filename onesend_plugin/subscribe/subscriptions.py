@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from . import analytics, refs
-from .hooks import plugins
-from .models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
+from .. import analytics
+from ..hooks import plugins
+from ..models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
+from . import refs
 
 logger = logging.getLogger(__name__)
 
