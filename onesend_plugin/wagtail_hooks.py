@@ -185,16 +185,16 @@ def register_log_actions(actions):
 
 @hooks.register("register_admin_urls")
 def register_report_urls():
-    from .admin import reports
+    from .admin.reports import urls
 
-    return reports.admin_urls()
+    return urls.admin_urls()
 
 
 @hooks.register("register_reports_menu_item")
 def register_campaign_report_menu_item():
-    from .admin import reports
+    from .admin.reports import base
 
-    return reports.menu_item()
+    return base.menu_item()
 
 
 @hooks.register("construct_homepage_panels")

@@ -21,7 +21,9 @@ from wagtail.permissions import policy_registry
 
 from .. import scoping
 from ..models import Campaign, Subscriber
-from . import charts, reports
+from . import charts
+from .reports.base import CSS, NAMESPACE, can_view_reports, percent
+from .reports.queries import revenue_text, with_counters
 
 GROWTH_DAYS = 30
 LATEST_CAMPAIGNS = 5
@@ -62,9 +64,7 @@ def latest_campaigns(request=None, limit: int = LATEST_CAMPAIGNS) -> list[Campai
     campaigns = Campaign.objects.filter(started_at__isnull=False)
     if request is not None:
         campaigns = scoping.narrow(campaigns, request)
-    return list(
-        reports.with_counters(campaigns.select_related("page")).order_by("-started_at", "-pk")[:limit]
-    )
+    return list(with_counters(campaigns.select_related("page")).order_by("-started_at", "-pk")[:limit])
 
 
 class MessengerDashboardPanel(Component):
@@ -73,7 +73,7 @@ class MessengerDashboardPanel(Component):
     order = 150  # after Wagtail's summary, before the lists of pages
 
     class Media:
-        css = {"all": [reports.CSS]}
+        css = {"all": [CSS]}
 
     def get_context_data(self, parent_context: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
         request = parent_context["request"]
@@ -99,17 +99,17 @@ class MessengerDashboardPanel(Component):
         context["campaigns"] = [
             {
                 "campaign": campaign,
-                "report_url": reverse(f"{reports.NAMESPACE}:campaign", args=[campaign.pk]),
-                "read_rate": reports.percent(campaign.read_rate),
-                "revenue": reports.revenue_text(campaign),
+                "report_url": reverse(f"{NAMESPACE}:campaign", args=[campaign.pk]),
+                "read_rate": percent(campaign.read_rate),
+                "revenue": revenue_text(campaign),
             }
             for campaign in latest_campaigns(request)
         ]
-        context["all_url"] = reverse(f"{reports.NAMESPACE}:campaigns")
+        context["all_url"] = reverse(f"{NAMESPACE}:campaigns")
         return context
 
 
 def add_panel(request, panels: list) -> None:
     """For ``construct_homepage_panels``."""
-    if reports.can_view_reports(request.user):
+    if can_view_reports(request.user):
         panels.append(MessengerDashboardPanel())

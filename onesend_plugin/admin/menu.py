@@ -6,16 +6,11 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.snippets.views.snippets import SnippetViewSetGroup
 
 from .store import StoreEventViewSet
-from .viewsets import (
-    AccountViewSet,
-    CampaignViewSet,
-    MessengerPageViewSet,
-    MetaAppViewSet,
-    SubscriberViewSet,
-    SubscriptionLinkViewSet,
-    WebhookDeliveryViewSet,
-    WebhookEventViewSet,
-)
+from .viewsets.accounts import AccountViewSet, MetaAppViewSet
+from .viewsets.campaigns import CampaignViewSet
+from .viewsets.pages import MessengerPageViewSet
+from .viewsets.subscribers import SubscriberViewSet, SubscriptionLinkViewSet
+from .viewsets.webhooks import WebhookDeliveryViewSet, WebhookEventViewSet
 
 
 class MessengerViewSetGroup(SnippetViewSetGroup):

@@ -11,7 +11,7 @@ from wagtail.admin.views.generic.models import InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ..models import StoreEvent
-from .viewsets import ScopedViewSetMixin
+from .viewsets.scoped import ScopedViewSetMixin
 
 
 class StoreEventInspectView(InspectView):

@@ -1,0 +1,175 @@
+"""One campaign's report: funnel, revenue, hourly reads and clicks, clicks per button; and its CSV."""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.functional import cached_property
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from django.views.generic import TemplateView
+from wagtail.admin.admin_url_finder import AdminURLFinder
+from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
+from wagtail.admin.widgets import HeaderButton
+
+from ... import analytics, scoping
+from ...counters import Kind
+from ...models import Campaign
+from .. import charts
+from ..exports import spreadsheet_safe
+from .base import CSS, NAMESPACE, CampaignReportPermissionMixin, comparison_crumb, rate
+from .queries import SERIES_HOURS, ButtonClicks, button_clicks, funnel, hourly
+
+
+def hourly_chart(campaign: Campaign, series: dict, chart_id: str = "onesend-hourly") -> str:
+    start = series["start"]
+    reads, clicks = series["reads"], series["clicks"]
+
+    def at(i: int) -> str:
+        return date_format(timezone.localtime(start + timedelta(hours=i)), "D j M, H:i")
+
+    def peak(values: list[int]) -> str:
+        if not any(values):
+            return ""
+        i = max(range(len(values)), key=values.__getitem__)
+        return str(_("peak %(n)s in hour %(h)s")) % {"n": f"{values[i]:,}", "h": i + 1}
+
+    desc = _(
+        "Reads and clicks per hour over the first %(hours)s hours after sending started (%(start)s). "
+        "%(reads)s reads%(read_peak)s; %(clicks)s clicks%(click_peak)s."
+    ) % {
+        "hours": SERIES_HOURS,
+        "start": at(0),
+        "reads": f"{sum(reads):,}",
+        "read_peak": f", {peak(reads)}" if any(reads) else "",
+        "clicks": f"{sum(clicks):,}",
+        "click_peak": f", {peak(clicks)}" if any(clicks) else "",
+    }
+    return charts.line_chart(
+        [
+            charts.Series("reads", _("Reads"), reads, charts.READS_COLOR),
+            charts.Series("clicks", _("Clicks"), clicks, charts.CLICKS_COLOR, dashed=True),
+        ],
+        chart_id=chart_id,
+        title=_("Reads and clicks per hour: %(name)s") % {"name": campaign.name},
+        desc=desc,
+        buckets=SERIES_HOURS,
+        x_tick_every=12,
+        x_tick_label=lambda h: f"{h} h",
+        point_label=lambda i: _("Hour %(n)s (%(at)s)") % {"n": i + 1, "at": at(i)},
+        x_axis_label=_("Hours after sending started"),
+    )
+
+
+def buttons_chart(campaign: Campaign, buttons: list[ButtonClicks], chart_id: str = "onesend-buttons") -> str:
+    return charts.bar_chart(
+        [(f"{b.number}. {b.title}", b.clicks) for b in buttons],
+        chart_id=chart_id,
+        title=_("Clicks per button: %(name)s") % {"name": campaign.name},
+        desc="; ".join(f"{b.title}: {b.clicks:,}" for b in buttons),
+    )
+
+
+# -- One campaign: CSV ---------------------------------------------------------------------------
+
+
+def csv_number(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def funnel_rows(campaign: Campaign, counters: dict[str, int]) -> list[list]:
+    """The funnel as spreadsheet rows: metric, value, % of sent, % of previous step."""
+    data = funnel(campaign, counters)
+    rows = [["Metric", "Value", "% of sent", "% of previous step"]]
+    for step in data.steps:
+        rows.append([str(step.label), step.value, csv_number(step.of_sent), csv_number(step.of_previous)])
+    rows.append(["Clicks (all)", data.clicks, csv_number(rate(data.clicks, counters.get(Kind.SENT, 0))), ""])
+    for revenue in data.revenue:
+        rows.append([f"Revenue ({revenue.currency})", f"{revenue.amount:.2f}", "", ""])
+    rows.append(
+        [str(data.unsubscribed.label), data.unsubscribed.value, csv_number(data.unsubscribed.of_sent), ""]
+    )
+    for outcome in data.not_sent:
+        label = (
+            f"{outcome.kind.capitalize()}: {outcome.label}" if outcome.reason else "Unknown (lost in a crash)"
+        )
+        rows.append([label, outcome.value, "", ""])
+    for button in button_clicks(campaign, counters):
+        rows.append([f"Clicks on button {button.number} ({button.title})", button.clicks, "", ""])
+    return [[spreadsheet_safe(cell) for cell in row] for row in rows]
+
+
+class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixin, TemplateView):
+    """One campaign's report: funnel, revenue, hourly reads and clicks, clicks per button."""
+
+    template_name = "onesend_plugin/reports/campaign.html"
+    page_title = _("Campaign report")
+    header_icon = "mail"
+
+    def get(self, request, *args, **kwargs):
+        # Looked up after the permission check, so the report says nothing about which ids exist;
+        # another client's campaign is as missing as one that never existed.
+        self.object = scoping.get_or_404(Campaign.objects.select_related("page"), kwargs["pk"], request.user)
+        return super().get(request, *args, **kwargs)
+
+    def get_page_subtitle(self):
+        return self.object.name
+
+    def get_breadcrumbs_items(self):
+        return self.breadcrumbs_items + [comparison_crumb(), {"url": "", "label": self.object.name}]
+
+    @cached_property
+    def header_buttons(self):
+        buttons = [
+            HeaderButton(
+                _("Download CSV"),
+                url=reverse(f"{NAMESPACE}:campaign_csv", args=[self.object.pk]),
+                icon_name="download",
+                attrs={"download": ""},
+                priority=10,
+            )
+        ]
+        if edit_url := AdminURLFinder(self.request.user).get_edit_url(self.object):
+            buttons.append(HeaderButton(_("Edit campaign"), url=edit_url, icon_name="edit", priority=20))
+        return buttons
+
+    def get_context_data(self, **kwargs):
+        campaign = self.object
+        counters = analytics.stats(campaign)
+        series = hourly(campaign, counters)
+        buttons = button_clicks(campaign, counters)
+        context = super().get_context_data(**kwargs)
+        context.update(
+            campaign=campaign,
+            funnel=funnel(campaign, counters),
+            series=series,
+            series_rows=[
+                {"hour": i + 1, "at": series["start"] + timedelta(hours=i), "reads": r, "clicks": c}
+                for i, (r, c) in enumerate(zip(series["reads"], series["clicks"], strict=True))
+                if r or c
+            ],
+            series_hours=SERIES_HOURS,
+            hourly_chart=hourly_chart(campaign, series) if series["start"] else None,
+            buttons=buttons,
+            buttons_chart=buttons_chart(campaign, buttons) if any(b.clicks for b in buttons) else None,
+            css=CSS,
+        )
+        return context
+
+
+class CampaignReportCSVView(CampaignReportPermissionMixin, View):
+    """The funnel of one campaign as CSV."""
+
+    def get(self, request, pk):
+        campaign = scoping.get_or_404(Campaign, pk, request.user)
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        filename = f"campaign-{campaign.pk}-{slugify(campaign.name) or 'report'}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        csv.writer(response).writerows(funnel_rows(campaign, analytics.stats(campaign)))
+        return response
