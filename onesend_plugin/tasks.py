@@ -11,8 +11,9 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
-from . import conf, inbox, store
+from . import conf, store
 from .broadcast import periodic, recipients, runner
+from .inbox import dispatch
 from .messenger import builders
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
@@ -66,12 +67,12 @@ def process_webhooks() -> int:
         if flag is not None and not clearing:  # still here: POSTs need not enqueue another drain
             flag.set(key, b"1", px=DRAIN_FLAG_MS)
         started = time.monotonic()
-        claimed = inbox.process_pending()
+        claimed = dispatch.process_pending()
         done += claimed
         if claimed:
             idle_since, clearing = time.monotonic(), False
             if (
-                claimed >= inbox.BATCH_DELIVERIES
+                claimed >= dispatch.BATCH_DELIVERIES
                 and flag is not None
                 and flag.set(f"{key}:help", b"1", nx=True, px=DRAIN_FLAG_MS)
             ):
@@ -176,8 +177,8 @@ def tick() -> None:
     if (  # left behind by a drain that died, or a failed delivery's or event's retry come due
         WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED).exists()
         or WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exists()
-        or inbox.due(WebhookDelivery).exists()
-        or inbox.due(WebhookEvent).exists()
+        or dispatch.due(WebhookDelivery).exists()
+        or dispatch.due(WebhookEvent).exists()
     ):
         enqueue_webhook_processing()
 

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from . import views
 from .admin import members
+from .inbox import views
 from .store import views as store_views
 from .subscribe import views as link_views
 

@@ -215,7 +215,7 @@ def test_malformed_bodies_with_a_valid_signature_are_kept_and_flagged(post_webho
 def test_a_failing_event_is_flagged_and_the_others_still_processed(
     post_webhook, page, register_plugin, monkeypatch
 ):
-    from onesend_plugin import handlers
+    from onesend_plugin.inbox import handlers
 
     def explode(event, page):
         raise RuntimeError("boom")
@@ -268,7 +268,7 @@ def test_person_interactions_open_the_standard_window(post_webhook, page):
 def test_reprocess_command_recovers_failed_and_unknown_page_events(post_webhook, meta_app, monkeypatch):
     from django.core.management import call_command
 
-    from onesend_plugin import handlers
+    from onesend_plugin.inbox import handlers
 
     page = MessengerPageFactory(app=meta_app)
     monkeypatch.setitem(handlers.HANDLERS, "referral", lambda event, page: 1 / 0)

@@ -15,8 +15,9 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from onesend_plugin import conf, handlers, inbox, safejson, tasks
+from onesend_plugin import conf, safejson, tasks
 from onesend_plugin.admin.groups import ensure_client_group
+from onesend_plugin.inbox import dispatch, handlers
 from onesend_plugin.messenger import events as meta_events
 from onesend_plugin.messenger import signature
 from onesend_plugin.models import Membership, Subscriber, WebhookDelivery, WebhookEvent
@@ -142,13 +143,13 @@ def test_a_poisoned_delivery_then_an_opt_out(post_webhook, page, opt_out, poison
     poisoned = WebhookDelivery.objects.get(state=WebhookDelivery.State.RETRY)
     assert (poisoned.attempts, poisoned.error) == (1, "RuntimeError: poisoned delivery")
     assert poisoned.next_attempt_at > timezone.now()
-    assert inbox.process_pending() == 0  # not due yet: not taken
+    assert dispatch.process_pending() == 0  # not due yet: not taken
 
     pauses = []
     for _ in range(conf.get("WEBHOOK_MAX_ATTEMPTS") - 1):
         pauses.append(poisoned.next_attempt_at - timezone.now())
         come_due(poisoned)
-        assert inbox.process_pending() == 1
+        assert dispatch.process_pending() == 1
         poisoned.refresh_from_db()
     assert pauses == sorted(pauses)  # back-off: longer each time
     assert (poisoned.state, poisoned.attempts, poisoned.next_attempt_at) == ("failed", 5, None)
@@ -164,13 +165,13 @@ def test_retries_never_go_ahead_of_new_deliveries(post_webhook, page, poison, mo
     poisoned = WebhookDelivery.objects.get()
     come_due(poisoned)
     monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: None)  # no drain yet
-    monkeypatch.setattr(inbox, "BATCH_DELIVERIES", 1)
+    monkeypatch.setattr(dispatch, "BATCH_DELIVERIES", 1)
     assert not opt_out()  # stored only
-    assert inbox.process_pending() > 0
+    assert dispatch.process_pending() > 0
     poisoned.refresh_from_db()
     assert poisoned.attempts == 1  # the new delivery went first, alone in a full batch
     assert Subscriber.objects.get(psid="4242").status == Subscriber.Status.UNSUBSCRIBED
-    assert inbox.process_pending() == 1  # then the retry
+    assert dispatch.process_pending() == 1  # then the retry
     poisoned.refresh_from_db()
     assert poisoned.attempts == 2
 
@@ -241,13 +242,13 @@ def test_an_event_whose_handler_fails_is_retried_with_back_off_then_failed(
     broken = WebhookEvent.objects.get(psid="7715015")
     assert (broken.state, broken.attempts, broken.error) == ("retry", 1, "RuntimeError: handler bug")
     assert WebhookDelivery.objects.get(pk=broken.delivery_id).state == WebhookDelivery.State.PROCESSED
-    assert inbox.process_pending() == 0  # not due yet: not taken
+    assert dispatch.process_pending() == 0  # not due yet: not taken
 
     pauses = []
     for _ in range(conf.get("WEBHOOK_MAX_ATTEMPTS") - 1):
         pauses.append(broken.next_attempt_at - timezone.now())
         event_come_due(broken)
-        assert inbox.process_pending() == 1
+        assert dispatch.process_pending() == 1
         broken.refresh_from_db()
     assert pauses == sorted(pauses)  # back-off: longer each time
     assert (broken.state, broken.attempts, broken.next_attempt_at) == ("failed", 5, None)
@@ -267,7 +268,7 @@ def test_a_retried_event_is_processed_once_its_handler_works(post_webhook, page,
     tasks.tick()
     assert drains == [1]
     monkeypatch.setitem(handlers.HANDLERS, "message", handlers.on_message)  # the bug is fixed
-    assert inbox.process_pending() == 1
+    assert dispatch.process_pending() == 1
     event.refresh_from_db()
     assert (event.state, event.error, event.next_attempt_at) == ("processed", "", None)
     subscriber.refresh_from_db()
@@ -281,13 +282,13 @@ def test_event_retries_never_go_ahead_of_new_deliveries(
     broken = WebhookEvent.objects.get()
     event_come_due(broken)
     monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: None)  # no drain yet
-    monkeypatch.setattr(inbox, "BATCH_DELIVERIES", 1)
+    monkeypatch.setattr(dispatch, "BATCH_DELIVERIES", 1)
     assert not opt_out()  # stored only
-    assert inbox.process_pending() > 0
+    assert dispatch.process_pending() > 0
     broken.refresh_from_db()
     assert broken.attempts == 1  # the new delivery went first, alone in a full batch
     assert Subscriber.objects.get(psid="4242").status == Subscriber.Status.UNSUBSCRIBED
-    assert inbox.process_pending() == 1  # then the retry
+    assert dispatch.process_pending() == 1  # then the retry
     broken.refresh_from_db()
     assert broken.attempts == 2
 

@@ -12,7 +12,8 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from onesend_plugin import analytics, inbox, tasks
+from onesend_plugin import analytics, tasks
+from onesend_plugin.inbox import dispatch, storage
 from onesend_plugin.messenger.events import parse_item
 from onesend_plugin.models import CampaignStat, Delivery, Subscriber, WebhookDelivery, WebhookEvent
 
@@ -103,7 +104,7 @@ def test_a_batch_of_receipts_gives_what_one_by_one_gives(page):
 @pytest.mark.django_db
 def test_stored_deliveries_are_drained_in_batches_exactly(post_webhook, page, monkeypatch):
     monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: None)  # no worker yet
-    monkeypatch.setattr(inbox, "BATCH_DELIVERIES", 4)
+    monkeypatch.setattr(dispatch, "BATCH_DELIVERIES", 4)
     start = timezone.now().replace(microsecond=0) - timedelta(hours=2)
     subscribers, sent = ledger(page, people=5, campaigns=3, start=start)
     items = receipts(page, subscribers, sent, start, random.Random(11))
@@ -170,8 +171,8 @@ def test_posts_that_saw_the_flag_skip_redis_until_the_drains_last_look(post_webh
             log.append("delete")
             return client.delete(*args)
 
-    process_pending = inbox.process_pending
-    monkeypatch.setattr(inbox, "process_pending", lambda: log.append("look") or process_pending())
+    process_pending = dispatch.process_pending
+    monkeypatch.setattr(dispatch, "process_pending", lambda: log.append("look") or process_pending())
     monkeypatch.setattr(tasks.time, "sleep", lambda seconds: log.append(f"sleep {seconds}"))
     monkeypatch.setattr(tasks, "_drain_flag", Flag)
     monkeypatch.setattr(tasks, "_flag_key", lambda: key)
@@ -195,18 +196,18 @@ def test_posts_that_saw_the_flag_skip_redis_until_the_drains_last_look(post_webh
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks (SKIP LOCKED) are PostgreSQL's")
 def test_concurrent_drains_process_each_event_once(page, monkeypatch):
-    monkeypatch.setattr(inbox, "BATCH_DELIVERIES", 3)
+    monkeypatch.setattr(dispatch, "BATCH_DELIVERIES", 3)
     start = timezone.now().replace(microsecond=0) - timedelta(hours=2)
     subscribers, sent = ledger(page, people=8, campaigns=2, start=start)
     items = receipts(page, subscribers, sent, start, random.Random(5))
     for i in range(0, len(items), 2):
         body = json.dumps(payloads.body(payloads.entry(page.page_id, *items[i : i + 2]))).encode()
-        inbox.store_delivery(page.app_id, body, {})
+        storage.store_delivery(page.app_id, body, {})
     errors = []
 
     def drain():
         try:
-            while inbox.process_pending():
+            while dispatch.process_pending():
                 pass
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
@@ -234,7 +235,7 @@ def test_the_minute_tick_restarts_a_drain_that_died(page, monkeypatch):
     monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
     tasks.tick()
     assert enqueued == []
-    inbox.store_delivery(
+    storage.store_delivery(
         page.app_id,
         json.dumps(payloads.one(page.page_id, payloads.message(page.page_id, "1", "hi"))).encode(),
         {},
@@ -253,7 +254,7 @@ def test_a_backlog_gets_a_second_drain(post_webhook, page, monkeypatch):
     monkeypatch.setattr(tasks, "_flag_key", lambda: key)
     monkeypatch.setattr(tasks, "DRAIN_LINGER_SECONDS", 0)
     monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
-    monkeypatch.setattr(inbox, "BATCH_DELIVERIES", 2)
+    monkeypatch.setattr(dispatch, "BATCH_DELIVERIES", 2)
     try:
         for psid in ("1", "2", "3", "4", "5"):
             post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, psid, "hi")))

@@ -4,7 +4,8 @@ events are kept, so nothing Meta or the shop sent is lost to a bug or an outage.
 
 from django.core.management.base import BaseCommand
 
-from onesend_plugin import inbox, store
+from onesend_plugin import store
+from onesend_plugin.inbox import dispatch
 from onesend_plugin.models import MessengerPage, WebhookDelivery, WebhookEvent
 
 
@@ -29,7 +30,7 @@ class Command(BaseCommand):
             state__in=[WebhookDelivery.State.FAILED, WebhookDelivery.State.RETRY]
         ).update(state=WebhookDelivery.State.RECEIVED, attempts=0, next_attempt_at=None)
         done = 0
-        while claimed := inbox.process_pending():
+        while claimed := dispatch.process_pending():
             done += claimed
         self.stdout.write(self.style.SUCCESS(f"Processed {done} event(s)."))
         processed, total = store.reprocess()

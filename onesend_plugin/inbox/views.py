@@ -11,9 +11,10 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from . import conf, inbox, tasks
-from .messenger import signature
-from .models import MetaApp
+from .. import conf, tasks
+from ..messenger import signature
+from ..models import MetaApp
+from . import storage
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class WebhookView(View):
             return HttpResponse("Body too large.", status=413)
         body = request.body
         try:
-            app_pk = inbox.signed_app(app_id, body, request.headers.get(signature.HEADER))
+            app_pk = storage.signed_app(app_id, body, request.headers.get(signature.HEADER))
         except MetaApp.DoesNotExist:
             raise Http404("No such Meta app.") from None
         if app_pk is None:
@@ -64,6 +65,6 @@ class WebhookView(View):
                 request.META.get("REMOTE_ADDR"),
             )
             return HttpResponseForbidden("Invalid signature.")
-        inbox.store_delivery(app_pk, body, request.headers)
+        storage.store_delivery(app_pk, body, request.headers)
         transaction.on_commit(tasks.enqueue_webhook_processing)
         return HttpResponse("EVENT_RECEIVED", content_type="text/plain")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import analytics
-from .messenger import events as meta_events
-from .models import MessengerPage, Subscriber
-from .subscribe import subscriptions
+from .. import analytics
+from ..messenger import events as meta_events
+from ..models import MessengerPage, Subscriber
+from ..subscribe import subscriptions
 
 # Events the person caused: they open (or keep open) Meta's 24 h standard messaging window.
 INTERACTION_KINDS = {"message", "postback", "referral"}
