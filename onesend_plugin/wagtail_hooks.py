@@ -53,9 +53,10 @@ def scope_admin_api(router):
     media.scope_admin_api(router)
 
 
-@hooks.register("register_admin_urls")
+@hooks.register("register_admin_urls", order=-1)  # before Wagtail's viewsets build their URLs
 def scope_tag_autocomplete():
-    """Wagtail's tag autocomplete suggests only tag names the user may see (``admin.tags``)."""
+    """Wagtail's tag autocomplete, and the popular tags of its media listings and image chooser,
+    offer only tag names the user may see (``admin.tags``)."""
     from .admin import tags
 
     return tags.admin_urls()

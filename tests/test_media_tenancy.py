@@ -245,3 +245,91 @@ def test_other_wagtail_editors_keep_wagtails_rules(client, django_user_model, al
     for url in ("/admin/images/chooser/", "/admin/api/main/images/"):
         html = text(client.get(url))
         assert "Alpha-" in html and "Bravo-" in html, url
+
+
+# -- Popular tags ---------------------------------------------------------------------------------
+
+#: The media listings and choosers, with the partials they refresh → the kind of media they list.
+TAG_PAGES = {
+    "/admin/images/": "image",
+    "/admin/images/results/": "image",
+    "/admin/documents/": "document",
+    "/admin/documents/results/": "document",
+    "/admin/images/chooser/": "image",
+    "/admin/images/chooser/results/": "image",
+    "/admin/documents/chooser/": "document",
+    "/admin/documents/chooser/results/": "document",
+}
+#: Those offering popular tags: the listings' tag filter, the image chooser's "Popular tags".
+OFFERING_TAGS = ("/admin/images/", "/admin/documents/", "/admin/images/chooser/")
+LISTINGS_WITH_TAG_FILTER = ["/admin/images/", "/admin/documents/"]
+
+
+@pytest.fixture
+def tagged(alpha, bravo):
+    """Each client's media tagged with its own word; bravo's tags the most used, as Wagtail counts."""
+    for owner, word in ((alpha, "alphaword"), (bravo, "bravoword")):
+        owner.image.tags.add(f"{word}-image")
+        owner.document.tags.add(f"{word}-document")
+    extra = Image.objects.create(
+        title="Bravo-extra", file=get_test_image_file(), collection=bravo.account.collection
+    )
+    extra.tags.add("bravoword-image")
+
+
+def tag_choices(response) -> list[str]:
+    """The names the listing's tag filter offers (none: no such filter)."""
+    tag_filter = response.context["filters"].filters.get("tag")
+    return [name for name, _label in tag_filter.field.choices] if tag_filter else []
+
+
+@pytest.mark.parametrize("url", TAG_PAGES)
+def test_a_client_is_offered_only_its_own_media_tags(client_a, tagged, url):
+    html = text(client_a.get(url))
+    assert "bravoword" not in html
+    if url in OFFERING_TAGS:
+        assert f"alphaword-{TAG_PAGES[url]}" in html
+
+
+@pytest.mark.parametrize("url", LISTINGS_WITH_TAG_FILTER)
+def test_the_listing_tag_filter_offers_only_the_clients_tags(client_a, tagged, url):
+    assert tag_choices(client_a.get(url)) == [f"alphaword-{TAG_PAGES[url]}"]
+
+
+@pytest.mark.parametrize("url", OFFERING_TAGS)
+def test_agency_staff_are_offered_every_clients_media_tags(agency, tagged, url):
+    response = agency.get(url)
+    html = text(response)
+    kind = TAG_PAGES[url]
+    assert f"alphaword-{kind}" in html and f"bravoword-{kind}" in html
+    if url in LISTINGS_WITH_TAG_FILTER:
+        assert set(tag_choices(response)) == {f"alphaword-{kind}", f"bravoword-{kind}"}
+
+
+def test_a_clients_popular_tags_are_counted_over_its_own_media(client_a, alpha, bravo):
+    """Ten tags more used on another client's images do not push the client's own out."""
+    extra = Image.objects.create(
+        title="Bravo-extra", file=get_test_image_file(), collection=bravo.account.collection
+    )
+    for image in (bravo.image, extra):
+        image.tags.add(*[f"busy-{i}" for i in range(10)])
+    alpha.image.tags.add("quiet")
+    assert tag_choices(client_a.get("/admin/images/")) == ["quiet"]
+    html = text(client_a.get("/admin/images/chooser/"))
+    assert "quiet" in html and "busy-" not in html
+
+
+def test_a_former_member_is_offered_no_clients_tags(client, django_user_model, tagged):
+    logged_in(client, django_user_model)  # in the client group, member of nothing
+    for url in TAG_PAGES:
+        html = client.get(url).content.decode()
+        assert "alphaword" not in html and "bravoword" not in html, url
+
+
+def test_editors_of_every_collection_keep_wagtails_popular_tags(client, django_user_model, tagged):
+    editor = django_user_model.objects.create_user("editor", password="pw")
+    editor.groups.add(Group.objects.get(name="Editors"))  # Wagtail's: media of every collection
+    client.force_login(editor)
+    for url in OFFERING_TAGS:
+        html = text(client.get(url))
+        assert f"alphaword-{TAG_PAGES[url]}" in html and f"bravoword-{TAG_PAGES[url]}" in html, url

@@ -15,11 +15,17 @@ Wagtail's behaviour, for everyone else:
 - an unused tag counts for nobody: nothing tells whose it was (a removed subscriber tag, an erased
   subscriber's tags leave their names behind).
 
+The "popular tags" of the image and document listings (their tag filter) and of the image chooser
+are Wagtail's top ten of all images' (documents') tags, counted without a user: :func:`popular_tags`
+counts them by the same rule, over the media in the user's sight only.
+
 Wagtail's URL patterns for the autocomplete come before any ``register_admin_urls`` pattern, and
 its tag widget reverses their names, so a URL of onesend's own could not take their place:
 :func:`admin_urls` (the ``register_admin_urls`` hook, called while Wagtail builds its admin
 URLconf) gives those two patterns :func:`autocomplete` as their view, before Wagtail wraps every
-admin view in its login and admin-access checks.
+admin view in its login and admin-access checks. The listings' patterns get views whose tag filter
+reads :func:`popular_tags` the same way, and the image chooser's viewset its choose view, before
+Wagtail builds the viewsets' URLs (so this hook comes first: ``order=-1``).
 """
 
 from __future__ import annotations
@@ -28,10 +34,16 @@ import sys
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404, JsonResponse
-from taggit.models import GenericTaggedItemBase, ItemBase, Tag, TagBase
+from taggit.models import GenericTaggedItemBase, ItemBase, Tag, TagBase, TaggedItem
+from wagtail.admin.models import popular_tags_for_model
 from wagtail.admin.views import tags as wagtail_tags
+from wagtail.documents import admin_urls as document_urls
+from wagtail.documents.views import documents
+from wagtail.images import admin_urls as image_urls
+from wagtail.images.views import chooser as image_chooser
+from wagtail.images.views import images
 from wagtail.permissions import policy_registry
 
 from .. import scoping
@@ -89,6 +101,62 @@ def visible_tags(tags: QuerySet, user) -> QuerySet:
     return tags.filter(in_sight)
 
 
+def popular_tags(model, user, count: int = 10) -> QuerySet:
+    """The most used tags of an image or document model, as its listing and chooser offer them:
+    Wagtail's for agency staff; for anyone else counted only over the media in their sight
+    (:func:`_items_in_sight`, as :func:`visible_tags`), so that neither another client's tag names
+    nor their counts show. An editor who may use every image gets Wagtail's tags."""
+    if scoping.is_agency(user):
+        return popular_tags_for_model(model, count)
+    items = _items_in_sight(TaggedItem, user).filter(content_type=ContentType.objects.get_for_model(model))
+    return (
+        Tag.objects.filter(taggit_taggeditem_items__in=items)
+        .annotate(item_count=Count("taggit_taggeditem_items"))
+        .order_by("-item_count")[:count]
+    )
+
+
+class PopularTagsFilterSetMixin:
+    """A media listing's filter set whose tag filter offers :func:`popular_tags` (Wagtail's
+    ``BaseMediaFilterSet`` adds that filter only when there are tags to offer)."""
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        if "tag" in self.filters:
+            names = [tag.name for tag in popular_tags(self._meta.model, request.user)]
+            if names:
+                self.filters["tag"].extra["choices"] = [(name, name) for name in names]
+            else:
+                del self.filters["tag"]
+
+
+class ImagesFilterSet(PopularTagsFilterSetMixin, images.ImagesFilterSet):
+    pass
+
+
+class DocumentsFilterSet(PopularTagsFilterSetMixin, documents.DocumentsFilterSet):
+    pass
+
+
+class ImagesIndexView(images.IndexView):
+    filterset_class = ImagesFilterSet
+
+
+class DocumentsIndexView(documents.IndexView):
+    filterset_class = DocumentsFilterSet
+
+
+class ImageChooseView(image_chooser.ImageChooseView):
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["popular_tags"] = popular_tags(self.model, self.request.user)
+        return context
+
+
+#: Wagtail's listing views (of the "index" and "index_results" patterns) → onesend's.
+LISTING_VIEWS = {images.IndexView: ImagesIndexView, documents.IndexView: DocumentsIndexView}
+
+
 def autocomplete(request, app_name=None, model_name=None):
     """Wagtail's tag autocomplete (same URLs, same answers) from :func:`visible_tags` only."""
     tag_model = Tag
@@ -108,8 +176,9 @@ def autocomplete(request, app_name=None, model_name=None):
 
 
 def admin_urls() -> list:
-    """Give Wagtail's autocomplete patterns :func:`autocomplete` as their view (see the module
-    docstring). Only their undecorated view is replaced: called again later, this changes nothing."""
+    """Give Wagtail's autocomplete patterns :func:`autocomplete` as their view, its media listings'
+    patterns :data:`LISTING_VIEWS` and its image chooser :class:`ImageChooseView` (see the module
+    docstring). Only undecorated views are replaced: called again later, this changes nothing."""
     wagtail_urls = sys.modules.get("wagtail.admin.urls")
     for pattern in getattr(wagtail_urls, "urlpatterns", []):
         if (
@@ -117,4 +186,9 @@ def admin_urls() -> list:
             and pattern.callback is wagtail_tags.autocomplete
         ):
             pattern.callback = autocomplete
+    for pattern in [*image_urls.urlpatterns, *document_urls.urlpatterns]:
+        view = LISTING_VIEWS.get(getattr(pattern.callback, "view_class", None))
+        if view:
+            pattern.callback = view.as_view(**pattern.callback.view_initkwargs)
+    image_chooser.viewset.choose_view_class = ImageChooseView
     return []
