@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 State = Delivery.State
 Status = Campaign.Status
+#: Outcomes of a call that surely sent nothing: their rows give the cooldown they claimed back.
+UNSENT = (State.FAILED, State.PENDING)
 #: Waiting longer than this for the rate limiter ends the run; a later run picks up.
 MAX_RATE_WAIT = 10.0
 #: A batch leaving this much after its slot (seconds) delays the next one. It is well under the
@@ -248,14 +250,8 @@ class Sender:
                 hold = max(hold, result.retry_after)
         with transaction.atomic():
             counters = self._save(claimed_at, sent, groups, now)
-            # Rows surely not sent (failed, or back in the queue) give their cooldown back.
-            release = [
-                r
-                for (state, _), rows in groups.items()
-                if state in (State.FAILED, State.PENDING)
-                for r in rows
-            ]
-            release_cooldown([r.subscriber_id for r in release], attempted_at, previous)
+            unsent = [r.subscriber_id for (state, _), rows in groups.items() if state in UNSENT for r in rows]
+            release_cooldown(unsent, attempted_at, previous)
             analytics.bump(self.campaign.pk, counters)
         return self._after_batch(hold, bool(sent))
 
