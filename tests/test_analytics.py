@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from onesend_plugin import analytics
-from onesend_plugin.counters import hour
+from onesend_plugin.analytics.counters import hour
 from onesend_plugin.hooks import plugins
 from onesend_plugin.models import Click, Conversion, Delivery
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from onesend_plugin.counters import (
+from onesend_plugin.analytics.counters import (
     Kind,
     breakdown,
     hour,

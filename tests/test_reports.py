@@ -25,7 +25,7 @@ from onesend_plugin import analytics
 from onesend_plugin.admin import charts, dashboard
 from onesend_plugin.admin.reports import campaign as campaign_report
 from onesend_plugin.admin.reports import queries
-from onesend_plugin.counters import hour as hour_bucket
+from onesend_plugin.analytics.counters import hour as hour_bucket
 from onesend_plugin.models import Campaign, Delivery, Membership, Subscriber
 from tests.fixtures.browser import ARTIFACTS
 

@@ -20,7 +20,7 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from .. import scoping
-from ..counters import Kind, prefix
+from ..analytics.counters import Kind, prefix
 from ..models import Account, Campaign, CampaignStat, MessengerPage, Subscriber, WebhookEvent
 
 URL_NAME = "onesend_agency"

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .. import analytics, bulk, conf
-from ..counters import Kind
+from ..analytics.counters import Kind
 from ..models import Campaign, Delivery
 
 State = Delivery.State

@@ -9,7 +9,7 @@ from django_q.tasks import async_task
 from wagtail.log_actions import log
 
 from .. import analytics, messages
-from ..counters import Kind, outcome
+from ..analytics.counters import Kind, outcome
 from ..messenger.errors import GraphError
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from .. import analytics
-from ..counters import Kind, breakdown, per_minute
+from ..analytics.counters import Kind, breakdown, per_minute
 from ..models import Campaign
 
 

@@ -15,7 +15,7 @@ from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
 from .. import analytics, conf, messages, store
-from ..counters import Kind, outcome, per_minute
+from ..analytics.counters import Kind, outcome, per_minute
 from ..hooks import plugins
 from ..messenger.client import SendResult
 from ..messenger.errors import (

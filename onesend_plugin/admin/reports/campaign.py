@@ -19,7 +19,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import HeaderButton
 
 from ... import analytics, scoping
-from ...counters import Kind
+from ...analytics.counters import Kind
 from ...models import Campaign
 from .. import charts
 from ..exports import spreadsheet_safe

@@ -14,7 +14,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ...counters import Kind, breakdown, key_of, prefix, series
+from ...analytics.counters import Kind, breakdown, key_of, prefix, series
 from ...messenger import builders
 from ...models import Campaign, CampaignStat
 from .base import money, percent, rate, reason_label

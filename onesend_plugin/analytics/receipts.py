@@ -1,0 +1,132 @@
+"""Delivered and read, from Meta's watermarks: a ledger field is only ever set while empty
+(``… WHERE read_at IS NULL``, on rows locked first), so a replayed, duplicated or reordered
+receipt never counts twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from .. import bulk, conf
+from ..models import Delivery, MessengerPage, Subscriber
+from .counters import Kind, hourly
+from .storage import bump
+
+
+@transaction.atomic
+def record_receipts(
+    page: MessengerPage,
+    deliveries: Iterable[tuple[str, datetime, tuple[str, ...]]] = (),
+    reads: Iterable[tuple[str, datetime]] = (),
+) -> tuple[int, int]:
+    """Apply many delivery ``(psid, watermark, mids)`` and read ``(psid, watermark)`` receipts of
+    one Page in a fixed number of statements, whatever their count. Returns (rows marked
+    delivered, rows marked read).
+
+    A watermark covers every message sent to the person up to it (our ``sent_at`` is taken when
+    Meta answered, a little after Meta stamped the message: hence ``RECEIPT_CLOCK_SKEW_SECONDS``);
+    a delivery's mids cover their messages whatever the clock says. A read implies delivery. A row
+    takes the smallest covering watermark of the batch and is only ever set while still empty, so
+    the result (and every counter) is the same as applying the receipts one by one in any order,
+    and a replayed receipt changes nothing. Rows are locked in id order (people, then ledger rows),
+    so concurrent batches queue instead of deadlocking.
+    """
+    reads = list(reads)
+    deliveries = [(psid, wm, tuple(mids)) for psid, wm, mids in deliveries] + [(p, wm, ()) for p, wm in reads]
+    if not deliveries:
+        return 0, 0
+    psids = {psid for psid, _, _ in deliveries}
+    _raise_watermarks(page, psids, deliveries, reads)
+    skew = timedelta(seconds=conf.get("RECEIPT_CLOCK_SKEW_SECONDS"))
+    mids = {mid for _, _, ids in deliveries for mid in ids}
+    delivered_by, read_by = _by_psid(deliveries), _by_psid(reads)
+    rows = (
+        Delivery.objects.select_for_update()
+        .filter(page=page, psid__in=psids)
+        .filter(Q(delivered_at__isnull=True) | Q(read_at__isnull=True))
+        .filter(Q(state=Delivery.State.SENT) | Q(message_id__in=mids))
+        .order_by("id")
+        .values_list("id", "psid", "state", "sent_at", "message_id", "campaign_id", "delivered_at", "read_at")
+    )
+    delivered, read, campaign_of = {}, {}, {}
+    for pk, psid, state, sent_at, message_id, campaign_id, delivered_at, read_at in rows:
+        sent = state == Delivery.State.SENT and sent_at is not None
+        campaign_of[pk] = campaign_id
+        covering = [
+            wm
+            for wm, ids in delivered_by.get(psid, ())
+            if (sent and sent_at <= wm + skew) or message_id in ids
+        ]
+        if covering and delivered_at is None:
+            delivered[pk] = min(covering)
+        covering = [wm for wm, _ in read_by.get(psid, ()) if sent and sent_at <= wm + skew]
+        if covering and read_at is None:
+            read[pk] = min(covering)
+    _set_once("delivered_at", delivered)
+    _set_once("read_at", read)
+    counts: dict[int, Counter] = {}
+    for pk in delivered:
+        counts.setdefault(campaign_of[pk], Counter())[Kind.DELIVERED] += 1
+    for pk, wm in read.items():
+        counts.setdefault(campaign_of[pk], Counter()).update([Kind.READ, hourly(Kind.READ, wm)])
+    for campaign_id in sorted(counts):
+        bump(campaign_id, counts[campaign_id])
+    return len(delivered), len(read)
+
+
+def _by_psid(receipts) -> dict[str, list[tuple[datetime, tuple[str, ...]]]]:
+    grouped: dict[str, list] = {}
+    for psid, wm, *ids in receipts:
+        grouped.setdefault(psid, []).append((wm, ids[0] if ids else ()))
+    return grouped
+
+
+def _raise_watermarks(page: MessengerPage, psids: set[str], deliveries: list, reads: list) -> None:
+    """Keep the highest delivered and read watermark per person (they never go back)."""
+    best: dict[str, dict[str, datetime]] = {"delivered_watermark": {}, "read_watermark": {}}
+    for column, receipts in (("delivered_watermark", deliveries), ("read_watermark", reads)):
+        for psid, wm, *_ in receipts:
+            if psid not in best[column] or wm > best[column][psid]:
+                best[column][psid] = wm
+    people = (
+        Subscriber.objects.select_for_update()
+        .filter(page=page, psid__in=psids)
+        .order_by("id")
+        .values_list("id", "psid", "delivered_watermark", "read_watermark")
+    )
+    raise_to: dict[str, dict[int, datetime]] = {"delivered_watermark": {}, "read_watermark": {}}
+    for pk, psid, delivered_wm, read_wm in people:
+        for column, current in (("delivered_watermark", delivered_wm), ("read_watermark", read_wm)):
+            wm = best[column].get(psid)
+            if wm is not None and (current is None or current < wm):
+                raise_to[column][pk] = wm
+    for column, values in raise_to.items():
+        _update_each(Subscriber, column, values)
+
+
+def _set_once(column: str, values: dict[int, datetime]) -> None:
+    """Set ``column`` of the given (locked, still empty) ledger rows, each to its own value."""
+    changed = _update_each(Delivery, column, values, only_if_null=True)
+    if changed != len(values):  # the rows are locked: only a broken invariant gets here
+        raise RuntimeError(f"{column}: {changed} of {len(values)} ledger rows changed under a receipt batch")
+
+
+def _update_each(model, column: str, values: dict[int, datetime], only_if_null: bool = False) -> int:
+    """``UPDATE … FROM`` a list of (id, value): many rows, each its own value, in one statement
+    per few thousand rows."""
+    table, changed = model._meta.db_table, 0
+    columns = [("id", model._meta.pk), ("value", model._meta.get_field(column))]
+    items = list(values.items())
+    for start in range(0, len(items), 5000):
+        source, params = bulk.rows_source(columns, items[start : start + 5000])
+        sql = f"UPDATE {table} SET {column} = v.value FROM {source} WHERE {table}.id = v.id" + (
+            f" AND {table}.{column} IS NULL" if only_if_null else ""
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            changed += cursor.rowcount
+    return changed
