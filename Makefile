@@ -21,6 +21,7 @@ demo: $(VENV)/.installed
 # into PostgreSQL ones.
 test: $(VENV)/.installed $(if $(PYTHON312),$(VENV_DJ61)/.installed)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	env -u DATABASE_URL $(call PYTEST,$(VENV))
 	env DATABASE_URL=$(POSTGRES_URL) $(call PYTEST,$(VENV))
 ifeq ($(PYTHON312),)

@@ -22,8 +22,11 @@ from .models import (
     TEXT_MAX_LENGTH,
     Campaign,
 )
-from .subscribe.subscriptions import UNSUBSCRIBE_PAYLOAD
 
+#: Payload of the "Unsubscribe" quick reply / postback button broadcasts can carry (defined with
+#: the messages rather than with the unsubscribe rule: the models render messages, and must not
+#: depend on the subscribe package).
+UNSUBSCRIBE_PAYLOAD = "ONESEND_UNSUBSCRIBE"
 UNSUBSCRIBE_QUICK_REPLY: QuickReply = builders.quick_reply("Unsubscribe", UNSUBSCRIBE_PAYLOAD)
 
 

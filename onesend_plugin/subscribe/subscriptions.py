@@ -17,6 +17,7 @@ from django_q.tasks import async_task
 
 from .. import analytics
 from ..hooks import plugins
+from ..messages import UNSUBSCRIBE_PAYLOAD
 from ..models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
 from . import refs
 
@@ -24,8 +25,6 @@ logger = logging.getLogger(__name__)
 
 #: Meta allows one opt-in request per topic per person per week (613/1893016 otherwise).
 OPTIN_REPEAT_AFTER = timedelta(days=7)
-#: Payload of the "Unsubscribe" quick reply / postback button broadcasts can carry.
-UNSUBSCRIBE_PAYLOAD = "ONESEND_UNSUBSCRIBE"
 
 # Why a person can no longer be messaged → the status that records it.
 GONE_STATUS = {
