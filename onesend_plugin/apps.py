@@ -13,8 +13,12 @@ class OnesendConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from . import checks  # noqa: F401
-        from .admin.groups import ensure_client_group
+        from .accounts.groups import ensure_client_group
+        from .accounts.scoping import log_entries
         from .hooks import plugins
+        from .models import ScopedLogEntryManager
+
+        ScopedLogEntryManager.narrow = log_entries
 
         plugins.load()
         post_migrate.connect(ensure_tick_schedule, sender=self)

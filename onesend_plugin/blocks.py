@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 from wagtail.images.blocks import ImageChooserBlock
 
-from . import scoping
+from .accounts import scoping
 from .models import MessengerPage
 from .subscribe import links
 

@@ -8,7 +8,7 @@ from wagtail.log_actions import LogFormatter
 from wagtail.models import ModelLogEntry
 from wagtail.snippets.models import register_snippet
 
-from . import scoping
+from .accounts import scoping
 from .admin import media
 from .admin.bulk_actions import bulk_actions
 from .admin.menu import MessengerViewSetGroup
@@ -105,7 +105,7 @@ def register_log_actions(actions):
     )
     actions.register_action("onesend.erase", _("Erase subscriber"), _("Subscriber erased"))
 
-    # Members and invitations, logged on the account (``onesend_plugin.admin.members``).
+    # Members and invitations, logged on the account (``onesend_plugin.accounts.membership``).
     @actions.register_action("onesend.invitation.send")
     class InvitationSentFormatter(LogFormatter):
         label = _("Invite")

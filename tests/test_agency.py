@@ -17,8 +17,9 @@ from wagtail.models import ModelLogEntry, Page, Site
 from wagtail.test.utils.form_data import nested_form_data, rich_text, streamfield
 
 from example_site.home.models import ContentPage
-from onesend_plugin import analytics, blocks, broadcast, scoping
-from onesend_plugin.admin.groups import ensure_client_group
+from onesend_plugin import analytics, blocks, broadcast
+from onesend_plugin.accounts import scoping
+from onesend_plugin.accounts.groups import ensure_client_group
 from onesend_plugin.models import (
     Account,
     Campaign,

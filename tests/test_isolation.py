@@ -12,8 +12,9 @@ from bs4 import BeautifulSoup
 from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from onesend_plugin import blocks, broadcast, scoping
-from onesend_plugin.admin.groups import CLIENT_GROUP, ensure_client_group
+from onesend_plugin import blocks, broadcast
+from onesend_plugin.accounts import scoping
+from onesend_plugin.accounts.groups import CLIENT_GROUP, ensure_client_group
 from onesend_plugin.models import (
     Account,
     Campaign,

@@ -18,7 +18,7 @@ from wagtail.images.tests.utils import get_test_image_file
 from wagtail.models import Collection, GroupCollectionPermission
 from wagtail.permissions import policy_registry
 
-from onesend_plugin.admin.groups import ensure_client_group
+from onesend_plugin.accounts.groups import ensure_client_group
 from onesend_plugin.models import Account, Membership
 
 from .factories import AccountFactory, CampaignFactory, MessengerPageFactory

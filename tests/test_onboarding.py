@@ -10,7 +10,7 @@ import requests
 from django.contrib.messages import get_messages
 from wagtail.models import ModelLogEntry
 
-from onesend_plugin import onboarding
+from onesend_plugin.accounts import onboarding
 from onesend_plugin.models import Campaign, MessengerPage
 
 from .factories import AccountFactory, CampaignFactory, MessengerPageFactory, MetaAppFactory
@@ -239,7 +239,7 @@ def test_recheck_reports_a_permission_taken_back_and_an_unsubscribed_app(
 
 
 def test_recheck_needs_the_change_permission(client, django_user_model, simulator, account, app):
-    from onesend_plugin.admin.groups import ensure_client_group
+    from onesend_plugin.accounts.groups import ensure_client_group
     from onesend_plugin.models import Membership
 
     page = MessengerPageFactory(account=account, app=app)
@@ -262,7 +262,7 @@ def test_recheck_needs_the_change_permission(client, django_user_model, simulato
 def test_a_client_user_connects_only_for_their_own_accounts(client, django_user_model, simulator, app):
     from django.contrib.auth.models import Permission
 
-    from onesend_plugin.admin.groups import ensure_client_group
+    from onesend_plugin.accounts.groups import ensure_client_group
     from onesend_plugin.models import Membership
 
     mine = AccountFactory(name="Mine Ltd", slug="mine")

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from onesend_plugin import conf, safejson, tasks
-from onesend_plugin.admin.groups import ensure_client_group
+from onesend_plugin.accounts.groups import ensure_client_group
 from onesend_plugin.inbox import dispatch, handlers
 from onesend_plugin.messenger import events as meta_events
 from onesend_plugin.messenger import signature

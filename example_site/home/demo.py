@@ -10,7 +10,7 @@ from wagtail.rich_text import RichText
 
 from example_site.shop.models import Product
 from onesend_plugin import broadcast
-from onesend_plugin.admin.groups import ensure_client_group
+from onesend_plugin.accounts.groups import ensure_client_group
 from onesend_plugin.models import Account, Campaign, CampaignButton, Membership, MessengerPage, MetaApp
 
 from .models import ContentPage, HomePage

@@ -25,7 +25,7 @@ from django.utils.functional import classproperty
 from wagtail.snippets.bulk_actions.delete import DeleteBulkAction as SnippetDeleteBulkAction
 from wagtail.snippets.models import get_snippet_models
 
-from .. import scoping
+from ..accounts import scoping
 
 
 class ScopedSnippetDeleteBulkAction(SnippetDeleteBulkAction):

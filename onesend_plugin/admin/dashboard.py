@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.components import Component
 from wagtail.permissions import policy_registry
 
-from .. import scoping
+from ..accounts import scoping
 from ..models import Campaign, Subscriber
 from . import charts
 from .reports.base import CSS, NAMESPACE, can_view_reports, percent

@@ -7,7 +7,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 
-from .. import scoping
+from ..accounts import scoping
 from ..models import Subscriber, SubscriberTag
 
 

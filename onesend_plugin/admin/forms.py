@@ -12,7 +12,8 @@ from django.forms.models import construct_instance
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
-from .. import messages, scoping, store
+from .. import messages, store
+from ..accounts import scoping
 from ..models import Account, Campaign, Subscriber
 from .media import check_campaign_media
 

@@ -25,7 +25,7 @@ from wagtail.models import Collection
 from wagtail.permission_policies.collections import CollectionOwnershipPermissionPolicy
 from wagtail.permissions import policy_registry, register_permission_policy
 
-from .. import scoping
+from ..accounts import scoping
 from ..models import Account, Membership
 
 #: Wagtail's media action (its permission codename's prefix) → the role action it needs.

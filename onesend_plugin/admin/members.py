@@ -1,8 +1,6 @@
-"""Who may use a client account: its members and their roles, and invitations by e-mail.
-
-Agency staff and the account's client admins manage them (the ``manage_account`` role action).
-Every change is audit-logged on the account, and takes effect on the member's next request:
-roles are read from the database per request (``scoping.roles``), never kept in the session.
+"""The members page of a client account (members, roles, invitations) and the public page that
+accepts an invitation. The rules (who may change what, once-only invitations) are
+:mod:`onesend_plugin.accounts.membership`'s; these views show them and report the outcome.
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth.forms import SetPasswordForm
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -24,17 +21,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import TemplateView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
-from wagtail.log_actions import log
 
-from .. import scoping
+from ..accounts import membership, scoping
 from ..models import Account, Invitation, Membership
-from .groups import ensure_client_group
 
 URL_NAME = "onesend_members"
-
-
-def can_manage(user, account: Account) -> bool:
-    return scoping.allows(user, account, "change")
 
 
 class InviteForm(forms.Form):
@@ -47,7 +38,7 @@ class InviteForm(forms.Form):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"]
-        if self.account.memberships.filter(user__email__iexact=email).exists():
+        if membership.is_member(self.account, email):
             raise forms.ValidationError(
                 _("%(email)s is already a member of this account.") % {"email": email}
             )
@@ -99,66 +90,37 @@ class MembersView(WagtailAdminTemplateMixin, TemplateView):
         return redirect(URL_NAME, pk=self.account.pk)
 
     def invite(self, email: str, role: str) -> None:
-        invitation, token = Invitation.issue(
-            account=self.account, email=email, role=role, invited_by=self.request.user
-        )
-        send_invitation(self.request, invitation, token)
-        log(
+        membership.invite(
             self.account,
-            "onesend.invitation.send",
-            user=self.request.user,
-            data={"email": email, "role": role},
+            email,
+            role,
+            by=self.request.user,
+            send=lambda invitation, token: send_invitation(self.request, invitation, token),
         )
         messages.success(self.request, _("Invitation sent to %(email)s.") % {"email": email})
 
     def revoke(self, invitation_id) -> None:
-        invitation = self.account.invitations.filter(
-            pk=invitation_id if str(invitation_id).isdigit() else None, accepted_at__isnull=True
-        ).first()
-        if invitation is None:
-            messages.error(self.request, _("No such pending invitation."))
+        try:
+            invitation = membership.revoke(self.account, invitation_id, by=self.request.user)
+        except membership.MembershipError as refused:
+            messages.error(self.request, str(refused))
             return
-        invitation.delete()
-        log(
-            self.account,
-            "onesend.invitation.revoke",
-            user=self.request.user,
-            data={"email": invitation.email, "role": invitation.role},
-        )
         messages.success(self.request, _("Invitation to %(email)s revoked.") % {"email": invitation.email})
 
     def change_membership(self, action: str, membership_id, role) -> None:
-        membership = (
-            self.account.memberships.select_related("user")
-            .filter(pk=membership_id if str(membership_id).isdigit() else None)
-            .first()
-        )
-        if membership is None:
-            messages.error(self.request, _("No such member."))
+        try:
+            if action == "remove":
+                who = membership.remove(self.account, membership_id, by=self.request.user)
+                messages.success(self.request, _("%(member)s no longer has access.") % {"member": who})
+                return
+            member = membership.change_role(self.account, membership_id, role, by=self.request.user)
+        except membership.MembershipError as refused:
+            messages.error(self.request, str(refused))
             return
-        if membership.user_id == self.request.user.pk:
-            messages.error(self.request, _("You cannot change your own access; ask another admin."))
-            return
-        who = membership.user.email or membership.user.get_username()
-        if action == "remove":
-            membership.delete()
-            log(self.account, "onesend.member.remove", user=self.request.user, data={"member": who})
-            messages.success(self.request, _("%(member)s no longer has access.") % {"member": who})
-            return
-        if role not in Membership.Role.values:
-            messages.error(self.request, _("Unknown role."))
-            return
-        previous, membership.role = membership.role, role
-        membership.save(update_fields=["role"])
-        log(
-            self.account,
-            "onesend.member.role",
-            user=self.request.user,
-            data={"member": who, "from": previous, "to": role},
-        )
         messages.success(
             self.request,
-            _("%(member)s is now %(role)s.") % {"member": who, "role": membership.get_role_display()},
+            _("%(member)s is now %(role)s.")
+            % {"member": membership.member_name(member), "role": member.get_role_display()},
         )
 
 
@@ -184,17 +146,14 @@ def accept_invitation(request, token: str):
     """The link of the e-mail. A new person sets a password (their e-mail is their username);
     someone who already has a user signs in as that user, then confirms. The membership is
     created once: a used, expired, revoked or forged link says so and does nothing."""
-    invitation = (
-        Invitation.objects.select_related("account").filter(token_hash=Invitation.hash(token)).first()
-    )
-    problem = _problem(invitation)
+    invitation = membership.find_invitation(token)
+    problem = membership.invitation_problem(invitation)
     if problem:
         status = 404 if invitation is None else 410
         return render(request, "onesend_plugin/invitation.html", {"problem": problem}, status=status)
 
-    User = get_user_model()
     email = invitation.email
-    existing = User.objects.filter(Q(email__iexact=email) | Q(username__iexact=email)).order_by("pk").first()
+    existing = membership.existing_user(email)
     context = {"invitation": invitation}
     if existing is not None:
         if not request.user.is_authenticated:
@@ -210,7 +169,7 @@ def accept_invitation(request, token: str):
             return _accepted(request, invitation, request.user)
         return render(request, "onesend_plugin/invitation.html", context)
 
-    new_user = User(username=email, email=email)
+    new_user = get_user_model()(username=email, email=email)
     form = SetPasswordForm(new_user, request.POST if request.method == "POST" else None)
     if form.is_valid():
         with transaction.atomic():
@@ -225,40 +184,11 @@ def accept_invitation(request, token: str):
     return render(request, "onesend_plugin/invitation.html", context)
 
 
-def _problem(invitation: Invitation | None) -> str:
-    if invitation is None:
-        return _(
-            "This invitation link is not valid: it may have been revoked, or mistyped. Ask for a new one."
-        )
-    if invitation.accepted_at is not None:
-        return _("This invitation has already been used. Sign in to the admin instead.")
-    if invitation.is_expired:
-        return _("This invitation expired on %(date)s. Ask for a new one.") % {
-            "date": timezone.localtime(invitation.expires_at).strftime("%Y-%m-%d %H:%M")
-        }
-    return ""
-
-
 def _accepted(request, invitation: Invitation, user):
-    """Use the invitation (once: the conditional update is the lock) and give the access."""
-    with transaction.atomic():
-        claimed = Invitation.objects.filter(
-            pk=invitation.pk, accepted_at__isnull=True, expires_at__gt=timezone.now()
-        ).update(accepted_at=timezone.now(), accepted_by=user)
-        if not claimed:
-            problem = _("This invitation has already been used. Sign in to the admin instead.")
-            return render(request, "onesend_plugin/invitation.html", {"problem": problem}, status=410)
-        Membership.objects.update_or_create(
-            user=user, account=invitation.account, defaults={"role": invitation.role}
-        )
-        if not scoping.is_agency(user):
-            user.groups.add(ensure_client_group())
-        log(
-            invitation.account,
-            "onesend.invitation.accept",
-            user=user,
-            data={"email": invitation.email, "role": invitation.role},
-        )
+    """Accept for ``user``: to the admin home if it worked, else the link was used meanwhile."""
+    if not membership.accept(invitation, user):
+        problem = _("This invitation has already been used. Sign in to the admin instead.")
+        return render(request, "onesend_plugin/invitation.html", {"problem": problem}, status=410)
     messages.success(request, _("Welcome to %(account)s.") % {"account": invitation.account})
     return redirect("wagtailadmin_home")
 

@@ -1,6 +1,6 @@
 """The admin side of connecting Facebook Pages ("Connect a Facebook Page") and of a Page's
 connection health (its inspect view and the "Re-check" action). The Meta side is
-:mod:`onesend_plugin.onboarding`."""
+:mod:`onesend_plugin.accounts.onboarding`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets import HeaderButton
 from wagtail.log_actions import log
 
-from .. import onboarding, scoping
+from ..accounts import onboarding, scoping
 from ..broadcast import ratelimit
 from ..messenger import login as facebook_login
 from ..messenger.errors import GraphError

@@ -1,5 +1,5 @@
 """Permission policies for onesend's admin surfaces: all of them are
-:class:`~onesend_plugin.scoping.AccountScopedPermissionPolicy` (accounts and roles), some with
+:class:`~onesend_plugin.accounts.scoping.AccountScopedPermissionPolicy` (accounts and roles), some with
 extra rules of their model."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db.models import Model
 from wagtail.permissions import register_permission_policy
 
+from ..accounts.scoping import AccountScopedPermissionPolicy
 from ..models import (
     Account,
     Campaign,
@@ -18,7 +19,6 @@ from ..models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from ..scoping import AccountScopedPermissionPolicy
 
 
 class ReadOnlyPermissionPolicy(AccountScopedPermissionPolicy):

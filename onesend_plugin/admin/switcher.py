@@ -15,7 +15,7 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.ui.sidebar import LinkMenuItem as LinkMenuItemComponent
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from .. import scoping
+from ..accounts import scoping
 
 URL_NAME = "onesend_account_switch"
 

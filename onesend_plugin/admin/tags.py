@@ -46,7 +46,7 @@ from wagtail.images.views import chooser as image_chooser
 from wagtail.images.views import images
 from wagtail.permissions import policy_registry
 
-from .. import scoping
+from ..accounts import scoping
 
 #: Wagtail's URL names of the tag autocomplete (any tag model; one tag model).
 WAGTAIL_URL_NAMES = ("wagtailadmin_tag_autocomplete", "wagtailadmin_tag_model_autocomplete")

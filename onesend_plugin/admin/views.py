@@ -32,7 +32,8 @@ from wagtail.admin.widgets import HeaderButton
 from wagtail.log_actions import log
 from wagtail.snippets.views import snippets
 
-from .. import broadcast, scoping
+from .. import broadcast
+from ..accounts import scoping
 from ..messenger.errors import GraphError
 from ..models import Campaign, Subscriber, SubscriptionLink
 from ..subscribe import erasure, links, subscriptions

@@ -18,7 +18,8 @@ from wagtail.admin.admin_url_finder import AdminURLFinder
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import HeaderButton
 
-from ... import analytics, scoping
+from ... import analytics
+from ...accounts import scoping
 from ...analytics.counters import Kind
 from ...models import Campaign
 from .. import charts

@@ -14,7 +14,7 @@ from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
 from wagtail.admin.views.reports import ReportView
 from wagtail.coreutils import multigetattr
 
-from ... import scoping
+from ...accounts import scoping
 from ...models import Campaign, MessengerPage
 from ..exports import SafeSpreadsheetExportMixin
 from .base import CSS, NAMESPACE, CampaignReportPermissionMixin, percent

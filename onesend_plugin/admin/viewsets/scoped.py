@@ -8,7 +8,7 @@ from django.views import View
 from wagtail.admin.views.mixins import SpreadsheetExportMixin
 from wagtail.snippets.views.chooser import SnippetChooserViewSet
 
-from ... import scoping
+from ...accounts import scoping
 from ..exports import SafeSpreadsheetExportMixin
 
 

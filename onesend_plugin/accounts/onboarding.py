@@ -19,12 +19,12 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from . import broadcast, conf
-from .messenger import login
-from .messenger.client import ManagedPage
-from .messenger.errors import AuthError, GraphError
-from .meta import app_client, client_for, client_with
-from .models import Account, MessengerPage, MetaApp
+from .. import broadcast, conf
+from ..messenger import login
+from ..messenger.client import ManagedPage
+from ..messenger.errors import AuthError, GraphError
+from ..meta import app_client, client_for, client_with
+from ..models import Account, MessengerPage, MetaApp
 
 #: Without it nothing can be sent (Meta answers 200 to every send).
 REQUIRED_PERMISSIONS = ("pages_messaging",)

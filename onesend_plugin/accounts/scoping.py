@@ -18,7 +18,7 @@ from django.db.models.functions import Cast
 from django.http import Http404
 from wagtail.permission_policies import ModelPermissionPolicy
 
-from .models import (
+from ..models import (
     Account,
     Campaign,
     ConsentRecord,
