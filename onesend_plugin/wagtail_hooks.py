@@ -2,14 +2,12 @@
 
 from django.core.signals import request_started
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
-from wagtail.log_actions import LogFormatter
 from wagtail.models import ModelLogEntry
 from wagtail.snippets.models import register_snippet
 
 from .accounts import scoping
-from .admin import media
+from .admin import log_actions, media
 from .admin.bulk_actions import bulk_actions
 from .admin.menu import MessengerViewSetGroup
 from .admin.permissions import register_policies
@@ -100,85 +98,8 @@ def register_scoped_log_model(actions):
 
 @hooks.register("register_log_actions")
 def register_log_actions(actions):
-    actions.register_action(
-        "onesend.unsubscribe", _("Unsubscribe"), _("Unsubscribed from marketing messages")
-    )
-    actions.register_action("onesend.erase", _("Erase subscriber"), _("Subscriber erased"))
-
-    # Members and invitations, logged on the account (``onesend_plugin.accounts.membership``).
-    @actions.register_action("onesend.invitation.send")
-    class InvitationSentFormatter(LogFormatter):
-        label = _("Invite")
-
-        def format_message(self, log_entry):
-            return _("Invited %(email)s as %(role)s") % log_entry.data
-
-    @actions.register_action("onesend.invitation.revoke")
-    class InvitationRevokedFormatter(LogFormatter):
-        label = _("Revoke invitation")
-
-        def format_message(self, log_entry):
-            return _("Revoked the invitation of %(email)s") % log_entry.data
-
-    @actions.register_action("onesend.invitation.accept")
-    class InvitationAcceptedFormatter(LogFormatter):
-        label = _("Accept invitation")
-
-        def format_message(self, log_entry):
-            return _("%(email)s joined as %(role)s") % log_entry.data
-
-    @actions.register_action("onesend.member.role")
-    class MemberRoleFormatter(LogFormatter):
-        label = _("Change role")
-
-        def format_message(self, log_entry):
-            return _("%(member)s: role %(from)s → %(to)s") % log_entry.data
-
-    @actions.register_action("onesend.member.remove")
-    class MemberRemovedFormatter(LogFormatter):
-        label = _("Remove access")
-
-        def format_message(self, log_entry):
-            return _("Removed the access of %(member)s") % log_entry.data
-
-    # Written by "Connect a Facebook Page" and the Page's "Re-check" (``onesend_plugin.admin.onboarding``).
-    actions.register_action(
-        "onesend.page.connect", _("Connect Page"), _("Page connected through Facebook Login")
-    )
-    actions.register_action("onesend.page.recheck", _("Re-check Page"), _("Page connection re-checked"))
-
-    # Written by the broadcast engine (``onesend_plugin.broadcast``).
-    actions.register_action("onesend.campaign.start", _("Start sending"), _("Sending started"))
-    actions.register_action("onesend.campaign.schedule", _("Schedule"), _("Scheduled"))
-    actions.register_action("onesend.campaign.resume", _("Resume"), _("Resumed"))
-    actions.register_action("onesend.campaign.cancel", _("Cancel"), _("Cancelled"))
-
-    @actions.register_action("onesend.campaign.pause")
-    class PauseFormatter(LogFormatter):
-        label = _("Pause")
-
-        def format_message(self, log_entry):
-            if reason := log_entry.data.get("reason"):
-                return _("Paused: %(reason)s") % {"reason": reason}
-            return _("Paused")
-
-    @actions.register_action("onesend.campaign.retry_unknown")
-    class RetryUnknownFormatter(LogFormatter):
-        label = _("Retry unknown")
-
-        def format_message(self, log_entry):
-            return _("%(count)s messages of unknown fate queued again") % {
-                "count": log_entry.data.get("count", 0)
-            }
-
-    @actions.register_action("onesend.campaign.send_test")
-    class SendTestFormatter(LogFormatter):
-        label = _("Send test")
-
-        def format_message(self, log_entry):
-            return _("Test sent to subscriber %(subscriber)s") % {
-                "subscriber": log_entry.data.get("subscriber")
-            }
+    """onesend's own audit-log actions (``admin.log_actions``)."""
+    log_actions.register(actions)
 
 
 # -- Reports and the dashboard panel (``onesend_plugin.admin.reports`` and ``.dashboard``) ------

@@ -91,6 +91,137 @@ def _svg_open(box: Box, *, chart_id: str, title: str, desc: str, classname: str)
     )
 
 
+@dataclass(frozen=True)
+class LineScale:
+    """Where a line chart draws: ``buckets`` equal columns across the plot, values up to ``y_max``."""
+
+    box: Box
+    buckets: int
+    y_max: int
+
+    def x(self, i: float) -> float:
+        return self.box.left + i * (self.box.plot_width / self.buckets)
+
+    def y(self, value: float) -> float:
+        return self.box.baseline - value / self.y_max * self.box.plot_height
+
+
+def _y_grid(scale: LineScale, ticks: list[int]) -> list[SafeString]:
+    """A horizontal line per y tick, its value at the left."""
+    box = scale.box
+    return [
+        format_html(
+            '<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="currentColor" stroke-opacity="{o}"/>'
+            '<text x="{tx}" y="{ty}" text-anchor="end" fill="currentColor">{label}</text>',
+            x1=box.left,
+            x2=_num(box.width - box.right),
+            y=_num(scale.y(tick)),
+            o="0.5" if tick == 0 else "0.12",
+            tx=box.left - 8,
+            ty=_num(scale.y(tick) + 4),
+            label=f"{tick:,}",
+        )
+        for tick in ticks
+    ]
+
+
+def _x_axis(
+    scale: LineScale, every: int, tick_label: Callable[[int], str], axis_label: str
+) -> list[SafeString]:
+    """A tick on every ``every``-th bucket boundary, labelled; the axis label under them."""
+    box = scale.box
+    parts = [
+        format_html(
+            '<line x1="{x}" x2="{x}" y1="{y1}" y2="{y2}" stroke="currentColor" stroke-opacity="0.5"/>'
+            '<text x="{x}" y="{ty}" text-anchor="middle" fill="currentColor">{label}</text>',
+            x=_num(scale.x(boundary)),
+            y1=_num(box.baseline),
+            y2=_num(box.baseline + 5),
+            ty=_num(box.baseline + 18),
+            label=tick_label(boundary),
+        )
+        for boundary in range(0, scale.buckets + 1, every)
+    ]
+    if axis_label:
+        parts.append(
+            format_html(
+                '<text x="{x}" y="{y}" text-anchor="middle" fill="currentColor" fill-opacity="0.75">{label}</text>',
+                x=_num(box.left + box.plot_width / 2),
+                y=box.height - 6,
+                label=axis_label,
+            )
+        )
+    return parts
+
+
+def _legend(series: Sequence[Series], box: Box) -> list[SafeString]:
+    """Each series' line style and label, side by side above the plot."""
+    legend_x = box.left
+    parts = []
+    for s in series:
+        parts.append(
+            format_html(
+                '<g data-legend="{key}"><line x1="{x1}" x2="{x2}" y1="14" y2="14" stroke="{color}" '
+                'stroke-width="3"{dash}/><text x="{tx}" y="18" fill="currentColor">{label}</text></g>',
+                key=s.key,
+                x1=legend_x,
+                x2=legend_x + 22,
+                color=s.color,
+                dash=mark_safe(' stroke-dasharray="6 3"') if s.dashed else "",
+                tx=legend_x + 28,
+                label=s.label,
+            )
+        )
+        legend_x += 28 + 8 * len(str(s.label)) + 24
+    return parts
+
+
+def _dots(
+    s: Series, points: list[tuple[float, float]], point_label: Callable[[int], str]
+) -> list[SafeString]:
+    """A dot on each non-zero point, its tooltip the bucket's label and value."""
+    return [
+        format_html(
+            '<circle cx="{}" cy="{}" r="3" fill="{}" data-bucket="{}" data-value="{}">'
+            "<title>{}: {} {}</title></circle>",
+            _num(px),
+            _num(py),
+            s.color,
+            i,
+            value,
+            point_label(i),
+            f"{value:,}",
+            str(s.label).lower(),
+        )
+        for i, ((px, py), value) in enumerate(zip(points, s.values, strict=True))
+        if value
+    ]
+
+
+def _line_series(s: Series, scale: LineScale, point_label: Callable[[int], str]) -> list[SafeString]:
+    """One series: the area under it, its line through each bucket's centre, its dots."""
+    baseline = _num(scale.box.baseline)
+    points = [(scale.x(i + 0.5), scale.y(v)) for i, v in enumerate(s.values)]
+    line = " ".join(f"{_num(px)},{_num(py)}" for px, py in points)
+    area = (
+        f"M{_num(points[0][0])},{baseline} "
+        + " ".join(f"L{_num(px)},{_num(py)}" for px, py in points)
+        + f" L{_num(points[-1][0])},{baseline} Z"
+    )
+    return [
+        format_html('<g class="onesend-chart__series" data-series="{}">', s.key),
+        format_html('<path d="{}" fill="{}" fill-opacity="0.14" stroke="none"/>', area, s.color),
+        format_html(
+            '<polyline points="{}" fill="none" stroke="{}" stroke-width="2" stroke-linejoin="round"{}/>',
+            line,
+            s.color,
+            mark_safe(' stroke-dasharray="6 3"') if s.dashed else "",
+        ),
+        *_dots(s, points, point_label),
+        mark_safe("</g>"),
+    ]
+
+
 def line_chart(
     series: Sequence[Series],
     *,
@@ -115,119 +246,22 @@ def line_chart(
     if n == 0 or any(len(s.values) > n for s in series):
         raise ValueError("a line chart needs at least one bucket, and no series longer than the axis")
     ticks = nice_ticks(max((max(s.values, default=0) for s in series), default=0))
-    y_max = ticks[-1]
-    step = box.plot_width / n
-
-    def x(i: float) -> float:
-        return box.left + i * step
-
-    def y(value: float) -> float:
-        return box.baseline - value / y_max * box.plot_height
-
+    scale = LineScale(box, n, ticks[-1])
     parts = [
         _svg_open(
             box, chart_id=chart_id, title=title, desc=desc, classname="onesend-chart onesend-chart--line"
-        )
+        ),
+        '<g class="onesend-chart__grid" aria-hidden="true">',
+        *_y_grid(scale, ticks),
+        *_x_axis(scale, x_tick_every, x_tick_label, x_axis_label),
+        "</g>",
+        '<g class="onesend-chart__legend">',
+        *_legend(series, box),
+        "</g>",
     ]
-
-    # Grid and y axis labels
-    parts.append('<g class="onesend-chart__grid" aria-hidden="true">')
-    for tick in ticks:
-        parts.append(
-            format_html(
-                '<line x1="{x1}" x2="{x2}" y1="{y}" y2="{y}" stroke="currentColor" stroke-opacity="{o}"/>'
-                '<text x="{tx}" y="{ty}" text-anchor="end" fill="currentColor">{label}</text>',
-                x1=box.left,
-                x2=_num(box.width - box.right),
-                y=_num(y(tick)),
-                o="0.5" if tick == 0 else "0.12",
-                tx=box.left - 8,
-                ty=_num(y(tick) + 4),
-                label=f"{tick:,}",
-            )
-        )
-    # x axis ticks
-    for boundary in range(0, n + 1, x_tick_every):
-        parts.append(
-            format_html(
-                '<line x1="{x}" x2="{x}" y1="{y1}" y2="{y2}" stroke="currentColor" stroke-opacity="0.5"/>'
-                '<text x="{x}" y="{ty}" text-anchor="middle" fill="currentColor">{label}</text>',
-                x=_num(x(boundary)),
-                y1=_num(box.baseline),
-                y2=_num(box.baseline + 5),
-                ty=_num(box.baseline + 18),
-                label=x_tick_label(boundary),
-            )
-        )
-    if x_axis_label:
-        parts.append(
-            format_html(
-                '<text x="{x}" y="{y}" text-anchor="middle" fill="currentColor" fill-opacity="0.75">{label}</text>',
-                x=_num(box.left + box.plot_width / 2),
-                y=box.height - 6,
-                label=x_axis_label,
-            )
-        )
-    parts.append("</g>")
-
-    # Legend, above the plot
-    legend_x = box.left
-    parts.append('<g class="onesend-chart__legend">')
     for s in series:
-        parts.append(
-            format_html(
-                '<g data-legend="{key}"><line x1="{x1}" x2="{x2}" y1="14" y2="14" stroke="{color}" '
-                'stroke-width="3"{dash}/><text x="{tx}" y="18" fill="currentColor">{label}</text></g>',
-                key=s.key,
-                x1=legend_x,
-                x2=legend_x + 22,
-                color=s.color,
-                dash=mark_safe(' stroke-dasharray="6 3"') if s.dashed else "",
-                tx=legend_x + 28,
-                label=s.label,
-            )
-        )
-        legend_x += 28 + 8 * len(str(s.label)) + 24
-    parts.append("</g>")
-
-    # Series: area, line, dots
-    for s in series:
-        if not s.values:
-            continue
-        points = [(x(i + 0.5), y(v)) for i, v in enumerate(s.values)]
-        line = " ".join(f"{_num(px)},{_num(py)}" for px, py in points)
-        area = (
-            f"M{_num(points[0][0])},{_num(box.baseline)} "
-            + " ".join(f"L{_num(px)},{_num(py)}" for px, py in points)
-            + f" L{_num(points[-1][0])},{_num(box.baseline)} Z"
-        )
-        parts.append(format_html('<g class="onesend-chart__series" data-series="{}">', s.key))
-        parts.append(format_html('<path d="{}" fill="{}" fill-opacity="0.14" stroke="none"/>', area, s.color))
-        parts.append(
-            format_html(
-                '<polyline points="{}" fill="none" stroke="{}" stroke-width="2" stroke-linejoin="round"{}/>',
-                line,
-                s.color,
-                mark_safe(' stroke-dasharray="6 3"') if s.dashed else "",
-            )
-        )
-        for i, ((px, py), value) in enumerate(zip(points, s.values, strict=True)):
-            if value:
-                parts.append(
-                    format_html(
-                        '<circle cx="{}" cy="{}" r="3" fill="{}" data-bucket="{}" data-value="{}">'
-                        "<title>{}: {} {}</title></circle>",
-                        _num(px),
-                        _num(py),
-                        s.color,
-                        i,
-                        value,
-                        point_label(i),
-                        f"{value:,}",
-                        str(s.label).lower(),
-                    )
-                )
-        parts.append("</g>")
+        if s.values:
+            parts.extend(_line_series(s, scale, point_label))
     parts.append("</svg>")
     return mark_safe("".join(parts))
 
