@@ -219,6 +219,17 @@ def test_deeply_nested_json_is_refused_on_both_endpoints(post_event, client, acm
     assert not StoreEvent.objects.exists()
 
 
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_moment_outside_utcs_years_is_refused_on_both_endpoints(post_event, client, acme, moment):
+    """A valid ISO timestamp that is before year 1 or after 9999 in UTC was a 500 (OverflowError)."""
+    answer = post_event(acme, {**order(), "occurred_at": moment})
+    assert answer.status_code == 400 and "occurred_at" in answer.json()["error"]
+    body = json.dumps({"id": 1, "total_price": "1", "customer": {"id": 5}, "created_at": moment}).encode()
+    answer = post_shopify(client, acme, body)
+    assert answer.status_code == 400 and "occurred_at" in answer.json()["error"]
+    assert not StoreEvent.objects.exists()
+
+
 def test_a_too_long_shopify_order_id_is_refused(client, acme):
     body = json.dumps({"id": "9" * 256, "total_price": "1", "customer": {"id": 5}}).encode()
     answer = post_shopify(client, acme, body)

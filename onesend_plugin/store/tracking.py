@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -48,6 +49,7 @@ def track(
     at = at or timezone.now()
     key = idempotency_key or f"{name}:{customer_ref}:{at.isoformat()}"
     check_event(name, customer_ref, properties, key)
+    check_moment(at)
     account = account or _only_account()
     try:
         with transaction.atomic():
@@ -88,6 +90,15 @@ def check_text(model: type[models.Model], field: str, value: str) -> None:
         raise StoreEventError(f"{field}: at most {limit} characters ({len(value)} given).")
     if "\x00" in value:
         raise StoreEventError(f"{field}: must not contain a NUL character.")
+
+
+def check_moment(at: datetime) -> None:
+    """``at`` is a moment the database can store and give back: in UTC within years 1–9999
+    ("0001-01-01T00:00:00+14:00" is a valid timestamp that no Python datetime holds in UTC)."""
+    try:
+        (at if timezone.is_aware(at) else timezone.make_aware(at)).astimezone(dt_timezone.utc)
+    except (OverflowError, ValueError) as exc:
+        raise StoreEventError(f"occurred_at: {at.isoformat()} is out of range.") from exc
 
 
 def _check_json(field: str, value: Any) -> None:
