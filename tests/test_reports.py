@@ -24,7 +24,7 @@ from django.utils import timezone
 from onesend_plugin import analytics
 from onesend_plugin.admin import charts, dashboard
 from onesend_plugin.admin.reports import campaign as campaign_report
-from onesend_plugin.admin.reports import queries
+from onesend_plugin.analytics import reports
 from onesend_plugin.analytics.counters import hour as hour_bucket
 from onesend_plugin.models import Campaign, Delivery, Membership, Subscriber
 from tests.fixtures.browser import ARTIFACTS
@@ -127,7 +127,7 @@ def csv_rows(response) -> list[list[str]]:
 
 
 def test_funnel_numbers_and_rates_come_from_the_counters(campaign):
-    data = queries.funnel(campaign, analytics.stats(campaign))
+    data = reports.funnel(campaign, analytics.stats(campaign))
     steps = {s.key: (s.value, s.of_sent, s.of_previous) for s in data.steps}
     assert steps["audience"] == (1000, None, None)
     assert steps["sent"] == (900, pytest.approx(90.0), pytest.approx(90.0))
@@ -147,7 +147,7 @@ def test_funnel_numbers_and_rates_come_from_the_counters(campaign):
 
 def test_an_empty_campaign_has_no_rates_instead_of_dividing_by_zero(page):
     draft = CampaignFactory(page=page)
-    data = queries.funnel(draft, analytics.stats(draft))
+    data = reports.funnel(draft, analytics.stats(draft))
     assert [s.value for s in data.steps] == [0, 0, 0, 0, 0, 0]
     assert all(s.of_sent is None and s.of_previous is None for s in data.steps)
     assert data.steps[1].of_sent_display == "—"
@@ -204,7 +204,7 @@ def test_campaign_report_page_shows_funnel_revenue_failures_chart_and_buttons(ad
 
 def test_hourly_chart_draws_both_series_with_a_legend_and_an_accessible_title(campaign):
     counters = analytics.stats(campaign)
-    series = queries.hourly(campaign, counters)
+    series = reports.hourly(campaign, counters)
     assert len(series["reads"]) == 72 and sum(series["reads"]) == 600  # the read 80 h later is left out
     svg = ET.fromstring(str(campaign_report.hourly_chart(campaign, series)))
 
@@ -246,7 +246,7 @@ def test_hourly_chart_draws_both_series_with_a_legend_and_an_accessible_title(ca
 def test_a_campaign_sent_an_hour_ago_charts_only_the_hours_so_far(page):
     campaign = sent_campaign(page, days_ago=0, started_at=timezone.now() - timedelta(minutes=70))
     analytics.bump(campaign.pk, {f"read@{hour_bucket(campaign.started_at)}": 3})
-    series = queries.hourly(campaign, analytics.stats(campaign))
+    series = reports.hourly(campaign, analytics.stats(campaign))
     assert 2 <= len(series["reads"]) <= 3 and series["reads"][0] == 3
     svg = ET.fromstring(str(campaign_report.hourly_chart(campaign, series)))
     points = svg.find(f".//{SVG}g[@data-series='reads']/{SVG}polyline").get("points").split()
@@ -713,4 +713,4 @@ def test_campaign_report_in_a_browser(report_campaign, browser_page, live_server
 
 def test_the_series_starts_at_the_utc_hour_sending_started(page):
     campaign = sent_campaign(page, started_at=datetime(2024, 6, 1, 14, 59, tzinfo=dt_timezone.utc))
-    assert queries.series_start(campaign) == datetime(2024, 6, 1, 14, 0, tzinfo=dt_timezone.utc)
+    assert reports.series_start(campaign) == datetime(2024, 6, 1, 14, 0, tzinfo=dt_timezone.utc)

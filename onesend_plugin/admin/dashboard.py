@@ -20,10 +20,10 @@ from wagtail.admin.ui.components import Component
 from wagtail.permissions import policy_registry
 
 from ..accounts import scoping
+from ..analytics.reports import percent, revenue_text, with_counters
 from ..models import Campaign, Subscriber
 from . import charts
-from .reports.base import CSS, NAMESPACE, can_view_reports, percent
-from .reports.queries import revenue_text, with_counters
+from .reports.base import CSS, NAMESPACE, can_view_reports
 
 GROWTH_DAYS = 30
 LATEST_CAMPAIGNS = 5

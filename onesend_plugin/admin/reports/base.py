@@ -1,11 +1,8 @@
-"""What every report shares: its URL namespace and stylesheet, who may see it, how it formats."""
+"""What every report shares: its URL namespace and stylesheet, who may see it, its menu item."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.urls import reverse
-from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
@@ -23,25 +20,6 @@ def can_view_reports(user) -> bool:
     return bool(user and user.is_authenticated) and policy_registry.get_by_type(Campaign).user_has_permission(
         user, "view"
     )
-
-
-def rate(numerator: int, denominator: int) -> float | None:
-    """A percentage, or None when there is nothing to divide by."""
-    return 100 * numerator / denominator if denominator else None
-
-
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{number_format(round(value, 1), 1)}%"
-
-
-def money(minor: int, currency: str) -> str:
-    """Revenue counters are hundredths of the currency (``analytics.record_conversion``)."""
-    amount = (Decimal(minor) / 100).quantize(Decimal("0.01"))
-    return f"{number_format(amount, 2, force_grouping=True)} {currency}"
-
-
-def reason_label(reason: str) -> str:
-    return reason.replace("_", " ").replace("-", " ").capitalize() or str(_("No reason given"))
 
 
 class CampaignReportPermissionMixin(PermissionCheckedMixin):

@@ -21,11 +21,11 @@ from wagtail.admin.widgets import HeaderButton
 from ... import analytics
 from ...accounts import scoping
 from ...analytics.counters import Kind
+from ...analytics.reports import SERIES_HOURS, ButtonClicks, button_clicks, funnel, hourly, rate
 from ...models import Campaign
 from .. import charts
 from ..exports import spreadsheet_safe
-from .base import CSS, NAMESPACE, CampaignReportPermissionMixin, comparison_crumb, rate
-from .queries import SERIES_HOURS, ButtonClicks, button_clicks, funnel, hourly
+from .base import CSS, NAMESPACE, CampaignReportPermissionMixin, comparison_crumb
 
 
 def hourly_chart(campaign: Campaign, series: dict, chart_id: str = "onesend-hourly") -> str:

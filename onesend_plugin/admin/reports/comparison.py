@@ -15,10 +15,10 @@ from wagtail.admin.views.reports import ReportView
 from wagtail.coreutils import multigetattr
 
 from ...accounts import scoping
+from ...analytics.reports import percent, revenue_currencies, revenue_of, revenue_text, with_counters
 from ...models import Campaign, MessengerPage
 from ..exports import SafeSpreadsheetExportMixin
-from .base import CSS, NAMESPACE, CampaignReportPermissionMixin, percent
-from .queries import revenue_currencies, revenue_of, revenue_text, with_counters
+from .base import CSS, NAMESPACE, CampaignReportPermissionMixin
 
 
 class CountColumn(Column):

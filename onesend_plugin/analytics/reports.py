@@ -1,6 +1,7 @@
 """The reports' numbers, read from the maintained counters (``CampaignStat``), never by counting
 ledger rows: one campaign's funnel, hourly reads and clicks and clicks per button; every
-campaign annotated with its counters and rates for the comparison."""
+campaign annotated with its counters and rates for the comparison; and how they read
+(percentages, amounts, reasons)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,32 @@ from decimal import Decimal
 from django.db.models import BigIntegerField, Case, FloatField, OuterRef, Prefetch, Subquery, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
-from ...analytics.counters import Kind, breakdown, key_of, prefix, series
-from ...messenger import builders
-from ...models import Campaign, CampaignStat
-from .base import money, percent, rate, reason_label
+from ..messenger import builders
+from ..models import Campaign, CampaignStat
+from .counters import Kind, breakdown, key_of, prefix, series
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    """A percentage, or None when there is nothing to divide by."""
+    return 100 * numerator / denominator if denominator else None
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{number_format(round(value, 1), 1)}%"
+
+
+def money(minor: int, currency: str) -> str:
+    """Revenue counters are hundredths of the currency (``analytics.record_conversion``)."""
+    amount = (Decimal(minor) / 100).quantize(Decimal("0.01"))
+    return f"{number_format(amount, 2, force_grouping=True)} {currency}"
+
+
+def reason_label(reason: str) -> str:
+    return reason.replace("_", " ").replace("-", " ").capitalize() or str(_("No reason given"))
+
 
 #: The time series covers this many hours from the hour sending started.
 SERIES_HOURS = 72
