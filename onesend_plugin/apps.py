@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+#: onesend's own hook implementations, registered like any plugin (and blocked by this name).
+BUILTIN_PLUGINS = ("onesend_plugin.store.builtin",)
+
 
 class OnesendConfig(AppConfig):
     name = "onesend_plugin"
@@ -20,7 +23,7 @@ class OnesendConfig(AppConfig):
 
         ScopedLogEntryManager.narrow = log_entries
 
-        plugins.load()
+        plugins.load(BUILTIN_PLUGINS)
         post_migrate.connect(ensure_tick_schedule, sender=self)
         post_migrate.connect(ensure_client_group, sender=self)
 

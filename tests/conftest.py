@@ -4,9 +4,8 @@ import os
 import pytest
 from django.utils import timezone
 
-from onesend_plugin import tasks
 from onesend_plugin.hooks import plugins
-from onesend_plugin.inbox import storage
+from onesend_plugin.inbox import drain, storage
 from onesend_plugin.messenger import signature
 
 from .factories import MessengerPageFactory, MetaAppFactory
@@ -24,7 +23,7 @@ def _forget_webhook_memos():
     """The webhook endpoint's per-process memos (app secrets, a drain's flag seen) would outlive
     a test's rolled-back apps and its Redis keys."""
     storage._apps.clear()
-    tasks._flag_trusted_until = 0.0
+    drain._flag_trusted_until = 0.0
 
 
 @pytest.fixture

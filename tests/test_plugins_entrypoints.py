@@ -23,6 +23,8 @@ from django.utils import timezone
 import onesend_plugin.hooks
 from example_site.home import demo
 from onesend_plugin import broadcast, checks, store
+from onesend_plugin.apps import BUILTIN_PLUGINS
+from onesend_plugin.broadcast import recipients
 from onesend_plugin.hooks import plugins
 from onesend_plugin.hooks.manager import Plugins
 from onesend_plugin.models import Campaign, Delivery, StoreEvent
@@ -88,7 +90,7 @@ def loaded(settings, **onesend) -> Plugins:
     """A fresh manager loaded the way the site loads its own at start-up."""
     settings.ONESEND = {**settings.ONESEND, "LOAD_ENTRYPOINTS": True, **onesend}
     manager = Plugins()
-    manager.load()
+    manager.load(BUILTIN_PLUGINS)
     return manager
 
 
@@ -101,7 +103,7 @@ def test_an_installed_plugin_is_found_through_its_entry_point(settings, acme):
     plugin = manager.manager.get_plugin("acme")
     assert plugin is sys.modules["acme_onesend_plugin"]
     # onesend's own implementations and the site's plugins are there too
-    assert manager.manager.has_plugin("onesend_plugin.hooks.builtin")
+    assert manager.manager.has_plugin("onesend_plugin.store.builtin")
     assert manager.manager.has_plugin("example_site.shop.onesend_hooks")
 
 
@@ -173,7 +175,7 @@ def test_exit_events_stop_a_reminder_for_a_person_the_plugin_found(
             idempotency_key="order:1",
             at=timezone.now() + timedelta(minutes=5),
         )
-    assert store.exited(reminder, reminder.deliveries.get())
+    assert recipients.exited(reminder, reminder.deliveries.get())
 
 
 # -- Broken and disabled plugins ------------------------------------------------------------------
@@ -187,7 +189,7 @@ def test_a_broken_entry_point_is_recorded_and_reported_by_the_system_check(setti
     manager = loaded(settings)  # does not raise: one broken plugin must not take the site down
     assert len(manager.load_errors) == 1
     assert "libacme" in manager.load_errors[0]
-    assert manager.manager.has_plugin("onesend_plugin.hooks.builtin")
+    assert manager.manager.has_plugin("onesend_plugin.store.builtin")
 
     monkeypatch.setattr(onesend_plugin.hooks, "plugins", manager)
     [error] = checks.check_plugins()

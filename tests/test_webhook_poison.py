@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from onesend_plugin import conf, safejson, tasks
 from onesend_plugin.accounts.groups import ensure_client_group
-from onesend_plugin.inbox import dispatch, handlers
+from onesend_plugin.inbox import dispatch, drain, handlers
 from onesend_plugin.messenger import events as meta_events
 from onesend_plugin.messenger import signature
 from onesend_plugin.models import Membership, Subscriber, WebhookDelivery, WebhookEvent
@@ -164,7 +164,7 @@ def test_retries_never_go_ahead_of_new_deliveries(post_webhook, page, poison, mo
     post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, "13", "POISON")))
     poisoned = WebhookDelivery.objects.get()
     come_due(poisoned)
-    monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: None)  # no drain yet
+    monkeypatch.setattr(drain, "enqueue_webhook_processing", lambda: None)  # no drain yet
     monkeypatch.setattr(dispatch, "BATCH_DELIVERIES", 1)
     assert not opt_out()  # stored only
     assert dispatch.process_pending() > 0
@@ -179,7 +179,7 @@ def test_retries_never_go_ahead_of_new_deliveries(post_webhook, page, poison, mo
 def test_the_tick_drains_only_when_there_is_work(post_webhook, page, poison, monkeypatch):
     post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, "13", "POISON")))
     drains = []
-    monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: drains.append(1))
+    monkeypatch.setattr(drain, "enqueue_webhook_processing", lambda: drains.append(1))
     tasks.tick()
     assert drains == []  # a retry not due yet is no work
     come_due(WebhookDelivery.objects.get())
@@ -261,7 +261,7 @@ def test_a_retried_event_is_processed_once_its_handler_works(post_webhook, page,
     post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, "15", "BROKEN")))
     event = WebhookEvent.objects.get()
     drains = []
-    monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: drains.append(1))
+    monkeypatch.setattr(drain, "enqueue_webhook_processing", lambda: drains.append(1))
     tasks.tick()
     assert drains == []  # a retry not due yet is no work
     event_come_due(event)
@@ -281,7 +281,7 @@ def test_event_retries_never_go_ahead_of_new_deliveries(
     post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, "15", "BROKEN")))
     broken = WebhookEvent.objects.get()
     event_come_due(broken)
-    monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: None)  # no drain yet
+    monkeypatch.setattr(drain, "enqueue_webhook_processing", lambda: None)  # no drain yet
     monkeypatch.setattr(dispatch, "BATCH_DELIVERIES", 1)
     assert not opt_out()  # stored only
     assert dispatch.process_pending() > 0

@@ -13,7 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from onesend_plugin import analytics, tasks
-from onesend_plugin.inbox import dispatch, storage
+from onesend_plugin.inbox import dispatch, drain, storage
 from onesend_plugin.messenger.events import parse_item
 from onesend_plugin.models import CampaignStat, Delivery, Subscriber, WebhookDelivery, WebhookEvent
 
@@ -21,6 +21,8 @@ from . import payloads
 from .factories import CampaignFactory, SubscriberFactory
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
+#: The drain is enqueued by this path (queued tasks outlive releases: it must keep resolving).
+TASK = "onesend_plugin.tasks.process_webhooks"
 
 
 def ms(at) -> int:
@@ -103,7 +105,7 @@ def test_a_batch_of_receipts_gives_what_one_by_one_gives(page):
 
 @pytest.mark.django_db
 def test_stored_deliveries_are_drained_in_batches_exactly(post_webhook, page, monkeypatch):
-    monkeypatch.setattr(tasks, "enqueue_webhook_processing", lambda: None)  # no worker yet
+    monkeypatch.setattr(drain, "enqueue_webhook_processing", lambda: None)  # no worker yet
     monkeypatch.setattr(dispatch, "BATCH_DELIVERIES", 4)
     start = timezone.now().replace(microsecond=0) - timedelta(hours=2)
     subscribers, sent = ledger(page, people=5, campaigns=3, start=start)
@@ -136,19 +138,19 @@ def test_one_drain_at_a_time_and_nothing_is_stranded(post_webhook, page, monkeyp
     key = f"onesend-test-drain-{page.pk}"
     client.delete(key)
     enqueued = []
-    monkeypatch.setattr(tasks, "_drain_flag", lambda: client)
-    monkeypatch.setattr(tasks, "_flag_key", lambda: key)
-    monkeypatch.setattr(tasks, "DRAIN_LINGER_SECONDS", 0)
-    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
+    monkeypatch.setattr(drain, "_drain_flag", lambda: client)
+    monkeypatch.setattr(drain, "_flag_key", lambda: key)
+    monkeypatch.setattr(drain, "DRAIN_LINGER_SECONDS", 0)
+    monkeypatch.setattr(drain, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
     try:
         for psid in ("1", "2", "3"):
             post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, psid, "hi")))
-        assert enqueued == [tasks.process_webhooks]  # one drain for the three POSTs
+        assert enqueued == [TASK]  # one drain for the three POSTs
         assert tasks.process_webhooks() == 6  # three deliveries, three events
         assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"processed"}
         assert not client.exists(key)  # idle: the next POST starts a drain
         post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, "4", "hi")))
-        assert enqueued == [tasks.process_webhooks] * 2
+        assert enqueued == [TASK] * 2
     finally:
         client.delete(key)
 
@@ -173,19 +175,19 @@ def test_posts_that_saw_the_flag_skip_redis_until_the_drains_last_look(post_webh
 
     process_pending = dispatch.process_pending
     monkeypatch.setattr(dispatch, "process_pending", lambda: log.append("look") or process_pending())
-    monkeypatch.setattr(tasks.time, "sleep", lambda seconds: log.append(f"sleep {seconds}"))
-    monkeypatch.setattr(tasks, "_drain_flag", Flag)
-    monkeypatch.setattr(tasks, "_flag_key", lambda: key)
-    monkeypatch.setattr(tasks, "DRAIN_LINGER_SECONDS", 0)
-    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: log.append("enqueue"))
+    monkeypatch.setattr(drain.time, "sleep", lambda seconds: log.append(f"sleep {seconds}"))
+    monkeypatch.setattr(drain, "_drain_flag", Flag)
+    monkeypatch.setattr(drain, "_flag_key", lambda: key)
+    monkeypatch.setattr(drain, "DRAIN_LINGER_SECONDS", 0)
+    monkeypatch.setattr(drain, "async_task", lambda func, *args, **kwargs: log.append("enqueue"))
     try:
         for psid in ("1", "2", "3"):
             post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, psid, "hi")))
         assert log == ["set", "enqueue"]  # the 2nd and 3rd POST trusted the flag the 1st one set
         log.clear()
         assert tasks.process_webhooks() == 6
-        assert log[-4:] == ["look", "delete", f"sleep {tasks.DRAIN_LAST_LOOK_DELAY}", "look"]
-        tasks._flag_trusted_until = 0.0  # the delay is over: the next POST asks again
+        assert log[-4:] == ["look", "delete", f"sleep {drain.DRAIN_LAST_LOOK_DELAY}", "look"]
+        drain._flag_trusted_until = 0.0  # the delay is over: the next POST asks again
         log.clear()
         post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, "4", "hi")))
         assert log == ["set", "enqueue"]
@@ -205,7 +207,7 @@ def test_concurrent_drains_process_each_event_once(page, monkeypatch):
         storage.store_delivery(page.app_id, body, {})
     errors = []
 
-    def drain():
+    def work():
         try:
             while dispatch.process_pending():
                 pass
@@ -214,7 +216,7 @@ def test_concurrent_drains_process_each_event_once(page, monkeypatch):
         finally:
             connection.close()
 
-    workers = [threading.Thread(target=drain) for _ in range(3)]
+    workers = [threading.Thread(target=work) for _ in range(3)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -231,8 +233,8 @@ def test_concurrent_drains_process_each_event_once(page, monkeypatch):
 @pytest.mark.django_db
 def test_the_minute_tick_restarts_a_drain_that_died(page, monkeypatch):
     enqueued = []
-    monkeypatch.setattr(tasks, "_drain_flag", lambda: None)
-    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
+    monkeypatch.setattr(drain, "_drain_flag", lambda: None)
+    monkeypatch.setattr(drain, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
     tasks.tick()
     assert enqueued == []
     storage.store_delivery(
@@ -241,7 +243,7 @@ def test_the_minute_tick_restarts_a_drain_that_died(page, monkeypatch):
         {},
     )
     tasks.tick()
-    assert enqueued == [tasks.process_webhooks]
+    assert enqueued == [TASK]
 
 
 @pytest.mark.django_db
@@ -250,17 +252,17 @@ def test_a_backlog_gets_a_second_drain(post_webhook, page, monkeypatch):
     key = f"onesend-test-drain-backlog-{page.pk}"
     client.delete(key, f"{key}:help")
     enqueued = []
-    monkeypatch.setattr(tasks, "_drain_flag", lambda: client)
-    monkeypatch.setattr(tasks, "_flag_key", lambda: key)
-    monkeypatch.setattr(tasks, "DRAIN_LINGER_SECONDS", 0)
-    monkeypatch.setattr(tasks, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
+    monkeypatch.setattr(drain, "_drain_flag", lambda: client)
+    monkeypatch.setattr(drain, "_flag_key", lambda: key)
+    monkeypatch.setattr(drain, "DRAIN_LINGER_SECONDS", 0)
+    monkeypatch.setattr(drain, "async_task", lambda func, *args, **kwargs: enqueued.append(func))
     monkeypatch.setattr(dispatch, "BATCH_DELIVERIES", 2)
     try:
         for psid in ("1", "2", "3", "4", "5"):
             post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, psid, "hi")))
-        assert enqueued == [tasks.process_webhooks]
+        assert enqueued == [TASK]
         tasks.process_webhooks()  # full batches: one helper (not one per batch)
-        assert enqueued == [tasks.process_webhooks] * 2
+        assert enqueued == [TASK] * 2
         assert set(WebhookEvent.objects.values_list("state", flat=True)) == {"processed"}
     finally:
         client.delete(key, f"{key}:help")

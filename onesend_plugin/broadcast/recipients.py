@@ -1,4 +1,5 @@
-"""Who receives a campaign, and freezing them into the ledger when it starts."""
+"""Who receives a campaign, freezing them into the ledger when it starts, and whether a flow's
+person has left the flow since."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from ..hooks import plugins
 from ..meta import client_for
-from ..models import Campaign, Delivery, MarketingToken, Subscriber, SubscriberTag
+from ..models import Campaign, Delivery, MarketingToken, StoreEvent, Subscriber, SubscriberTag
 from . import channels
 from .timing import local_wall_clock, zone
 
@@ -44,6 +45,26 @@ def audience(campaign: Campaign) -> QuerySet[Subscriber]:
     if campaign.opted_in_before:
         people = people.filter(opted_in_at__lt=campaign.opted_in_before)
     return plugins.audience_filter(campaign=campaign, queryset=people)
+
+
+def exited(flow: Campaign, row: Delivery) -> bool:
+    """Whether the person did one of the flow's exit events after the triggering one (e.g. they
+    bought the cart a reminder was queued for): checked just before sending."""
+    names = [name.strip() for name in flow.exit_events.split(",") if name.strip()]
+    if not names or row.subscriber is None:
+        return False
+    trigger = StoreEvent.objects.filter(
+        account_id=flow.page.account_id, idempotency_key=row.trigger_key
+    ).first()
+    since = trigger.occurred_at if trigger else row.not_before
+    # The trigger's customer: a plugin may have resolved the person without an identity link.
+    customer = trigger.customer_ref if trigger else row.subscriber.customer_ref
+    return StoreEvent.objects.filter(
+        account_id=flow.page.account_id,
+        customer_ref=customer,
+        name__in=names,
+        occurred_at__gt=since,
+    ).exists()
 
 
 def freeze(campaign: Campaign) -> int:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
-from .. import analytics, conf, messages, store
+from .. import analytics, conf, messages
 from ..analytics.counters import Kind, outcome, per_minute
 from ..hooks import plugins
 from ..messenger.client import SendResult
@@ -35,6 +35,7 @@ from ..subscribe import subscriptions
 from . import channels, ratelimit
 from .cooldown import claim_cooldown, release_cooldown
 from .ledger import by_value, mark_sending, mark_sent, owned
+from .recipients import exited
 from .timing import quiet_until
 from .transitions import pause_page
 
@@ -206,7 +207,7 @@ class Sender:
                 else:
                     deferred.append((row, quiet_end))
                 continue
-            if self.campaign.is_flow and store.exited(self.campaign, row):
+            if self.campaign.is_flow and exited(self.campaign, row):
                 skipped.append((row, "exited"))
                 continue
             message = self.message

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "onesend"
-#: onesend's own implementations, registered first (plugins may block them by this name).
-DEFAULT_PLUGINS = ("onesend_plugin.hooks.builtin",)
 #: The names of the hooks in ``specs`` (what ``@hookspec`` marked).
 HOOKS = frozenset(name for name, value in vars(specs).items() if hasattr(value, "onesend_spec"))
 
@@ -52,8 +51,10 @@ class Plugins:
         self.load_errors: list[str] = []
         self._loaded = False
 
-    def load(self) -> None:
-        """Register the configured plugins once. Failures are kept for the system check
+    def load(self, builtin: Sequence[str] = ()) -> None:
+        """Register the plugins once: the entry points, then ``builtin`` (onesend's own
+        implementations, dotted paths the caller names, so this package needs none of the
+        packages that implement hooks), then the site's. Failures are kept for the system check
         rather than raised, so one broken plugin does not take the whole site down."""
         if self._loaded:
             return
@@ -62,7 +63,7 @@ class Plugins:
             self.manager.set_blocked(name)
         if conf.get("LOAD_ENTRYPOINTS"):
             self._load_entry_points()
-        for path in (*DEFAULT_PLUGINS, *conf.get("PLUGINS")):
+        for path in (*builtin, *conf.get("PLUGINS")):
             if self.manager.is_blocked(path) or self.manager.has_plugin(path):
                 continue
             try:

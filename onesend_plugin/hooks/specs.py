@@ -31,7 +31,7 @@ hookspec = pluggy.HookspecMarker("onesend")
 
 
 # -- Store events: store code calls these (``plugins.order_placed(...)``); onesend's own
-# implementations (``onesend_plugin.hooks.builtin``) record the event and queue its processing.
+# implementations (``onesend_plugin.store.builtin``) record the event and queue its processing.
 
 
 @hookspec

@@ -11,10 +11,10 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
-from .. import conf, tasks
+from .. import conf
 from ..messenger import signature
 from ..models import MetaApp
-from . import storage
+from . import drain, storage
 
 logger = logging.getLogger(__name__)
 
@@ -66,5 +66,5 @@ class WebhookView(View):
             )
             return HttpResponseForbidden("Invalid signature.")
         storage.store_delivery(app_pk, body, request.headers)
-        transaction.on_commit(tasks.enqueue_webhook_processing)
+        transaction.on_commit(drain.enqueue_webhook_processing)
         return HttpResponse("EVENT_RECEIVED", content_type="text/plain")

@@ -176,11 +176,6 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     def get_preview_template(self, request, mode_name):
         return "onesend_plugin/campaign_preview.html"
 
-    def get_preview_context(self, request, mode_name):
-        from ..messages import build  # messages imports the models
-
-        return {**super().get_preview_context(request, mode_name), "message": build(self)}
-
 
 class CampaignButton(Orderable):
     campaign = ParentalKey(Campaign, on_delete=models.CASCADE, related_name="buttons")

@@ -8,7 +8,7 @@ in the same ledger, rate limiter and frequency cap as broadcasts, so a flow neve
 and never sends twice for the same event.
 """
 
-from .flows import BUILTIN_TRIGGERS, CONDITIONS, exited, matches, queue_flow_message, send_time, trigger_types
+from .flows import BUILTIN_TRIGGERS, CONDITIONS, matches, queue_flow_message, send_time, trigger_types
 from .tracking import (
     MAX_PROPERTIES_DEPTH,
     ORDER_PLACED,
@@ -30,7 +30,6 @@ __all__ = [
     "StoreEventError",
     "check_event",
     "check_text",
-    "exited",
     "matches",
     "order_fields",
     "process",

@@ -1,5 +1,6 @@
 """Flows: campaigns a store event triggers. Which events can trigger one, whether an event meets a
-flow's conditions, when its message is due, and whether the person has left the flow since."""
+flow's conditions, and when its message is due (the broadcast engine sends it, and skips it if
+the person has left the flow since: ``broadcast.recipients.exited``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from ..broadcast.runner import schedule_run
+from ..broadcast.timing import zone
 from ..hooks import plugins
 from ..models import Campaign, Delivery, StoreEvent, Subscriber
 
@@ -73,8 +76,6 @@ def queue_flow_message(flow: Campaign, subscriber: Subscriber, event: StoreEvent
         defaults={"page": flow.page, "psid": subscriber.psid, "not_before": due},
     )
     if created:
-        from ..broadcast.runner import schedule_run
-
         Campaign.objects.filter(pk=flow.pk).update(audience_size=flow.deliveries.count())
         schedule_run(flow.pk, after=max(0.0, (due - timezone.now()).total_seconds()))
     return created
@@ -82,8 +83,6 @@ def queue_flow_message(flow: Campaign, subscriber: Subscriber, event: StoreEvent
 
 def send_time(flow: Campaign, subscriber: Subscriber, occurred_at: datetime) -> datetime:
     """The event time plus the delay, then the next ``local_send_time`` in the person's zone."""
-    from ..broadcast.timing import zone
-
     due = occurred_at + timedelta(minutes=flow.delay_minutes)
     if flow.local_send_time is None:
         return due
@@ -92,23 +91,3 @@ def send_time(flow: Campaign, subscriber: Subscriber, occurred_at: datetime) -> 
         hour=flow.local_send_time.hour, minute=flow.local_send_time.minute, second=0, microsecond=0
     )
     return candidate if candidate >= local else candidate + timedelta(days=1)
-
-
-def exited(flow: Campaign, row: Delivery) -> bool:
-    """Whether the person did one of the flow's exit events after the triggering one (e.g. they
-    bought the cart a reminder was queued for): checked just before sending."""
-    names = [name.strip() for name in flow.exit_events.split(",") if name.strip()]
-    if not names or row.subscriber is None:
-        return False
-    trigger = StoreEvent.objects.filter(
-        account_id=flow.page.account_id, idempotency_key=row.trigger_key
-    ).first()
-    since = trigger.occurred_at if trigger else row.not_before
-    # The trigger's customer: a plugin may have resolved the person without an identity link.
-    customer = trigger.customer_ref if trigger else row.subscriber.customer_ref
-    return StoreEvent.objects.filter(
-        account_id=flow.page.account_id,
-        customer_ref=customer,
-        name__in=names,
-        occurred_at__gt=since,
-    ).exists()

@@ -1,17 +1,14 @@
-"""onesend's own hook implementations, registered like any plugin (so others can wrap or
-block them by name: ``onesend_plugin.hooks.builtin``). They only record the event: processing
-(conversions, flows) happens in a worker."""
+"""onesend's own implementations of the store hooks, registered like any plugin (so others can
+wrap or block them by name: ``onesend_plugin.store.builtin``; the app's ``ready()`` names them).
+They only record the event: processing (conversions, flows) happens in a worker."""
 
 from __future__ import annotations
 
-import pluggy
-
-hookimpl = pluggy.HookimplMarker("onesend")
+from ..hooks import hookimpl
+from .tracking import track
 
 
 def _track(name, *, customer_ref, account, at, properties, idempotency_key):
-    from ..store import track
-
     track(
         name,
         customer_ref=customer_ref,
