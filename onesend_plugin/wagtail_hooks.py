@@ -76,9 +76,9 @@ def register_account_switch_menu_item():
 
 @hooks.register("register_admin_urls")
 def register_agency_urls():
-    from .admin import agency, members
+    from .admin import agency, members, plugins
 
-    return agency.admin_urls() + members.admin_urls()
+    return agency.admin_urls() + members.admin_urls() + plugins.admin_urls()
 
 
 @hooks.register("register_admin_menu_item")
@@ -86,6 +86,13 @@ def register_agency_menu_item():
     from .admin import agency
 
     return agency.menu_item()
+
+
+@hooks.register("register_settings_menu_item")
+def register_plugins_menu_item():
+    from .admin import plugins
+
+    return plugins.menu_item()
 
 
 @hooks.register("register_log_actions", order=100)  # after Wagtail's own registrations

@@ -5,6 +5,7 @@ from django.core import checks
 
 from onesend_plugin import checks as onesend_checks
 from onesend_plugin.hooks import plugins
+from onesend_plugin.hooks.manager import LoadError
 
 from .factories import MetaAppFactory
 
@@ -43,7 +44,7 @@ def test_settings_are_validated(settings):
 
 
 def test_plugin_load_failures_are_reported(monkeypatch):
-    monkeypatch.setattr(plugins, "load_errors", ["acme.plugin: ImportError('no module')"])
+    monkeypatch.setattr(plugins, "failures", [LoadError("acme.plugin", "ImportError('no module')")])
     [error] = onesend_checks.check_plugins()
     assert error.id == "onesend.E005"
     assert "acme.plugin" in error.msg

@@ -107,6 +107,8 @@ def fill(name, pattern, owner: Client_) -> dict:
 
 #: Rows without an account (a Meta app, a delivery that may carry several clients' events).
 AGENCY_ONLY = (MetaApp, WebhookDelivery)
+#: Pages about the whole site, not one client's rows: agency staff only.
+AGENCY_PAGES = {"onesend_agency", "onesend_plugins"}
 
 OBJECT_PATTERNS = [(name, p) for name, p in PATTERNS if kwarg_names(p)]
 LISTING_PATTERNS = [(name, p) for name, p in PATTERNS if not kwarg_names(p)]
@@ -144,6 +146,7 @@ def test_the_matrix_covers_every_onesend_admin_url():
         "onesend_account_switch",
         "onesend_members",
         "onesend_agency",
+        "onesend_plugins",
     ):
         assert expected in names
 
@@ -236,6 +239,8 @@ def test_listings_show_own_rows_only(client_a, alpha, bravo, name, pattern):
         listing = view in ("list", "list_results", "index", "index_results", "choose", "choose_results")
         if listing and model_of(pattern) in AGENCY_ONLY:
             assert denied(response), f"{url}: {model_of(pattern).__name__} rows are the agency's"
+        elif name in AGENCY_PAGES:
+            assert denied(response), f"{url}: the agency's only"
         elif listing or view in ("campaigns", "campaigns_results"):
             assert response.status_code == 200, url
             exports_nothing = "export=" in url and not body(response).strip()  # no list_export

@@ -15,6 +15,7 @@ as ``plugins.<hook>(...)``, e.g. ``plugins.order_placed(order_id=..., ...)``.
 
 import pluggy
 
+from .inventory import loaded
 from .manager import Plugins
 from .types import Message
 
@@ -22,4 +23,4 @@ hookimpl = pluggy.HookimplMarker("onesend")
 
 plugins = Plugins()
 
-__all__ = ["Message", "hookimpl", "plugins"]
+__all__ = ["Message", "hookimpl", "loaded", "plugins"]

@@ -12,6 +12,7 @@ import importlib
 import importlib.metadata
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -32,6 +33,20 @@ ENTRY_POINT_GROUP = "onesend"
 HOOKS = frozenset(name for name, value in vars(specs).items() if hasattr(value, "onesend_spec"))
 
 
+@dataclass(frozen=True)
+class LoadError:
+    """A plugin left out at loading: its name (entry point or dotted path), its entry point's
+    distribution, and the error, kept apart so listings can show each."""
+
+    plugin: str
+    error: str
+    distribution: str = ""
+
+    def __str__(self) -> str:
+        where = f"entry point {self.plugin} ({self.distribution})" if self.distribution else self.plugin
+        return f"{where}: {self.error}"
+
+
 def _import(dotted_path: str) -> object:
     """A module (``pkg.plugin``) or an object inside one (``pkg.plugin.Plugin``)."""
     try:
@@ -48,8 +63,15 @@ class Plugins:
     def __init__(self) -> None:
         self.manager = pluggy.PluginManager("onesend")
         self.manager.add_hookspecs(specs)
-        self.load_errors: list[str] = []
+        self.failures: list[LoadError] = []
+        #: The dotted paths of onesend's own implementations, as ``load()`` was given them.
+        self.builtin: tuple[str, ...] = ()
         self._loaded = False
+
+    @property
+    def load_errors(self) -> list[str]:
+        """The failures as one message each, for the system check (``onesend.E005``)."""
+        return [str(failure) for failure in self.failures]
 
     def load(self, builtin: Sequence[str] = ()) -> None:
         """Register the plugins once: the entry points, then ``builtin`` (onesend's own
@@ -59,6 +81,7 @@ class Plugins:
         if self._loaded:
             return
         self._loaded = True
+        self.builtin = tuple(builtin)
         for name in conf.get("DISABLED_PLUGINS"):
             self.manager.set_blocked(name)
         if conf.get("LOAD_ENTRYPOINTS"):
@@ -69,11 +92,11 @@ class Plugins:
             try:
                 self.manager.register(_import(path), name=path)
             except Exception as exc:
-                self._failed(f"{path}: {exc!r}")
+                self._failed(LoadError(path, repr(exc)))
         try:
             self.manager.check_pending()
         except pluggy.PluginValidationError as exc:
-            self._failed(str(exc))
+            self._failed(LoadError(self.manager.get_name(exc.plugin) or repr(exc.plugin), str(exc)))
 
     def _load_entry_points(self) -> None:
         """Like pluggy's ``load_setuptools_entrypoints``, but one broken plugin is recorded and
@@ -88,11 +111,11 @@ class Plugins:
                 try:
                     self.manager.register(entry_point.load(), name=name)
                 except Exception as exc:
-                    self._failed(f"entry point {name} ({dist.metadata['Name']}): {exc!r}")
+                    self._failed(LoadError(name, repr(exc), dist.metadata["Name"]))
 
-    def _failed(self, message: str) -> None:
-        logger.error("onesend plugin failed to load: %s", message)
-        self.load_errors.append(message)
+    def _failed(self, failure: LoadError) -> None:
+        logger.error("onesend plugin failed to load: %s", failure)
+        self.failures.append(failure)
 
     def __getattr__(self, name: str) -> pluggy.HookCaller:
         """``plugins.<hook>(**arguments)`` calls a hook of ``specs`` (pluggy's
