@@ -22,6 +22,15 @@ from .test_plugins_entrypoints import ACME_PLUGIN, BROKEN_PLUGIN, install, loade
 
 URL = "/admin/messenger/plugins/"
 
+TYPO_PLUGIN = """
+from onesend_plugin.hooks import hookimpl
+
+
+@hookimpl
+def webhook_event_procesed(event, page):
+    pass
+"""
+
 
 @pytest.fixture
 def site_plugins(settings, install, monkeypatch):  # noqa: F811 (the fixture imported above)
@@ -67,6 +76,12 @@ def test_a_plugin_registered_by_code_is_listed_as_such(register_plugin):
     register_plugin(Greeter(), name="greeter")
     [greeter] = [plugin for plugin in describe().plugins if plugin.name == "greeter"]
     assert (greeter.source, greeter.distribution, greeter.hooks) == ("code", "", ("build_message",))
+
+
+def test_a_hook_name_typo_is_an_error_naming_its_plugin(settings, install):  # noqa: F811
+    install("acme_typo", "acme_typo_plugin", TYPO_PLUGIN, "typo")
+    [error] = describe(loaded(settings)).errors
+    assert error.plugin == "typo" and "webhook_event_procesed" in error.error
 
 
 # -- The command ----------------------------------------------------------------------------------
