@@ -82,6 +82,19 @@ def test_an_implementation_without_a_spec_is_reported(settings, monkeypatch):
     manager = Plugins()
     manager.load()
     assert any("webhook_event_procesed" in error for error in manager.load_errors)
+    assert not manager.manager.has_plugin("typo_plugin")  # left out, as the docs say
+
+
+def test_every_plugin_with_an_unknown_hook_is_left_out_and_reported(settings, monkeypatch):
+    for name in ("typo_one", "typo_two"):
+        module = types.ModuleType(name)
+        module.order_plaecd = hookimpl(lambda **kwargs: None)
+        monkeypatch.setitem(sys.modules, name, module)
+    settings.ONESEND = {**settings.ONESEND, "PLUGINS": ["typo_one", "typo_two"]}
+    manager = Plugins()
+    manager.load()
+    assert [error.plugin for error in manager.failures] == ["typo_one", "typo_two"]
+    assert not manager.manager.has_plugin("typo_one") and not manager.manager.has_plugin("typo_two")
 
 
 # -- The specs: written once, typed, and the docs' hook reference rendered from them -------------

@@ -93,10 +93,19 @@ class Plugins:
                 self.manager.register(_import(path), name=path)
             except Exception as exc:
                 self._failed(LoadError(path, repr(exc)))
-        try:
-            self.manager.check_pending()
-        except pluggy.PluginValidationError as exc:
-            self._failed(LoadError(self.manager.get_name(exc.plugin) or repr(exc.plugin), str(exc)))
+        self._leave_out_unknown_hooks()
+
+    def _leave_out_unknown_hooks(self) -> None:
+        """Unregister every plugin implementing a hook that no spec declares (a typo would
+        otherwise run nowhere, silently). pluggy names one such plugin at a time."""
+        while True:
+            try:
+                self.manager.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                name = self.manager.get_name(exc.plugin) or repr(exc.plugin)
+                self.manager.unregister(exc.plugin)
+                self._failed(LoadError(name, str(exc)))
 
     def _load_entry_points(self) -> None:
         """Like pluggy's ``load_setuptools_entrypoints``, but one broken plugin is recorded and
