@@ -102,7 +102,7 @@ def test_every_plugin_with_an_unknown_hook_is_left_out_and_reported(settings, mo
 
 def test_every_hook_of_the_specs_is_called_as_an_attribute_of_plugins():
     manager = Plugins()
-    assert manager.order_placed is manager.manager.hook.order_placed
+    assert manager.webhook_event_processed is manager.manager.hook.webhook_event_processed
     with pytest.raises(AttributeError):
         manager.webhook_event_procesed  # noqa: B018 (a misspelt hook is no hook)
     with pytest.raises(AttributeError):
@@ -118,9 +118,32 @@ def test_arguments_a_caller_leaves_out_reach_implementations_as_the_specs_defaul
         def customer_event(self, name, account, at, properties, idempotency_key):
             received.append((name, account, at, properties, idempotency_key))
 
-    manager.manager.register(Mirror())
+    manager.builtin = ("mirror",)  # a store event's call reaches onesend's own implementations
+    manager.manager.register(Mirror(), name="mirror")
     manager.customer_event(name="review_posted", customer_ref="c-1")
     assert received == [("review_posted", None, None, None, None)]
+
+
+def test_a_store_event_call_reaches_onesends_own_implementations_only():
+    """The other plugins are listeners: told once the event is processed (test_store_listeners)."""
+    manager, called = Plugins(), []
+
+    class Recorder:
+        @hookimpl
+        def order_placed(self, order_id):
+            called.append(("recorder", order_id))
+
+    class Listener:
+        @hookimpl
+        def order_placed(self, order_id):
+            called.append(("listener", order_id))
+
+    manager.builtin = ("recorder",)
+    manager.manager.register(Recorder(), name="recorder")
+    manager.manager.register(Listener(), name="listener")
+    manager.order_placed(order_id="1", value="1", currency="EUR", customer_ref="c-1")
+    assert called == [("recorder", "1")]
+    assert [impl.plugin_name for impl in manager.listeners("order_placed")] == ["listener"]
 
 
 def test_every_spec_is_typed_and_its_types_exist():

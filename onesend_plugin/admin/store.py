@@ -36,6 +36,7 @@ class StoreEventViewSet(ScopedViewSetMixin, ModelViewSet):
         "customer_ref",
         "state",
         "error",
+        "listener_errors",
         "source",
         "idempotency_key",
         "occurred_at",

@@ -128,12 +128,22 @@ class Plugins:
 
     def __getattr__(self, name: str) -> pluggy.HookCaller:
         """``plugins.<hook>(**arguments)`` calls a hook of ``specs`` (pluggy's
-        ``manager.hook.<hook>``): the arguments a caller leaves out get the spec's defaults, and
-        the result is what pluggy gives (every implementation's non-None result, in call order,
-        or the first one for the spec's ``firstresult`` hooks)."""
+        ``manager.hook.<hook>``; for ``specs.STORE_EVENT_HOOKS``, onesend's own implementations
+        only, the others being ``listeners``): the arguments a caller leaves out get the spec's
+        defaults, and the result is what pluggy gives (every implementation's non-None result,
+        in call order, or the first one for the spec's ``firstresult`` hooks)."""
         if name not in HOOKS:
             raise AttributeError(f"{type(self).__name__!r} has no attribute or hook {name!r}")
+        if name in specs.STORE_EVENT_HOOKS:  # reporting an event: onesend's own record it
+            others = [plugin for key, plugin in self.manager.list_name_plugin() if key not in self.builtin]
+            return self.manager.subset_hook_caller(name, remove_plugins=others)
         return getattr(self.manager.hook, name)
+
+    def listeners(self, hook_name: str) -> list[pluggy.HookImpl]:
+        """A hook's implementations other than onesend's own, in pluggy's call order: for a
+        store event hook, the plugins told about an event once onesend has processed it."""
+        impls = getattr(self.manager.hook, hook_name).get_hookimpls()
+        return [impl for impl in reversed(impls) if impl.plugin_name not in self.builtin]
 
     def implemented(self, hook_name: str) -> bool:
         """Whether any plugin implements a hook: hot loops skip per-recipient calls otherwise."""

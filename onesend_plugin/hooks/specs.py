@@ -24,14 +24,19 @@ if TYPE_CHECKING:
     from ..messenger.client import SendResult
     from ..messenger.errors import GraphError
     from ..messenger.events import MessagingEvent
-    from ..models import Account, Campaign, Delivery, MessengerPage, Subscriber
+    from ..models import Account, Campaign, Delivery, MessengerPage, StoreEvent, Subscriber
     from .types import Message
 
 hookspec = pluggy.HookspecMarker("onesend")
 
 
-# -- Store events: store code calls these (``plugins.order_placed(...)``); onesend's own
-# implementations (``onesend_plugin.store.builtin``) record the event and queue its processing.
+# -- Store events: store code calls these (``plugins.order_placed(...)``). The call reaches
+# onesend's own implementations only (``onesend_plugin.store.builtin``), which record the event;
+# every other plugin's implementation is a listener, called once the event is processed, whatever
+# its source (Python, the signed endpoint, Shopify).
+
+#: The hooks that report a store event (their calls go to onesend's own implementations).
+STORE_EVENT_HOOKS = ("order_placed", "order_fulfilled", "cart_abandoned", "customer_event")
 
 
 @hookspec
@@ -47,7 +52,9 @@ def order_placed(
     """The shop took an order. onesend records an ``order_placed`` event (idempotency key
     ``order:<order_id>``, so retries with the same ``order_id`` count once). The worker records
     a conversion, attributed to the campaign the customer last clicked, and triggers
-    ``order_placed`` flows."""
+    ``order_placed`` flows. A plugin implementing it is a listener: called once per order,
+    whatever its source, once processed (``value`` then a ``Decimal``; see
+    ``store_event_recorded``)."""
 
 
 @hookspec
@@ -88,6 +95,15 @@ def customer_event(
 ) -> None:
     """Anything else a customer did, recorded by ``name``: for example a trigger type that a
     plugin added (``trigger_types``)."""
+
+
+@hookspec
+def store_event_recorded(event: StoreEvent) -> None:
+    """Called once for every store event, whatever its source (Python, the signed endpoint,
+    Shopify), in the worker after the event is processed and committed (an order's conversion
+    recorded, its flows queued). ``event`` is the ``StoreEvent``. A listener that raises is
+    logged and its error kept on the event (``listener_errors``); the event stays processed
+    and the other listeners are still called."""
 
 
 # -- Who the customer is on Messenger.

@@ -65,6 +65,8 @@ class StoreEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     error = models.TextField(blank=True)
+    #: What the plugins told about the event raised, one line per plugin (the event stays processed).
+    listener_errors = models.TextField(blank=True)
 
     class Meta:
         constraints = [

@@ -16,7 +16,7 @@ from django_q.tasks import async_task
 from .. import analytics
 from ..hooks import plugins
 from ..models import Account, Conversion, StoreEvent, Subscriber
-from . import flows
+from . import flows, listeners
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +157,16 @@ def resolve_subscribers(account: Account, customer_ref: str) -> list[Subscriber]
 def process(event_id: int) -> bool:
     """Turn a stored event into its effects, all or nothing. A processed event is left alone;
     one that fails is marked ``failed`` with its error (``onesend_reprocess`` runs it again).
-    Returns whether the event is processed."""
+    Returns whether the event is processed. The call that processes it tells the plugins
+    (``listeners.notify``), once committed."""
     try:
         with transaction.atomic():
             event = StoreEvent.objects.select_for_update().get(pk=event_id)
             if event.state != StoreEvent.State.PROCESSED:
                 _apply(event)
-                StoreEvent.objects.filter(pk=event.pk).update(state=StoreEvent.State.PROCESSED, error="")
+                event.state, event.error = StoreEvent.State.PROCESSED, ""
+                event.save(update_fields=["state", "error"])
+                transaction.on_commit(lambda: listeners.notify(event))
         return True
     except Exception as exc:  # any failure: recorded on the event, never a silent `pending`
         logger.exception("Store event %s failed", event_id)

@@ -1,0 +1,115 @@
+"""Plugins hear about every store event once, whatever its source (Python, the signed endpoint,
+Shopify), after onesend has recorded and processed it; a listener that raises can't lose the
+order, and doesn't keep the other listeners from hearing about it."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from onesend_plugin.hooks import hookimpl, plugins
+from onesend_plugin.models import Conversion, StoreEvent
+from onesend_plugin.store.views import sign
+
+from .factories import AccountFactory
+from .test_store_safety import clicked_campaign, order, post_shopify
+
+pytestmark = pytest.mark.django_db
+
+SHOPIFY_ORDER = {"id": 5001, "total_price": "25.00", "currency": "EUR", "customer": {"id": "c-7"}}
+
+
+class Listener:
+    """Remembers what it was told; raises when told to."""
+
+    def __init__(self, fail=False):
+        self.orders, self.events, self.fail = [], [], fail
+
+    @hookimpl
+    def order_placed(self, order_id, value, currency, customer_ref, account):
+        self.orders.append((order_id, value, currency, customer_ref, account.slug))
+        if self.fail:
+            raise RuntimeError("CRM down")
+
+    @hookimpl
+    def store_event_recorded(self, event):
+        self.events.append((event.name, event.state))
+
+
+@pytest.fixture
+def acme(db):
+    return AccountFactory(name="Acme", slug="acme", shopify_secret="shpss_acme")
+
+
+@pytest.fixture
+def listener(register_plugin):
+    return register_plugin(Listener(), name="shop.crm")
+
+
+@pytest.fixture
+def report(client, django_capture_on_commit_callbacks):
+    """Report the order ``5001`` of c-7 in Acme's shop from one source; the work deferred to
+    commit (processing, then the listeners) runs before it returns."""
+
+    def send(acme, source):
+        with django_capture_on_commit_callbacks(execute=True):
+            if source == "python":
+                plugins.order_placed(
+                    order_id=5001, value="25.00", currency="EUR", customer_ref="c-7", account=acme
+                )
+            elif source == "http":
+                body = json.dumps(order("5001")).encode()
+                signature = sign(body, acme.events_secret)
+                answer = client.post(
+                    "/onesend/events/acme/",
+                    data=body,
+                    content_type="application/json",
+                    HTTP_X_ONESEND_SIGNATURE=signature,
+                )
+                assert answer.status_code == 200
+            else:
+                assert post_shopify(client, acme, json.dumps(SHOPIFY_ORDER).encode()).status_code == 200
+
+    return send
+
+
+@pytest.mark.parametrize("source", ["python", "http", "shopify"])
+def test_every_source_reaches_the_listeners_once(report, acme, listener, source):
+    report(acme, source)
+    report(acme, source)  # a retry is the same event: nobody is told twice
+    assert listener.orders == [("5001", Decimal("25.00"), "EUR", "c-7", "acme")]
+    assert listener.events == [("order_placed", "processed")]
+    assert StoreEvent.objects.get().listener_errors == ""
+
+
+def test_a_listener_that_raises_loses_nothing(report, acme, listener, register_plugin):
+    campaign = clicked_campaign(acme, "c-7")
+    broken = register_plugin(Listener(fail=True), name="shop.broken")  # called first: newest
+    report(acme, "python")
+    event = StoreEvent.objects.get()
+    assert event.state == "processed"
+    assert event.listener_errors == "shop.broken in order_placed: RuntimeError('CRM down')"
+    conversion = Conversion.objects.get()
+    assert (conversion.order_id, conversion.campaign, conversion.via) == ("5001", campaign, "click")
+    assert len(broken.orders) == len(listener.orders) == len(listener.events) == 1
+
+
+def test_a_cart_and_another_event_reach_their_typed_hooks(
+    acme, register_plugin, django_capture_on_commit_callbacks
+):
+    heard = []
+
+    class Typed:
+        @hookimpl
+        def cart_abandoned(self, cart_id, value, currency):
+            heard.append(("cart", cart_id, value, currency))
+
+        @hookimpl
+        def customer_event(self, name, idempotency_key):
+            heard.append((name, idempotency_key))
+
+    register_plugin(Typed())
+    with django_capture_on_commit_callbacks(execute=True):
+        plugins.cart_abandoned(cart_id="k9", value="30", currency="EUR", customer_ref="c-7", account=acme)
+        plugins.customer_event(name="review_posted", customer_ref="c-7", account=acme, idempotency_key="r1")
+    assert heard == [("cart", "k9", "30", "EUR"), ("review_posted", "r1")]
