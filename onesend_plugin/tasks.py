@@ -82,6 +82,7 @@ def run_campaign(campaign_id: int) -> str:
 def tick() -> None:
     periodic.tick()
     drain.catch_up()
+    store.retry_listeners()
 
 
 def process_store_event(event_id: int) -> None:

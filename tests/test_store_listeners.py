@@ -3,12 +3,16 @@ Shopify), after onesend has recorded and processed it; a listener that raises ca
 order, and doesn't keep the other listeners from hearing about it."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
+from onesend_plugin import store
 from onesend_plugin.hooks import hookimpl, plugins
 from onesend_plugin.models import Conversion, StoreEvent
+from onesend_plugin.store import listeners
 from onesend_plugin.store.views import sign
 
 from .factories import AccountFactory
@@ -113,3 +117,45 @@ def test_a_cart_and_another_event_reach_their_typed_hooks(
         plugins.cart_abandoned(cart_id="k9", value="30", currency="EUR", customer_ref="c-7", account=acme)
         plugins.customer_event(name="review_posted", customer_ref="c-7", account=acme, idempotency_key="r1")
     assert heard == [("cart", "k9", "30", "EUR"), ("review_posted", "r1")]
+
+
+def test_a_failed_listener_alone_is_called_again_after_a_pause_that_doubles(
+    report, acme, listener, register_plugin, time_machine
+):
+    broken = register_plugin(Listener(fail=True), name="shop.broken")
+    report(acme, "http")
+    event = StoreEvent.objects.get()
+    assert event.listeners_retry == [["shop.broken", "order_placed"]] and event.listener_attempts == 1
+    assert event.listeners_next_attempt_at == pytest.approx(
+        timezone.now() + timedelta(seconds=60), abs=timedelta(seconds=5)
+    )
+
+    assert store.retry_listeners() == 0  # not yet due
+    time_machine.move_to(timezone.now() + timedelta(seconds=61))
+    assert store.retry_listeners() == 1
+    event.refresh_from_db()
+    assert event.listener_attempts == 2
+    assert event.listeners_next_attempt_at == pytest.approx(
+        timezone.now() + timedelta(seconds=120), abs=timedelta(seconds=5)
+    )
+
+    broken.fail = False
+    time_machine.move_to(timezone.now() + timedelta(seconds=121))
+    assert store.retry_listeners() == 1
+    event.refresh_from_db()
+    assert (event.listener_errors, event.listeners_retry, event.listeners_next_attempt_at) == ("", [], None)
+    assert len(broken.orders) == 3 and len(listener.orders) == len(listener.events) == 1
+
+
+def test_a_listener_that_keeps_failing_is_given_up_with_its_error(
+    report, acme, register_plugin, time_machine
+):
+    register_plugin(Listener(fail=True), name="shop.broken")
+    report(acme, "shopify")
+    for _ in range(listeners.MAX_ATTEMPTS - 1):
+        time_machine.move_to(timezone.now() + timedelta(days=1))
+        assert store.retry_listeners() == 1
+    event = StoreEvent.objects.get()
+    assert (event.listener_attempts, event.listeners_retry, event.listeners_next_attempt_at) == (5, [], None)
+    assert "shop.broken in order_placed" in event.listener_errors
+    assert store.retry_listeners() == 0

@@ -37,6 +37,7 @@ class StoreEventViewSet(ScopedViewSetMixin, ModelViewSet):
         "state",
         "error",
         "listener_errors",
+        "listeners_next_attempt_at",
         "source",
         "idempotency_key",
         "occurred_at",

@@ -103,7 +103,8 @@ def store_event_recorded(event: StoreEvent) -> None:
     Shopify), in the worker after the event is processed and committed (an order's conversion
     recorded, its flows queued). ``event`` is the ``StoreEvent``. A listener that raises is
     logged and its error kept on the event (``listener_errors``); the event stays processed
-    and the other listeners are still called."""
+    and the other listeners are still called. The failed listener alone is called again a
+    minute later, then after a pause that doubles, five times in all."""
 
 
 # -- Who the customer is on Messenger.

@@ -67,6 +67,10 @@ class StoreEvent(models.Model):
     error = models.TextField(blank=True)
     #: What the plugins told about the event raised, one line per plugin (the event stays processed).
     listener_errors = models.TextField(blank=True)
+    #: The failed listeners, ``[plugin, hook]`` pairs, called again at ``listeners_next_attempt_at``.
+    listeners_retry = models.JSONField(default=list, blank=True)
+    listener_attempts = models.PositiveSmallIntegerField(default=0)
+    listeners_next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         constraints = [

@@ -9,6 +9,7 @@ and never sends twice for the same event.
 """
 
 from .flows import BUILTIN_TRIGGERS, CONDITIONS, matches, queue_flow_message, send_time, trigger_types
+from .listeners import retry_due as retry_listeners
 from .tracking import (
     MAX_PROPERTIES_DEPTH,
     ORDER_PLACED,
@@ -36,6 +37,7 @@ __all__ = [
     "queue_flow_message",
     "reprocess",
     "resolve_subscribers",
+    "retry_listeners",
     "send_time",
     "track",
     "trigger_types",

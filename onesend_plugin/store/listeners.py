@@ -1,12 +1,16 @@
 """Telling plugins about a processed store event: ``store_event_recorded(event)``, then the typed
 hook of its kind (``order_placed``, ``order_fulfilled``, ``cart_abandoned``, else
 ``customer_event``) for every plugin but onesend's own recorder. Events from every source come
-through here once, after commit, so a listener can neither undo nor block onesend's work."""
+through here once, after commit, so a listener can neither undo nor block onesend's work. A
+listener that raises is called again later (``retry_due``, from the tick), alone."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 from ..hooks import plugins
 from ..models import StoreEvent
@@ -15,13 +19,51 @@ from . import tracking
 logger = logging.getLogger(__name__)
 
 
-def notify(event: StoreEvent) -> None:
-    """Call every listener once; one that raises is logged, named in the event's
-    ``listener_errors``, and does not keep the others from being called."""
+#: A failed listener is called again after this pause, doubled each time, until it has been
+#: called this many times in all; its last error stays on the event.
+FIRST_PAUSE_SECONDS = 60
+MAX_ATTEMPTS = 5
+
+Failure = tuple[str, str, str]  # plugin, hook, error
+
+
+def notify(event: StoreEvent, only: set[tuple[str, str]] | None = None) -> None:
+    """Call every listener (or ``only`` these ``(plugin, hook)`` pairs) once; one that raises
+    is logged, named in the event's ``listener_errors`` and retried later, and does not keep
+    the others from being called."""
     hook, arguments = typed_call(event)
-    failures = _call_each("store_event_recorded", {"event": event}) + _call_each(hook, arguments)
-    if failures:
-        StoreEvent.objects.filter(pk=event.pk).update(listener_errors="\n".join(failures)[:2000])
+    failed = _call_each("store_event_recorded", {"event": event}, only) + _call_each(hook, arguments, only)
+    if failed or only is not None:
+        attempts = event.listener_attempts + (1 if failed else 0)
+        StoreEvent.objects.filter(pk=event.pk).update(**_outcome(attempts, failed))
+
+
+def retry_due() -> int:
+    """Call the failed listeners of every event whose pause is over, each event claimed first
+    (two ticks can't call them twice). Returns how many events were retried."""
+    retried = 0
+    for event in StoreEvent.objects.filter(listeners_next_attempt_at__lte=timezone.now()).select_related(
+        "account"
+    ):
+        claim = StoreEvent.objects.filter(
+            pk=event.pk, listeners_next_attempt_at=event.listeners_next_attempt_at
+        )
+        if claim.update(listeners_next_attempt_at=None):
+            notify(event, only={(plugin, hook) for plugin, hook in event.listeners_retry})
+            retried += 1
+    return retried
+
+
+def _outcome(attempts: int, failed: list[Failure]) -> dict[str, Any]:
+    """The event's listener columns after a round: what failed, and when to call it again."""
+    again = bool(failed) and attempts < MAX_ATTEMPTS
+    pause = timedelta(seconds=FIRST_PAUSE_SECONDS * 2 ** (attempts - 1))
+    return {
+        "listener_errors": "\n".join(f"{plugin} in {hook}: {error}" for plugin, hook, error in failed)[:2000],
+        "listener_attempts": attempts,
+        "listeners_retry": [[plugin, hook] for plugin, hook, _ in failed] if again else [],
+        "listeners_next_attempt_at": timezone.now() + pause if again else None,
+    }
 
 
 def typed_call(event: StoreEvent) -> tuple[str, dict[str, Any]]:
@@ -44,14 +86,16 @@ def typed_call(event: StoreEvent) -> tuple[str, dict[str, Any]]:
     return "customer_event", {**common, "name": event.name, "idempotency_key": event.idempotency_key}
 
 
-def _call_each(hook: str, arguments: dict[str, Any]) -> list[str]:
-    """Call each listener of ``hook`` with the arguments it accepts; the failures, one line each."""
-    failures = []
+def _call_each(hook: str, arguments: dict[str, Any], only: set[tuple[str, str]] | None) -> list[Failure]:
+    """Call each listener of ``hook`` (of ``only``, if given) with the arguments it accepts."""
+    failed = []
     for impl in plugins.listeners(hook):
+        if only is not None and (impl.plugin_name, hook) not in only:
+            continue
         accepted = {name: arguments[name] for name in (*impl.argnames, *impl.kwargnames) if name in arguments}
         try:
             impl.function(**accepted)
         except Exception as exc:
             logger.exception("The plugin %r failed in %s", impl.plugin_name, hook)
-            failures.append(f"{impl.plugin_name} in {hook}: {exc!r}")
-    return failures
+            failed.append((impl.plugin_name, hook, repr(exc)))
+    return failed
