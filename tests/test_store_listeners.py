@@ -159,3 +159,14 @@ def test_a_listener_that_keeps_failing_is_given_up_with_its_error(
     assert (event.listener_attempts, event.listeners_retry, event.listeners_next_attempt_at) == (5, [], None)
     assert "shop.broken in order_placed" in event.listener_errors
     assert store.retry_listeners() == 0
+
+
+def test_the_event_stays_processed_whatever_goes_wrong_telling_the_plugins(
+    report, acme, listener, monkeypatch
+):
+    def broken(event):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(listeners, "typed_call", broken)
+    report(acme, "python")
+    assert StoreEvent.objects.get().state == "processed" and Conversion.objects.count() == 1

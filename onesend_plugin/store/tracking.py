@@ -166,7 +166,8 @@ def process(event_id: int) -> bool:
                 _apply(event)
                 event.state, event.error = StoreEvent.State.PROCESSED, ""
                 event.save(update_fields=["state", "error"])
-                transaction.on_commit(lambda: listeners.notify(event))
+                # robust: whatever goes wrong telling the plugins is logged, never undoes this
+                transaction.on_commit(lambda: listeners.notify(event), robust=True)
         return True
     except Exception as exc:  # any failure: recorded on the event, never a silent `pending`
         logger.exception("Store event %s failed", event_id)
