@@ -11,8 +11,9 @@ The worker sets Django up (the slow part, so the parent starts it early), prints
 reads its job, one JSON line on stdin (so several workers can be started at the same instant):
 
 * ``{"mode": "run", "campaign": id}``: ``broadcast.run`` on the campaign, with optionally
-  ``"kill_at": "before_send" | "after_send"`` and ``"at": n``: SIGKILL itself in the n-th call of
-  that hook (after claim, before the HTTP call / after Meta answered, before commit), or
+  ``"kill_at": "before_send" | "record"`` and ``"at": n``: SIGKILL itself in the n-th call of
+  that point (the ``before_send`` hook: after claim, before the HTTP call; ``Sender._record``:
+  after Meta answered, before commit), or
   ``"stop_at": "before_send"``: SIGSTOP itself there instead (a stalled worker);
 * ``{"mode": "reserve", "key", "rate", "count", "times"}``: rate-limiter reservations only.
 
@@ -55,7 +56,7 @@ def run(*, campaign: int, kill_at: str = "", stop_at: str = "", at: int = 1, bud
     from onesend_plugin.hooks import hookimpl, plugins
     from onesend_plugin.messenger.client import SendResult
 
-    calls = {"before_send": 0, "after_send": 0}
+    calls = {"before_send": 0, "record": 0}
     sent = 0
 
     def trap(hook: str) -> None:
@@ -75,8 +76,14 @@ def run(*, campaign: int, kill_at: str = "", stop_at: str = "", at: int = 1, bud
         def after_send(self, campaign, outcomes):
             nonlocal sent
             sent += sum(isinstance(result, SendResult) for _, result in outcomes)
-            trap("after_send")
 
+    record = broadcast.Sender._record
+
+    def trapped_record(sender, *args):
+        trap("record")
+        return record(sender, *args)
+
+    broadcast.Sender._record = trapped_record
     plugins.manager.register(Trap(), name="reliability-trap")
     outcome = broadcast.run(campaign, budget=budget)
     return {"outcome": outcome, "sent": sent}

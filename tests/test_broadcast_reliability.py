@@ -325,8 +325,8 @@ def test_a_worker_killed_at_any_point_never_sends_twice(
     campaign = started(CampaignFactory(page=sim_page), monkeypatch)
     if point == "after_claim":  # in before_send: rows claimed, the HTTP call not made
         worker.run(campaign, kill_at="before_send", at=21).wait_killed()
-    elif point == "after_http_before_commit":  # in after_send: Meta answered, nothing recorded
-        worker.run(campaign, kill_at="after_send", at=2).wait_killed()
+    elif point == "after_http_before_commit":  # Meta answered, nothing recorded
+        worker.run(campaign, kill_at="record", at=2).wait_killed()
     else:  # the parent kills it while Meta is still answering a batch after the first
         simulator.configure(latency_ms=500)
         worker.run(campaign)

@@ -26,5 +26,5 @@ class AudienceCountPanel(Panel):
             viewset = type(campaign).snippet_viewset
             args = [campaign.pk] if campaign.pk else []
             context["url"] = reverse(viewset.get_url_name("audience"), args=args)
-            context["count"] = broadcast.audience(campaign).count() if campaign.page_id else None
+            context["count"], context["error"] = broadcast.count(campaign) if campaign.page_id else (None, "")
             return context

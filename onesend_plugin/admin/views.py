@@ -392,7 +392,7 @@ class SendCampaignView(CampaignActionView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["audience"] = broadcast.audience(self.object).count()
+        context["audience"], context["audience_error"] = broadcast.count(self.object)
         send_at = self.object.send_at
         context["time_has_passed"] = self.object.schedule == Campaign.Schedule.AT and (
             send_at is None or send_at <= timezone.now()
@@ -493,4 +493,4 @@ class CampaignAudienceView(PermissionCheckedMixin, View):
         scoping.scope_fields(form.fields, request.user, ("add", "change"))  # only the user's Pages
         if not form.is_valid():
             return HttpResponseBadRequest(form.errors.as_json(), content_type="application/json")
-        return JsonResponse({"count": broadcast.audience(form.instance).count()})
+        return JsonResponse({"count": broadcast.count(form.instance)[0]})

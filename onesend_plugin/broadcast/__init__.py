@@ -32,7 +32,7 @@ from .cooldown import claim_cooldown, release_cooldown
 from .ledger import OPEN_STATES, claim, owned, recover
 from .lifecycle import cancel, pause, resume, retry_unknown, send_test, start
 from .periodic import tick
-from .recipients import audience, freeze
+from .recipients import audience, count, freeze
 from .report import progress
 from .runner import conclude, launch, run, schedule_run
 from .sender import Sender
@@ -47,6 +47,7 @@ __all__ = [
     "claim",
     "claim_cooldown",
     "conclude",
+    "count",
     "freeze",
     "launch",
     "owned",

@@ -10,10 +10,11 @@ from wagtail.log_actions import log
 
 from .. import analytics, messages
 from ..analytics.counters import Kind, outcome
+from ..hooks import PluginError
 from ..messenger.errors import GraphError
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber
-from . import channels, runner
+from . import channels, recipients, runner
 from .ledger import by_value
 from .timing import starts_at
 from .transitions import CampaignError, claim_start, transition
@@ -37,6 +38,11 @@ def start(campaign: Campaign, *, user=None) -> None:
     problems = messages.validate(campaign, [(b.title, b.url) for b in campaign.buttons.all()])
     if problems:
         raise CampaignError(" ".join(problems.values()))
+    if not campaign.is_flow:
+        try:
+            recipients.audience(campaign)
+        except PluginError as exc:
+            raise CampaignError(f"{exc}. The campaign was not started.") from exc
     if starts_at(campaign) > timezone.now():
         claim_start(campaign, Status.DRAFT, status=Status.SCHEDULED)
         log(campaign, "onesend.campaign.schedule", user=user)

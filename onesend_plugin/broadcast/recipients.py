@@ -3,15 +3,18 @@ person has left the flow since."""
 
 from __future__ import annotations
 
+import logging
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, QuerySet
 
-from ..hooks import plugins
+from ..hooks import PluginError, plugins
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, StoreEvent, Subscriber, SubscriberTag
 from . import channels
 from .timing import local_wall_clock, zone
+
+logger = logging.getLogger(__name__)
 
 #: Ledger rows written per INSERT while freezing.
 FREEZE_CHUNK = 5000
@@ -67,9 +70,27 @@ def exited(flow: Campaign, row: Delivery) -> bool:
     ).exists()
 
 
+def count(campaign: Campaign) -> tuple[int | None, str]:
+    """How many the campaign would reach now, for the admin's counts: ``(None, the error)``
+    when a plugin fails to give the audience, so the editor sees why."""
+    try:
+        return audience(campaign).count(), ""
+    except PluginError as exc:
+        return None, str(exc)
+
+
 def freeze(campaign: Campaign) -> int:
     """Write the ledger: one row per recipient. Idempotent: running it again after a crash adds
-    only the rows still missing."""
+    only the rows still missing. A plugin that fails to give the audience (``audience_filter``)
+    puts the campaign back to draft with its error, as if it had refused to start."""
+    try:
+        people = audience(campaign)
+    except PluginError as exc:
+        logger.error("Campaign %s not started: %s", campaign.pk, exc, exc_info=exc)
+        Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).update(
+            status=Campaign.Status.DRAFT, started_at=None, last_error=f"{exc}. The campaign was not started."
+        )
+        return 0
     page = campaign.page
     if "channel" not in campaign.message:
         campaign.message["channel"] = channels.for_page(page).prepare(campaign, client_for(page))
@@ -79,8 +100,9 @@ def freeze(campaign: Campaign) -> int:
     account_zone = zone(page.account.timezone)
     zones: dict[str, ZoneInfo] = {}
     rows = []
-    people = audience(campaign).order_by("pk").values_list("pk", "psid", "timezone")
-    for pk, psid, tz in people.iterator(chunk_size=FREEZE_CHUNK):
+    for pk, psid, tz in (
+        people.order_by("pk").values_list("pk", "psid", "timezone").iterator(chunk_size=FREEZE_CHUNK)
+    ):
         not_before = None
         if wall_clock:
             not_before = wall_clock.replace(tzinfo=zones.setdefault(tz, zone(tz, account_zone)))

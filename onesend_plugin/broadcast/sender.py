@@ -4,6 +4,7 @@ slot, call Meta, and record every outcome."""
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -16,7 +17,8 @@ from django.utils import timezone
 
 from .. import analytics, conf, messages
 from ..analytics.counters import Kind, outcome, per_minute
-from ..hooks import plugins
+from ..hooks import PluginError, plugins
+from ..hooks.types import Message
 from ..messenger.client import SendResult
 from ..messenger.errors import (
     DEFAULT_RETRY_AFTER,
@@ -45,6 +47,8 @@ State = Delivery.State
 Status = Campaign.Status
 #: Outcomes of a call that surely sent nothing: their rows give the cooldown they claimed back.
 UNSENT = (State.FAILED, State.PENDING)
+#: The reason of a row a plugin failed for (its ``error`` names the plugin).
+PLUGIN_ERROR = "plugin_error"
 #: Waiting longer than this for the rate limiter ends the run; a later run picks up.
 MAX_RATE_WAIT = 10.0
 #: A batch leaving this much after its slot (seconds) delays the next one. It is well under the
@@ -84,14 +88,16 @@ class Sender:
         # Encoded once: recipients whose message no plugin or link tracking changed share it.
         self.message_json = json.dumps(self.message, separators=(",", ":"))
         self.outcomes: Counter[str] = Counter()
+        self.plugin_failures: Counter[str] = Counter()  # rows failed, by the plugin that raised
         self.throttled_in_a_row = 0  # batches Meta refused for the rate, one after another
 
     def send(self, claimed_at: datetime, ids: list[int]) -> float:
         """Send one claimed batch. Returns 0, or the seconds to wait when the Page is throttled
         (the batch went back to the queue)."""
-        ready, skipped, deferred = self._sort(self._load(claimed_at, ids), timezone.now())
+        ready, skipped, deferred, failed = self._sort(self._load(claimed_at, ids), timezone.now())
         self._skip(claimed_at, State.CLAIMED, skipped)
         self._defer(claimed_at, deferred)
+        self._fail(claimed_at, failed)
         if not ready:
             return 0.0
         attempted_at = timezone.now()
@@ -117,11 +123,9 @@ class Sender:
             results = self.client.batch([request for _, request in ready])
         except GraphError as exc:
             results = [exc] * len(ready)
-        plugins.after_send(
-            campaign=self.campaign,
-            outcomes=[(row, result) for (row, _), result in zip(ready, results, strict=True)],
-        )
-        return self._record(claimed_at, ready, results, attempted_at, previous)
+        wait = self._record(claimed_at, ready, results, attempted_at, previous)
+        self._after_send([(row, result) for (row, _), result in zip(ready, results, strict=True)])
+        return wait
 
     def _load(self, claimed_at: datetime, ids: list[int]) -> list[Delivery]:
         """The batch's rows still owned, with their subscribers and active tokens, in one query of
@@ -187,9 +191,9 @@ class Sender:
             release_cooldown([r.subscriber_id for r in rows], at, previous)
 
     def _sort(self, rows: list[Delivery], now: datetime):
-        """Split claimed rows into (row, request) to send, (row, reason) to skip and
-        (row, not_before) to defer."""
-        ready, skipped, deferred = [], [], []
+        """Split claimed rows into (row, request) to send, (row, reason) to skip,
+        (row, not_before) to defer and (row, PluginError) a plugin failed for."""
+        ready, skipped, deferred, failed = [], [], [], []
         build, veto = plugins.implemented("build_message"), plugins.implemented("before_send")
         expires_at = self.campaign.expires_at
         for row in rows:
@@ -210,17 +214,12 @@ class Sender:
             if self.campaign.is_flow and exited(self.campaign, row):
                 skipped.append((row, "exited"))
                 continue
-            message = self.message
-            if build:
-                message = (
-                    plugins.build_message(campaign=self.campaign, subscriber=subscriber, message=message)
-                    or message
-                )
-            if self.tracks_clicks:
-                message = analytics.tracked_buttons(message, row.id)
-            if veto and False in plugins.before_send(
-                campaign=self.campaign, subscriber=subscriber, message=message
-            ):
+            try:
+                message = self._message_for(row, build, veto)
+            except PluginError as exc:
+                failed.append((row, exc))
+                continue
+            if message is None:
                 skipped.append((row, "vetoed"))
                 continue
             payload = self.message_json if message is self.message else message
@@ -229,7 +228,26 @@ class Sender:
                 skipped.append((row, request))
             else:
                 ready.append((row, request))
-        return ready, skipped, deferred
+        return ready, skipped, deferred, failed
+
+    def _message_for(self, row: Delivery, build: bool, veto: bool) -> Message | None:
+        """The row's message: with plugins, a deep copy of the campaign's (so no change a
+        plugin makes reaches another recipient) that ``build_message`` may replace; with
+        tracked links. None when ``before_send`` vetoes it; ``PluginError`` when a plugin fails."""
+        message = copy.deepcopy(self.message) if build or veto else self.message
+        campaign, subscriber = self.campaign, row.subscriber
+        if build:
+            replaced = plugins.call_contained(
+                "build_message", campaign=campaign, subscriber=subscriber, message=message
+            )
+            message = replaced or message
+        if self.tracks_clicks:
+            message = analytics.tracked_buttons(message, row.id)
+        if veto and False in plugins.call_contained(
+            "before_send", campaign=campaign, subscriber=subscriber, message=message
+        ):
+            return None
+        return message
 
     def _record(self, claimed_at: datetime, ready, results, attempted_at: datetime, previous: dict) -> float:
         """Save each outcome (of rows still this batch's); returns seconds to wait if Meta
@@ -246,7 +264,8 @@ class Sender:
                 self.outcomes["sent"] += 1
                 continue
             self.campaign.last_error = str(result)[:500]
-            groups[self._outcome(row, result, max_attempts)].append(row)
+            row.state, row.reason = self._outcome(row, result, max_attempts)
+            groups[row.state, row.reason].append(row)
             if isinstance(result, RateLimited):
                 hold = max(hold, result.retry_after)
         with transaction.atomic():
@@ -322,6 +341,41 @@ class Sender:
                 state=State.PENDING, not_before=not_before, claimed_at=None
             )
 
+    def _fail(self, claimed_at: datetime, failed: list[tuple[Delivery, PluginError]]) -> None:
+        """Rows a plugin failed for: ``failed`` (reason ``plugin_error``, the plugin's error in
+        ``error``), counted against the error rate; the last error is the campaign's."""
+        if not failed:
+            return
+        for row, exc in failed:
+            logger.error("Campaign %s, delivery %s: %s", self.campaign.pk, row.id, exc, exc_info=exc)
+        for error, ids in by_value((str(exc), row.id) for row, exc in failed).items():
+            count = (
+                owned(claimed_at, State.CLAIMED)
+                .filter(id__in=ids)
+                .update(state=State.FAILED, reason=PLUGIN_ERROR, error=error, sent_at=None)
+            )
+            analytics.bump(self.campaign.pk, {outcome(State.FAILED, PLUGIN_ERROR): count})
+            self.outcomes["failed"] += count
+        self.plugin_failures.update(exc.plugin for _, exc in failed)
+        self._show_error(str(failed[-1][1]))
+        self._check_error_rate()
+
+    def _after_send(self, outcomes: list[tuple[Delivery, SendResult | GraphError]]) -> None:
+        """Give plugins the batch's outcomes, once saved: a plugin that fails changes none of
+        them; its error is logged and shown as the campaign's last error."""
+        try:
+            plugins.call_contained("after_send", campaign=self.campaign, outcomes=outcomes)
+        except PluginError as exc:
+            logger.error("Campaign %s: %s", self.campaign.pk, exc, exc_info=exc)
+            self._show_error(str(exc))
+
+    def _show_error(self, error: str) -> None:
+        """The campaign's last error, unless it was paused (its reason stays)."""
+        self.campaign.last_error = error[:500]
+        Campaign.objects.filter(pk=self.campaign.pk, status=Status.RUNNING).update(
+            last_error=self.campaign.last_error
+        )
+
     def _set_throttled(self, seconds: float) -> None:
         until = timezone.now() + timedelta(seconds=seconds)
         Campaign.objects.filter(pk=self.campaign.pk).update(
@@ -332,7 +386,11 @@ class Sender:
         total = sum(self.outcomes.values())
         failed = self.outcomes["failed"]
         if total >= conf.get("ERROR_RATE_MIN_SAMPLE") and failed / total > conf.get("ERROR_RATE_PAUSE"):
-            reason = f"Paused automatically: {failed} of {total} messages failed. Last error: {self.campaign.last_error}"
+            reason = f"Paused automatically: {failed} of {total} messages failed."
+            [(plugin, count)] = self.plugin_failures.most_common(1) or [("", 0)]
+            if count * 2 > failed:
+                reason += f" Most failed because the plugin {plugin!r} raised an error."
+            reason += f" Last error: {self.campaign.last_error}"
             Campaign.objects.filter(pk=self.campaign.pk, status=Status.RUNNING).update(
                 status=Status.PAUSED, last_error=reason
             )

@@ -16,11 +16,11 @@ as ``plugins.<hook>(...)``, e.g. ``plugins.order_placed(order_id=..., ...)``.
 import pluggy
 
 from .inventory import loaded
-from .manager import Plugins
+from .manager import PluginError, Plugins
 from .types import Message
 
 hookimpl = pluggy.HookimplMarker("onesend")
 
 plugins = Plugins()
 
-__all__ = ["Message", "hookimpl", "loaded", "plugins"]
+__all__ = ["Message", "PluginError", "hookimpl", "loaded", "plugins"]

@@ -47,6 +47,16 @@ class LoadError:
         return f"{where}: {self.error}"
 
 
+class PluginError(Exception):
+    """A plugin's hook implementation raised ``error`` (also this exception's cause). Raised by
+    ``Plugins.call_contained`` and ``audience_filter``; the message names the plugin, so it can
+    be shown to editors as it is."""
+
+    def __init__(self, plugin: str, hook: str, error: Exception) -> None:
+        super().__init__(f"The plugin {plugin!r} failed in {hook}: {error!r}")
+        self.plugin, self.hook, self.error = plugin, hook, error
+
+
 def _import(dotted_path: str) -> object:
     """A module (``pkg.plugin``) or an object inside one (``pkg.plugin.Plugin``)."""
     try:
@@ -145,15 +155,55 @@ class Plugins:
         impls = getattr(self.manager.hook, hook_name).get_hookimpls()
         return [impl for impl in reversed(impls) if impl.plugin_name not in self.builtin]
 
+    def call_contained(self, hook_name: str, **arguments: Any) -> Any:
+        """Call a hook as pluggy would (newest plugin first, ``tryfirst``/``trylast``, the
+        first non-None result for ``firstresult`` hooks, else the list of them), but one
+        implementation at a time, so an implementation that raises is known by name: it
+        raises ``PluginError``, and the caller records it against the one recipient or campaign
+        concerned. A ``firstresult`` hook stops at the failure; any other hook calls every
+        implementation first, then raises the first failure. Hook wrappers are not run."""
+        caller = getattr(self.manager.hook, hook_name)
+        firstresult = caller.spec.opts.get("firstresult", False)
+        arguments = {**caller.spec.kwargdefaults, **arguments}
+        results, errors = [], []
+        for impl in reversed(caller.get_hookimpls()):
+            if impl.wrapper or impl.hookwrapper:
+                continue
+            try:
+                result = _call(hook_name, impl, arguments)
+            except PluginError as exc:
+                if firstresult:
+                    raise
+                errors.append(exc)
+                continue
+            if result is not None:
+                if firstresult:
+                    return result
+                results.append(result)
+        if errors:
+            raise errors[0]
+        return None if firstresult else results
+
     def implemented(self, hook_name: str) -> bool:
         """Whether any plugin implements a hook: hot loops skip per-recipient calls otherwise."""
         return bool(getattr(self.manager.hook, hook_name).get_hookimpls())
 
     def audience_filter(self, *, campaign: Campaign, queryset: QuerySet[Subscriber]) -> QuerySet[Subscriber]:
         """The one chained hook, so the one with its own caller: each implementation narrows
-        the result of the previous one (in pluggy's call order), None keeping it."""
+        the result of the previous one (in pluggy's call order), None keeping it. An
+        implementation that raises raises ``PluginError``."""
         arguments: dict[str, Any] = {"campaign": campaign}
         for impl in reversed(self.manager.hook.audience_filter.get_hookimpls()):
             arguments["queryset"] = queryset
-            queryset = impl.function(**{name: arguments[name] for name in impl.argnames}) or queryset
+            queryset = _call("audience_filter", impl, arguments) or queryset
         return queryset
+
+
+def _call(hook_name: str, impl: pluggy.HookImpl, arguments: dict[str, Any]) -> Any:
+    """One implementation, given the arguments it accepts; what it raises becomes a
+    ``PluginError`` naming its plugin."""
+    accepted = {name: arguments[name] for name in (*impl.argnames, *impl.kwargnames) if name in arguments}
+    try:
+        return impl.function(**accepted)
+    except Exception as exc:
+        raise PluginError(impl.plugin_name, hook_name, exc) from exc

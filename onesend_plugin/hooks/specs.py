@@ -139,28 +139,34 @@ def trigger_types() -> list[tuple[str, str]]:  # type: ignore[empty-body]
 @hookspec(firstresult=True)
 def build_message(campaign: Campaign, subscriber: Subscriber, message: Message) -> Message | None:
     """Return a replacement Send API ``message`` for this recipient (e.g. a personalised
-    text), or None to keep it. Never modify ``message`` in place: it is shared by all
-    recipients. Its shapes are in ``onesend_plugin.hooks.types``."""
+    text), or None to keep it. ``message`` is this recipient's own deep copy, so changing it
+    in place changes this recipient's message only. Its shapes are in
+    ``onesend_plugin.hooks.types``. If it raises, this recipient is not sent the message: their
+    row fails with reason ``plugin_error`` and the error, and the others are sent."""
 
 
 @hookspec
 def before_send(campaign: Campaign, subscriber: Subscriber, message: Message) -> bool | None:
     """Return False to veto sending ``message`` to ``subscriber``: the recipient is skipped
-    (reason ``vetoed``) and does not get this campaign later. Every implementation is asked."""
+    (reason ``vetoed``) and does not get this campaign later. Every implementation is asked.
+    If one raises, the recipient's row fails with reason ``plugin_error``, as for
+    ``build_message``."""
 
 
 @hookspec
 def after_send(campaign: Campaign, outcomes: list[tuple[Delivery, SendResult | GraphError]]) -> None:
-    """Called with each batch's outcomes as soon as Meta answered, before they are saved:
-    ``(delivery, result)`` pairs where result is a ``SendResult`` or a ``GraphError``. Runs in
-    the sending worker, so keep it quick."""
+    """Called with each batch's outcomes once they are saved: ``(delivery, result)`` pairs
+    where result is a ``SendResult`` or a ``GraphError``. Runs in the sending worker, so keep
+    it quick. Nothing it does (or raises) changes the outcomes: an error is logged and shown
+    as the campaign's last error."""
 
 
 @hookspec
 def audience_filter(campaign: Campaign, queryset: QuerySet[Subscriber]) -> QuerySet[Subscriber] | None:
     """Return a narrower ``Subscriber`` queryset for a campaign's audience (custom segments),
     or None to keep it. Chained: each plugin's result is passed to the next. Broadcasts only:
-    a flow's recipient is the person the event resolved to."""
+    a flow's recipient is the person the event resolved to. If it raises, the campaign is not
+    started, and the editor is shown the error."""
 
 
 # -- Subscribers and webhooks.
