@@ -134,6 +134,27 @@ def test_acceptance_subscribes_with_token_tags_source_customer_and_consent(post_
     assert sent == [("send_text", (person.pk, "Welcome aboard!"))]
 
 
+def test_a_failing_opt_in_listener_loses_neither_the_welcome_nor_the_other_listeners(
+    post_webhook, page, sent, hooks, register_plugin
+):
+    class Broken:
+        @hookimpl
+        def subscriber_opted_in(self):
+            raise RuntimeError("CRM is down")
+
+    register_plugin(Broken(), name="crm")
+    page.welcome_message = "Welcome aboard!"
+    page.save()
+    accept(post_webhook, page, "7")
+    person = Subscriber.objects.get(psid="7")
+    assert person.status == Subscriber.Status.SUBSCRIBED
+    assert sent == [("send_text", (person.pk, "Welcome aboard!"))]
+    assert hooks.calls == [("in", "7", "direct", "")]
+    SubscriberFactory(page=page, psid="8", status=Subscriber.Status.PENDING)
+    accept(post_webhook, page, "8")  # the next event is processed too
+    assert Subscriber.objects.get(psid="8").status == Subscriber.Status.SUBSCRIBED
+
+
 def test_a_forged_ref_creates_no_tags(post_webhook, page, sent):
     genuine = refs.encode("footer", ("vip",), "cust-1")
     forged = refs.encode("footer", ("admin",), "cust-2").partition("=")[0] + "=" + genuine.partition("=")[2]

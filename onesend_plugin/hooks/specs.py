@@ -177,14 +177,16 @@ def subscriber_opted_in(subscriber: Subscriber, source: str, customer_ref: str) 
     """Someone accepted the opt-in request (or re-subscribed). ``source`` is the entry point
     (the subscription link's ref, e.g. ``"footer"``, or ``"direct"``); ``customer_ref`` is the
     shop's customer reference a signed link linked the subscriber to ("" if none): store
-    integrations use it to link the shop customer to them. Called after commit."""
+    integrations use it to link the shop customer to them. Called after commit, once the
+    welcome message is queued: a plugin that raises is logged and affects nothing else."""
 
 
 @hookspec
 def subscriber_unsubscribed(subscriber: Subscriber, source: str) -> None:
     """Marketing messages stopped. ``source`` says how: ``"keyword"`` (STOP),
     ``"unsubscribe_button"``, ``"meta_control"`` (Meta's own stop control), ``"send_error"``
-    (Meta reported them blocked or unreachable) or ``"admin"``. Called after commit."""
+    (Meta reported them blocked or unreachable) or ``"admin"``. Called after commit; a plugin
+    that raises is logged and affects nothing else."""
 
 
 @hookspec

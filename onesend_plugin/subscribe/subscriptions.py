@@ -16,7 +16,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from .. import analytics
-from ..hooks import plugins
+from ..hooks import PluginError, plugins
 from ..messages import UNSUBSCRIBE_PAYLOAD
 from ..models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
 from . import refs
@@ -143,14 +143,26 @@ def confirm_optin(
     )
 
     def after_commit():
-        plugins.subscriber_opted_in(
-            subscriber=subscriber, source=ref.entry_point, customer_ref=subscriber.customer_ref
-        )
         if page.welcome_message:
             async_task("onesend_plugin.tasks.send_text", subscriber.pk, page.welcome_message)
+        _tell_plugins(
+            "subscriber_opted_in",
+            subscriber=subscriber,
+            source=ref.entry_point,
+            customer_ref=subscriber.customer_ref,
+        )
 
     transaction.on_commit(after_commit)
     return subscriber
+
+
+def _tell_plugins(hook: str, **arguments) -> None:
+    """After commit, once onesend's own work is queued: a plugin that raises is logged and
+    changes nothing (the other plugins are still told, the webhook batch goes on)."""
+    try:
+        plugins.call_contained(hook, **arguments)
+    except PluginError as exc:
+        logger.error("%s", exc, exc_info=exc)
 
 
 def unsubscribe(
@@ -189,12 +201,12 @@ def unsubscribe(
     )
 
     def after_commit():
-        plugins.subscriber_unsubscribed(subscriber=subscriber, source=source)
         if confirm:
             text = (
                 f"You're unsubscribed from {subscriber.page.name}. You won't get marketing messages any more."
             )
             async_task("onesend_plugin.tasks.send_text", subscriber.pk, text)
+        _tell_plugins("subscriber_unsubscribed", subscriber=subscriber, source=source)
 
     transaction.on_commit(after_commit)
     return True
