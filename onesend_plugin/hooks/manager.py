@@ -170,7 +170,7 @@ class Plugins:
             if impl.wrapper or impl.hookwrapper:
                 continue
             try:
-                result = _call(hook_name, impl, arguments)
+                result = call_one(hook_name, impl, arguments)
             except PluginError as exc:
                 if firstresult:
                     raise
@@ -195,13 +195,14 @@ class Plugins:
         arguments: dict[str, Any] = {"campaign": campaign}
         for impl in reversed(self.manager.hook.audience_filter.get_hookimpls()):
             arguments["queryset"] = queryset
-            queryset = _call("audience_filter", impl, arguments) or queryset
+            queryset = call_one("audience_filter", impl, arguments) or queryset
         return queryset
 
 
-def _call(hook_name: str, impl: pluggy.HookImpl, arguments: dict[str, Any]) -> Any:
+def call_one(hook_name: str, impl: pluggy.HookImpl, arguments: dict[str, Any]) -> Any:
     """One implementation, given the arguments it accepts; what it raises becomes a
-    ``PluginError`` naming its plugin."""
+    ``PluginError`` naming its plugin. Every contained call (the engine's, the store's
+    listeners) goes through here."""
     accepted = {name: arguments[name] for name in (*impl.argnames, *impl.kwargnames) if name in arguments}
     try:
         return impl.function(**accepted)

@@ -13,6 +13,7 @@ from typing import Any
 from django.utils import timezone
 
 from ..hooks import plugins
+from ..hooks.manager import PluginError, call_one
 from ..models import StoreEvent
 from . import tracking
 
@@ -92,10 +93,9 @@ def _call_each(hook: str, arguments: dict[str, Any], only: set[tuple[str, str]] 
     for impl in plugins.listeners(hook):
         if only is not None and (impl.plugin_name, hook) not in only:
             continue
-        accepted = {name: arguments[name] for name in (*impl.argnames, *impl.kwargnames) if name in arguments}
         try:
-            impl.function(**accepted)
-        except Exception as exc:
-            logger.exception("The plugin %r failed in %s", impl.plugin_name, hook)
-            failed.append((impl.plugin_name, hook, repr(exc)))
+            call_one(hook, impl, arguments)
+        except PluginError as exc:
+            logger.exception("The plugin %r failed in %s", exc.plugin, hook)
+            failed.append((exc.plugin, hook, repr(exc.error)))
     return failed
