@@ -150,9 +150,16 @@ def ad_account_path(ad_account_id: str) -> str:
 def marketing_campaign(
     *, name: str, page_id: str, daily_budget: int | None = None, lifetime_budget: int | None = None
 ) -> MarketingCampaignBody:
-    """A paid-API message campaign; give exactly one budget, in cents."""
-    if (daily_budget is None) == (lifetime_budget is None):
-        raise ValueError("give exactly one of daily_budget or lifetime_budget")
+    """A paid-API message campaign (Meta's "Send Messages on Marketing Message API for
+    Messenger", step 1 ``message_campaign``). The budget is optional since Meta's "Default Budget
+    Mode" (Send Messages, Jun 30 2026; changelog 2026-06-30): omitted, none is sent and Meta may
+    cap the daily spend itself. Given, it is either daily or lifetime ("Either ``daily_budget`` or
+    ``lifetime_budget``", same page), in the ad account's smallest currency unit, above 0."""
+    if daily_budget is not None and lifetime_budget is not None:
+        raise ValueError("give at most one of daily_budget or lifetime_budget")
+    for budget in (daily_budget, lifetime_budget):
+        if budget is not None and budget <= 0:
+            raise ValueError(f"a budget must be above 0 (in the currency's smallest unit), got {budget}")
     fields = {
         "name": name,
         "page_id": page_id,

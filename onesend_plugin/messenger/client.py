@@ -196,7 +196,8 @@ class GraphClient(GraphHttp):
         daily_budget: int | None = None,
         lifetime_budget: int | None = None,
     ) -> str:
-        """Create a message campaign and return its id; give exactly one budget, in cents."""
+        """Create a message campaign and return its id (sent as ``message_id`` with each message);
+        at most one budget, in cents: see :func:`.builders.marketing_campaign`."""
         campaign = builders.marketing_campaign(
             name=name, page_id=page_id, daily_budget=daily_budget, lifetime_budget=lifetime_budget
         )

@@ -154,7 +154,8 @@ class PaidMessageBody(TypedDict):
 
 
 class MarketingCampaignBody(TypedDict, total=False):
-    """``POST /act_{ad_account}/message_campaign``: one budget, in cents."""
+    """``POST /act_{ad_account}/message_campaign``: at most one budget, in cents (none: Meta's
+    default budget mode)."""
 
     name: str
     page_id: str

@@ -126,6 +126,8 @@ class Campaign:
     ad_account_id: str
     page_id: str
     name: str
+    daily_budget: int | None = None
+    lifetime_budget: int | None = None
 
 
 @dataclass

@@ -374,8 +374,16 @@ def test_create_marketing_campaign(client, transport):
     assert transport.json == {"name": "Summer", "page_id": "111", "daily_budget": 500}
 
 
-@pytest.mark.parametrize("budgets", [{}, {"daily_budget": 1, "lifetime_budget": 2}])
-def test_create_marketing_campaign_needs_exactly_one_budget(client, transport, budgets):
+def test_create_marketing_campaign_without_a_budget_sends_none(client, transport):
+    transport.reply({"id": 120200000})
+    client.create_marketing_campaign(ad_account_id="act_42", name="S", page_id="111")
+    assert transport.json == {"name": "S", "page_id": "111"}
+
+
+@pytest.mark.parametrize(
+    "budgets", [{"daily_budget": 1, "lifetime_budget": 2}, {"daily_budget": 0}, {"lifetime_budget": -5}]
+)
+def test_create_marketing_campaign_refuses_two_budgets_or_none_above_zero(client, transport, budgets):
     with pytest.raises(ValueError, match="budget"):
         client.create_marketing_campaign(ad_account_id="act_42", name="S", page_id="111", **budgets)
     assert transport.sent == []

@@ -552,10 +552,11 @@ def test_marketing_messages_api_errors(sim, graph):
             ad_account_id="42", message_id="1", subscription_token="404", message=TEXT
         )
     assert (caught.value.reason, caught.value.subcode) == ("invalid_token", 2300004)
+    campaign_id = graph.create_marketing_campaign(ad_account_id="42", name="Summer", page_id=PAGE_ID)
     sim.stop_notifications(psid)
     with pytest.raises(RecipientUnavailable) as caught:
         graph.send_marketing_message(
-            ad_account_id="42", message_id="1", subscription_token=token, message=TEXT
+            ad_account_id="42", message_id=campaign_id, subscription_token=token, message=TEXT
         )
     assert caught.value.reason == "stopped"
 

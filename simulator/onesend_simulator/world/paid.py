@@ -20,18 +20,20 @@ class PaidMixin(WorldState):
     """The paid Marketing Messages API (a part of ``World``)."""
 
     def create_campaign(self, ad_account_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /act_{id}/message_campaign``: needs a name, a Page and one budget, as in
-        https://developers.facebook.com/documentation/business-messaging/messenger-platform/marketing-messages-on-messenger/send-messages"""
+        """``POST /act_{id}/message_campaign`` (Send Messages on Marketing Message API for
+        Messenger, step 1): a name and the Page are required; a budget is optional since Meta's
+        "Default Budget Mode" (same page, Jun 30 2026; changelog 2026-06-30), and when given it is
+        ``daily_budget`` or ``lifetime_budget`` in the currency's smallest unit, above 0."""
         if not params.get("name"):
             raise errors.param("The parameter name is required")
         page = self.pages.get(str(params.get("page_id")))
         if page is None:
             raise errors.param("Param page_id must be a Page of this business")
-        budgets = [key for key in ("daily_budget", "lifetime_budget") if params.get(key)]
-        if len(budgets) != 1:
-            raise errors.param("Exactly one of daily_budget or lifetime_budget is required")
+        budgets = {key: _budget(params, key) for key in ("daily_budget", "lifetime_budget") if key in params}
         campaign_id = new_digits(17, self.campaigns)
-        self.campaigns[campaign_id] = Campaign(campaign_id, ad_account_id, page.page_id, str(params["name"]))
+        self.campaigns[campaign_id] = Campaign(
+            campaign_id, ad_account_id, page.page_id, str(params["name"]), **budgets
+        )
         return {"id": campaign_id}
 
     def send_marketing(self, page: Page, ad_account_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,8 +46,8 @@ class PaidMixin(WorldState):
             raise errors.invalid_subscription_token()
         if token.page_id != page.page_id:
             raise errors.page_mismatch()
-        if params.get("campaign_id"):
-            campaign = self.campaigns.get(str(params["campaign_id"]))
+        if params.get("message_id"):
+            campaign = self.campaigns.get(str(params["message_id"]))
             if campaign is None or campaign.ad_account_id != ad_account_id:
                 raise errors.inactive_campaign()
             if campaign.page_id != page.page_id:
@@ -58,3 +60,14 @@ class PaidMixin(WorldState):
         item = self._deliver(page, person, content, token, "marketing")
         window.record(now)
         return {"message_id": item["mid"]}
+
+
+def _budget(params: Mapping[str, Any], key: str) -> int:
+    """A budget in the account currency's smallest unit: "must be greater than 0" (Send Messages
+    on Marketing Message API for Messenger, parameters of ``message_campaign``)."""
+    value = params[key]
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise errors.param(f"Param {key} must be a positive integer")
+    return value
