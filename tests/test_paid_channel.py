@@ -36,4 +36,28 @@ def test_a_campaign_without_a_budget_is_created_and_sent(simulator, paid_page, m
     assert campaign.status == Campaign.Status.FINISHED, campaign.last_error
     assert paid_sends(simulator, paid_page) == {p.psid: 1 for p in people}
     assert all(d.state == "sent" and d.message_id for d in campaign.deliveries.all())
-    assert "marketing_message_id" in campaign.message["channel"]
+    assert meta_campaign(simulator, paid_page, campaign)["adset"] == {}
+
+
+def meta_campaign(simulator, page, campaign):
+    """The ``message_campaign`` Meta holds for ``campaign``, as Graph shows it."""
+    campaign_id = campaign.message["channel"]["marketing_message_id"]
+    headers = {"Authorization": f"Bearer {page.access_token}"}
+    return simulator.http.get(simulator.graph_url(campaign_id), headers=headers, timeout=10).json()
+
+
+@pytest.mark.parametrize(
+    ("period", "adset"),
+    [
+        (Campaign.BudgetPeriod.DAILY, {"daily_budget": "5000"}),
+        (Campaign.BudgetPeriod.LIFETIME, {"lifetime_budget": "5000"}),
+    ],
+)
+def test_a_campaign_with_a_budget_sends_it_to_meta(simulator, paid_page, make_subscribers, period, adset):
+    people = make_subscribers(paid_page, 2)
+    campaign = CampaignFactory(page=paid_page, budget=5000, budget_period=period)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED, campaign.last_error
+    assert paid_sends(simulator, paid_page) == {p.psid: 1 for p in people}
+    assert meta_campaign(simulator, paid_page, campaign)["adset"] == adset

@@ -32,9 +32,16 @@ class MarketingApiChannel:
     """Meta's paid Marketing Messages API: the Page's ad account pays per message."""
 
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
-        page = campaign.page
+        """Create the campaign's ``message_campaign`` (Meta's "Send Messages on Marketing Message
+        API for Messenger", step 1), with the campaign's budget if it has one (none: Meta's
+        default budget mode)."""
+        page, lifetime = campaign.page, campaign.budget_period == Campaign.BudgetPeriod.LIFETIME
         message_id = client.create_marketing_campaign(
-            ad_account_id=page.ad_account_id, name=campaign.name, page_id=page.page_id
+            ad_account_id=page.ad_account_id,
+            name=campaign.name,
+            page_id=page.page_id,
+            daily_budget=None if lifetime else campaign.budget,
+            lifetime_budget=campaign.budget if lifetime else None,
         )
         return {"marketing_message_id": message_id}
 

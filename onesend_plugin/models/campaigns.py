@@ -4,6 +4,7 @@ state, and the counters and clicks reports read."""
 from __future__ import annotations
 
 from django.contrib.contenttypes.fields import GenericRelation
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -40,6 +41,10 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         NOW = "now", _("As soon as it is started")
         AT = "at", _("At a set time")
         LOCAL = "local", _("At a local time in each subscriber's timezone")
+
+    class BudgetPeriod(models.TextChoices):
+        DAILY = "daily", _("Per day")
+        LIFETIME = "lifetime", _("For the whole campaign")
 
     class Media(models.TextChoices):
         NONE = "", _("None")
@@ -94,6 +99,20 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     quiet_hours_end = models.TimeField(null=True, blank=True)
     expires_at = models.DateTimeField(
         null=True, blank=True, help_text=_("Messages not sent by then are skipped, never sent late.")
+    )
+
+    # Paid Marketing Messages API only: what Meta may charge the Page's ad account
+    budget = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Pages on the paid Marketing Messages API: in the ad account currency's smallest unit "
+            "(cents). Empty: no budget is sent and Meta sets its own daily cap."
+        ),
+    )
+    budget_period = models.CharField(
+        max_length=10, choices=BudgetPeriod.choices, default=BudgetPeriod.DAILY, blank=True
     )
 
     # Automated flows: a campaign with a trigger sends to each person when their event happens

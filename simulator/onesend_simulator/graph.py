@@ -90,6 +90,9 @@ class GraphApi:
             Route(
                 frozenset({"POST"}), re.compile(r"act_(?P<account>\d+)/messages"), self._marketing, sends=True
             ),
+            Route(
+                frozenset({"GET", "DELETE"}), re.compile(r"(?P<campaign>120\d{15})"), self._campaign_object
+            ),
             Route(frozenset({"POST"}), re.compile(page + "/messages"), self._send, sends=True),
             Route(frozenset({"POST"}), re.compile(page + "/message_attachments"), self._upload),
             Route(
@@ -245,6 +248,11 @@ class GraphApi:
 
     def _campaign(self, page: Page, call: Call) -> Any:
         return self.world.create_campaign(call.match["account"], call.params)
+
+    def _campaign_object(self, page: Page, call: Call) -> Any:
+        if call.method == "DELETE":
+            return self.world.delete_campaign(page, call.match["campaign"])
+        return self.world.campaign_fields(page, call.match["campaign"])
 
     def _upload(self, page: Page, call: Call) -> Any:
         return self.world.upload_attachment(page, call.params)

@@ -159,6 +159,10 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
                         help_text=_("Nothing is sent between these times of the subscriber's day."),
                     ),
                     FieldPanel("expires_at"),
+                    FieldRowPanel(
+                        [FieldPanel("budget"), FieldPanel("budget_period")],
+                        heading=_("Budget (paid Marketing Messages API)"),
+                    ),
                 ],
                 heading=_("Schedule"),
             ),

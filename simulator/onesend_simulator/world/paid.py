@@ -30,11 +30,48 @@ class PaidMixin(WorldState):
         if page is None:
             raise errors.param("Param page_id must be a Page of this business")
         budgets = {key: _budget(params, key) for key in ("daily_budget", "lifetime_budget") if key in params}
-        campaign_id = new_digits(17, self.campaigns)
+        campaign_id = self._new_campaign_id()
         self.campaigns[campaign_id] = Campaign(
             campaign_id, ad_account_id, page.page_id, str(params["name"]), **budgets
         )
         return {"id": campaign_id}
+
+    def _new_campaign_id(self) -> str:
+        """Meta's message campaign ids are ad ids: 18 digits starting with 120 (the Graph routes
+        tell them from Page ids by that)."""
+        while (campaign_id := "120" + new_digits(15, {})) in self.campaigns:
+            pass
+        return campaign_id
+
+    def campaign_fields(self, page: Page, campaign_id: str) -> dict[str, Any]:
+        """``GET /{message_campaign_id}`` (Send Messages on Marketing Message API for Messenger,
+        "Get a message campaign"): the ad-like object, its budgets as strings."""
+        campaign = self._campaign_of(page, campaign_id)
+        adset = {
+            key: str(value)
+            for key, value in (
+                ("daily_budget", campaign.daily_budget),
+                ("lifetime_budget", campaign.lifetime_budget),
+            )
+            if value is not None
+        }
+        return {
+            "id": campaign.campaign_id,
+            "campaign": {"name": campaign.name},
+            "adset": adset,
+            "creative": {"actor_id": campaign.page_id},
+        }
+
+    def delete_campaign(self, page: Page, campaign_id: str) -> dict[str, Any]:
+        """``DELETE /{message_campaign_id}``: gone for good (same page, "Delete a message campaign")."""
+        del self.campaigns[self._campaign_of(page, campaign_id).campaign_id]
+        return {"success": True}
+
+    def _campaign_of(self, page: Page, campaign_id: str) -> Campaign:
+        campaign = self.campaigns.get(campaign_id)
+        if campaign is None or campaign.page_id != page.page_id:
+            raise errors.no_object(campaign_id, "get")
+        return campaign
 
     def send_marketing(self, page: Page, ad_account_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /act_{id}/messages``: the paid API; same token store, cooldown and content rules."""
