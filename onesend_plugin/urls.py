@@ -1,8 +1,13 @@
-"""Public URLs; include them with ``path("onesend/", include("onesend_plugin.urls"))``."""
+"""Public URLs; include them with ``path("onesend/", include("onesend_plugin.urls"))``.
 
-from django.urls import path
+Plugins' views (``register_urls``) are under ``plugins/<plugin name>/``, namespaced
+``onesend:plugins:<plugin name>``; plugins are loaded (``AppConfig.ready``) before any URLconf
+is imported."""
+
+from django.urls import include, path
 
 from .admin import members
+from .hooks import plugins
 from .inbox import views
 from .store import views as store_views
 from .subscribe import views as link_views
@@ -16,4 +21,5 @@ urlpatterns = [
     path("events/<slug:account_slug>/", store_views.events, name="events"),
     path("shopify/<slug:account_slug>/", store_views.shopify, name="shopify"),
     path("invitation/<str:token>/", members.accept_invitation, name="invitation"),
+    path("plugins/", include((plugins.urlpatterns, "plugins"))),
 ]

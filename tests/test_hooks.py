@@ -151,6 +151,7 @@ def test_every_spec_is_typed_and_its_types_exist():
     resolve them here against the modules they name."""
     from django.db.models import QuerySet
     from django.http import HttpRequest
+    from django.urls import URLPattern, URLResolver
 
     from onesend_plugin import models
     from onesend_plugin.hooks import specs
@@ -166,6 +167,7 @@ def test_every_spec_is_typed_and_its_types_exist():
         **vars(specs),
     }
     names.update(datetime=datetime, Decimal=Decimal, QuerySet=QuerySet, HttpRequest=HttpRequest)
+    names.update(URLPattern=URLPattern, URLResolver=URLResolver)
     for name in HOOKS:
         spec = getattr(specs, name)
         parameters = inspect.signature(spec).parameters

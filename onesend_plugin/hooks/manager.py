@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pluggy
+from django import urls
 from django.utils.module_loading import import_string
 
 from .. import conf
@@ -76,6 +77,9 @@ class Plugins:
         self.failures: list[LoadError] = []
         #: The dotted paths of onesend's own implementations, as ``load()`` was given them.
         self.builtin: tuple[str, ...] = ()
+        #: The plugins' views (``register_urls``), each plugin's under ``<name>/`` in the URL
+        #: namespace of its name; ``urls.py`` mounts them under ``plugins/``.
+        self.urlpatterns: list[urls.URLResolver] = []
         self._loaded = False
 
     @property
@@ -104,6 +108,7 @@ class Plugins:
             except Exception as exc:
                 self._failed(LoadError(path, repr(exc)))
         self._leave_out_unknown_hooks()
+        self._mount_urls()
 
     def _leave_out_unknown_hooks(self) -> None:
         """Unregister every plugin implementing a hook that no spec declares (a typo would
@@ -116,6 +121,26 @@ class Plugins:
                 name = self.manager.get_name(exc.plugin) or repr(exc.plugin)
                 self.manager.unregister(exc.plugin)
                 self._failed(LoadError(name, str(exc)))
+
+    def _mount_urls(self) -> None:
+        """Ask each plugin for its URL patterns, once, at start-up (before any URLconf is
+        imported). A plugin whose ``register_urls`` raises or returns anything but a list of URL
+        patterns gets no URLs and is reported as a load error: the site still serves."""
+        for impl in reversed(self.manager.hook.register_urls.get_hookimpls()):
+            name = impl.plugin_name
+            try:
+                patterns = call_one("register_urls", impl, {})
+            except PluginError as exc:
+                self._failed(LoadError(name, f"register_urls raised {exc.error!r}"))
+                continue
+            if not isinstance(patterns, list | tuple) or not all(
+                isinstance(pattern, urls.URLPattern | urls.URLResolver) for pattern in patterns
+            ):
+                self._failed(
+                    LoadError(name, f"register_urls returned {patterns!r}, not a list of URL patterns")
+                )
+                continue
+            self.urlpatterns.append(urls.path(f"{name}/", urls.include((list(patterns), name))))
 
     def _load_entry_points(self) -> None:
         """Like pluggy's ``load_setuptools_entrypoints``, but one broken plugin is recorded and

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from django.db.models import QuerySet
     from django.http import HttpRequest
+    from django.urls import URLPattern, URLResolver
 
     from ..messenger.client import SendResult
     from ..messenger.errors import GraphError
@@ -196,3 +197,19 @@ def webhook_event_processed(event: MessagingEvent, page: MessengerPage) -> None:
     (``onesend_plugin.messenger.events``) and ``page`` the ``MessengerPage`` it was for. Runs
     in the worker, so keep it quick and enqueue anything slow. A plugin that raises is logged
     and does not affect onesend."""
+
+
+# -- A plugin's own views.
+
+
+@hookspec
+def register_urls() -> list[URLPattern | URLResolver]:  # type: ignore[empty-body]
+    """Return the URL patterns of the plugin's own views (``django.urls.path(...)``), for
+    example an endpoint a shop posts its orders to. onesend mounts them under
+    ``<onesend's prefix>/plugins/<plugin name>/`` (``/onesend/plugins/<plugin name>/`` when the
+    site includes ``onesend_plugin.urls`` under ``onesend/``), in the URL namespace
+    ``onesend:plugins:<plugin name>``: ``reverse("onesend:plugins:woo:order_created")``.
+    Called once, at start-up. If it raises, or returns anything but a list of URL patterns,
+    the plugin gets no URLs and the error is reported like a plugin that failed to load
+    (``onesend.E005``); the rest of the site serves as usual. Protect a view that a shop
+    calls with ``onesend_plugin.store.signed_request``."""

@@ -22,6 +22,7 @@ from .tracking import (
     resolve_subscribers,
     track,
 )
+from .views import sign, signed_request
 
 __all__ = [
     "BUILTIN_TRIGGERS",
@@ -39,6 +40,8 @@ __all__ = [
     "resolve_subscribers",
     "retry_listeners",
     "send_time",
+    "sign",
+    "signed_request",
     "track",
     "trigger_types",
 ]

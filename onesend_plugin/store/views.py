@@ -1,17 +1,20 @@
 """Signed HTTP endpoints for stores outside Django: onesend's own event endpoint and an adapter
-for Shopify's webhooks. Both verify an HMAC over the raw body before reading it."""
+for Shopify's webhooks. Both verify an HMAC over the raw body before reading it; the event
+endpoint's check is ``signed_request``, which plugins' views use too."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
@@ -59,21 +62,40 @@ def _accepted(event) -> JsonResponse:
     return JsonResponse({"id": event.pk, "event": event.name, "state": event.state})
 
 
-@csrf_exempt
-@login_not_required
-@require_POST
-def events(request: HttpRequest, account_slug: str) -> JsonResponse:
+def signed_request(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Make ``view(request, account, ...)`` an endpoint a shop calls, signed as onesend's own
+    event endpoint is: its URL has an ``<slug:account_slug>``, and the request is a POST whose
+    ``X-Onesend-Signature`` (``sign``) is valid for that account's events secret and recent.
+    The view is then called with the ``Account`` in place of the slug. Otherwise it is not
+    called: 404 for an unknown account, 405 for another method, 403 ``{"error": "Invalid or
+    expired signature."}`` for a bad or stale signature. No login, no CSRF token (the
+    signature is the proof)."""
+
+    @csrf_exempt
+    @login_not_required
+    @require_POST
+    @functools.wraps(view)
+    def verified(request: HttpRequest, *args, account_slug: str, **kwargs) -> HttpResponse:
+        account = get_object_or_404(Account, slug=account_slug)
+        if not _verified(request.body, request.headers.get(SIGNATURE_HEADER, ""), account.events_secret):
+            logger.warning(
+                "Signed request to %s for %s refused: bad or stale signature", request.path, account_slug
+            )
+            return _error(403, "Invalid or expired signature.")
+        return view(request, account, *args, **kwargs)
+
+    return verified
+
+
+@signed_request
+def events(request: HttpRequest, account: Account) -> JsonResponse:
     """``POST /onesend/events/<account>/`` with a JSON body ``{"event", "customer_ref",
     "properties", "idempotency_key", "occurred_at"}``, signed in ``X-Onesend-Signature``.
 
     Without an idempotency key (in the body or an ``Idempotency-Key`` header) the event is
     identified by the SHA-256 of its body: a replayed or retried request is the same event and
     counts once, whatever its signature's timestamp."""
-    account = get_object_or_404(Account, slug=account_slug)
     body = request.body
-    if not _verified(body, request.headers.get(SIGNATURE_HEADER, ""), account.events_secret):
-        logger.warning("Store event for %s refused: bad or stale signature", account_slug)
-        return _error(403, "Invalid or expired signature.")
     try:
         data = safejson.loads(body)
         if not isinstance(data, dict):

@@ -66,8 +66,7 @@ class Command(BaseCommand):
         use_simulator = not no_simulator and simulator_script.exists()
         if not no_simulator and not use_simulator:
             self.stderr.write(
-                f"{simulator_script} is missing (pip install -e ./simulator); "
-                "running without the simulator."
+                f"{simulator_script} is missing (pip install -e ./simulator); running without the simulator."
             )
         for free_port in [port] + ([simulator_port] if use_simulator else []):
             _ensure_port_free(free_port)
