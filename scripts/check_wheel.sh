@@ -39,6 +39,12 @@ missing = sorted(names - in_wheel)
 if missing:
     sys.exit("Missing from the wheel (check [tool.setuptools.package-data]):\n  " + "\n  ".join(missing))
 print(f"All {len(expected)} migration, template and static files are in the wheel.")
+kit = "onesend_plugin/testing/pytest_plugin.py"
+entry_points = next(name for name in in_wheel if name.endswith(".dist-info/entry_points.txt"))
+if kit not in in_wheel or "onesend = onesend_plugin.testing.pytest_plugin" not in zipfile.ZipFile(
+    wheel
+).read(entry_points).decode():
+    sys.exit("The test kit (onesend_plugin.testing) or its pytest11 entry point is not in the wheel.")
 simulator = sorted(name for name in in_wheel if "simulator" in name)
 if simulator:
     sys.exit("The simulator is a distribution of its own, yet the wheel has:\n  " + "\n  ".join(simulator))
