@@ -19,8 +19,10 @@ from .models import (
     BUTTON_TITLE_MAX_LENGTH,
     CARD_TITLE_MAX_LENGTH,
     MAX_BUTTONS,
+    PAID_TEXT_MAX_LENGTH,
     TEXT_MAX_LENGTH,
     Campaign,
+    Channel,
 )
 
 #: Payload of the "Unsubscribe" quick reply / postback button broadcasts can carry (defined with
@@ -64,13 +66,26 @@ def validate(campaign: Campaign, buttons: list[tuple[str, str]]) -> dict[str, st
         if text or buttons:
             errors["text"] = "Messenger sends a video or a file on its own: remove the text and buttons."
     else:
-        limit = BUTTON_TEXT_MAX_LENGTH if buttons else TEXT_MAX_LENGTH
-        if not text:
-            errors["text"] = "Write the message."
-        elif len(text) > limit:
-            where = "with buttons" if buttons else "in a text message"
-            errors["text"] = f"Messenger allows at most {limit} characters {where} (now {len(text)})."
+        errors.update(_text_problems(campaign, text, bool(buttons)))
     return errors
+
+
+def _text_problems(campaign: Campaign, text: str, buttons: bool) -> dict[str, str]:
+    """A text message's text: Messenger's limit, or the paid Marketing Messages API's 640
+    characters when the Page sends through it (Meta's Text Template of that API)."""
+    paid = campaign.page_id is not None and campaign.page.channel == Channel.MARKETING_API
+    if not text:
+        return {"text": "Write the message."}
+    if paid and len(text) > PAID_TEXT_MAX_LENGTH:
+        return {
+            "text": f"The paid Marketing Messages API allows at most {PAID_TEXT_MAX_LENGTH} characters "
+            f"(now {len(text)})."
+        }
+    limit = BUTTON_TEXT_MAX_LENGTH if buttons else TEXT_MAX_LENGTH
+    if len(text) > limit:
+        where = "with buttons" if buttons else "in a text message"
+        return {"text": f"Messenger allows at most {limit} characters {where} (now {len(text)})."}
+    return {}
 
 
 def build(campaign: Campaign) -> Message:

@@ -5,6 +5,8 @@ from collections import Counter
 import pytest
 
 from onesend_plugin import broadcast
+from onesend_plugin.broadcast.transitions import CampaignError
+from onesend_plugin.meta import client_for
 from onesend_plugin.models import Campaign, Channel, MessengerPage
 
 from .factories import CampaignFactory
@@ -35,7 +37,11 @@ def test_a_campaign_without_a_budget_is_created_and_sent(simulator, paid_page, m
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.FINISHED, campaign.last_error
     assert paid_sends(simulator, paid_page) == {p.psid: 1 for p in people}
-    assert all(d.state == "sent" and d.message_id for d in campaign.deliveries.all())
+    tracking_ids = {
+        m["psid"]: m["tracking_id"] for m in simulator.messages(paid_page.page_id) if "tracking_id" in m
+    }
+    assert dict(campaign.deliveries.values_list("psid", "message_id")) == tracking_ids
+    assert set(campaign.deliveries.values_list("state", flat=True)) == {"sent"}
     assert meta_campaign(simulator, paid_page, campaign)["adset"] == {}
 
 
@@ -61,3 +67,35 @@ def test_a_campaign_with_a_budget_sends_it_to_meta(simulator, paid_page, make_su
     assert campaign.status == Campaign.Status.FINISHED, campaign.last_error
     assert paid_sends(simulator, paid_page) == {p.psid: 1 for p in people}
     assert meta_campaign(simulator, paid_page, campaign)["adset"] == adset
+
+
+def test_a_text_over_640_characters_is_refused_before_anything_is_sent(
+    simulator, paid_page, make_subscribers
+):
+    make_subscribers(paid_page, 1)
+    campaign = CampaignFactory(page=paid_page, text="x" * 641)
+    with pytest.raises(CampaignError, match="at most 640 characters"):
+        broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT and not campaign.deliveries.exists()
+    assert paid_sends(simulator, paid_page) == {}
+
+
+def test_a_person_meta_messaged_in_the_last_12_hours_is_skipped_with_the_reason(
+    simulator, paid_page, make_subscribers
+):
+    messaged, other = make_subscribers(paid_page, 2)
+    client = client_for(paid_page)  # another tool of the business sent them a paid message
+    elsewhere = client.create_marketing_campaign(
+        ad_account_id=AD_ACCOUNT, name="Elsewhere", page_id=paid_page.page_id
+    )
+    token = messaged.tokens.get().token
+    client.send_marketing_message(
+        ad_account_id=AD_ACCOUNT, message_id=elsewhere, subscription_token=token, message={"text": "Hi"}
+    )
+    campaign = CampaignFactory(page=paid_page)
+    broadcast.start(campaign)
+    outcome = dict(campaign.deliveries.values_list("psid", "reason"))
+    assert outcome == {messaged.psid: "not_eligible_yet", other.psid: ""}
+    assert campaign.deliveries.get(psid=messaged.psid).state == "skipped"
+    assert paid_sends(simulator, paid_page) == {messaged.psid: 1, other.psid: 1}

@@ -282,7 +282,7 @@ class Sender:
             subscriptions.unsubscribe(row.subscriber, source="send_error", reason=result.reason)
             return State.FAILED, result.reason
         if isinstance(result, NotEligibleYet):
-            return State.SKIPPED, "frequency_cap"
+            return State.SKIPPED, result.reason
         if isinstance(result, OutsideWindow):
             return State.FAILED, "outside_window"
         if isinstance(result, RateLimited):

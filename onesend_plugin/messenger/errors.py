@@ -23,6 +23,10 @@ DEFAULT_RETRY_AFTER = 60.0
 #: refusal cost 3 % of a broadcast each time a network hiccup bunched batches together.
 MIN_RETRY_AFTER = 0.25
 
+#: A paid-API campaign still warming up is tried again after this many seconds (Meta asks for an
+#: hour after creation and reports no readiness; a few minutes keeps the wait short once ready).
+WARM_UP_RETRY_AFTER = 300.0
+
 _USAGE_METRICS = ("call_count", "total_time", "total_cputime")
 
 
@@ -73,6 +77,7 @@ class GraphError(Exception):
         fbtrace_id: str | None = None,
         http_status: int | None = None,
         usage: Usage | None = None,
+        remaining_seconds: float | None = None,
     ) -> None:
         self.code = code
         self.subcode = subcode
@@ -81,6 +86,9 @@ class GraphError(Exception):
         self.fbtrace_id = fbtrace_id
         self.http_status = http_status
         self.usage = usage
+        #: ``error_data.remaining_seconds``: how long a paid-API pacing refusal lasts (Marketing
+        #: Message API for Messenger changelog, 2026-03-16).
+        self.remaining_seconds = remaining_seconds
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -116,8 +124,10 @@ class RateLimited(GraphError):
 
     @property
     def retry_after(self) -> float:
-        """Seconds to wait: Meta's ``estimated_time_to_regain_access`` if given (0 means a short
-        per-second throttle: ``MIN_RETRY_AFTER``), else a default."""
+        """Seconds to wait: Meta's ``remaining_seconds`` or ``estimated_time_to_regain_access`` if
+        given (0 means a short per-second throttle: ``MIN_RETRY_AFTER``), else a default."""
+        if self.remaining_seconds is not None:
+            return max(MIN_RETRY_AFTER, self.remaining_seconds)
         minutes = self.usage.regain_access_minutes if self.usage else None
         if minutes is None:
             return DEFAULT_RETRY_AFTER
@@ -141,11 +151,41 @@ class RecipientUnavailable(GraphError):
         super().__init__(*args, **kwargs)
 
 
+class CampaignNotReady(RateLimited):
+    """The paid API's message campaign cannot send yet: it warms up for about an hour after it is
+    created, or is not active (2300000-2300003, 2300012, 2300028, 2300033, 2300041; FAQs for the
+    Marketing Message API for Messenger: "wait at least 60 minutes").
+
+    Hold the Page's sends and try again later, as for a throttle, but minutes later.
+    """
+
+    @property
+    def retry_after(self) -> float:
+        """Meta's ``remaining_seconds`` if given, else ``WARM_UP_RETRY_AFTER`` (the usage headers
+        speak of the Page's rate, not of the campaign)."""
+        if self.remaining_seconds is None:
+            return WARM_UP_RETRY_AFTER
+        return max(MIN_RETRY_AFTER, self.remaining_seconds)
+
+
+NotEligibleReason = Literal[
+    "frequency_cap", "not_eligible_yet", "meta_frequency_cap", "recipient_unavailable"
+]
+
+
 class NotEligibleYet(GraphError):
     """Sending now would break a per-recipient cap (e.g. 4/2018354: one marketing message per 24/48 h).
 
     Skip this recipient for this send; it is not a fault and not transient, so don't retry soon.
+    ``reason`` says which cap: ``frequency_cap`` (the legacy token cooldown and Send API caps),
+    ``not_eligible_yet`` (the paid API's one message per token per 12 h, 2300035),
+    ``meta_frequency_cap`` (its weekly/daily frequency caps, 2300042-2300044) or
+    ``recipient_unavailable`` (Meta won't deliver to the person now: 2300036, 2300052, 1893047).
     """
+
+    def __init__(self, *args: Any, reason: NotEligibleReason = "frequency_cap", **kwargs: Any) -> None:
+        self.reason = reason
+        super().__init__(*args, **kwargs)
 
 
 class OptinAlreadyRequested(NotEligibleYet):
@@ -176,6 +216,16 @@ class PageRestricted(AuthError):
     """
 
 
+class PaidAccountError(AuthError):
+    """The ad account, Page or app cannot send paid marketing messages until a person acts: no
+    payment method (2300011), Terms not accepted (2300013, 2300019, 2300066, 2300067, 2300069),
+    region not supported (2300030-2300032), no permission for the Page (2300039) (API References
+    of the Marketing Message API for Messenger).
+
+    Pause the Page's sends and tell the admin what to do; retrying cannot help.
+    """
+
+
 class BadRequest(GraphError):
     """The request itself is wrong (code 100 and content errors such as media fetch/type/size).
 
@@ -188,6 +238,10 @@ ErrorFactory = Callable[..., GraphError]
 
 def _unavailable(reason: UnavailableReason) -> ErrorFactory:
     return partial(RecipientUnavailable, reason=reason)
+
+
+def _not_eligible(reason: NotEligibleReason) -> ErrorFactory:
+    return partial(NotEligibleYet, reason=reason)
 
 
 #: (code, subcode) -> error factory; subcode None is the fallback for a code. Follows the
@@ -225,6 +279,25 @@ ERROR_TABLE: dict[tuple[int, int | None], ErrorFactory] = {
     (80006, None): RateLimited,
 }
 
+#: The paid Marketing Messages API's own numbers (namespace ``MARKETING_MESSAGES_DIRECT``, API
+#: References of the Marketing Message API for Messenger, Apr 24 2026, and its changelog). Meta
+#: does not say whether they come as ``code`` or as ``error_subcode``: both are looked up. Numbers
+#: not listed fall back on ``ERROR_TABLE`` (a bad request: no send, the error shown).
+PAID_ERROR_TABLE: dict[int, ErrorFactory] = {
+    **dict.fromkeys((2300000, 2300002, 2300003, 2300012, 2300028, 2300033, 2300041), CampaignNotReady),
+    2300004: _unavailable("invalid_token"),
+    2300037: _unavailable("invalid_token"),
+    2300034: _unavailable("stopped"),
+    2300035: _not_eligible("not_eligible_yet"),
+    **dict.fromkeys((2300042, 2300043, 2300044), _not_eligible("meta_frequency_cap")),
+    **dict.fromkeys((2300036, 2300052, 1893047), _not_eligible("recipient_unavailable")),
+    2300078: RateLimited,
+    **dict.fromkeys(
+        (2300011, 2300013, 2300019, 2300030, 2300031, 2300032, 2300039, 2300066, 2300067, 2300069),
+        PaidAccountError,
+    ),
+}
+
 _DEAD_TOKEN = re.compile(r"token\b.*\b(invalid|expired)|\b(invalid|expired)\b.*token", re.IGNORECASE)
 _ACCESS_TOKEN = re.compile(r"access[ _]token", re.IGNORECASE)
 
@@ -251,7 +324,12 @@ def error_from_response(
         return factory(message=message, http_status=status, usage=usage)
     subcode = _int(error.get("error_subcode"))
     message = str(error.get("message") or "")
-    factory = ERROR_TABLE.get((code, subcode)) or ERROR_TABLE.get((code, None))
+    factory = (
+        PAID_ERROR_TABLE.get(subcode or 0)
+        or PAID_ERROR_TABLE.get(code)
+        or ERROR_TABLE.get((code, subcode))
+        or ERROR_TABLE.get((code, None))
+    )
     if factory is None:
         factory = TransientError if status >= 500 else BadRequest
     elif code == 100 and factory is BadRequest and _is_dead_recipient_token(message):
@@ -264,7 +342,14 @@ def error_from_response(
         fbtrace_id=error.get("fbtrace_id"),
         http_status=status,
         usage=usage,
+        remaining_seconds=_remaining_seconds(error.get("error_data")),
     )
+
+
+def _remaining_seconds(data: Any) -> float | None:
+    """``error_data.remaining_seconds``; Graph sometimes sends ``error_data`` as a JSON string."""
+    data = _json_object(data) if isinstance(data, str) else data
+    return _number(data.get("remaining_seconds")) if isinstance(data, Mapping) else None
 
 
 def _json_object(raw: bytes | str | None) -> dict[str, Any] | None:

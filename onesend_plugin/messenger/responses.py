@@ -13,7 +13,13 @@ from .events import parse_timestamp
 
 @dataclass(frozen=True)
 class SendResult:
-    """A successful send. ``recipient_id`` is absent for some recipient kinds (e.g. tokens)."""
+    """A successful send. ``recipient_id`` is absent for some recipient kinds (e.g. tokens).
+
+    ``message_id`` is Meta's id of the message: the Send API's ``message_id``, or for a paid
+    Marketing Messages API send its ``marketing_message_tracking_id`` (Send Messages on Marketing
+    Message API for Messenger: ``{"success": true, "marketing_message_tracking_id": ...}``), the id
+    its ``marketing_message_*`` webhooks repeat. Meta's Marketing-API route documents a bare
+    ``{"success": true}``: then there is none."""
 
     message_id: str | None
     recipient_id: str | None
@@ -21,7 +27,8 @@ class SendResult:
 
     @classmethod
     def from_graph(cls, body: dict[str, Any], usage: Usage | None) -> SendResult:
-        return cls(message_id=body.get("message_id"), recipient_id=body.get("recipient_id"), usage=usage)
+        message_id = body.get("message_id") or body.get("marketing_message_tracking_id")
+        return cls(message_id=message_id, recipient_id=body.get("recipient_id"), usage=usage)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from .subscribers import Subscriber
 
 TEXT_MAX_LENGTH = 1999  # Meta: text messages must be shorter than 2000 characters
 BUTTON_TEXT_MAX_LENGTH = 640  # Meta: the button template's text
+PAID_TEXT_MAX_LENGTH = 640  # Meta: a text of the paid Marketing Message API (Text Template)
 CARD_TITLE_MAX_LENGTH = 80  # Meta: generic template title and subtitle
 BUTTON_TITLE_MAX_LENGTH = 20
 MAX_BUTTONS = 3

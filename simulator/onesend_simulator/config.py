@@ -20,6 +20,18 @@ class Config:
     verify_token: str = "simulator-verify-token"
     cooldown_seconds: float = 24 * HOUR
     window_seconds: float = 24 * HOUR
+    #: Paid Marketing Messages API: one message per subscription token per 12 h (Send Messages;
+    #: changelog 2025-08-11).
+    paid_cooldown_seconds: float = 12 * HOUR
+    #: Meta asks to wait about an hour after creating a message campaign (FAQs; changelog
+    #: 2026-05-05: "1-Hour Warm-Up"); 0 here unless a test or the demo sets it.
+    campaign_warmup_seconds: float = 0.0
+    #: Where paid-API errors carry their 23000xx number: ``code`` or ``subcode`` (with code 100);
+    #: Meta does not document it.
+    paid_error_field: str = "code"
+    #: The envelope of ``marketing_message_*`` webhooks: ``changes`` (Graph webhooks) or
+    #: ``messaging`` (Messenger's); Meta does not document it.
+    paid_webhook_envelope: str = "changes"
     optin_topic_seconds: float = 7 * 24 * HOUR
     text_rate: int = 300
     media_rate: int = 10
@@ -40,6 +52,7 @@ class Config:
 
     PROBABILITIES = frozenset({"failure_rate", "read_probability", "mids_omit_rate", "duplicate_rate"})
     AT_LEAST_ONE = frozenset({"text_rate", "media_rate", "batch_max", "webhook_concurrency"})
+    CHOICES = {"paid_error_field": ("code", "subcode"), "paid_webhook_envelope": ("changes", "messaging")}
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "cooldown_hours": self.cooldown_seconds / HOUR}
@@ -71,6 +84,8 @@ class Config:
                 return None
             if not isinstance(value, str) or not value:
                 raise ControlError(f"{key} must be a non-empty string")
+            if value not in cls.CHOICES.get(key, (value,)):
+                raise ControlError(f"{key} must be one of {', '.join(cls.CHOICES[key])}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ControlError(f"{key} must be a non-negative number")

@@ -108,6 +108,7 @@ class Token:
     created_ms: int
     stopped: bool = False
     refreshed: bool = False
+    last_paid_ms: int = 0  # the last paid Marketing Messages API send to this token
 
 
 @dataclass
@@ -128,6 +129,7 @@ class Campaign:
     name: str
     daily_budget: int | None = None
     lifetime_budget: int | None = None
+    created_ms: int = 0
 
 
 @dataclass

@@ -148,6 +148,14 @@ class SimulatorRemote:
     def read(self, psid: str) -> dict[str, Any]:
         return self.act(psid, "read")
 
+    def click_paid(self, psid: str) -> dict[str, Any]:
+        """The person taps a button of their last paid marketing message."""
+        return self.act(psid, "click_paid")
+
+    def fail_paid_delivery(self, psid: str, error_message: str | None = None) -> dict[str, Any]:
+        """Meta drops the person's last paid marketing message after accepting it."""
+        return self.act(psid, "fail_paid_delivery", error_message=error_message)
+
     def block(self, psid: str) -> dict[str, Any]:
         return self.act(psid, "block")
 

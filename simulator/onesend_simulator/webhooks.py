@@ -40,7 +40,7 @@ class WebhookEmitter:
         self.config = config
         self.counters: Counter[str] = Counter()
         self.verification: dict[str, Any] | None = None
-        self._ready: deque[tuple[str, dict[str, Any]]] = deque()
+        self._ready: deque[tuple[str, str, dict[str, Any]]] = deque()  # (page id, envelope key, event)
         self._retries: deque[Delivery] = deque()
         self._wakeup = asyncio.Event()
         self._generation = 0
@@ -63,8 +63,11 @@ class WebhookEmitter:
         if self._session is not None:
             await self._session.close()
 
-    def emit(self, page_id: str, event: dict[str, Any], delay: float = 0.0) -> None:
-        """Queue a ``messaging`` event (the world's sink); it becomes ready after ``delay`` + ``delay_ms``."""
+    def emit(
+        self, page_id: str, event: dict[str, Any], delay: float = 0.0, envelope: str = "messaging"
+    ) -> None:
+        """Queue an event of the Page's entry (the world's sink): a ``messaging`` event, or a
+        ``changes`` one; it becomes ready after ``delay`` + ``delay_ms``."""
         if not self.config.webhook_url:
             self.counters["dropped"] += 1
             return
@@ -72,15 +75,15 @@ class WebhookEmitter:
         delay += self.config.delay_ms / 1000
         if delay > 0:
             self._delayed += 1
-            self._loop.call_later(delay, self._make_ready, self._generation, page_id, event)
+            self._loop.call_later(delay, self._make_ready, self._generation, (page_id, envelope, event))
         else:
-            self._ready.append((page_id, event))
+            self._ready.append((page_id, envelope, event))
             self._wakeup.set()
 
-    def _make_ready(self, generation: int, page_id: str, event: dict[str, Any]) -> None:
+    def _make_ready(self, generation: int, queued: tuple[str, str, dict[str, Any]]) -> None:
         if generation == self._generation:
             self._delayed -= 1
-            self._ready.append((page_id, event))
+            self._ready.append(queued)
             self._wakeup.set()
 
     def wake(self) -> None:
@@ -163,11 +166,11 @@ class WebhookEmitter:
             else:
                 events.append(ready.popleft())
         entries: list[dict[str, Any]] = []
-        for page_id, event in events:
-            if entries and entries[-1]["id"] == page_id:
-                entries[-1]["messaging"].append(event)
+        for page_id, envelope, event in events:
+            if entries and entries[-1]["id"] == page_id and envelope in entries[-1]:
+                entries[-1][envelope].append(event)
             else:
-                entries.append({"id": page_id, "time": now_ms(), "messaging": [event]})
+                entries.append({"id": page_id, "time": now_ms(), envelope: [event]})
         body = json.dumps({"object": "page", "entry": entries}, separators=(",", ":")).encode()
         return Delivery(body, len(events), self._generation)
 

@@ -530,15 +530,12 @@ def test_marketing_messages_api(sim, graph):
     result = graph.send_marketing_message(
         ad_account_id="act_42", message_id=campaign_id, subscription_token=token, message=TEXT
     )
-    assert result.message_id.startswith("m_") and result.recipient_id is None
-    assert sim.messages(psid=psid)[-1]["via"] == "marketing"
-    # Same cooldown as legacy token sends, whichever API is used.
-    with pytest.raises(NotEligibleYet):
-        graph.send_to_token(token=token, message=TEXT)
-    with pytest.raises(NotEligibleYet):
+    assert result.message_id == sim.messages(psid=psid)[-1]["tracking_id"] and result.recipient_id is None
+    with pytest.raises(NotEligibleYet) as caught:  # one paid message per token every 12 hours
         graph.send_marketing_message(
             ad_account_id="42", message_id=campaign_id, subscription_token=token, message=TEXT
         )
+    assert (caught.value.reason, caught.value.code) == ("not_eligible_yet", 2300035)
 
 
 def test_marketing_messages_api_errors(sim, graph):
@@ -547,12 +544,12 @@ def test_marketing_messages_api_errors(sim, graph):
         graph.create_marketing_campaign(
             ad_account_id="42", name="Summer", page_id="999", lifetime_budget=10_000
         )
+    campaign_id = graph.create_marketing_campaign(ad_account_id="42", name="Summer", page_id=PAGE_ID)
     with pytest.raises(RecipientUnavailable) as caught:
         graph.send_marketing_message(
-            ad_account_id="42", message_id="1", subscription_token="404", message=TEXT
+            ad_account_id="42", message_id=campaign_id, subscription_token="404", message=TEXT
         )
-    assert (caught.value.reason, caught.value.subcode) == ("invalid_token", 2300004)
-    campaign_id = graph.create_marketing_campaign(ad_account_id="42", name="Summer", page_id=PAGE_ID)
+    assert (caught.value.reason, caught.value.code) == ("invalid_token", 2300004)
     sim.stop_notifications(psid)
     with pytest.raises(RecipientUnavailable) as caught:
         graph.send_marketing_message(

@@ -9,11 +9,13 @@ from onesend_plugin.messenger import errors
 from onesend_plugin.messenger.errors import (
     AuthError,
     BadRequest,
+    CampaignNotReady,
     GraphError,
     NotEligibleYet,
     OptinAlreadyRequested,
     OutsideWindow,
     PageRestricted,
+    PaidAccountError,
     RateLimited,
     RecipientUnavailable,
     TransientError,
@@ -35,7 +37,7 @@ TABLE = [
     (1, 1357046, "Received Invalid JSON reply", BadRequest, None),
     (2, None, "Service temporarily unavailable", TransientError, None),
     (4, None, "Application request limit reached", RateLimited, None),
-    (4, 2018354, "Message sent before the minimum delay", NotEligibleYet, None),
+    (4, 2018354, "Message sent before the minimum delay", NotEligibleYet, "frequency_cap"),
     (9, 2018352, "Too many opt-in requests", RateLimited, None),
     (10, 1404170, "Page temporarily restricted from sending opt-in requests", PageRestricted, None),
     (
@@ -78,9 +80,9 @@ TABLE = [
         1893016,
         "You may not send multiple opt-in requests with the same topic",
         OptinAlreadyRequested,
-        None,
+        "frequency_cap",
     ),
-    (613, 2018338, "Too many tagged messages to this person", NotEligibleYet, None),
+    (613, 2018338, "Too many tagged messages to this person", NotEligibleYet, "frequency_cap"),
     (613, 2534040, "Calls to this api have exceeded the rate limit", RateLimited, None),
     (80006, None, "There have been too many messenger api calls to this Page account", RateLimited, None),
     (9000001, None, "Message deleted by user or business", BadRequest, None),
@@ -146,10 +148,11 @@ def test_unknown_codes_fall_back_on_the_status(status, cls):
 
 def test_hierarchy_and_docstrings():
     classes = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, GraphError)]
-    assert len(classes) == 10
+    assert len(classes) == 12
     assert all(cls.__doc__ and len(cls.__doc__) > 40 for cls in classes)
     assert issubclass(OptinAlreadyRequested, NotEligibleYet)
     assert issubclass(PageRestricted, AuthError)
+    assert issubclass(PaidAccountError, AuthError) and issubclass(CampaignNotReady, RateLimited)
 
 
 def test_str_and_repr_show_what_helps_debugging():

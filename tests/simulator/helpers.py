@@ -59,7 +59,14 @@ class WebhookReceiver:
 
     def events(self) -> list[dict[str, Any]]:
         """Every ``messaging`` event received, in arrival order (duplicates included)."""
-        return [event for body in self.bodies() for entry in body["entry"] for event in entry["messaging"]]
+        return [
+            event for body in self.bodies() for entry in body["entry"] for event in entry.get("messaging", [])
+        ]
+
+    def changes(self, field: str) -> list[dict[str, Any]]:
+        """The ``value`` of every ``changes`` item of this ``field`` received, in arrival order."""
+        changes = (c for body in self.bodies() for entry in body["entry"] for c in entry.get("changes", []))
+        return [change["value"] for change in changes if change["field"] == field]
 
     def of(self, key: str) -> list[dict[str, Any]]:
         """The received events of one kind: ``message``, ``postback``, ``optin``, ``delivery``, ``read`` ..."""

@@ -1,4 +1,4 @@
-"""Rate limits, batch requests, attachments, subscribed_apps and the paid Marketing Messages API."""
+"""Rate limits, batch requests, attachments and subscribed_apps."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from onesend_simulator.remote import wait_for
 
-from .helpers import PAGE_ID, PAGE_TOKEN, Graph, assert_error, contacted_person, subscriber
+from .helpers import PAGE_ID, PAGE_TOKEN, Graph, assert_error, contacted_person
 
 TEXT = {"text": "Hello"}
 IMAGE = {"attachment": {"type": "image", "payload": {"url": "https://x/a.png"}}}
@@ -161,33 +161,3 @@ def test_subscribed_apps(sim, graph: Graph, receiver):
     ]  # no delivery: not subscribed
     assert echo["sender"]["id"] == PAGE_ID and echo["recipient"]["id"] == psid
     assert echo["message"]["is_echo"] is True and echo["message"]["metadata"] == "campaign-1"
-
-
-def test_marketing_messages_api(sim, graph: Graph):
-    psid, token = subscriber(sim, graph)
-    campaign = graph.request(
-        "POST", "act_42/message_campaign", json={"name": "Summer", "page_id": PAGE_ID, "daily_budget": 1000}
-    ).json()["id"]
-    no_budget = graph.request("POST", "act_42/message_campaign", json={"name": "x", "page_id": PAGE_ID})
-    assert no_budget.status_code == 200  # Meta's default budget mode
-
-    def send(subscription_token: str, **extra):
-        body = {
-            "messenger_delivery_data": {"subscription_token": subscription_token},
-            "message": TEXT,
-            **extra,
-        }
-        return graph.request("POST", "act_42/messages", json=body)
-
-    sent = send(token, message_id=campaign)
-    assert sent.status_code == 200 and sent.json()["message_id"].startswith("m_")
-    assert sim.messages(psid=psid)[-1]["via"] == "marketing"
-    assert_error(send(token), 4, 2018354)  # the same cooldown as Send API token sends
-    assert_error(send("123"), 100, 2300004)
-    assert_error(send(token, message_id="777"), 100, 2300000)
-    sim.create_page(page_id="200000000000002", access_token="other-token")
-    body = {"messenger_delivery_data": {"subscription_token": token}, "message": TEXT}
-    assert_error(graph.request("POST", "act_42/messages", token="other-token", json=body), 100, 2300005)
-    sim.stop_notifications(psid)
-    sim.configure(cooldown_seconds=0)
-    assert_error(send(token), 10, 1893015)

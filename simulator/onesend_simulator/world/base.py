@@ -21,8 +21,9 @@ from ..model import (
     User,
 )
 
-# A webhook sink receives (page_id, messaging event, extra delay in seconds).
-Sink = Callable[[str, dict[str, Any], float], None]
+# A webhook sink receives (page_id, event, extra delay in seconds, envelope key: "messaging" or
+# "changes").
+Sink = Callable[[str, dict[str, Any], float, str], None]
 
 
 class WorldState:
@@ -32,7 +33,7 @@ class WorldState:
     def __init__(self, config: Config, sink: Sink | None = None) -> None:
         self.config = config
         self._initial_config = replace(config)
-        self.sink: Sink = sink or (lambda page_id, event, delay: None)
+        self.sink: Sink = sink or (lambda page_id, event, delay, envelope: None)
         self.reset()
 
     def reset(self) -> None:

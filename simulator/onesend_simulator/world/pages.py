@@ -17,6 +17,13 @@ from ..model import (
 )
 from .base import WorldState
 
+PAID_WEBHOOK_FIELDS = (
+    "marketing_message_echoes",
+    "marketing_message_deliveries",
+    "marketing_message_reads",
+    "marketing_message_clicks",
+    "marketing_message_delivery_failed",
+)
 WEBHOOK_FIELDS = frozenset(
     {
         "messages",
@@ -30,6 +37,9 @@ WEBHOOK_FIELDS = frozenset(
         "messaging_handovers",
         "messaging_policy_enforcement",
         "standby",
+        # The paid Marketing Messages API's (Send Messages on Marketing Message API for Messenger,
+        # "Webhooks"; named in Page.SubscribedFields of Meta's Python business SDK).
+        *PAID_WEBHOOK_FIELDS,
     }
 )
 DEFAULT_FIELDS = (

@@ -4,16 +4,19 @@ campaigns of an ad account and their sends to marketing-messages tokens.
 
 from __future__ import annotations
 
+import random
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from .. import errors
-from ..model import (
-    Campaign,
-    Page,
-    new_digits,
-)
+from ..errors import ControlError
+from ..messages import Content
+from ..model import Campaign, Page, Person, Token, new_digits, now_ms
 from .base import WorldState
+
+#: Text Template: "up to 640 characters".
+PAID_TEXT_LIMIT = 640
 
 
 class PaidMixin(WorldState):
@@ -26,13 +29,15 @@ class PaidMixin(WorldState):
         ``daily_budget`` or ``lifetime_budget`` in the currency's smallest unit, above 0."""
         if not params.get("name"):
             raise errors.param("The parameter name is required")
+        if not params.get("page_id"):
+            raise self._paid_error(2300065, "The parameter page_id is required")
         page = self.pages.get(str(params.get("page_id")))
         if page is None:
             raise errors.param("Param page_id must be a Page of this business")
         budgets = {key: _budget(params, key) for key in ("daily_budget", "lifetime_budget") if key in params}
         campaign_id = self._new_campaign_id()
         self.campaigns[campaign_id] = Campaign(
-            campaign_id, ad_account_id, page.page_id, str(params["name"]), **budgets
+            campaign_id, ad_account_id, page.page_id, str(params["name"]), created_ms=now_ms(), **budgets
         )
         return {"id": campaign_id}
 
@@ -74,29 +79,161 @@ class PaidMixin(WorldState):
         return campaign
 
     def send_marketing(self, page: Page, ad_account_id: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``POST /act_{id}/messages``: the paid API; same token store, cooldown and content rules."""
+        """``POST /act_{id}/messages`` (Send Messages on Marketing Message API for Messenger, "Send
+        a message"): the campaign's ``message_id``, the subscriber's ``subscription_token`` and a
+        Send-API message; checked in the order of the API References' error table, answered with
+        a tracking id that the ``marketing_message_*`` webhooks repeat."""
         delivery = params.get("messenger_delivery_data")
         if not isinstance(delivery, dict) or not delivery.get("subscription_token"):
             raise errors.param("The parameter messenger_delivery_data.subscription_token is required")
+        campaign = self.campaigns.get(str(params.get("message_id") or ""))
+        if campaign is None:
+            raise self._paid_error(2300001, "The message id is invalid or you do not have access to it")
+        if campaign.ad_account_id != ad_account_id:
+            raise self._paid_error(2300014, "The campaign belongs to another ad account")
         token = self.tokens.get(str(delivery["subscription_token"]))
         if token is None:
-            raise errors.invalid_subscription_token()
-        if token.page_id != page.page_id:
-            raise errors.page_mismatch()
-        if params.get("message_id"):
-            campaign = self.campaigns.get(str(params["message_id"]))
-            if campaign is None or campaign.ad_account_id != ad_account_id:
-                raise errors.inactive_campaign()
-            if campaign.page_id != page.page_id:
-                raise errors.page_mismatch()
-        content = self._content(page, params.get("message"))
+            raise self._paid_error(2300004, "The messenger subscription token could not be loaded")
+        if not token.page_id == campaign.page_id == page.page_id:
+            raise self._paid_error(2300005, "The Page of the message does not match the Page of the token")
+        if now_ms() - campaign.created_ms < self.config.campaign_warmup_seconds * 1000:
+            # FAQs: wait at least 60 minutes after creating a campaign; changelog 2026-05-05.
+            raise self._paid_error(2300003, "The message must be in active status before it can be sent")
+        content = self._paid_content(page, params.get("message"))
+        window, now = self._window(page, content.media)
+        person = self._paid_person(token, params.get("min_conversation_gap_seconds"))
+        item = self._record(page, person, content, token, "marketing")
+        item.update(tracking_id=str(uuid.uuid4()), campaign_id=campaign.campaign_id)
+        token.last_paid_ms = item["timestamp"]
+        window.record(now)
+        self._after_paid_send(page, person, item)
+        return {"success": True, "marketing_message_tracking_id": item["tracking_id"]}
+
+    def _paid_error(self, code: int, message: str) -> errors.GraphError:
+        """A ``MARKETING_MESSAGES_DIRECT`` error (API References). Whether Meta puts its 23000xx
+        number in ``code`` or in ``error_subcode`` is not documented: ``paid_error_field`` says."""
+        if self.config.paid_error_field == "subcode":
+            return errors.param(message, code)
+        return errors.GraphError(code, message)
+
+    def _paid_content(self, page: Page, message: Any) -> Content:
+        """A Send-API message without recipient (API References); text "up to 640 characters"
+        (Text Template)."""
+        content = self._content(page, message)
         if content.optin is not None:
             raise errors.param("Opt-in requests cannot be sent as marketing messages")
-        window, now = self._window(page, content.media)
-        person = self._token_person(token)
-        item = self._deliver(page, person, content, token, "marketing")
-        window.record(now)
-        return {"message_id": item["mid"]}
+        if len(content.raw.get("text", "")) > PAID_TEXT_LIMIT:
+            raise errors.param(f"Param message[text] must be at most {PAID_TEXT_LIMIT} characters")
+        return content
+
+    def _paid_person(self, token: Token, gap: Any) -> Person:
+        """The subscriber, if a paid message may reach them now (API References errors 2300034-36,
+        2300052; Send Messages: one message per subscription token every 12 hours)."""
+        person = self.people[token.psid]
+        if token.stopped:
+            raise self._paid_error(2300034, "The person stopped the marketing messages subscription")
+        if person.blocked:
+            raise self._paid_error(2300036, "This person cannot receive messages right now")
+        now = now_ms()
+        if token.last_paid_ms and now - token.last_paid_ms < self.config.paid_cooldown_seconds * 1000:
+            raise self._paid_error(2300035, "The minimum delay between messages has not been reached")
+        if gap is not None:
+            # min_conversation_gap_seconds (changelog 2026-06-11): recent organic activity blocks.
+            if isinstance(gap, bool) or not isinstance(gap, int) or gap <= 0:
+                raise errors.param("Param min_conversation_gap_seconds must be a positive integer")
+            if person.last_interaction_ms and now - person.last_interaction_ms < gap * 1000:
+                raise self._paid_error(2300052, "This person is not available right now.")
+        return person
+
+    def _after_paid_send(self, page: Page, person: Person, item: dict[str, Any]) -> None:
+        """The webhooks of an accepted paid send: echo ("sent") at once, delivery when receipts
+        are on, a read with ``read_probability`` (Send Messages, "Webhooks")."""
+        self._emit_paid(page.page_id, "marketing_message_echoes", self._paid_event(page, person, item))
+        if not self.config.receipts:
+            return
+        item["paid_delivered"] = True
+        self._emit_paid(page.page_id, "marketing_message_deliveries", self._paid_event(page, person, item))
+        if self.config.read_probability and random.random() < self.config.read_probability:
+            item["paid_read"] = True
+            read = self._paid_event(page, person, item, mid=False)
+            self._emit_paid(page.page_id, "marketing_message_reads", read, self.config.read_delay_ms / 1000)
+
+    @staticmethod
+    def _paid_event(
+        page: Page, person: Person, item: dict[str, Any], *, mid: bool = True, tracking: bool = True
+    ) -> dict[str, Any]:
+        """One ``marketing_message_*`` body, keys and types as in Meta's samples (ids as numbers,
+        the token and campaign id as strings; reads carry no ``mid``, clicks no tracking id and
+        no ``app_id``). The timestamp's unit is not documented: milliseconds, as Messenger's."""
+        event: dict[str, Any] = {
+            "recipient_id": int(person.psid),
+            "page_id": int(page.page_id),
+            "app_id": int(page.app_id),
+            "timestamp": now_ms(),
+        }
+        if mid:
+            event["mid"] = item["mid"]
+        if tracking:
+            event["marketing_message_tracking_id"] = item["tracking_id"]
+        event.update(messenger_subscription_token=item["token"], message_id=item["campaign_id"])
+        return event
+
+    def read_paid(self, person: Person) -> list[dict[str, Any]]:
+        """The person read the thread: a ``marketing_message_reads`` for each paid message not
+        read yet (no ``mid``, Send Messages, "Webhooks")."""
+        page, events = self.pages[person.page_id], []
+        for item in person.thread:
+            if "tracking_id" in item and not item.get("paid_read"):
+                item["paid_read"] = True
+                events.append(self._paid_event(page, person, item, mid=False))
+                self._emit_paid(page.page_id, "marketing_message_reads", events[-1])
+        return events
+
+    def _last_paid(self, person: Person) -> dict[str, Any]:
+        item = next((i for i in reversed(person.thread) if "tracking_id" in i), None)
+        if item is None:
+            raise ControlError("This person received no paid marketing message")
+        return item
+
+    def click_paid(self, psid: str) -> dict[str, Any]:
+        """The person taps a button of their last paid message: ``marketing_message_clicks``,
+        without tracking id or ``app_id`` (Send Messages, "Webhooks")."""
+        person = self.person(psid)
+        page, item = self.pages[person.page_id], self._last_paid(person)
+        event = self._paid_event(page, person, item, tracking=False)
+        del event["app_id"]
+        self._emit_paid(page.page_id, "marketing_message_clicks", event)
+        return {"webhooks": [event]}
+
+    def fail_paid_delivery(self, psid: str, error_message: str = "Unknown Error") -> dict[str, Any]:
+        """Meta drops the person's last paid message after accepting it (the asynchronous phase;
+        changelog 2026-03-31): ``marketing_message_delivery_failed``, shaped as Meta's sample
+        (no recipient, no mid, no tracking id; the business instead)."""
+        person = self.person(psid)
+        page, item = self.pages[person.page_id], self._last_paid(person)
+        event = {
+            "app_id": int(page.app_id),
+            "business_id": int(page.app_id) + 1,
+            "page_id": int(page.page_id),
+            "messenger_subscription_token": item["token"],
+            "timestamp": now_ms(),
+            "error_message": error_message,
+            "message_id": item["campaign_id"],
+        }
+        item["delivery_failed"] = True
+        self._emit_paid(page.page_id, "marketing_message_delivery_failed", event)
+        return {"webhooks": [event]}
+
+    def paid_fields(self, token: Token) -> dict[str, Any]:
+        """``next_eligible_time_for_paid_messaging`` of a token (Meta's SDK; the docs list only
+        ``next_eligible_time``, which is therefore never earlier), in seconds."""
+        if not token.last_paid_ms:
+            return {"next_eligible_time_for_paid_messaging": token.created_ms // 1000}
+        return {
+            "next_eligible_time_for_paid_messaging": int(
+                token.last_paid_ms / 1000 + self.config.paid_cooldown_seconds
+            )
+        }
 
 
 def _budget(params: Mapping[str, Any], key: str) -> int:

@@ -288,16 +288,17 @@ class PeopleMixin(WorldState):
     def read(self, psid: str) -> dict[str, Any]:
         """The person reads the thread: a ``message_reads`` webhook if anything was unread."""
         person = self._active(psid)
+        paid = self.read_paid(person)
         last = max((item["timestamp"] for item in person.thread if item["direction"] == "page"), default=None)
         if last is None or last < person.read_watermark:
-            return {"watermark": person.read_watermark, "webhooks": []}
+            return {"watermark": person.read_watermark, "webhooks": paid}
         stamp = now_ms()
         watermark = max(stamp, last + 1)
         person.read_watermark = watermark
         person.delivered_watermark = max(person.delivered_watermark, watermark)
         event = self._from_person(person, stamp, "read", {"watermark": watermark})
         self._emit(person.page_id, "message_reads", event)
-        return {"watermark": watermark, "webhooks": [event]}
+        return {"watermark": watermark, "webhooks": [*paid, event]}
 
     def set_blocked(self, psid: str, blocked: bool) -> dict[str, Any]:
         """Block or unblock the Page. Meta sends no webhook for either."""

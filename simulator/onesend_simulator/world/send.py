@@ -184,17 +184,22 @@ class SendMixin(WorldState):
             raise errors.duplicate_topic()
 
     def _deliver(self, page: Page, person: Person, content: Content, token: Token | None, via: str) -> dict:
-        """Record an accepted send in the thread and the send log, then emit echo and receipts."""
-        now = now_ms()
-        item = {"mid": new_mid(), "direction": "page", "timestamp": now, "via": via, **content.view}
+        """Record an accepted Send API send, then emit echo and receipts."""
+        item = self._record(page, person, content, token, via)
+        if token is not None:
+            person.last_marketing_ms = item["timestamp"]
+        if content.optin is not None:
+            person.optin_requests[content.optin["title"]] = item["timestamp"]
+        self._after_send(page, person, content, item)
+        return item
+
+    def _record(self, page: Page, person: Person, content: Content, token: Token | None, via: str) -> dict:
+        """An accepted send, in the person's thread and the send log."""
+        item = {"mid": new_mid(), "direction": "page", "timestamp": now_ms(), "via": via, **content.view}
         if token is not None:
             item["token"] = token.token
-            person.last_marketing_ms = now
-        if content.optin is not None:
-            person.optin_requests[content.optin["title"]] = now
         person.thread.append(item)
         self.sent.append((person.psid, item))
-        self._after_send(page, person, content, item)
         return item
 
     def _after_send(self, page: Page, person: Person, content: Content, item: dict[str, Any]) -> None:
@@ -269,7 +274,7 @@ class SendMixin(WorldState):
             if person.last_marketing_ms
             else created
         )
-        return {
+        fields = {
             "notification_messages_token": token.token,
             "recipient_id": token.psid,
             "notification_messages_reoptin": "ENABLED",
@@ -279,6 +284,9 @@ class SendMixin(WorldState):
             "notification_messages_timezone": token.timezone,
             "next_eligible_time": next_eligible,
         }
+        paid = self.paid_fields(token)
+        fields["next_eligible_time"] = max(next_eligible, paid["next_eligible_time_for_paid_messaging"])
+        return {**fields, **paid}
 
     def list_tokens(
         self, page: Page, params: Mapping[str, Any]

@@ -55,6 +55,8 @@ class ViewsMixin(WorldState):
         if item["direction"] != "page":
             return item
         stamp = item["timestamp"]
+        if "tracking_id" in item:  # paid: its own marketing_message_* receipts
+            return {**item, "status": _paid_status(item)}
         status = (
             "read"
             if stamp < person.read_watermark
@@ -88,3 +90,9 @@ class ViewsMixin(WorldState):
                 for page_id, rates in self._rates.items()
             },
         }
+
+
+def _paid_status(item: dict[str, Any]) -> str:
+    if item.get("delivery_failed"):
+        return "failed"
+    return "read" if item.get("paid_read") else "delivered" if item.get("paid_delivered") else "sent"
