@@ -3,8 +3,9 @@
 from collections import Counter
 
 import pytest
+from onesend_simulator.remote import wait_for
 
-from onesend_plugin import broadcast
+from onesend_plugin import analytics, broadcast
 from onesend_plugin.broadcast.transitions import CampaignError
 from onesend_plugin.meta import client_for
 from onesend_plugin.models import Campaign, Channel, MessengerPage
@@ -99,3 +100,44 @@ def test_a_person_meta_messaged_in_the_last_12_hours_is_skipped_with_the_reason(
     assert outcome == {messaged.psid: "not_eligible_yet", other.psid: ""}
     assert campaign.deliveries.get(psid=messaged.psid).state == "skipped"
     assert paid_sends(simulator, paid_page) == {messaged.psid: 1, other.psid: 1}
+
+
+PAID_FIELDS = [
+    "marketing_message_echoes",
+    "marketing_message_deliveries",
+    "marketing_message_reads",
+    "marketing_message_clicks",
+    "marketing_message_delivery_failed",
+]
+
+
+def send_paid_webhooks(simulator, live_server, page):
+    """Meta (the simulator) sends the Page's ``marketing_message_*`` webhooks to the site."""
+    [shown] = [p for p in simulator.pages() if p["page_id"] == page.page_id]
+    simulator.create_page(
+        page_id=page.page_id,
+        app_id=page.app.app_id,
+        subscribed_fields=shown["subscribed_fields"] + PAID_FIELDS,
+    )
+    simulator.configure(
+        webhook_url=f"{live_server.url}/onesend/webhook/{page.app.app_id}/", app_secret=page.app.app_secret
+    )
+
+
+@pytest.mark.parametrize("envelope", ["changes", "messaging"])
+def test_paid_receipts_count_delivered_and_read_once_whatever_the_replays(
+    simulator, live_server, paid_page, make_subscribers, envelope
+):
+    make_subscribers(paid_page, 3)
+    send_paid_webhooks(simulator, live_server, paid_page)
+    simulator.configure(
+        paid_webhook_envelope=envelope, read_probability=1, read_delay_ms=0, duplicate_rate=1, reorder=True
+    )
+    campaign = CampaignFactory(page=paid_page)
+    broadcast.start(campaign)
+    wait_for(lambda: all(d.read_at for d in campaign.deliveries.all()), what="the reads")
+    simulator.wait_webhooks_drained()
+    assert simulator.stats()["webhooks"]["duplicates"] >= 6
+    counters = analytics.stats(campaign)
+    assert (counters["delivered"], counters["read"]) == (3, 3)
+    assert all(d.delivered_at <= d.read_at for d in campaign.deliveries.all())

@@ -66,6 +66,49 @@ def record_receipts(
         covering = [wm for wm, _ in read_by.get(psid, ()) if sent and sent_at <= wm + skew]
         if covering and read_at is None:
             read[pk] = min(covering)
+    return _save(delivered, read, campaign_of)
+
+
+@transaction.atomic
+def record_paid_receipts(
+    page: MessengerPage,
+    deliveries: Iterable[tuple[str, datetime]] = (),
+    reads: Iterable[tuple[str, datetime]] = (),
+) -> tuple[int, int]:
+    """Apply delivery and read receipts ``(tracking id, at)`` of paid Marketing Messages API sends
+    (``marketing_message_deliveries`` / ``_reads``): each names the ``marketing_message_tracking_id``
+    Meta answered the send with, which the ledger row keeps as its ``message_id``. Same rules as
+    :func:`record_receipts`: a read implies delivery, a row takes the earliest time of the batch
+    and is only set while empty, so replays and reordering change nothing."""
+    reads = list(reads)
+    earliest: dict[str, dict[str, datetime]] = {"delivered": {}, "read": {}}
+    for name, receipts in (("delivered", [*deliveries, *reads]), ("read", reads)):
+        for tracking_id, at in receipts:
+            if tracking_id not in earliest[name] or at < earliest[name][tracking_id]:
+                earliest[name][tracking_id] = at
+    if not earliest["delivered"]:
+        return 0, 0
+    rows = (
+        Delivery.objects.select_for_update()
+        .filter(page=page, message_id__in=list(earliest["delivered"]))
+        .filter(Q(delivered_at__isnull=True) | Q(read_at__isnull=True))
+        .order_by("id")
+        .values_list("id", "message_id", "campaign_id", "delivered_at", "read_at")
+    )
+    delivered, read, campaign_of = {}, {}, {}
+    for pk, tracking_id, campaign_id, delivered_at, read_at in rows:
+        campaign_of[pk] = campaign_id
+        if delivered_at is None:
+            delivered[pk] = earliest["delivered"][tracking_id]
+        if read_at is None and tracking_id in earliest["read"]:
+            read[pk] = earliest["read"][tracking_id]
+    return _save(delivered, read, campaign_of)
+
+
+def _save(
+    delivered: dict[int, datetime], read: dict[int, datetime], campaign_of: dict[int, int]
+) -> tuple[int, int]:
+    """Set the rows' delivered and read times and bump their campaigns' counters."""
     _set_once("delivered_at", delivered)
     _set_once("read_at", read)
     counts: dict[int, Counter] = {}

@@ -12,7 +12,7 @@ from ..subscribe import subscriptions
 
 # Events the person caused: they open (or keep open) Meta's 24 h standard messaging window.
 INTERACTION_KINDS = {"message", "postback", "referral"}
-RECEIPT_KINDS = {"delivery", "read"}
+RECEIPT_KINDS = {"delivery", "read", "paid_delivery", "paid_read"}
 
 
 def handle(event: meta_events.MessagingEvent, page: MessengerPage) -> None:
@@ -99,6 +99,12 @@ def handle_receipts(events: list[meta_events.MessagingEvent], page: MessengerPag
         deliveries=[(e.psid, e.watermark, tuple(e.mids)) for e in events if e.kind == "delivery"],
         reads=[(e.psid, e.watermark) for e in events if e.kind == "read"],
     )
+    paid = [e for e in events if e.kind in ("paid_delivery", "paid_read") and e.tracking_id and e.timestamp]
+    analytics.record_paid_receipts(
+        page,
+        deliveries=[(e.tracking_id, e.timestamp) for e in paid if e.kind == "paid_delivery"],
+        reads=[(e.tracking_id, e.timestamp) for e in paid if e.kind == "paid_read"],
+    )
 
 
 def on_receipt(event: meta_events.MessagingEvent, page: MessengerPage) -> None:
@@ -108,6 +114,8 @@ def on_receipt(event: meta_events.MessagingEvent, page: MessengerPage) -> None:
 HANDLERS: dict[str, Callable] = {
     "delivery": on_receipt,
     "read": on_receipt,
+    "paid_delivery": on_receipt,
+    "paid_read": on_receipt,
     "referral": on_referral,
     "postback": on_postback,
     "message": on_message,

@@ -198,6 +198,34 @@ class ReactionEvent(MessagingEvent):
         return (self.kind, self.page_id, self.psid, self.mid, self.action, self.timestamp)
 
 
+#: ``marketing_message_*`` webhook fields of the paid Marketing Messages API -> event kind.
+PAID_KINDS = {
+    "marketing_message_echoes": "paid_sent",
+    "marketing_message_deliveries": "paid_delivery",
+    "marketing_message_reads": "paid_read",
+    "marketing_message_clicks": "paid_click",
+    "marketing_message_delivery_failed": "paid_failed",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaidEvent(MessagingEvent):
+    """A ``marketing_message_*`` webhook (Send Messages on Marketing Message API for Messenger,
+    "Webhooks"): kind ``paid_sent``, ``paid_delivery``, ``paid_read``, ``paid_click`` or
+    ``paid_failed``. ``tracking_id`` is the send's ``marketing_message_tracking_id``; clicks and
+    delivery failures have none, Meta's page says to match them by ``token`` and ``campaign_id``
+    (its ``message_id``). ``psid`` is "" when Meta hides it (Custom Audience subscribers)."""
+
+    tracking_id: str | None
+    token: str | None
+    campaign_id: str | None
+    mid: str | None
+    error_message: str | None
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (self.kind, self.page_id, self.tracking_id, self.token, self.campaign_id, self.timestamp)
+
+
 @dataclass(frozen=True, kw_only=True)
 class UnknownEvent(MessagingEvent):
     """Anything else (other webhook fields, malformed items); ``raw`` holds the item as received."""
@@ -216,8 +244,9 @@ def parse_payload(data: Any) -> list[MessagingEvent]:
     for entry in data["entry"]:
         entry_page_id = _id(entry)
         fields = entry if isinstance(entry, dict) else {}
-        lists = [(key, fields[key]) for key in ("messaging", "standby") if isinstance(fields.get(key), list)]
-        if not lists:  # not a messaging entry (e.g. ``changes`` of another field) or garbage
+        keys = ("messaging", "standby", "changes")  # changes: Graph's envelope, for paid receipts
+        lists = [(key, fields[key]) for key in keys if isinstance(fields.get(key), list)]
+        if not lists:  # not a messaging entry, or garbage
             events.append(_unknown(entry, entry_page_id, standby=False))
         for key, items in lists:
             events.extend(parse_item(item, entry_page_id, standby=key == "standby") for item in items)
@@ -229,6 +258,9 @@ def parse_item(item: Any, entry_page_id: str, *, standby: bool = False) -> Messa
     # Parsers index required fields with [] and let KeyError/TypeError/ValueError/AttributeError
     # escape; catching them here is what turns any malformed item into an UnknownEvent.
     try:
+        paid = _paid_body(item)
+        if paid is not None:
+            return _paid(*paid, item, entry_page_id)
         echo = bool(item.get("message", {}).get("is_echo"))
         user_side, page_side = ("recipient", "sender") if echo else ("sender", "recipient")
         key = next((key for key in _PARSERS if key in item), None)
@@ -247,6 +279,42 @@ def parse_item(item: Any, entry_page_id: str, *, standby: bool = False) -> Messa
         return event
     except (KeyError, TypeError, ValueError, AttributeError):
         return _unknown(item, entry_page_id, standby=standby)
+
+
+def _paid_body(item: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(field, event body) of a ``marketing_message_*`` item, None for any other item. Meta shows
+    these events as flat objects and documents no envelope (Send Messages, "Webhooks"), so each
+    form is accepted: a ``changes`` item ``{"field", "value"}``, a flat object with its ``field``,
+    and the delivery failure as Meta's sample shows it, without ``field``."""
+    field_name = item.get("field")
+    if field_name in PAID_KINDS:
+        value = item.get("value")
+        return field_name, value if isinstance(value, dict) else item
+    if "error_message" in item and "messenger_subscription_token" in item:
+        return "marketing_message_delivery_failed", item
+    return None
+
+
+def _paid(field_name: str, body: dict[str, Any], item: dict[str, Any], entry_page_id: str) -> PaidEvent:
+    """Ids may come as numbers (Meta's samples) or strings; a ``recipient_id`` of null or 0
+    (changelog 2026-01-22) means Meta hid the person."""
+    recipient = body.get("recipient_id")
+    return PaidEvent(
+        kind=PAID_KINDS[field_name],
+        page_id=entry_page_id or _optional(body.get("page_id")) or "",
+        psid="" if not recipient else str(recipient),
+        timestamp=parse_timestamp(body.get("timestamp")),
+        raw=item,
+        tracking_id=_optional(body.get("marketing_message_tracking_id")),
+        token=_optional(body.get("messenger_subscription_token")),
+        campaign_id=_optional(body.get("message_id")),
+        mid=_optional(body.get("mid")),
+        error_message=_optional(body.get("error_message")),
+    )
+
+
+def _optional(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _unknown(item: Any, page_id: str, *, standby: bool) -> UnknownEvent:
