@@ -1,14 +1,17 @@
 """Campaigns of a Page on Meta's paid Marketing Messages API, sent through the simulator."""
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from onesend_simulator.remote import wait_for
 
 from onesend_plugin import analytics, broadcast
+from onesend_plugin.broadcast import runner
 from onesend_plugin.broadcast.transitions import CampaignError
 from onesend_plugin.meta import client_for
-from onesend_plugin.models import Campaign, Channel, MessengerPage
+from onesend_plugin.models import Campaign, Channel, Delivery, MessengerPage
 
 from .factories import CampaignFactory
 
@@ -82,24 +85,56 @@ def test_a_text_over_640_characters_is_refused_before_anything_is_sent(
     assert paid_sends(simulator, paid_page) == {}
 
 
-def test_a_person_meta_messaged_in_the_last_12_hours_is_skipped_with_the_reason(
-    simulator, paid_page, make_subscribers
-):
-    messaged, other = make_subscribers(paid_page, 2)
-    client = client_for(paid_page)  # another tool of the business sent them a paid message
+def message_elsewhere(page, subscriber):
+    """Another tool of the business sends ``subscriber`` a paid message; returns when (UTC)."""
+    client = client_for(page)
     elsewhere = client.create_marketing_campaign(
-        ad_account_id=AD_ACCOUNT, name="Elsewhere", page_id=paid_page.page_id
+        ad_account_id=AD_ACCOUNT, name="Elsewhere", page_id=page.page_id
     )
-    token = messaged.tokens.get().token
+    token = subscriber.tokens.get().token
     client.send_marketing_message(
         ad_account_id=AD_ACCOUNT, message_id=elsewhere, subscription_token=token, message={"text": "Hi"}
     )
+    return client.get_token(token=token).eligible_at
+
+
+def test_a_person_meta_took_a_paid_message_from_in_12_hours_is_skipped_with_the_time(
+    simulator, paid_page, make_subscribers
+):
+    messaged, other = make_subscribers(paid_page, 2)
+    eligible_at = message_elsewhere(paid_page, messaged)
+    assert timedelta(hours=11, minutes=59) < eligible_at - timezone.now() <= timedelta(hours=12)
+    campaign = CampaignFactory(page=paid_page, expires_at=timezone.now() + timedelta(hours=1))
+    broadcast.start(campaign)
+    outcome = {d.psid: (d.state, d.reason, d.error) for d in campaign.deliveries.all()}
+    assert outcome == {
+        messaged.psid: (
+            "skipped",
+            "not_eligible_yet",
+            f"Meta takes their next paid message from {eligible_at:%Y-%m-%d %H:%M} UTC.",
+        ),
+        other.psid: ("sent", "", ""),
+    }
+    assert analytics.stats(campaign)["skipped:not_eligible_yet"] == 1
+
+
+def test_without_an_expiry_the_person_is_deferred_then_sent_once_eligible(
+    simulator, paid_page, make_subscribers
+):
+    [messaged] = make_subscribers(paid_page, 1)
+    eligible_at = message_elsewhere(paid_page, messaged)
     campaign = CampaignFactory(page=paid_page)
     broadcast.start(campaign)
-    outcome = dict(campaign.deliveries.values_list("psid", "reason"))
-    assert outcome == {messaged.psid: "not_eligible_yet", other.psid: ""}
-    assert campaign.deliveries.get(psid=messaged.psid).state == "skipped"
-    assert paid_sends(simulator, paid_page) == {messaged.psid: 1, other.psid: 1}
+    row = campaign.deliveries.get()
+    assert (row.state, row.not_before) == ("pending", eligible_at)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING
+    simulator.configure(paid_cooldown_seconds=0)  # twelve hours later
+    Delivery.objects.filter(pk=row.pk).update(not_before=timezone.now())
+    runner.run(campaign.pk)
+    row.refresh_from_db()
+    assert (row.state, row.reason) == ("sent", "")
+    assert paid_sends(simulator, paid_page) == {messaged.psid: 2}  # ours and the other tool's
 
 
 PAID_FIELDS = [

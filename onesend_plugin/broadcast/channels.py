@@ -8,10 +8,12 @@ same for every channel.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ..messenger import builders
 from ..messenger.client import BatchRequest, GraphClient
+from ..messenger.errors import GraphError
 from ..models import Campaign, Channel, MessengerPage, Subscriber
 
 
@@ -44,6 +46,16 @@ class MarketingApiChannel:
             lifetime_budget=campaign.budget if lifetime else None,
         )
         return {"marketing_message_id": message_id}
+
+    def eligible_at(self, subscriber: Subscriber, client: GraphClient) -> datetime | None:
+        """When Meta takes the next paid message to ``subscriber`` (one per token every 12 h:
+        Send Messages on Marketing Message API for Messenger), from their token's settings (Get
+        subscription tokens); None when Meta does not say."""
+        token = _token(subscriber)
+        try:
+            return client.get_token(token=token).eligible_at if token else None
+        except GraphError:
+            return None
 
     def request(self, subscriber: Subscriber, message: dict, context: dict) -> BatchRequest | str:
         token = _token(subscriber)

@@ -49,6 +49,8 @@ Status = Campaign.Status
 UNSENT = (State.FAILED, State.PENDING)
 #: The reason of a row a plugin failed for (its ``error`` names the plugin).
 PLUGIN_ERROR = "plugin_error"
+#: The reason of a row Meta's paid API would not take yet (one message per person per 12 h).
+NOT_ELIGIBLE_YET = "not_eligible_yet"
 #: Waiting longer than this for the rate limiter ends the run; a later run picks up.
 MAX_RATE_WAIT = 10.0
 #: A batch leaving this much after its slot (seconds) delays the next one. It is well under the
@@ -257,6 +259,7 @@ class Sender:
         groups: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
         hold = 0.0
         max_attempts = conf.get("MAX_ATTEMPTS")
+        waiting: list[tuple[Delivery, datetime | None]] = []
         for (row, _), result in zip(ready, results, strict=True):
             if isinstance(result, SendResult):
                 row.state, row.message_id, row.sent_at = State.SENT, result.message_id or "", now
@@ -264,6 +267,9 @@ class Sender:
                 self.outcomes["sent"] += 1
                 continue
             self.campaign.last_error = str(result)[:500]
+            if isinstance(result, NotEligibleYet) and result.reason == NOT_ELIGIBLE_YET:
+                waiting.append((row, self.channel.eligible_at(row.subscriber, self.client)))
+                continue
             row.state, row.reason = self._outcome(row, result, max_attempts)
             groups[row.state, row.reason].append(row)
             if isinstance(result, RateLimited):
@@ -271,6 +277,7 @@ class Sender:
         with transaction.atomic():
             counters = self._save(claimed_at, sent, groups, now)
             unsent = [r.subscriber_id for (state, _), rows in groups.items() if state in UNSENT for r in rows]
+            unsent += self._wait_for_meta(claimed_at, waiting, counters, now)
             release_cooldown(unsent, attempted_at, previous)
             analytics.bump(self.campaign.pk, counters)
         return self._after_batch(hold, bool(sent))
@@ -295,6 +302,30 @@ class Sender:
         if isinstance(result, TransientError) and row.attempts + 1 < max_attempts:
             return State.PENDING, ""
         return State.FAILED, "transient" if isinstance(result, TransientError) else f"error_{result.code}"
+
+    def _wait_for_meta(
+        self,
+        claimed_at: datetime,
+        waiting: list[tuple[Delivery, datetime | None]],
+        counters: dict,
+        now: datetime,
+    ) -> list[int]:
+        """Rows Meta refused because it took a paid message to the person less than 12 h ago
+        (Send Messages on Marketing Message API for Messenger): back in the queue until the time
+        Meta gives when the campaign is still on then, else skipped with that time in ``error``.
+        Returns the subscribers of the rows put back (their cooldown claim is given back)."""
+        expires_at, deferred = self.campaign.expires_at, []
+        for row, at in waiting:
+            rows = owned(claimed_at, State.SENDING).filter(id=row.id)
+            if at is not None and at > now and (expires_at is None or at < expires_at):
+                if rows.update(state=State.PENDING, not_before=at, claimed_at=None, sent_at=None):
+                    deferred.append(row.subscriber_id)
+                continue
+            when = f"Meta takes their next paid message from {at:%Y-%m-%d %H:%M} UTC." if at else ""
+            skipped = rows.update(state=State.SKIPPED, reason=NOT_ELIGIBLE_YET, error=when, sent_at=None)
+            name = outcome(State.SKIPPED, NOT_ELIGIBLE_YET)
+            counters[name] = counters.get(name, 0) + skipped
+        return deferred
 
     def _save(
         self, claimed_at: datetime, sent: list[Delivery], groups: dict, now: datetime

@@ -44,6 +44,14 @@ class TokenInfo:
     expires_at: datetime | None
     next_eligible_at: datetime | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    next_paid_eligible_at: datetime | None = None
+
+    @property
+    def eligible_at(self) -> datetime | None:
+        """When Meta takes the next marketing message to this token: the later of
+        ``next_eligible_time`` (Get subscription tokens) and ``next_eligible_time_for_paid_messaging``
+        (only in Meta's SDK, unexplained), so that neither rule is broken."""
+        return max((t for t in (self.next_eligible_at, self.next_paid_eligible_at) if t), default=None)
 
     @classmethod
     def from_graph(cls, data: dict[str, Any], token: str | None = None) -> TokenInfo:
@@ -58,6 +66,7 @@ class TokenInfo:
             expires_at=parse_timestamp(data.get("token_expiry_timestamp")),
             next_eligible_at=parse_timestamp(data.get("next_eligible_time")),
             raw=data,
+            next_paid_eligible_at=parse_timestamp(data.get("next_eligible_time_for_paid_messaging")),
         )
 
 
