@@ -1,5 +1,5 @@
 # make demo: run the example site with the simulator and a worker (Ctrl-C stops it).
-# make test: every check CI runs; stops at the first failure.
+# make test: every check CI runs (the example plugin package's tests too); stops at the first failure.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -23,6 +23,7 @@ test: $(VENV)/.installed $(if $(PYTHON312),$(VENV_DJ61)/.installed)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	env -u DATABASE_URL $(call PYTEST,$(VENV))
+	cd $(EXAMPLE_PLUGIN) && env -u DATABASE_URL $(call PYTEST,$(CURDIR)/$(VENV))
 	env DATABASE_URL=$(POSTGRES_URL) $(call PYTEST,$(VENV))
 ifeq ($(PYTHON312),)
 	@echo "No Python >= 3.12 found: skipping the Django 6.1 run."
@@ -31,16 +32,18 @@ else
 endif
 	scripts/check_wheel.sh
 
-# Both distributions of this repository: the add-on and the simulator (simulator/).
-INSTALL = -e ".[test]" -e ./simulator
+# The distributions of this repository: the add-on, the simulator (simulator/) and the example
+# plugin package, whose own test suite uses onesend's test kit.
+EXAMPLE_PLUGIN := examples/onesend-example-plugin
+INSTALL = -e ".[test]" -e ./simulator -e ./$(EXAMPLE_PLUGIN)
 
 # Stamp files: pip runs again only when a pyproject.toml has changed.
-$(VENV)/.installed: pyproject.toml simulator/pyproject.toml
+$(VENV)/.installed: pyproject.toml simulator/pyproject.toml $(EXAMPLE_PLUGIN)/pyproject.toml
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q $(INSTALL)
 	touch $@
 
-$(VENV_DJ61)/.installed: pyproject.toml simulator/pyproject.toml
+$(VENV_DJ61)/.installed: pyproject.toml simulator/pyproject.toml $(EXAMPLE_PLUGIN)/pyproject.toml
 	test -x $(VENV_DJ61)/bin/python || $(PYTHON312) -m venv $(VENV_DJ61)
 	$(VENV_DJ61)/bin/python -m pip install -q $(INSTALL) "Django>=6.1,<6.2"
 	touch $@

@@ -86,9 +86,11 @@ def acme(install):
     install("acme_onesend", "acme_onesend_plugin", ACME_PLUGIN, "acme")
 
 
-def loaded(settings, **onesend) -> Plugins:
-    """A fresh manager loaded the way the site loads its own at start-up."""
-    settings.ONESEND = {**settings.ONESEND, "LOAD_ENTRYPOINTS": True, **onesend}
+def loaded(settings, *, disabled=(), **onesend) -> Plugins:
+    """A fresh manager loaded the way the site loads its own at start-up; ``disabled`` adds to
+    the suite's ``DISABLED_PLUGINS``."""
+    blocked = [*settings.ONESEND["DISABLED_PLUGINS"], *disabled]
+    settings.ONESEND = {**settings.ONESEND, "LOAD_ENTRYPOINTS": True, "DISABLED_PLUGINS": blocked, **onesend}
     manager = Plugins()
     manager.load(BUILTIN_PLUGINS)
     return manager
@@ -207,7 +209,7 @@ def test_a_broken_entry_point_does_not_stop_the_others(settings, install):
 
 
 def test_disabled_plugins_block_an_entry_point_by_its_name(settings, acme):
-    manager = loaded(settings, DISABLED_PLUGINS=["acme"])
+    manager = loaded(settings, disabled=["acme"])
     assert not manager.manager.has_plugin("acme") and manager.manager.is_blocked("acme")
     assert "acme_onesend_plugin" not in sys.modules  # not even imported
     assert [("points_earned", "Loyalty points earned")] not in manager.trigger_types()
@@ -215,7 +217,7 @@ def test_disabled_plugins_block_an_entry_point_by_its_name(settings, acme):
 
 def test_disabling_a_broken_entry_point_silences_it(settings, install):
     install("acme_broken", "acme_broken_plugin", BROKEN_PLUGIN, "broken")
-    assert loaded(settings, DISABLED_PLUGINS=["broken"]).load_errors == []
+    assert loaded(settings, disabled=["broken"]).load_errors == []
 
 
 def test_entry_points_can_be_switched_off(settings, acme):
