@@ -25,7 +25,6 @@ from example_site.home import demo
 from onesend_plugin import broadcast, checks, store
 from onesend_plugin.apps import BUILTIN_PLUGINS
 from onesend_plugin.broadcast import recipients
-from onesend_plugin.hooks import plugins
 from onesend_plugin.hooks.manager import Plugins
 from onesend_plugin.models import Campaign, Delivery, StoreEvent
 from onesend_plugin.store.views import sign
@@ -263,18 +262,6 @@ def test_the_docs_review_plugin_adds_a_trigger_that_starts_flows(
     }
     [row] = ask_more.deliveries.all()
     assert (row.subscriber, row.trigger_key) == (ann, "review:7")
-
-
-def test_the_docs_greeting_plugin_personalises_text_messages(register_plugin):
-    register_plugin(load_example("greeting_plugin"))
-    message = {"text": "10 % off today", "quick_replies": []}
-    ann, stranger = SimpleNamespace(customer_ref="ann"), SimpleNamespace(customer_ref="zoe")
-    assert plugins.build_message(campaign=None, subscriber=ann, message=message) == {
-        "text": "Ann, 10 % off today",
-        "quick_replies": [],
-    }
-    assert plugins.build_message(campaign=None, subscriber=stranger, message=message) is None  # kept
-    assert message == {"text": "10 % off today", "quick_replies": []}  # not modified in place
 
 
 def test_the_documented_signature_scheme_is_what_the_endpoint_accepts(
