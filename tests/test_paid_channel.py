@@ -11,7 +11,7 @@ from onesend_plugin import analytics, broadcast
 from onesend_plugin.broadcast import runner
 from onesend_plugin.broadcast.transitions import CampaignError
 from onesend_plugin.meta import client_for
-from onesend_plugin.models import Campaign, Channel, Delivery, MessengerPage
+from onesend_plugin.models import Campaign, Channel, Delivery, MessengerPage, RateLimitState
 
 from .factories import CampaignFactory
 
@@ -176,3 +176,52 @@ def test_paid_receipts_count_delivered_and_read_once_whatever_the_replays(
     counters = analytics.stats(campaign)
     assert (counters["delivered"], counters["read"]) == (3, 3)
     assert all(d.delivered_at <= d.read_at for d in campaign.deliveries.all())
+
+
+def test_a_campaign_warms_up_then_sends(simulator, paid_page, make_subscribers):
+    people = make_subscribers(paid_page, 2)
+    simulator.configure(campaign_warmup_seconds=3600)  # Meta: about an hour after creation
+    campaign = CampaignFactory(page=paid_page)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING
+    assert set(campaign.deliveries.values_list("state", flat=True)) == {"pending"}
+    assert "2300003" in campaign.last_error
+    assert campaign.throttled_until > timezone.now() + timedelta(minutes=4)
+    simulator.configure(campaign_warmup_seconds=0)  # an hour later
+    RateLimitState.objects.all().delete()
+    assert runner.run(campaign.pk) == "finished"
+    assert paid_sends(simulator, paid_page) == {p.psid: 1 for p in people}
+
+
+@pytest.mark.parametrize(
+    ("code", "advice"), [(2300011, "payment method"), (2300019, "App Dashboard"), (2300030, "region")]
+)
+def test_an_ad_account_meta_refuses_stops_the_campaign_with_what_to_do(
+    simulator, paid_page, make_subscribers, code, advice
+):
+    make_subscribers(paid_page, 1)
+    simulator.configure(paid_account_error=code)
+    campaign = CampaignFactory(page=paid_page)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT and advice in campaign.last_error
+    assert not campaign.deliveries.exists()
+
+
+@pytest.mark.parametrize(("code", "advice"), [(2300011, "payment method"), (2300013, "terms")])
+def test_an_ad_account_meta_refuses_while_sending_pauses_the_page_with_what_to_do(
+    simulator, paid_page, make_subscribers, monkeypatch, code, advice
+):
+    make_subscribers(paid_page, 2)
+    monkeypatch.setattr(runner, "launch", lambda *args, **kwargs: None)
+    campaign = CampaignFactory(page=paid_page)
+    broadcast.start(campaign)  # the message campaign is created, nothing sent yet
+    simulator.configure(paid_account_error=code)  # then the account lost its payment method, terms…
+    runner.run(campaign.pk)
+    paid_page.refresh_from_db()
+    campaign.refresh_from_db()
+    assert paid_page.status == MessengerPage.Status.PAUSED and advice in paid_page.status_reason
+    assert campaign.status == Campaign.Status.PAUSED and str(code) in campaign.last_error
+    assert set(campaign.deliveries.values_list("state", flat=True)) == {"pending"}
+    assert paid_sends(simulator, paid_page) == {}

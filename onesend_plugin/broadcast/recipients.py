@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Exists, OuterRef, QuerySet
 
 from ..hooks import PluginError, plugins
+from ..messenger.errors import GraphError, PaidAccountError
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, StoreEvent, Subscriber, SubscriberTag
 from . import channels
@@ -81,20 +82,20 @@ def count(campaign: Campaign) -> tuple[int | None, str]:
 
 def freeze(campaign: Campaign) -> int:
     """Write the ledger: one row per recipient. Idempotent: running it again after a crash adds
-    only the rows still missing. A plugin that fails to give the audience (``audience_filter``)
-    puts the campaign back to draft with its error, as if it had refused to start."""
+    only the rows still missing. A plugin that fails to give the audience (``audience_filter``),
+    or Meta refusing the channel's set-up (the paid API's message campaign), puts the campaign
+    back to draft with the error, as if it had refused to start."""
+    page = campaign.page
     try:
         people = audience(campaign)
+        if "channel" not in campaign.message:
+            campaign.message["channel"] = channels.for_page(page).prepare(campaign, client_for(page))
+            Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
     except PluginError as exc:
-        logger.error("Campaign %s not started: %s", campaign.pk, exc, exc_info=exc)
-        Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).update(
-            status=Campaign.Status.DRAFT, started_at=None, last_error=f"{exc}. The campaign was not started."
-        )
-        return 0
-    page = campaign.page
-    if "channel" not in campaign.message:
-        campaign.message["channel"] = channels.for_page(page).prepare(campaign, client_for(page))
-        Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
+        return _not_started(campaign, str(exc), exc)
+    except GraphError as exc:  # e.g. the paid API refused to create the message campaign
+        advice = exc.advice if isinstance(exc, PaidAccountError) else str(exc)
+        return _not_started(campaign, f"Meta refused the campaign: {advice}", exc)
     local = campaign.schedule == Campaign.Schedule.LOCAL and campaign.send_at
     wall_clock = local_wall_clock(campaign) if local else None
     account_zone = zone(page.account.timezone)
@@ -116,3 +117,12 @@ def freeze(campaign: Campaign) -> int:
     size = campaign.deliveries.count()
     Campaign.objects.filter(pk=campaign.pk).update(audience_size=size)
     return size
+
+
+def _not_started(campaign: Campaign, error: str, exc: Exception) -> int:
+    """Put the campaign back to draft with ``error``, as if it had refused to start."""
+    logger.error("Campaign %s not started: %s", campaign.pk, error, exc_info=exc)
+    Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.RUNNING).update(
+        status=Campaign.Status.DRAFT, started_at=None, last_error=f"{error}. The campaign was not started."
+    )
+    return 0

@@ -27,6 +27,7 @@ from ..messenger.errors import (
     GraphError,
     NotEligibleYet,
     OutsideWindow,
+    PaidAccountError,
     RateLimited,
     RecipientUnavailable,
     TransientError,
@@ -293,6 +294,9 @@ class Sender:
         if isinstance(result, OutsideWindow):
             return State.FAILED, "outside_window"
         if isinstance(result, RateLimited):
+            return State.PENDING, ""
+        if isinstance(result, PaidAccountError):
+            pause_page(self.page, f"{result.advice} (Meta: {result})")
             return State.PENDING, ""
         if isinstance(result, AuthError):
             pause_page(self.page, str(result))

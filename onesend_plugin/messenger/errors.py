@@ -169,7 +169,7 @@ class CampaignNotReady(RateLimited):
 
 
 NotEligibleReason = Literal[
-    "frequency_cap", "not_eligible_yet", "meta_frequency_cap", "recipient_unavailable"
+    "frequency_cap", "not_eligible_yet", "meta_frequency_cap", "recipient_unavailable", "recipient_region"
 ]
 
 
@@ -180,7 +180,8 @@ class NotEligibleYet(GraphError):
     ``reason`` says which cap: ``frequency_cap`` (the legacy token cooldown and Send API caps),
     ``not_eligible_yet`` (the paid API's one message per token per 12 h, 2300035),
     ``meta_frequency_cap`` (its weekly/daily frequency caps, 2300042-2300044) or
-    ``recipient_unavailable`` (Meta won't deliver to the person now: 2300036, 2300052, 1893047).
+    ``recipient_unavailable`` (Meta won't deliver to the person now: 2300036, 2300052, 1893047)
+    or ``recipient_region`` (the paid API does not reach the person's region: 2300032).
     """
 
     def __init__(self, *args: Any, reason: NotEligibleReason = "frequency_cap", **kwargs: Any) -> None:
@@ -219,11 +220,34 @@ class PageRestricted(AuthError):
 class PaidAccountError(AuthError):
     """The ad account, Page or app cannot send paid marketing messages until a person acts: no
     payment method (2300011), Terms not accepted (2300013, 2300019, 2300066, 2300067, 2300069),
-    region not supported (2300030-2300032), no permission for the Page (2300039) (API References
+    region not supported (2300030, 2300031), no permission for the Page (2300039) (API References
     of the Marketing Message API for Messenger).
 
-    Pause the Page's sends and tell the admin what to do; retrying cannot help.
+    Pause the Page's sends and tell the admin what to do (``advice``); retrying cannot help.
     """
+
+    @property
+    def advice(self) -> str:
+        """What to do, in words, for the admin (the code stays in ``str(self)`` for support)."""
+        number = self.subcode if self.subcode in PAID_ADVICE else self.code
+        return PAID_ADVICE.get(number or 0, self.message)
+
+
+_TERMS = "Accept Meta's Marketing Messages terms for the business in Meta Business Settings"
+#: What each paid-API account error asks of a person (API References; Onboard Businesses).
+PAID_ADVICE = {
+    2300011: "Add a payment method to the Page's ad account in Meta Business Settings.",
+    2300013: f"{_TERMS}.",
+    2300066: f"{_TERMS} (for the Page).",
+    2300067: f"{_TERMS} (for the ad account).",
+    2300069: f"{_TERMS}.",
+    2300019: "Accept the Marketing Messages terms for the app: App Dashboard › Messenger › Messenger API "
+    "Settings › Advanced.",
+    2300030: "The ad account is in a region where Meta offers no paid marketing messages: use an ad "
+    "account of a supported country.",
+    2300031: "The Page is in a region where Meta offers no paid marketing messages.",
+    2300039: "The app has no permission to message for this Page: connect the Page again.",
+}
 
 
 class BadRequest(GraphError):
@@ -292,10 +316,8 @@ PAID_ERROR_TABLE: dict[int, ErrorFactory] = {
     **dict.fromkeys((2300042, 2300043, 2300044), _not_eligible("meta_frequency_cap")),
     **dict.fromkeys((2300036, 2300052, 1893047), _not_eligible("recipient_unavailable")),
     2300078: RateLimited,
-    **dict.fromkeys(
-        (2300011, 2300013, 2300019, 2300030, 2300031, 2300032, 2300039, 2300066, 2300067, 2300069),
-        PaidAccountError,
-    ),
+    2300032: _not_eligible("recipient_region"),
+    **dict.fromkeys(PAID_ADVICE, PaidAccountError),
 }
 
 _DEAD_TOKEN = re.compile(r"token\b.*\b(invalid|expired)|\b(invalid|expired)\b.*token", re.IGNORECASE)

@@ -32,6 +32,9 @@ class Config:
     #: The envelope of ``marketing_message_*`` webhooks: ``changes`` (Graph webhooks) or
     #: ``messaging`` (Messenger's); Meta does not document it.
     paid_webhook_envelope: str = "changes"
+    #: 0, or the API References error every paid call of the ad account answers: 2300011 (no
+    #: payment method), 2300013 (business terms), 2300019 (app terms), 2300030 (ad account region).
+    paid_account_error: int = 0
     optin_topic_seconds: float = 7 * 24 * HOUR
     text_rate: int = 300
     media_rate: int = 10
@@ -52,7 +55,11 @@ class Config:
 
     PROBABILITIES = frozenset({"failure_rate", "read_probability", "mids_omit_rate", "duplicate_rate"})
     AT_LEAST_ONE = frozenset({"text_rate", "media_rate", "batch_max", "webhook_concurrency"})
-    CHOICES = {"paid_error_field": ("code", "subcode"), "paid_webhook_envelope": ("changes", "messaging")}
+    CHOICES = {
+        "paid_error_field": ("code", "subcode"),
+        "paid_webhook_envelope": ("changes", "messaging"),
+        "paid_account_error": (0, 2300011, 2300013, 2300019, 2300030),
+    }
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "cooldown_hours": self.cooldown_seconds / HOUR}
@@ -70,6 +77,8 @@ class Config:
             if key not in kinds:
                 raise ControlError(f"Unknown config key {key!r}")
             values[key] = self._coerce(key, kinds[key], value)
+            if values[key] not in self.CHOICES.get(key, (values[key],)):
+                raise ControlError(f"{key} must be one of {', '.join(map(str, self.CHOICES[key]))}")
         for key, value in values.items():
             setattr(self, key, value)
 
@@ -84,8 +93,6 @@ class Config:
                 return None
             if not isinstance(value, str) or not value:
                 raise ControlError(f"{key} must be a non-empty string")
-            if value not in cls.CHOICES.get(key, (value,)):
-                raise ControlError(f"{key} must be one of {', '.join(cls.CHOICES[key])}")
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise ControlError(f"{key} must be a non-negative number")

@@ -52,3 +52,10 @@ def test_a_pacing_refusal_waits_the_remaining_seconds():
 def test_a_warming_campaign_is_tried_again_minutes_later():
     headers = {"X-App-Usage": '{"call_count": 10, "estimated_time_to_regain_access": 0}'}
     assert error_from_response(400, envelope(2300003), headers).retry_after == WARM_UP_RETRY_AFTER
+
+
+def test_an_account_error_says_what_to_do():
+    error = error_from_response(400, envelope(100, 2300019, "(#100) terms"), {})
+    assert "App Dashboard" in error.advice
+    unknown = PaidAccountError(code=2300099, message="(#2300099) new")
+    assert unknown.advice == "(#2300099) new"

@@ -8,7 +8,7 @@ import uuid
 from types import SimpleNamespace
 
 import pytest
-from onesend_simulator.remote import wait_for
+from onesend_simulator.remote import SimulatorError, wait_for
 
 from .helpers import PAGE_ID, Graph, assert_error, subscriber
 
@@ -172,3 +172,15 @@ def test_a_campaign_warms_up_before_it_sends(sim, graph: Graph, paid):
     assert_error(paid.send(), 2300003)
     sim.configure(campaign_warmup_seconds=0)
     assert paid.send().status_code == 200
+
+
+@pytest.mark.parametrize("code", [2300011, 2300013, 2300019, 2300030])
+def test_an_ad_account_problem_refuses_campaigns_and_sends(sim, graph: Graph, paid, code):
+    sim.configure(paid_account_error=code)
+    assert_error(create(graph), code)
+    assert_error(paid.send(), code)
+
+
+def test_only_the_documented_account_problems_can_be_set(sim):
+    with pytest.raises(SimulatorError):
+        sim.configure(paid_account_error=2300004)

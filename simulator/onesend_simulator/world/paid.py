@@ -17,6 +17,13 @@ from .base import WorldState
 
 #: Text Template: "up to 640 characters".
 PAID_TEXT_LIMIT = 640
+#: The ad-account problems ``paid_account_error`` can simulate, worded as the API References.
+ACCOUNT_ERRORS = {
+    2300011: "The ad account has no payment method",
+    2300013: "The business has not accepted the Marketing Messages terms",
+    2300019: "The app has not accepted the Marketing Messages terms",
+    2300030: "The ad account is not in a supported region",
+}
 
 
 class PaidMixin(WorldState):
@@ -27,6 +34,7 @@ class PaidMixin(WorldState):
         Messenger, step 1): a name and the Page are required; a budget is optional since Meta's
         "Default Budget Mode" (same page, Jun 30 2026; changelog 2026-06-30), and when given it is
         ``daily_budget`` or ``lifetime_budget`` in the currency's smallest unit, above 0."""
+        self._check_account()
         if not params.get("name"):
             raise errors.param("The parameter name is required")
         if not params.get("page_id"):
@@ -86,6 +94,7 @@ class PaidMixin(WorldState):
         delivery = params.get("messenger_delivery_data")
         if not isinstance(delivery, dict) or not delivery.get("subscription_token"):
             raise errors.param("The parameter messenger_delivery_data.subscription_token is required")
+        self._check_account()
         campaign = self.campaigns.get(str(params.get("message_id") or ""))
         if campaign is None:
             raise self._paid_error(2300001, "The message id is invalid or you do not have access to it")
@@ -108,6 +117,14 @@ class PaidMixin(WorldState):
         window.record(now)
         self._after_paid_send(page, person, item)
         return {"success": True, "marketing_message_tracking_id": item["tracking_id"]}
+
+    def _check_account(self) -> None:
+        """The ad account's state, set by ``paid_account_error`` (API References: sends and
+        campaign creation fail without a payment method, accepted terms or a supported region;
+        changelog 2026-03-26 for campaign creation)."""
+        code = self.config.paid_account_error
+        if code:
+            raise self._paid_error(code, ACCOUNT_ERRORS[code])
 
     def _paid_error(self, code: int, message: str) -> errors.GraphError:
         """A ``MARKETING_MESSAGES_DIRECT`` error (API References). Whether Meta puts its 23000xx
