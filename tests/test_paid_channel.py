@@ -8,8 +8,10 @@ from django.utils import timezone
 from onesend_simulator.remote import wait_for
 
 from onesend_plugin import analytics, broadcast
+from onesend_plugin.accounts import onboarding
 from onesend_plugin.broadcast import runner
 from onesend_plugin.broadcast.transitions import CampaignError
+from onesend_plugin.messenger.client import ManagedPage
 from onesend_plugin.meta import client_for
 from onesend_plugin.models import Campaign, Channel, Delivery, MessengerPage, RateLimitState
 
@@ -225,3 +227,18 @@ def test_an_ad_account_meta_refuses_while_sending_pauses_the_page_with_what_to_d
     assert campaign.status == Campaign.Status.PAUSED and str(code) in campaign.last_error
     assert set(campaign.deliveries.values_list("state", flat=True)) == {"pending"}
     assert paid_sends(simulator, paid_page) == {}
+
+
+def test_connecting_a_paid_page_subscribes_its_receipts_and_the_health_check_asks_for_them(
+    simulator, paid_page
+):
+    simulator.create_page(
+        page_id=paid_page.page_id, app_id=paid_page.app.app_id, subscribed_fields=["messages"]
+    )
+    simulator.configure(app_secret=paid_page.app.app_secret)
+    assert set(onboarding.check_health(paid_page)["fields_missing"]) >= set(PAID_FIELDS)
+    managed = ManagedPage(page_id=paid_page.page_id, name=paid_page.name, access_token=paid_page.access_token)
+    page = onboarding.connect(paid_page.account, paid_page.app, managed)
+    [shown] = [p for p in simulator.pages() if p["page_id"] == paid_page.page_id]
+    assert shown["subscribed_fields"] == [*onboarding.WEBHOOK_FIELDS, *PAID_FIELDS]
+    assert page.health["fields_missing"] == [] and onboarding.is_healthy(page.health)

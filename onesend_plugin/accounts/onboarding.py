@@ -20,11 +20,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import broadcast, conf
+from ..messenger import events as meta_events
 from ..messenger import login
 from ..messenger.client import ManagedPage
 from ..messenger.errors import AuthError, GraphError
 from ..meta import app_client, client_for, client_with
-from ..models import Account, MessengerPage, MetaApp
+from ..models import Account, Channel, MessengerPage, MetaApp
 
 #: Without it nothing can be sent (Meta answers 200 to every send).
 REQUIRED_PERMISSIONS = ("pages_messaging",)
@@ -41,6 +42,9 @@ WEBHOOK_FIELDS = (
     "message_reads",
     "messaging_referrals",
 )
+#: A Page on the paid Marketing Messages API also needs its ``marketing_message_*`` receipts
+#: (Send Messages on Marketing Message API for Messenger, "Webhooks").
+PAID_WEBHOOK_FIELDS = tuple(meta_events.PAID_KINDS)
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +146,16 @@ def connect(account: Account, app: MetaApp, managed: ManagedPage) -> MessengerPa
         page.status, page.status_reason = MessengerPage.Status.ACTIVE, ""
         page.save()
     try:
-        client_for(page).subscribe_app(page_id=page.page_id, fields=list(WEBHOOK_FIELDS))
+        client_for(page).subscribe_app(page_id=page.page_id, fields=webhook_fields(page))
     except GraphError as exc:  # the Page is stored; its health panel shows the app unsubscribed
         logger.warning("Subscribing the app to Page %s failed: %s", page.page_id, exc)
     check_health(page)
     return page
+
+
+def webhook_fields(page: MessengerPage) -> list[str]:
+    """The webhook fields the app subscribes to for ``page`` (the paid channel's receipts too)."""
+    return [*WEBHOOK_FIELDS, *(PAID_WEBHOOK_FIELDS if page.channel == Channel.MARKETING_API else ())]
 
 
 def is_healthy(health: dict[str, Any]) -> bool:
@@ -208,4 +217,4 @@ def _ask_meta(page: MessengerPage, health: dict[str, Any]) -> None:
         return
     health["app_subscribed"] = ours is not None
     subscribed = ours.fields if ours else frozenset()
-    health["fields_missing"] = [name for name in WEBHOOK_FIELDS if name not in subscribed]
+    health["fields_missing"] = [name for name in webhook_fields(page) if name not in subscribed]
