@@ -31,8 +31,9 @@ def with_text(message) -> dict | None:
 
 @hookimpl
 def build_message(subscriber, message):
-    part, name = with_text(message), first_name(subscriber)
-    if part is None or not name:
+    part = with_text(message)
+    name = part and first_name(subscriber)  # looked up only for a message that asks for it
+    if not name:
         return None  # the placeholder stays, and before_send skips this person
     part["text"] = part["text"].replace(PLACEHOLDER, name)  # ``message`` is this person's own copy
     return message
