@@ -27,7 +27,16 @@ from .http import (
     GraphHttp,
     make_session,
 )
-from .responses import AppSubscription, ManagedPage, SendResult, TokenCheck, TokenInfo, expect
+from .responses import (
+    AppSubscription,
+    CampaignInsights,
+    DeliveryEstimate,
+    ManagedPage,
+    SendResult,
+    TokenCheck,
+    TokenInfo,
+    expect,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -38,6 +47,8 @@ __all__ = [
     "POOL_SIZE",
     "AppSubscription",
     "BatchRequest",
+    "CampaignInsights",
+    "DeliveryEstimate",
     "GraphClient",
     "ManagedPage",
     "SendResult",
@@ -204,6 +215,29 @@ class GraphClient(GraphHttp):
         path = f"{builders.ad_account_path(ad_account_id)}/message_campaign"
         body, _ = self._call("POST", path, json_body=campaign)
         return expect(body, "id")
+
+    def delivery_estimate(
+        self,
+        *,
+        ad_account_id: str,
+        page_id: str,
+        daily_budget: int | None = None,
+        lifetime_budget: int | None = None,
+    ) -> DeliveryEstimate:
+        """What a paid campaign of the Page would reach and cost (no budget: the full audience)."""
+        query = builders.delivery_estimate_query(
+            page_id=page_id, daily_budget=daily_budget, lifetime_budget=lifetime_budget
+        )
+        path = f"{builders.ad_account_path(ad_account_id)}/message_delivery_estimate"
+        body, _ = self._call("GET", path, params=query)
+        return DeliveryEstimate.from_graph(body)
+
+    def campaign_insights(self, *, campaign_id: str) -> CampaignInsights:
+        """Meta's figures for a message campaign: delivered, read rate, clicks, spend (Measure
+        Campaign Performance on Marketing Message API for Messenger)."""
+        params = {"fields": ",".join(builders.INSIGHT_FIELDS), "date_preset": "maximum"}
+        body, _ = self._call("GET", f"{campaign_id}/insights", params=params)
+        return CampaignInsights.from_graph(body)
 
     def send_marketing_message(
         self, *, ad_account_id: str, message_id: str, subscription_token: str, message: Mapping[str, Any]

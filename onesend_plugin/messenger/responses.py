@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .errors import TransientError, Usage
@@ -121,6 +122,62 @@ class AppSubscription:
     @classmethod
     def from_graph(cls, item: dict[str, Any]) -> AppSubscription:
         return cls(app_id=str(item.get("id")), fields=frozenset(item.get("subscribed_fields") or ()))
+
+
+@dataclass(frozen=True)
+class DeliveryEstimate:
+    """How many subscribers a paid campaign would reach and what it would cost (bounds; costs in
+    the ad account currency's smallest unit). Meta calls these "estimated and in development"."""
+
+    delivery_lower: int
+    delivery_upper: int
+    cost_lower: int
+    cost_upper: int
+
+    @classmethod
+    def from_graph(cls, body: dict[str, Any]) -> DeliveryEstimate:
+        row = _first_row(body)
+        return cls(
+            delivery_lower=int(row.get("estimate_delivery_lower_bound") or 0),
+            delivery_upper=int(row.get("estimate_delivery_upper_bound") or 0),
+            cost_lower=int(row.get("estimate_cost_lower_bound") or 0),
+            cost_upper=int(row.get("estimate_cost_upper_bound") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class CampaignInsights:
+    """What Meta counts for a paid campaign (every value comes as a string; ``spend`` in the
+    currency's units, ``read_rate`` in percent; Meta excludes Europe and Japan from deliveries
+    and reads, and may estimate them)."""
+
+    delivered: int
+    read_rate: Decimal
+    clicks: int
+    spend: Decimal
+
+    @classmethod
+    def from_graph(cls, body: dict[str, Any]) -> CampaignInsights:
+        row = _first_row(body)
+        return cls(
+            delivered=int(_decimal(row.get("marketing_messages_delivered"))),
+            read_rate=_decimal(row.get("marketing_messages_read_rate")),
+            clicks=int(_decimal(row.get("marketing_messages_link_btn_click"))),
+            spend=_decimal(row.get("marketing_messages_spend")),
+        )
+
+
+def _first_row(body: dict[str, Any]) -> dict[str, Any]:
+    """The one row of a ``{"data": [row]}`` answer ({} when Meta has none yet)."""
+    rows = body.get("data") if isinstance(body, dict) else None
+    return rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+
+
+def _decimal(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value is not None else Decimal(0)
+    except InvalidOperation:
+        raise TransientError(message=f"Graph answered a number that is not one: {value!r}") from None
 
 
 def expect(body: Any, key: str) -> str:

@@ -32,6 +32,9 @@ class Config:
     #: The envelope of ``marketing_message_*`` webhooks: ``changes`` (Graph webhooks) or
     #: ``messaging`` (Messenger's); Meta does not document it.
     paid_webhook_envelope: str = "changes"
+    #: What Meta bills per delivered paid message, in the currency's smallest unit (FAQs: "pay
+    #: only for messages delivered"); drives estimates and insights.
+    paid_price_cents: float = 1.4
     #: 0, or the API References error every paid call of the ad account answers: 2300011 (no
     #: payment method), 2300013 (business terms), 2300019 (app terms), 2300030 (ad account region).
     paid_account_error: int = 0

@@ -91,6 +91,12 @@ class GraphApi:
                 frozenset({"POST"}), re.compile(r"act_(?P<account>\d+)/messages"), self._marketing, sends=True
             ),
             Route(
+                frozenset({"GET"}),
+                re.compile(r"act_(?P<account>\d+)/message_delivery_estimate"),
+                self._estimate,
+            ),
+            Route(frozenset({"GET"}), re.compile(r"(?P<campaign>120\d{15})/insights"), self._insights),
+            Route(
                 frozenset({"GET", "DELETE"}), re.compile(r"(?P<campaign>120\d{15})"), self._campaign_object
             ),
             Route(frozenset({"POST"}), re.compile(page + "/messages"), self._send, sends=True),
@@ -253,6 +259,12 @@ class GraphApi:
         if call.method == "DELETE":
             return self.world.delete_campaign(page, call.match["campaign"])
         return self.world.campaign_fields(page, call.match["campaign"])
+
+    def _estimate(self, page: Page, call: Call) -> Any:
+        return self.world.delivery_estimate(call.params)
+
+    def _insights(self, page: Page, call: Call) -> Any:
+        return self.world.campaign_insights(page, call.match["campaign"])
 
     def _upload(self, page: Page, call: Call) -> Any:
         return self.world.upload_attachment(page, call.params)

@@ -4,6 +4,7 @@ subscription tokens with tracking ids, the per-token eligibility rule, and the
 
 from __future__ import annotations
 
+import json
 import uuid
 from types import SimpleNamespace
 
@@ -184,3 +185,23 @@ def test_an_ad_account_problem_refuses_campaigns_and_sends(sim, graph: Graph, pa
 def test_only_the_documented_account_problems_can_be_set(sim):
     with pytest.raises(SimulatorError):
         sim.configure(paid_account_error=2300004)
+
+
+def test_estimate_and_insights_as_meta_shows_them(sim, graph: Graph, paid):
+    query = {"promoted_object": json.dumps({"page_id": PAGE_ID}), "lifetime_budget": "10"}
+    estimate = graph.request("GET", "act_42/message_delivery_estimate", params=query).json()
+    assert estimate == {
+        "data": [
+            {
+                "estimate_delivery_upper_bound": 1,
+                "estimate_delivery_lower_bound": 0,
+                "estimate_cost_upper_bound": 1,
+                "estimate_cost_lower_bound": 0,
+            }
+        ]
+    }
+    assert_error(graph.request("GET", "act_42/message_delivery_estimate"), 100)
+    assert paid.send().status_code == 200
+    [row] = graph.request("GET", f"{paid.campaign_id}/insights").json()["data"]
+    assert all(isinstance(value, str) for value in row.values())
+    assert (row["marketing_messages_delivered"], row["marketing_messages_spend"]) == ("1", "0.01")
