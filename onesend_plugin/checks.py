@@ -77,6 +77,18 @@ def check_plugins(app_configs=None, **kwargs) -> list:
     ]
 
 
+@register()
+def check_segments(app_configs=None, **kwargs) -> list:
+    """A segment name offered twice, or a plugin failing to list its segments, leaves segments
+    out of the campaign editor: say so before an editor wonders where they went."""
+    from .broadcast import segments
+
+    return [
+        Warning(f"A onesend segment is not offered: {message}", id="onesend.W002")
+        for message in segments.offered().errors
+    ]
+
+
 @register(Tags.database)
 def check_meta_apps(app_configs=None, databases=None, **kwargs) -> list:
     """Webhooks of an app without a secret can't be verified, so they'd all be refused."""

@@ -21,11 +21,12 @@ How it stays correct:
 * **Shared rate limit.** Every batch reserves its sends from the Page's bucket (``ratelimit``),
   shared by all workers and campaigns; Meta's throttling errors hold the whole Page.
 
-The modules: ``recipients`` (the audience, frozen into the ledger), ``lifecycle`` (what editors
-do: start, pause, resume, cancel, retry, test), ``transitions`` (status changes), ``runner`` (the
-workers' tasks), ``ledger`` (claiming and recording rows), ``sender`` (one batch), ``cooldown``
-(the frequency cap), ``ratelimit``, ``channels``, ``timing`` (schedules, quiet hours), ``report``
-(progress) and ``periodic`` (the minute tick). The names below are the engine's API.
+The modules: ``recipients`` (the audience, frozen into the ledger), ``segments`` (those plugins
+offer), ``lifecycle`` (what editors do: start, pause, resume, cancel, retry, test), ``transitions``
+(status changes), ``runner`` (the workers' tasks), ``ledger`` (claiming and recording rows),
+``sender`` (one batch), ``cooldown`` (the frequency cap), ``ratelimit``, ``channels``, ``timing``
+(schedules, quiet hours), ``report`` (progress) and ``periodic`` (the minute tick). The names
+below are the engine's API.
 """
 
 from .cooldown import claim_cooldown, release_cooldown

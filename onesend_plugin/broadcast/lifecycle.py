@@ -10,7 +10,6 @@ from wagtail.log_actions import log
 
 from .. import analytics, messages
 from ..analytics.counters import Kind, outcome
-from ..hooks import PluginError
 from ..messenger.errors import GraphError
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber
@@ -41,7 +40,7 @@ def start(campaign: Campaign, *, user=None) -> None:
     if not campaign.is_flow:
         try:
             recipients.audience(campaign)
-        except PluginError as exc:
+        except recipients.AUDIENCE_ERRORS as exc:
             raise CampaignError(f"{exc}. The campaign was not started.") from exc
     if starts_at(campaign) > timezone.now():
         claim_start(campaign, Status.DRAFT, status=Status.SCHEDULED)

@@ -12,10 +12,13 @@ from ..hooks import PluginError, plugins
 from ..messenger.errors import GraphError, PaidAccountError
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, StoreEvent, Subscriber, SubscriberTag
-from . import channels
+from . import channels, segments
 from .timing import local_wall_clock, zone
 
 logger = logging.getLogger(__name__)
+
+#: Why an audience can't be given: a plugin failed, or the campaign's segment isn't offered.
+AUDIENCE_ERRORS = (PluginError, segments.SegmentError)
 
 #: Ledger rows written per INSERT while freezing.
 FREEZE_CHUNK = 5000
@@ -27,7 +30,8 @@ def _split(value: str) -> list[str]:
 
 def audience(campaign: Campaign) -> QuerySet[Subscriber]:
     """Who would receive the campaign now: the Page's subscribers, narrowed by its audience
-    settings and by plugins (``audience_filter``)."""
+    settings, its segment and plugins (``audience_filter``). Raises one of ``AUDIENCE_ERRORS``
+    when it can't be said."""
     people = Subscriber.objects.filter(page=campaign.page, status=Subscriber.Status.SUBSCRIBED)
     if campaign.page.channel in (channels.Channel.MARKETING_TOKEN, channels.Channel.MARKETING_API):
         people = people.filter(
@@ -48,6 +52,8 @@ def audience(campaign: Campaign) -> QuerySet[Subscriber]:
         people = people.filter(opted_in_at__gte=campaign.opted_in_after)
     if campaign.opted_in_before:
         people = people.filter(opted_in_at__lt=campaign.opted_in_before)
+    if campaign.segment:
+        people = segments.narrow(campaign.segment, people)
     return plugins.audience_filter(campaign=campaign, queryset=people)
 
 
@@ -73,25 +79,26 @@ def exited(flow: Campaign, row: Delivery) -> bool:
 
 def count(campaign: Campaign) -> tuple[int | None, str]:
     """How many the campaign would reach now, for the admin's counts: ``(None, the error)``
-    when a plugin fails to give the audience, so the editor sees why."""
+    when a plugin fails to give the audience or the segment isn't offered, so the editor sees why."""
     try:
         return audience(campaign).count(), ""
-    except PluginError as exc:
+    except AUDIENCE_ERRORS as exc:
         return None, str(exc)
 
 
 def freeze(campaign: Campaign) -> int:
     """Write the ledger: one row per recipient. Idempotent: running it again after a crash adds
-    only the rows still missing. A plugin that fails to give the audience (``audience_filter``),
-    or Meta refusing the channel's set-up (the paid API's message campaign), puts the campaign
-    back to draft with the error, as if it had refused to start."""
+    only the rows still missing. A plugin that fails to give the audience (``audience_filter``, a
+    segment), a segment no longer offered, or Meta refusing the channel's set-up (the paid API's
+    message campaign), puts the campaign back to draft with the error, as if it had refused to
+    start."""
     page = campaign.page
     try:
         people = audience(campaign)
         if "channel" not in campaign.message:
             campaign.message["channel"] = channels.for_page(page).prepare(campaign, client_for(page))
             Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
-    except PluginError as exc:
+    except AUDIENCE_ERRORS as exc:
         return _not_started(campaign, str(exc), exc)
     except GraphError as exc:  # e.g. the paid API refused to create the message campaign
         advice = exc.advice if isinstance(exc, PaidAccountError) else str(exc)

@@ -17,10 +17,10 @@ import pluggy
 
 from .inventory import loaded
 from .manager import PluginError, Plugins
-from .types import Message
+from .types import Message, Segment
 
 hookimpl = pluggy.HookimplMarker("onesend")
 
 plugins = Plugins()
 
-__all__ = ["Message", "PluginError", "hookimpl", "loaded", "plugins"]
+__all__ = ["Message", "PluginError", "Segment", "hookimpl", "loaded", "plugins"]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..messenger.errors import GraphError
     from ..messenger.events import MessagingEvent
     from ..models import Account, Campaign, Delivery, MessengerPage, StoreEvent, Subscriber
-    from .types import Message
+    from .types import Message, Segment
 
 hookspec = pluggy.HookspecMarker("onesend")
 
@@ -168,6 +168,24 @@ def audience_filter(campaign: Campaign, queryset: QuerySet[Subscriber]) -> Query
     or None to keep it. Chained: each plugin's result is passed to the next. Broadcasts only:
     a flow's recipient is the person the event resolved to. If it raises, the campaign is not
     started, and the editor is shown the error."""
+
+
+@hookspec
+def audience_segments() -> list[Segment]:  # type: ignore[empty-body]
+    """Return the segments this plugin offers (``onesend_plugin.hooks.Segment``: a ``name``,
+    a ``label`` and a ``select(queryset)`` function). Every plugin's lists are concatenated and
+    offered in the campaign editor, next to the tags and sources ("Everyone" when none is
+    picked); broadcasts only. The campaign stores the chosen ``name``; its ``select`` narrows
+    the audience after the tags, refs and dates and before ``audience_filter``, whenever the
+    audience is counted and when the campaign starts. Called each time the editor, a count or
+    a start needs the list, so return definitions and do the querying in ``select``.
+
+    A name offered twice (by two plugins, or twice by one) is offered by neither, and a
+    campaign that uses it does not start; the editor and the system check (``onesend.W002``)
+    name the plugins. If this hook raises, that plugin's segments are not offered and the editor
+    shows the error; the other plugins' segments still are. If ``select`` raises, the campaign
+    is not started, as for ``audience_filter``. A campaign whose segment is no longer offered
+    (its plugin removed or disabled) does not start either: the error names the segment."""
 
 
 # -- Subscribers and webhooks.

@@ -1,5 +1,6 @@
 """The shapes of the Send API ``message`` objects onesend builds (``messages.build``), for
-plugins that read or replace them (``build_message``, ``before_send``).
+plugins that read or replace them (``build_message``, ``before_send``); and ``Segment``, what
+``audience_segments`` returns.
 
 A campaign is exactly one of: a text, a button template (text with URL buttons), a generic
 template with one card (an image, its title, subtitle and buttons), or a video or file. Any of
@@ -9,6 +10,10 @@ the ones it will be given. They are defined with the rest of Meta's wire format,
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..messenger.types import (
     AttachmentMessage,
@@ -24,6 +29,28 @@ from ..messenger.types import (
     UrlButton,
 )
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from ..models import Subscriber
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A named part of a Page's audience that editors can pick for one broadcast.
+
+    ``name`` is a stable slug: campaigns store it, so renaming it orphans them (they then
+    refuse to start). ``label`` is what the campaign editor shows. ``select(queryset)`` gets the
+    campaign's audience so far (the Page's consenting subscribers, already narrowed by its tags,
+    refs and dates) and returns the segment's members among them, a ``Subscriber`` queryset.
+    onesend keeps only the people of the queryset it gave, so a segment can never add anyone.
+    """
+
+    name: str
+    label: str
+    select: Callable[[QuerySet[Subscriber]], QuerySet[Subscriber]]
+
+
 __all__ = [
     "AttachmentMessage",
     "ButtonTemplate",
@@ -33,6 +60,7 @@ __all__ = [
     "MediaPayload",
     "Message",
     "QuickReply",
+    "Segment",
     "TemplateAttachment",
     "TextMessage",
     "UrlButton",

@@ -84,6 +84,11 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     exclude_refs = models.CharField(max_length=500, blank=True)
     opted_in_after = models.DateTimeField(null=True, blank=True)
     opted_in_before = models.DateTimeField(null=True, blank=True)
+    segment = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text=_("A segment a plugin offers (its name); empty: everyone. Broadcasts only."),
+    )
 
     # When
     schedule = models.CharField(max_length=10, choices=Schedule.choices, default=Schedule.NOW)
