@@ -3,6 +3,7 @@ members among the Page's own subscribers; a segment that fails, has gone or is o
 starts a campaign, and the editor is told why."""
 
 from collections import Counter
+from html import unescape
 
 import pytest
 
@@ -12,6 +13,9 @@ from onesend_plugin.hooks import Segment, hookimpl
 from onesend_plugin.models import Campaign, Subscriber
 
 from .factories import CampaignFactory, MessengerPageFactory, SubscriberFactory
+from .test_campaign_admin import form_data
+
+URL = "/admin/messenger/campaigns/"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -176,3 +180,108 @@ def test_a_name_offered_twice_is_offered_by_neither_and_refuses_to_start(
     with pytest.raises(broadcast.CampaignError, match="'vip' is offered by more than one plugin"):
         broadcast.start(campaign)
     assert sends_per_person(simulator, sim_page) == {}
+
+
+# -- The campaign editor ------------------------------------------------------------------------
+
+
+def html_of(client, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    return unescape(response.content.decode())
+
+
+def publish(client, campaign, **fields):
+    data = {**form_data(campaign, **fields), "action-publish": "action-publish"}
+    return client.post(f"{URL}edit/{campaign.pk}/", data)
+
+
+def test_a_segment_chosen_in_the_editor_is_sent_to_exactly_its_members(
+    admin_client, simulator, sim_page, make_subscribers, vips, register_plugin
+):
+    others = make_subscribers(sim_page, 2)
+    register_plugin(VipPlugin(), name="shop")
+    campaign = CampaignFactory(page=sim_page)
+    form = html_of(admin_client, f"{URL}edit/{campaign.pk}/")
+    assert '<option value="" selected>Everyone</option>' in form
+    assert '<option value="vip">VIP customers</option>' in form
+    assert "<strong data-onesend-audience-count>4</strong>" in form
+
+    assert publish(admin_client, campaign, segment="vip").status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.segment == "vip"
+    assert '<option value="vip" selected>VIP customers</option>' in html_of(
+        admin_client, f"{URL}edit/{campaign.pk}/"
+    )
+    live_count = admin_client.get(f"{URL}audience/{campaign.pk}/", {"page": sim_page.pk, "segment": "vip"})
+    assert live_count.json() == {"count": 2, "error": ""}
+    confirm = html_of(admin_client, f"{URL}send/{campaign.pk}/")
+    assert "2 subscribers of" in confirm and "VIP customers" in confirm
+
+    admin_client.post(f"{URL}send/{campaign.pk}/")
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED
+    assert sends_per_person(simulator, sim_page) == {person.psid: 1 for person in vips}
+    assert not {person.psid for person in others} & set(sends_per_person(simulator, sim_page))
+
+
+def test_without_segments_the_editor_offers_none(admin_client, sim_page):
+    campaign = CampaignFactory(page=sim_page)
+    assert 'name="segment"' not in html_of(admin_client, f"{URL}edit/{campaign.pk}/")
+    assert publish(admin_client, campaign, text="Still sent to everyone").status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.segment == ""
+
+
+def test_a_flow_cannot_pick_a_segment(admin_client, sim_page, register_plugin):
+    register_plugin(VipPlugin(), name="shop")
+    campaign = CampaignFactory(page=sim_page)
+    response = publish(admin_client, campaign, segment="vip", trigger_event="order_placed")
+    assert response.status_code == 200
+    assert "A flow sends to the person its event is about" in str(response.context["form"].errors["segment"])
+
+
+def test_the_editor_and_the_send_step_show_a_failing_segment(
+    admin_client, simulator, sim_page, vips, register_plugin
+):
+    def broken(queryset):
+        raise LookupError("orders table missing")
+
+    plugin = register_plugin(VipPlugin(), name="shop")
+    plugin.segment = Segment("vip", "VIP customers", broken)
+    campaign = CampaignFactory(page=sim_page, segment="vip")
+    for url in (f"{URL}edit/{campaign.pk}/", f"{URL}send/{campaign.pk}/"):
+        html = html_of(admin_client, url)
+        assert "The plugin 'shop' failed in the segment 'vip': LookupError('orders table missing')" in html
+    response = admin_client.post(f"{URL}send/{campaign.pk}/", follow=True)
+    [message] = [str(m) for m in response.context["messages"]]
+    assert "orders table missing" in message and "not started" in message
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT
+    assert sends_per_person(simulator, sim_page) == {}
+
+
+def test_a_segment_no_longer_offered_stays_chosen_and_is_named(admin_client, sim_page, vips, register_plugin):
+    register_plugin(VipPlugin(name="regulars", label="Regulars"), name="shop")
+    campaign = CampaignFactory(page=sim_page, segment="vip")
+    form = html_of(admin_client, f"{URL}edit/{campaign.pk}/")
+    assert '<option value="vip" selected>vip (not offered now)</option>' in form
+    assert "The segment 'vip' is no longer offered" in form
+    assert publish(admin_client, campaign, segment="vip").status_code == 302  # saving never widens it
+    campaign.refresh_from_db()
+    assert campaign.segment == "vip"
+    assert "The segment 'vip' is no longer offered" in html_of(admin_client, f"{URL}send/{campaign.pk}/")
+    assert publish(admin_client, campaign, segment="gold").status_code == 200  # a name nobody offers
+
+
+def test_the_editor_names_a_plugin_failing_to_list_its_segments(admin_client, sim_page, register_plugin):
+    class Broken:
+        @hookimpl
+        def audience_segments(self):
+            raise RuntimeError("CRM is down")
+
+    register_plugin(VipPlugin(), name="shop")
+    register_plugin(Broken(), name="crm")
+    form = html_of(admin_client, f"{URL}edit/{CampaignFactory(page=sim_page).pk}/")
+    assert '<option value="vip">VIP customers</option>' in form
+    assert "The plugin 'crm' failed in audience_segments: RuntimeError('CRM is down')" in form

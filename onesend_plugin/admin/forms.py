@@ -12,7 +12,7 @@ from django.forms.models import construct_instance
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 
-from .. import messages, store
+from .. import broadcast, messages, store
 from ..accounts import scoping
 from ..models import Account, Campaign, Subscriber
 from .media import check_campaign_media
@@ -25,6 +25,7 @@ AUDIENCE_FIELDS = [
     "exclude_refs",
     "opted_in_after",
     "opted_in_before",
+    "segment",
 ]
 
 
@@ -101,6 +102,26 @@ class CampaignForm(WagtailAdminModelForm):
             choices = [("", _("— none: a one-off broadcast —")), *store.trigger_types()]
             self.fields["trigger_event"].widget = forms.Select(choices=choices)
             self.fields["delay_minutes"].required = False
+        if "segment" in self.fields:
+            self.offer_segments()
+
+    def offer_segments(self) -> None:
+        """The segments plugins offer, as a choice next to the tags and sources ("Everyone":
+        none), left out while there is nothing to pick or to say. A segment the campaign uses
+        that is no longer offered stays selected (saving never widens the audience silently);
+        the audience count says why it can't be sent. Plugins failing to list theirs are named
+        in the help text."""
+        offered = broadcast.segments.offered()
+        choices = [("", _("Everyone")), *offered.choices()]
+        if (current := self.instance.segment) and current not in offered.segments:
+            choices.append((current, _("%(name)s (not offered now)") % {"name": current}))
+        if len(choices) == 1 and not offered.errors:
+            del self.fields["segment"]
+            return
+        help_text = [_("Only the members of a segment a plugin offers. Broadcasts only."), *offered.errors]
+        self.fields["segment"] = forms.ChoiceField(
+            choices=choices, required=False, label=_("Segment"), help_text=" ".join(map(str, help_text))
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -110,6 +131,10 @@ class CampaignForm(WagtailAdminModelForm):
         check_campaign_media(self, campaign, cleaned)
         self.check_schedule(cleaned)
         self.check_conditions(cleaned.get("trigger_conditions"))
+        if cleaned.get("segment") and cleaned.get("trigger_event"):
+            self.add_error(
+                "segment", _("A flow sends to the person its event is about: leave it on Everyone.")
+            )
         cleaned["delay_minutes"] = cleaned.get("delay_minutes") or 0
         cleaned["trigger_conditions"] = cleaned.get("trigger_conditions") or []
         return cleaned

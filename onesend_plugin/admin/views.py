@@ -393,6 +393,7 @@ class SendCampaignView(CampaignActionView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["audience"], context["audience_error"] = broadcast.count(self.object)
+        context["segment"] = broadcast.segments.label(self.object.segment) if self.object.segment else ""
         send_at = self.object.send_at
         context["time_has_passed"] = self.object.schedule == Campaign.Schedule.AT and (
             send_at is None or send_at <= timezone.now()
@@ -482,7 +483,8 @@ class CampaignProgressView(PermissionCheckedMixin, ScopedObjectMixin, View):
 
 class CampaignAudienceView(PermissionCheckedMixin, View):
     """How many subscribers the audience settings in the query string would reach now, for the
-    edit form's live count. With a pk, for that campaign (plugins may filter by campaign)."""
+    edit form's live count, or why that can't be said (a plugin failing, a segment not offered).
+    With a pk, for that campaign (plugins may filter by campaign)."""
 
     any_permission_required = ["add", "change"]
     model = Campaign
@@ -493,4 +495,5 @@ class CampaignAudienceView(PermissionCheckedMixin, View):
         scoping.scope_fields(form.fields, request.user, ("add", "change"))  # only the user's Pages
         if not form.is_valid():
             return HttpResponseBadRequest(form.errors.as_json(), content_type="application/json")
-        return JsonResponse({"count": broadcast.count(form.instance)[0]})
+        count, error = broadcast.count(form.instance)
+        return JsonResponse({"count": count, "error": error})

@@ -33,10 +33,6 @@ class Offered:
     def choices(self) -> list[tuple[str, str]]:
         return [(name, segment.label) for name, (_, segment) in self.segments.items()]
 
-    def label(self, name: str) -> str:
-        """The segment's label, or its name when it is not offered (any more)."""
-        return self.segments[name][1].label if name in self.segments else name
-
 
 def offered() -> Offered:
     """Every plugin's segments, in pluggy's call order. A plugin that raises or returns
@@ -65,6 +61,13 @@ def offered() -> Offered:
         )
     unique = {name: entries[0] for name, entries in found.items() if name not in duplicates}
     return Offered(unique, errors, duplicates)
+
+
+def label(name: str) -> str:
+    """What editors call the segment ``name``: its label, or the name itself when it is not
+    offered (any more), e.g. in the report of a campaign sent before its plugin was removed."""
+    segments = offered().segments
+    return segments[name][1].label if name in segments else name
 
 
 def narrow(name: str, people: QuerySet[Subscriber]) -> QuerySet[Subscriber]:

@@ -52,6 +52,7 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
         "exclude_refs",
         "opted_in_after",
         "opted_in_before",
+        "segment",
         "started_at",
         "finished_at",
     ]
@@ -145,6 +146,7 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
                         ]
                     ),
                     FieldRowPanel([FieldPanel("opted_in_after"), FieldPanel("opted_in_before")]),
+                    FieldPanel("segment"),
                     AudienceCountPanel(heading=_("Audience now")),
                 ],
                 heading=_("Audience"),

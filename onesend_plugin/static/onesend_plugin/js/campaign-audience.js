@@ -1,5 +1,6 @@
 // The campaign form's live audience count: when an audience field changes, ask the server how many
-// subscribers the unsaved settings would reach (<p data-onesend-audience="endpoint URL">).
+// subscribers the unsaved settings would reach, or why that cannot be said
+// (<p data-onesend-audience="endpoint URL">).
 const AUDIENCE_FIELDS = [
   "page",
   "include_tags",
@@ -8,6 +9,7 @@ const AUDIENCE_FIELDS = [
   "exclude_refs",
   "opted_in_after",
   "opted_in_before",
+  "segment",
 ];
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -15,6 +17,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!panel) return;
   const form = panel.closest("form");
   const output = panel.querySelector("[data-onesend-audience-count]");
+  const problem = panel.querySelector("[data-onesend-audience-error]");
   let pending;
 
   async function refresh() {
@@ -24,8 +27,10 @@ document.addEventListener("DOMContentLoaded", () => {
       headers: { "X-Requested-With": "XMLHttpRequest" },
     });
     if (!response.ok) return;
-    const { count } = await response.json();
+    const { count, error } = await response.json();
     output.textContent = count === null ? "—" : count.toLocaleString();
+    problem.textContent = error;
+    problem.hidden = !error;
   }
 
   function changed(event) {
