@@ -285,3 +285,26 @@ def test_the_editor_names_a_plugin_failing_to_list_its_segments(admin_client, si
     form = html_of(admin_client, f"{URL}edit/{CampaignFactory(page=sim_page).pk}/")
     assert '<option value="vip">VIP customers</option>' in form
     assert "The plugin 'crm' failed in audience_segments: RuntimeError('CRM is down')" in form
+
+
+# -- The report ---------------------------------------------------------------------------------
+
+
+def test_the_report_names_the_segment_the_campaign_was_sent_to(
+    admin_client, simulator, sim_page, vips, register_plugin
+):
+    register_plugin(VipPlugin(), name="shop")
+    campaign = CampaignFactory(page=sim_page, segment="vip")
+    broadcast.start(campaign)
+    report = f"/admin/messenger/reports/campaign/{campaign.pk}/"
+    assert '<dd data-testid="segment">VIP customers</dd>' in html_of(admin_client, report)
+    everyone = CampaignFactory(page=sim_page)
+    assert 'data-testid="segment"' not in html_of(
+        admin_client, f"/admin/messenger/reports/campaign/{everyone.pk}/"
+    )
+
+
+def test_the_report_falls_back_to_the_segments_name_once_its_plugin_is_gone(admin_client, sim_page):
+    campaign = CampaignFactory(page=sim_page, segment="vip", status=Campaign.Status.FINISHED)
+    report = html_of(admin_client, f"/admin/messenger/reports/campaign/{campaign.pk}/")
+    assert '<dd data-testid="segment">vip</dd>' in report

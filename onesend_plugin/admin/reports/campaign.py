@@ -22,6 +22,7 @@ from ... import analytics
 from ...accounts import scoping
 from ...analytics.counters import Kind
 from ...analytics.reports import SERIES_HOURS, ButtonClicks, button_clicks, funnel, hourly, rate
+from ...broadcast import segments
 from ...models import Campaign
 from .. import charts
 from ..exports import spreadsheet_safe
@@ -107,7 +108,8 @@ def funnel_rows(campaign: Campaign, counters: dict[str, int]) -> list[list]:
 
 
 class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixin, TemplateView):
-    """One campaign's report: funnel, revenue, hourly reads and clicks, clicks per button."""
+    """One campaign's report: the segment it was sent to, funnel, revenue, hourly reads and
+    clicks, clicks per button."""
 
     template_name = "onesend_plugin/reports/campaign.html"
     page_title = _("Campaign report")
@@ -148,6 +150,8 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
         context = super().get_context_data(**kwargs)
         context.update(
             campaign=campaign,
+            # The segment stored on the campaign is the one its audience was frozen with at start.
+            segment=segments.label(campaign.segment) if campaign.segment else "",
             funnel=funnel(campaign, counters),
             series=series,
             series_rows=[
