@@ -7,13 +7,14 @@ from html import unescape
 
 import pytest
 
-from onesend_plugin import broadcast, checks
+from onesend_plugin import analytics, broadcast, checks
 from onesend_plugin.broadcast import segments
 from onesend_plugin.hooks import Segment, hookimpl
 from onesend_plugin.models import Campaign, Subscriber
 
 from .factories import CampaignFactory, MessengerPageFactory, SubscriberFactory
 from .test_campaign_admin import form_data
+from .test_plugins_entrypoints import load_example
 
 URL = "/admin/messenger/campaigns/"
 
@@ -308,3 +309,32 @@ def test_the_report_falls_back_to_the_segments_name_once_its_plugin_is_gone(admi
     campaign = CampaignFactory(page=sim_page, segment="vip", status=Campaign.Status.FINISHED)
     report = html_of(admin_client, f"/admin/messenger/reports/campaign/{campaign.pk}/")
     assert '<dd data-testid="segment">vip</dd>' in report
+
+
+# -- The example of docs/plugins.md -------------------------------------------------------------
+
+
+def test_the_docs_big_spenders_segment_picked_in_the_editor_reaches_big_spenders_only(
+    admin_client, simulator, sim_page, make_subscribers, register_plugin
+):
+    register_plugin(load_example("segment_plugin"), name="big_spenders")
+    [ann], [ben], [chloe] = (
+        make_subscribers(sim_page, 1, customer_ref=ref) for ref in ("ann", "ben", "chloe")
+    )
+    orders = [("ann", "300", "EUR"), ("ann", "250", "EUR"), ("ben", "450", "EUR"), ("ben", "900", "USD")]
+    for number, (customer, value, currency) in enumerate(orders):
+        analytics.record_conversion(
+            account=sim_page.account,
+            order_id=str(number),
+            value=value,
+            currency=currency,
+            customer_ref=customer,
+        )
+    campaign = CampaignFactory(page=sim_page)
+    assert '<option value="big_spenders">Big spenders (€500+)</option>' in html_of(
+        admin_client, f"{URL}edit/{campaign.pk}/"
+    )
+    assert publish(admin_client, campaign, segment="big_spenders").status_code == 302
+    assert "1 subscriber of" in html_of(admin_client, f"{URL}send/{campaign.pk}/")
+    admin_client.post(f"{URL}send/{campaign.pk}/")
+    assert sends_per_person(simulator, sim_page) == {ann.psid: 1}
