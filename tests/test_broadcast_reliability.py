@@ -720,7 +720,7 @@ def test_the_shared_limiter_never_exceeds_the_rate(backend, settings, spawn):
 
     held_at = time.time()
     limiter.hold(key, hold)
-    held_until = time.time() + limiter.available_in(key)
+    held_until = limiter.available_at(key)
     threads = [InThread(reserve_calls, limiter, key, rate, per_worker) for _ in range(4)]
     for process in processes:
         process.go(mode="reserve", key=key, rate=rate, count=1, times=per_worker)
@@ -728,7 +728,7 @@ def test_the_shared_limiter_never_exceeds_the_rate(backend, settings, spawn):
         thread.start()
     calls = [call for thread in threads for call in thread.value()]
     calls += [tuple(call) for process in processes for call in process.result()["calls"]]
-    moved = time.time() + limiter.available_in(key) - held_until
+    moved = limiter.available_at(key) - held_until
     clock = 0.005 if backend == "redis" else 0.0  # Redis's clock, read by its script, may lag ours
 
     assert len(calls) == 6 * per_worker

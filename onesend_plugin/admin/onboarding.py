@@ -289,9 +289,7 @@ def _activity_rows(page: MessengerPage) -> list[dict]:
             "text": f"{failed['campaign__name']}: {failed['error']}" if failed else _("None"),
         }
     )
-    waits = {
-        media: ratelimit.limiter().available_in(ratelimit.bucket(page, media)[0]) for media in (False, True)
-    }
+    waits = {media: ratelimit.available_in(ratelimit.bucket(page, media)[0]) for media in (False, True)}
     throttled = max(waits.values())
     rows.append(
         {

@@ -27,8 +27,9 @@ class Limiter(Protocol):
     def hold(self, key: str, seconds: float) -> None:
         """Allow no send on ``key`` for ``seconds`` (Meta said slow down)."""
 
-    def available_in(self, key: str) -> float:
-        """Seconds until the next send on ``key`` may happen (0 when it may now)."""
+    def available_at(self, key: str) -> float:
+        """When (epoch seconds) the next send on ``key`` may happen; 0 for a bucket never used.
+        An instant, not a delay, so reading it takes no time off the answer."""
 
 
 class DatabaseLimiter:
@@ -50,9 +51,9 @@ class DatabaseLimiter:
             state.available_at = max(state.available_at, time.time() + seconds)
             state.save(update_fields=["available_at"])
 
-    def available_in(self, key: str) -> float:
+    def available_at(self, key: str) -> float:
         state = RateLimitState.objects.filter(key=key).first()
-        return max(0.0, state.available_at - time.time()) if state else 0.0
+        return state.available_at if state else 0.0
 
     @staticmethod
     def _locked(key: str) -> RateLimitState:
@@ -92,9 +93,9 @@ class RedisLimiter:
     def hold(self, key: str, seconds: float) -> None:
         self.script(keys=[f"onesend:rate:{key}"], args=[0, 0, seconds])
 
-    def available_in(self, key: str) -> float:
+    def available_at(self, key: str) -> float:
         raw = self.redis.get(f"onesend:rate:{key}")
-        return max(0.0, float(raw) - time.time()) if raw else 0.0
+        return float(raw) if raw else 0.0
 
 
 @cache
@@ -104,6 +105,11 @@ def _limiter(redis_url: str | None) -> Limiter:
 
 def limiter() -> Limiter:
     return _limiter(conf.get("RATE_LIMIT_REDIS_URL"))
+
+
+def available_in(key: str) -> float:
+    """Seconds until the next send on ``key`` may happen (0 when it may now)."""
+    return max(0.0, limiter().available_at(key) - time.time())
 
 
 def bucket(page: MessengerPage, media: bool) -> tuple[str, float]:
