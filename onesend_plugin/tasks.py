@@ -8,6 +8,7 @@ import logging
 from . import conf, store
 from .broadcast import periodic, recipients, runner
 from .inbox import drain
+from .inbox import listeners as webhook_listeners
 from .messenger import builders
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
@@ -83,6 +84,7 @@ def tick() -> None:
     periodic.tick()
     drain.catch_up()
     store.retry_listeners()
+    webhook_listeners.retry_due()
 
 
 def process_store_event(event_id: int) -> None:

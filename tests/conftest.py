@@ -70,6 +70,19 @@ def register_plugin():
 
 
 @pytest.fixture
+def sent(monkeypatch):
+    """Messages to people queued by subscribing and unsubscribing (instead of sent over HTTP):
+    ``(task name, arguments)``."""
+    from onesend_plugin.subscribe import subscriptions
+
+    queued = []
+    monkeypatch.setattr(
+        subscriptions, "async_task", lambda name, *args: queued.append((name.split(".")[-1], args))
+    )
+    return queued
+
+
+@pytest.fixture
 def connected_page(live_server, simulator, settings):
     """A Page connected end to end: the site talks to the simulator's Graph API and m.me, and the
     simulator delivers signed webhooks to the live test server."""

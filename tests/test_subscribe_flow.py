@@ -15,16 +15,6 @@ from .factories import MarketingTokenFactory, SubscriberFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def sent(monkeypatch):
-    """Tasks queued by the flow (instead of sending over HTTP)."""
-    queued = []
-    monkeypatch.setattr(
-        subscriptions, "async_task", lambda name, *args: queued.append((name.split(".")[-1], args))
-    )
-    return queued
-
-
 class Recorder:
     def __init__(self):
         self.calls = []

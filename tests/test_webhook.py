@@ -217,7 +217,7 @@ def test_a_failing_event_is_flagged_and_the_others_still_processed(
 ):
     from onesend_plugin.inbox import handlers
 
-    def explode(event, page):
+    def explode(event, page, told):
         raise RuntimeError("boom")
 
     monkeypatch.setitem(handlers.HANDLERS, "referral", explode)
@@ -271,7 +271,7 @@ def test_reprocess_command_recovers_failed_and_unknown_page_events(post_webhook,
     from onesend_plugin.inbox import handlers
 
     page = MessengerPageFactory(app=meta_app)
-    monkeypatch.setitem(handlers.HANDLERS, "referral", lambda event, page: 1 / 0)
+    monkeypatch.setitem(handlers.HANDLERS, "referral", lambda event, page, told: 1 / 0)
     post_webhook(
         meta_app, payloads.body(payloads.entry(page.page_id, payloads.referral(page.page_id, "1", "r")))
     )

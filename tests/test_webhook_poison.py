@@ -221,10 +221,10 @@ def broken_handler(monkeypatch):
     """Messages saying "BROKEN" fail in their handler (a bug, a deadlock…); the others work."""
     handle = handlers.HANDLERS["message"]
 
-    def broken(event, page):
+    def broken(event, page, told):
         if "BROKEN" in (event.text or ""):
             raise RuntimeError("handler bug")
-        handle(event, page)
+        handle(event, page, told)
 
     monkeypatch.setitem(handlers.HANDLERS, "message", broken)
 

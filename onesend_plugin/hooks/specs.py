@@ -197,15 +197,19 @@ def subscriber_opted_in(subscriber: Subscriber, source: str, customer_ref: str) 
     (the subscription link's ref, e.g. ``"footer"``, or ``"direct"``); ``customer_ref`` is the
     shop's customer reference a signed link linked the subscriber to ("" if none): store
     integrations use it to link the shop customer to them. Called after commit, once the
-    welcome message is queued: a plugin that raises is logged and affects nothing else."""
+    consent is recorded and the welcome message queued; a listener that raises is recorded on
+    the webhook event and called again, as for ``webhook_event_processed``."""
 
 
 @hookspec
 def subscriber_unsubscribed(subscriber: Subscriber, source: str) -> None:
     """Marketing messages stopped. ``source`` says how: ``"keyword"`` (STOP),
     ``"unsubscribe_button"``, ``"meta_control"`` (Meta's own stop control), ``"send_error"``
-    (Meta reported them blocked or unreachable) or ``"admin"``. Called after commit; a plugin
-    that raises is logged and affects nothing else."""
+    (Meta reported them blocked or unreachable) or ``"admin"``. Called after commit, once the
+    confirmation (if any) is queued. From a webhook (the first three), a listener that raises is
+    recorded on the event and called again, as for ``webhook_event_processed``; from a send
+    error or the admin there is no event to keep it on: it is logged and affects nothing
+    else."""
 
 
 @hookspec
@@ -213,8 +217,10 @@ def webhook_event_processed(event: MessagingEvent, page: MessengerPage) -> None:
     """Called once for every distinct webhook event onesend has processed (duplicates and
     replays are not processed again), after commit: ``event`` is the typed event
     (``onesend_plugin.messenger.events``) and ``page`` the ``MessengerPage`` it was for. Runs
-    in the worker, so keep it quick and enqueue anything slow. A plugin that raises is logged
-    and does not affect onesend."""
+    in the worker, so keep it quick and enqueue anything slow. A listener that raises is logged
+    and its error kept on the event (``WebhookEvent.listener_errors``); the event stays
+    processed and the other listeners and events are still told. The failed listener alone is
+    called again a minute later, then after a pause that doubles, five times in all."""
 
 
 # -- A plugin's own views.

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import bulk, conf, safejson
-from ..hooks import plugins
+from ..hooks.listeners import Call
 from ..messenger import events as meta_events
 from ..models import MessengerPage, WebhookDelivery, WebhookEvent
-from . import handlers
+from . import handlers, listeners
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +35,15 @@ ERROR_MAX_CHARS = 2000
 class Item:
     """An event to process: ``pk`` of its row, whether that row still says pending (an event
     stored earlier: given back by ``onesend_reprocess``, or a retry) or was just inserted as
-    processed, and how many attempts failed before."""
+    processed, how many attempts failed before, and the subscriber hooks its handling calls for
+    (``told``), called with the event's other listeners once the batch is committed."""
 
     pk: int
     event: meta_events.MessagingEvent
     page: MessengerPage
     pending: bool = False
     attempts: int = 0
+    told: list[Call] = field(default_factory=list)
 
 
 def process_pending() -> int:
@@ -72,7 +74,7 @@ def process_pending() -> int:
             items, done = _one_by_one([[d] for d in fresh] + [waiting])
         retried = _one_by_one([[d] for d in retries] + [[item] for item in event_retries])
     for item in done + retried[1]:  # after commit: a broken plugin must not undo (or block) processing
-        _notify_plugins(item.event, item.page)
+        _notify_plugins(item)
     return len(fresh) + len(retries) + len(items) + len(retried[0])
 
 
@@ -274,8 +276,10 @@ def _process(items: list[Item]) -> list[Item]:
     for item in items:
         if handlers.is_receipt(item.event) and item.page is not None:
             receipts.setdefault(item.page.pk, []).append(item)
-        elif _attempt(item, handlers.handle, item.event, item.page):
-            done.append(item)
+        else:
+            item.told = []  # a batch taken again one by one handles its events again
+            if _attempt(item, handlers.handle, item.event, item.page, item.told):
+                done.append(item)
     for batch in receipts.values():
         if _attempt(None, handlers.handle_receipts, [i.event for i in batch], batch[0].page):
             done += batch
@@ -301,9 +305,11 @@ def _attempt(item: Item | None, handler: Callable, *args) -> bool:
     return True
 
 
-def _notify_plugins(event: meta_events.MessagingEvent, page: MessengerPage) -> None:
-    """After commit: a broken plugin must not undo (or block) onesend's own processing."""
+def _notify_plugins(item: Item) -> None:
+    """After commit, so a broken plugin can't undo (or block) onesend's own processing: its
+    failure is recorded on the event and retried (``listeners``). Anything else going wrong
+    there is logged, and the other events' listeners are still called."""
     try:
-        plugins.webhook_event_processed(event=event, page=page)
+        listeners.notify(item.pk, item.event, item.page, item.told)
     except Exception:
-        logger.exception("A plugin failed on webhook event %s", event.dedupe_key)
+        logger.exception("Telling plugins about webhook event %s failed", item.event.dedupe_key)

@@ -1,11 +1,14 @@
 """What onesend does with each kind of webhook event. Runs inside the event's transaction, once
-per distinct event (duplicates never reach here)."""
+per distinct event (duplicates never reach here). ``told`` collects the subscriber hooks the
+event calls for: the dispatcher calls them once the batch is committed, with the event's other
+listeners (``listeners``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from .. import analytics
+from ..hooks.listeners import Call
 from ..messenger import events as meta_events
 from ..models import MessengerPage, Subscriber
 from ..subscribe import subscriptions
@@ -15,12 +18,12 @@ INTERACTION_KINDS = {"message", "postback", "referral"}
 RECEIPT_KINDS = {"delivery", "read", "paid_delivery", "paid_read"}
 
 
-def handle(event: meta_events.MessagingEvent, page: MessengerPage) -> None:
+def handle(event: meta_events.MessagingEvent, page: MessengerPage, told: list[Call]) -> None:
     if event.kind in INTERACTION_KINDS and event.psid and event.timestamp:
         Subscriber.objects.filter(page=page, psid=event.psid).update(last_interaction_at=event.timestamp)
     handler = HANDLERS.get(event.kind)
     if handler and not event.standby:  # in standby another app owns the thread: don't reply
-        handler(event, page)
+        handler(event, page, told)
 
 
 def _opened_window(page: MessengerPage, event: meta_events.MessagingEvent) -> None:
@@ -30,7 +33,7 @@ def _opened_window(page: MessengerPage, event: meta_events.MessagingEvent) -> No
     )
 
 
-def on_referral(event: meta_events.ReferralEvent, page: MessengerPage) -> None:
+def on_referral(event: meta_events.ReferralEvent, page: MessengerPage, told: list[Call]) -> None:
     """An m.me link or QR code opened in an existing thread."""
     _opened_window(page, event)
     subscriptions.offer_optin(
@@ -38,12 +41,12 @@ def on_referral(event: meta_events.ReferralEvent, page: MessengerPage) -> None:
     )
 
 
-def on_postback(event: meta_events.PostbackEvent, page: MessengerPage) -> None:
+def on_postback(event: meta_events.PostbackEvent, page: MessengerPage, told: list[Call]) -> None:
     """A button tap: our Unsubscribe button, or Get Started (a new thread, maybe from a link)."""
     _opened_window(page, event)
     if event.payload == subscriptions.UNSUBSCRIBE_PAYLOAD:
         subscriber = Subscriber.objects.get(page=page, psid=event.psid)
-        subscriptions.unsubscribe(subscriber, source="unsubscribe_button", confirm=True)
+        subscriptions.unsubscribe(subscriber, source="unsubscribe_button", confirm=True, told=told)
     elif event.referral:
         subscriptions.offer_optin(
             page, event.psid, raw_ref=event.referral.ref or "", entry_point="GET_STARTED"
@@ -52,18 +55,18 @@ def on_postback(event: meta_events.PostbackEvent, page: MessengerPage) -> None:
         subscriptions.offer_optin(page, event.psid, raw_ref="", entry_point="GET_STARTED")
 
 
-def on_message(event: meta_events.MessageEvent, page: MessengerPage) -> None:
+def on_message(event: meta_events.MessageEvent, page: MessengerPage, told: list[Call]) -> None:
     """A message from the person: STOP-like keywords unsubscribe; anyone else may be offered
     the opt-in (if the Page allows it; the weekly rule keeps this from nagging)."""
     _opened_window(page, event)
     subscriber = Subscriber.objects.get(page=page, psid=event.psid)
     if subscriptions.is_unsubscribe_request(page, event.text, event.quick_reply_payload):
-        subscriptions.unsubscribe(subscriber, source="keyword", confirm=True)
+        subscriptions.unsubscribe(subscriber, source="keyword", confirm=True, told=told)
     elif page.offer_optin_without_ref and subscriber.status != Subscriber.Status.SUBSCRIBED:
         subscriptions.offer_optin(page, event.psid, raw_ref="", entry_point="message")
 
 
-def on_optin(event: meta_events.OptinEvent, page: MessengerPage) -> None:
+def on_optin(event: meta_events.OptinEvent, page: MessengerPage, told: list[Call]) -> None:
     """Acceptance of the opt-in request, or Meta's stop/resume control for a topic."""
     if event.status is None:
         if event.token:
@@ -76,13 +79,14 @@ def on_optin(event: meta_events.OptinEvent, page: MessengerPage) -> None:
                 tz=event.timezone or "",
                 token_expires_at=event.token_expires_at,
                 at=event.timestamp,
+                told=told,
             )
         return
     subscriber = Subscriber.objects.filter(page=page, psid=event.psid).first()
     if subscriber is None:
         return
     if event.status == "stop":
-        subscriptions.unsubscribe(subscriber, source="meta_control", topic=event.title)
+        subscriptions.unsubscribe(subscriber, source="meta_control", topic=event.title, told=told)
     else:
         subscriptions.resume(subscriber, topic=event.title)
 
@@ -107,7 +111,7 @@ def handle_receipts(events: list[meta_events.MessagingEvent], page: MessengerPag
     )
 
 
-def on_receipt(event: meta_events.MessagingEvent, page: MessengerPage) -> None:
+def on_receipt(event: meta_events.MessagingEvent, page: MessengerPage, told: list[Call]) -> None:
     handle_receipts([event], page)
 
 

@@ -93,16 +93,31 @@ class WebhookEvent(models.Model):
     # A handler that failed is run again later, as a failed delivery is (``inbox``).
     attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Plugins told about the event once it is processed (``hooks.listeners``): what the failed
+    # ones raised (the event stays processed), and what calling them again needs.
+    listener_errors = models.TextField(blank=True, default="", db_default="")
+    #: The failed listeners, ``[plugin, hook]`` pairs, called again at ``listeners_next_attempt_at``.
+    listeners_retry = models.JSONField(default=list, db_default=[], blank=True)
+    listener_attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    listeners_next_attempt_at = models.DateTimeField(null=True, blank=True)
+    #: The subscriber hooks' arguments (``subscriber`` by id), by hook, for calling them again.
+    listener_arguments = models.JSONField(default=dict, db_default={}, blank=True)
 
     class Meta:
         verbose_name = _("webhook event")
         ordering = ["-received_at", "-id"]
         # Few indexes: every event is written once per webhook, at Meta's pace. The person's events
-        # (data export, erasure), and what is left to process (pending, and retries by due time).
+        # (data export, erasure), and what is left to process (pending, retries by due time, listeners
+        # to call again).
         indexes = [
             models.Index(fields=["page", "psid"], name="onesend_event_person"),
             models.Index(fields=["received_at"], condition=Q(state="pending"), name="onesend_event_pending"),
             models.Index(fields=["next_attempt_at"], condition=Q(state="retry"), name="onesend_event_retry"),
+            models.Index(
+                fields=["listeners_next_attempt_at"],
+                condition=Q(listeners_next_attempt_at__isnull=False),
+                name="onesend_event_listeners_retry",
+            ),
         ]
 
     def __str__(self) -> str:

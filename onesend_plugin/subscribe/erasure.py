@@ -11,8 +11,8 @@ A person is a ``Subscriber`` (a PSID on one Page). Their data lives in:
   ``{"erased": true}`` (other people's items stay). The deliveries are found through the person's
   events and, for redelivered copies that are linked to no event, by searching the Page's app's
   deliveries for the PSID. The signature headers no longer match a redacted body.
-- ``WebhookEvent``: the parsed items: PSID and payload blanked; the row stays, so its dedupe key
-  still stops a late redelivery from bringing the person back.
+- ``WebhookEvent``: the parsed items: PSID and payload blanked, listeners no longer called again;
+  the row stays, so its dedupe key still stops a late redelivery from bringing the person back.
 - ``Delivery`` (the ledger, one-off campaigns and flows): rows stay, so campaign counts hold; the
   PSID is blanked and the subscriber detached (SET_NULL). A flow row's ``trigger_key`` is its
   store event's idempotency key, which may contain the customer reference: pseudonymised.
@@ -99,7 +99,16 @@ def _redact_webhooks(subscriber: Subscriber) -> None:
         delivery.body = _redacted(bytes(delivery.body), psid)
         delivery.error = delivery.error.replace(psid, "erased")
         delivery.save(update_fields=["body", "error"])
-    events.update(psid="", payload=meta_events.ERASED_ITEM, error="")
+    # nobody left to tell plugins about: listeners not called again
+    events.update(
+        psid="",
+        payload=meta_events.ERASED_ITEM,
+        error="",
+        listener_errors="",
+        listeners_retry=[],
+        listeners_next_attempt_at=None,
+        listener_arguments={},
+    )
 
 
 def _redacted(body: bytes, psid: str) -> bytes:

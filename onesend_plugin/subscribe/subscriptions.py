@@ -17,6 +17,7 @@ from django_q.tasks import async_task
 
 from .. import analytics
 from ..hooks import PluginError, plugins
+from ..hooks.listeners import Call
 from ..messages import UNSUBSCRIBE_PAYLOAD
 from ..models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
 from . import refs
@@ -104,8 +105,10 @@ def confirm_optin(
     tz: str = "",
     token_expires_at: datetime | None = None,
     at: datetime | None = None,
+    told: list[Call] | None = None,
 ) -> Subscriber:
-    """The person accepted the opt-in request: store the token and the consent."""
+    """The person accepted the opt-in request: store the token and the consent. Plugins are
+    told (``subscriber_opted_in``) after commit, once the welcome is queued (``_tell_plugins``)."""
     at = at or timezone.now()
     ref = refs.decode(payload)
     subscriber = _person(page, psid)
@@ -142,27 +145,33 @@ def confirm_optin(
         at=at,
     )
 
-    def after_commit():
-        if page.welcome_message:
-            async_task("onesend_plugin.tasks.send_text", subscriber.pk, page.welcome_message)
-        _tell_plugins(
-            "subscriber_opted_in",
-            subscriber=subscriber,
-            source=ref.entry_point,
-            customer_ref=subscriber.customer_ref,
+    if page.welcome_message:
+        transaction.on_commit(
+            lambda: async_task("onesend_plugin.tasks.send_text", subscriber.pk, page.welcome_message)
         )
-
-    transaction.on_commit(after_commit)
+    arguments = {"subscriber": subscriber, "source": ref.entry_point, "customer_ref": subscriber.customer_ref}
+    _tell_plugins(told, ("subscriber_opted_in", arguments))
     return subscriber
 
 
-def _tell_plugins(hook: str, **arguments) -> None:
-    """After commit, once onesend's own work is queued: a plugin that raises is logged and
-    changes nothing (the other plugins are still told, the webhook batch goes on)."""
-    try:
-        plugins.call_contained(hook, **arguments)
-    except PluginError as exc:
-        logger.error("%s", exc, exc_info=exc)
+def _tell_plugins(told: list[Call] | None, call: Call) -> None:
+    """Tell plugins after commit, once onesend's own work (the welcome, the confirmation) is
+    queued. For a webhook event, ``told`` collects the call: the inbox makes it with the event's
+    other listeners, and a plugin that raises is recorded on the event and called again
+    (``inbox.listeners``). Otherwise (the admin, a send error) there is no event to record it
+    on: a plugin that raises is logged, and changes nothing (the other plugins are still told)."""
+    if told is not None:
+        told.append(call)
+        return
+    hook, arguments = call
+
+    def tell() -> None:
+        try:
+            plugins.call_contained(hook, **arguments)
+        except PluginError as exc:
+            logger.error("%s", exc, exc_info=exc)
+
+    transaction.on_commit(tell)
 
 
 def unsubscribe(
@@ -172,11 +181,14 @@ def unsubscribe(
     reason: str = "stopped",
     topic: str | None = None,
     confirm: bool = False,
+    told: list[Call] | None = None,
 ) -> bool:
     """Stop marketing messages to a person (all topics, or one when Meta's control names it).
 
     ``reason`` is one of ``GONE_STATUS``: it decides the status recorded. Returns False when
-    there was nothing to stop, so repeated STOPs add no records."""
+    there was nothing to stop, so repeated STOPs add no records. Plugins are told
+    (``subscriber_unsubscribed``) after commit, once the confirmation is queued
+    (``_tell_plugins``)."""
     tokens = subscriber.tokens.filter(status=MarketingToken.Status.ACTIVE)
     if topic:
         tokens = tokens.filter(topic=topic)
@@ -200,15 +212,10 @@ def unsubscribe(
         detail=f"{reason}; topic: {topic or 'all'}",
     )
 
-    def after_commit():
-        if confirm:
-            text = (
-                f"You're unsubscribed from {subscriber.page.name}. You won't get marketing messages any more."
-            )
-            async_task("onesend_plugin.tasks.send_text", subscriber.pk, text)
-        _tell_plugins("subscriber_unsubscribed", subscriber=subscriber, source=source)
-
-    transaction.on_commit(after_commit)
+    if confirm:
+        text = f"You're unsubscribed from {subscriber.page.name}. You won't get marketing messages any more."
+        transaction.on_commit(lambda: async_task("onesend_plugin.tasks.send_text", subscriber.pk, text))
+    _tell_plugins(told, ("subscriber_unsubscribed", {"subscriber": subscriber, "source": source}))
     return True
 
 

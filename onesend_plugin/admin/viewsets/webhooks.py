@@ -65,7 +65,8 @@ class WebhookDeliveryViewSet(ScopedViewSetMixin, ModelViewSet):
 
 
 class WebhookEventViewSet(ScopedViewSetMixin, ModelViewSet):
-    """The webhook inbox: every event Meta sent, its processing state and error."""
+    """The webhook inbox: every event Meta sent, its processing state and error, and what the
+    plugins told about it raised (when they are called again, if they are)."""
 
     name = "onesend_inbox"
     url_prefix = "messenger/inbox"
@@ -78,6 +79,8 @@ class WebhookEventViewSet(ScopedViewSetMixin, ModelViewSet):
         "kind",
         "state",
         "error",
+        "listener_errors",
+        "listeners_next_attempt_at",
         "page",
         "page_external_id",
         "psid",
