@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('onesend', '0016_campaign_budget'),
+        ('onesend', '0017_campaign_segment'),
     ]
 
     operations = [
