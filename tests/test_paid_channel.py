@@ -242,3 +242,21 @@ def test_connecting_a_paid_page_subscribes_its_receipts_and_the_health_check_ask
     [shown] = [p for p in simulator.pages() if p["page_id"] == paid_page.page_id]
     assert shown["subscribed_fields"] == [*onboarding.WEBHOOK_FIELDS, *PAID_FIELDS]
     assert page.health["fields_missing"] == [] and onboarding.is_healthy(page.health)
+
+
+@pytest.mark.parametrize("envelope", ["changes", "messaging"])
+def test_a_message_meta_drops_after_accepting_it_becomes_failed_once(
+    simulator, live_server, paid_page, make_subscribers, envelope
+):
+    dropped, kept = make_subscribers(paid_page, 2)
+    send_paid_webhooks(simulator, live_server, paid_page)
+    simulator.configure(paid_webhook_envelope=envelope, duplicate_rate=1)
+    campaign = CampaignFactory(page=paid_page)
+    broadcast.start(campaign)
+    simulator.fail_paid_delivery(dropped.psid, "Unknown Error")
+    wait_for(lambda: campaign.deliveries.filter(state="failed").exists(), what="the failure")
+    simulator.wait_webhooks_drained()
+    rows = {d.psid: (d.state, d.reason, d.error) for d in campaign.deliveries.all()}
+    assert rows == {dropped.psid: ("failed", "undelivered", "Unknown Error"), kept.psid: ("sent", "", "")}
+    counters = analytics.stats(campaign)
+    assert (counters["sent"], counters["failed:undelivered"]) == (1, 1)

@@ -13,7 +13,7 @@ from django.db.models import Q
 
 from .. import bulk, conf
 from ..models import Delivery, MessengerPage, Subscriber
-from .counters import Kind, hourly
+from .counters import Kind, hourly, outcome
 from .storage import bump
 
 
@@ -103,6 +103,51 @@ def record_paid_receipts(
         if read_at is None and tracking_id in earliest["read"]:
             read[pk] = earliest["read"][tracking_id]
     return _save(delivered, read, campaign_of)
+
+
+#: The reason of a paid message Meta accepted, then could not deliver.
+UNDELIVERED = "undelivered"
+
+
+@transaction.atomic
+def record_paid_failures(page: MessengerPage, failures: Iterable[tuple[str, str, str]]) -> int:
+    """Apply ``marketing_message_delivery_failed`` webhooks ``(subscription token, message campaign
+    id, Meta's error)``: Meta accepted the send, then dropped it (changelog 2026-03-31). They carry
+    no tracking id, so, as Meta's page says, the row is found by the token and the campaign (the
+    ``marketing_message_id`` the paid channel keeps in the campaign's message). A sent row becomes
+    failed (``undelivered``, Meta's error in ``error``) once: replays find it failed already."""
+    errors = {(token, campaign): error for token, campaign, error in failures}
+    if not errors:
+        return 0
+    rows = (
+        Delivery.objects.select_for_update(of=("self",))
+        .filter(page=page, state=Delivery.State.SENT)
+        .filter(subscriber__tokens__token__in={token for token, _ in errors})
+        .filter(campaign__message__channel__marketing_message_id__in={campaign for _, campaign in errors})
+        .order_by("id")
+        .values_list(
+            "id",
+            "campaign_id",
+            "subscriber__tokens__token",
+            "campaign__message__channel__marketing_message_id",
+        )
+    )
+    # SQLite hands a JSON string of digits back as a number: compare as text.
+    failed = {
+        pk: (campaign_id, errors[token, str(meta_id)])
+        for pk, campaign_id, token, meta_id in rows
+        if (token, str(meta_id)) in errors
+    }
+    counts: dict[int, Counter] = {}
+    for pk, (campaign_id, error) in failed.items():
+        Delivery.objects.filter(pk=pk).update(
+            state=Delivery.State.FAILED, reason=UNDELIVERED, error=error[:500]
+        )
+        failures_of = counts.setdefault(campaign_id, Counter())
+        failures_of.update({Kind.SENT: -1, outcome(Delivery.State.FAILED, UNDELIVERED): 1})
+    for campaign_id in sorted(counts):
+        bump(campaign_id, counts[campaign_id])
+    return len(failed)
 
 
 def _save(

@@ -15,7 +15,7 @@ from ..subscribe import subscriptions
 
 # Events the person caused: they open (or keep open) Meta's 24 h standard messaging window.
 INTERACTION_KINDS = {"message", "postback", "referral"}
-RECEIPT_KINDS = {"delivery", "read", "paid_delivery", "paid_read"}
+RECEIPT_KINDS = {"delivery", "read", "paid_delivery", "paid_read", "paid_failed"}
 
 
 def handle(event: meta_events.MessagingEvent, page: MessengerPage, told: list[Call]) -> None:
@@ -109,6 +109,14 @@ def handle_receipts(events: list[meta_events.MessagingEvent], page: MessengerPag
         deliveries=[(e.tracking_id, e.timestamp) for e in paid if e.kind == "paid_delivery"],
         reads=[(e.tracking_id, e.timestamp) for e in paid if e.kind == "paid_read"],
     )
+    analytics.record_paid_failures(
+        page,
+        [
+            (e.token, e.campaign_id, e.error_message or "")
+            for e in events
+            if e.kind == "paid_failed" and e.token and e.campaign_id
+        ],
+    )
 
 
 def on_receipt(event: meta_events.MessagingEvent, page: MessengerPage, told: list[Call]) -> None:
@@ -120,6 +128,7 @@ HANDLERS: dict[str, Callable] = {
     "read": on_receipt,
     "paid_delivery": on_receipt,
     "paid_read": on_receipt,
+    "paid_failed": on_receipt,
     "referral": on_referral,
     "postback": on_postback,
     "message": on_message,
