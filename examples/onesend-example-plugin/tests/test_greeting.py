@@ -1,5 +1,7 @@
 """The greeting fills in "{first_name}" from the customer's last order, in a real broadcast."""
 
+from onesend_example_plugin import greeting
+
 ORDER = {"order_id": "1", "value": "20.00", "currency": "EUR"}
 
 
@@ -26,3 +28,21 @@ def test_a_campaign_without_the_placeholder_is_sent_as_written(onesend_subscribe
     ben = onesend_subscribe()
     sent = onesend_send("20 % off today")
     assert [message["text"] for message in sent.threads[ben.psid]] == ["20 % off today"]
+
+
+def test_a_failing_lookup_fails_only_that_person_and_shows_in_the_campaign(
+    onesend_subscribe, onesend_send, monkeypatch
+):
+    def first_name(subscriber):
+        if subscriber.customer_ref == "ben":
+            raise ConnectionError("CRM unreachable")
+        return "Ann"
+
+    monkeypatch.setattr(greeting, "first_name", first_name)
+    ann, ben = onesend_subscribe(customer_ref="ann"), onesend_subscribe(customer_ref="ben")
+    sent = onesend_send("{first_name}, 20 % off today")
+    assert [message["text"] for message in sent.threads[ann.psid]] == ["Ann, 20 % off today"]
+    state, reason, error = sent.outcomes[ben.psid]
+    assert (state, reason) == ("failed", "plugin_error")
+    assert "'example_greeting'" in error and "CRM unreachable" in error
+    assert "CRM unreachable" in sent.campaign.last_error  # what the campaign's page shows
