@@ -4,7 +4,6 @@ import os
 import pytest
 from django.utils import timezone
 
-from onesend_plugin.hooks import plugins
 from onesend_plugin.inbox import drain, storage
 from onesend_plugin.messenger import signature
 
@@ -56,17 +55,9 @@ def post_webhook(client, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
-def register_plugin():
-    """Register plugin objects for one test; they are unregistered afterwards."""
-    registered = []
-
-    def register(plugin, name=None):
-        registered.append(plugins.manager.register(plugin, name=name))
-        return plugin
-
-    yield register
-    for name in registered:
-        plugins.manager.unregister(name=name)
+def register_plugin(onesend_register):
+    """Register plugin objects for one test (the test kit's ``onesend_register``)."""
+    return onesend_register
 
 
 @pytest.fixture
@@ -83,30 +74,11 @@ def sent(monkeypatch):
 
 
 @pytest.fixture
-def connected_page(live_server, simulator, settings):
-    """A Page connected end to end: the site talks to the simulator's Graph API and m.me, and the
-    simulator delivers signed webhooks to the live test server."""
-    from onesend_plugin.models import MessengerPage
-
-    settings.ONESEND = {
-        **settings.ONESEND,
-        "GRAPH_API_BASE_URL": simulator.base_url,
-        "MME_BASE_URL": f"{simulator.base_url}/m.me",
-    }
-    page = MessengerPageFactory(welcome_message="Welcome! Deals are on their way.")
-    simulator.create_page(
-        page_id=page.page_id,
-        name=page.name,
-        username=page.username,
-        access_token=page.access_token,
-        app_id=page.app.app_id,
-    )
-    simulator.configure(
-        webhook_url=f"{live_server.url}/onesend/webhook/{page.app.app_id}/",
-        app_secret=page.app.app_secret,
-        verify_token=page.app.verify_token,
-    )
-    return MessengerPage.objects.get(pk=page.pk)
+def connected_page(onesend_page):
+    """A Page connected end to end (the test kit's ``onesend_page``): the site talks to the
+    simulator's Graph API and m.me, and the simulator delivers signed webhooks to the live test
+    server."""
+    return onesend_page
 
 
 @pytest.fixture
