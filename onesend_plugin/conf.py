@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     # One marketing message per subscriber per this many hours (Meta: 24 h legacy, 48 h since
     # 2025-09-01). A Page may override it.
     "FREQUENCY_CAP_HOURS": 24,
+    # Paid Marketing Messages API: Meta refuses a message to a person who talked with the Page
+    # within this many seconds (the person is skipped, ``recipient_unavailable``). None: no gap.
+    "PAID_MIN_CONVERSATION_GAP_SECONDS": None,
     # Webhook bodies larger than this are refused (Meta batches up to 1000 events per POST;
     # Django itself refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default).
     "WEBHOOK_MAX_BODY_BYTES": 2 * 1024 * 1024,

@@ -260,3 +260,16 @@ def test_a_message_meta_drops_after_accepting_it_becomes_failed_once(
     assert rows == {dropped.psid: ("failed", "undelivered", "Unknown Error"), kept.psid: ("sent", "", "")}
     counters = analytics.stats(campaign)
     assert (counters["sent"], counters["failed:undelivered"]) == (1, 1)
+
+
+def test_a_conversation_gap_skips_people_who_just_talked_with_the_page(
+    simulator, paid_page, make_subscribers, settings
+):
+    people = make_subscribers(paid_page, 2)  # they opened the Page's link a moment ago
+    settings.ONESEND = {**settings.ONESEND, "PAID_MIN_CONVERSATION_GAP_SECONDS": 3600}
+    campaign = CampaignFactory(page=paid_page)
+    broadcast.start(campaign)
+    assert {d.psid: (d.state, d.reason) for d in campaign.deliveries.all()} == {
+        p.psid: ("skipped", "recipient_unavailable") for p in people
+    }
+    assert paid_sends(simulator, paid_page) == {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .. import conf
 from ..messenger import builders
 from ..messenger.client import BatchRequest, GraphClient
 from ..messenger.errors import GraphError
@@ -66,6 +67,7 @@ class MarketingApiChannel:
             message_id=context["marketing_message_id"],
             subscription_token=token,
             message=message,
+            min_conversation_gap_seconds=conf.get("PAID_MIN_CONVERSATION_GAP_SECONDS"),
         )
 
 

@@ -52,12 +52,21 @@ class BatchRequest:
 
     @classmethod
     def paid(
-        cls, *, ad_account_id: str, message_id: str, subscription_token: str, message: Mapping[str, Any]
+        cls,
+        *,
+        ad_account_id: str,
+        message_id: str,
+        subscription_token: str,
+        message: Mapping[str, Any],
+        min_conversation_gap_seconds: int | None = None,
     ) -> BatchRequest:
         """A paid Marketing Messages API send; same arguments as
         :meth:`GraphClient.send_marketing_message`."""
         body = builders.paid_message(
-            message_id=message_id, subscription_token=subscription_token, message=message
+            message_id=message_id,
+            subscription_token=subscription_token,
+            message=message,
+            min_conversation_gap_seconds=min_conversation_gap_seconds,
         )
         return cls(f"{builders.ad_account_path(ad_account_id)}/messages", body)
 

@@ -202,13 +202,28 @@ INSIGHT_FIELDS = (
 )
 
 
-def paid_message(*, message_id: str, subscription_token: str, message: Mapping[str, Any]) -> PaidMessageBody:
-    """A paid marketing message to a subscriber of the Marketing Messages API."""
-    return {
+def paid_message(
+    *,
+    message_id: str,
+    subscription_token: str,
+    message: Mapping[str, Any],
+    min_conversation_gap_seconds: int | None = None,
+) -> PaidMessageBody:
+    """A paid marketing message to a subscriber of the Marketing Messages API (Send Messages on
+    Marketing Message API for Messenger). ``min_conversation_gap_seconds`` (changelog 2026-06-11):
+    Meta refuses the send (2300052) if the person and the Page talked within that many seconds."""
+    body: PaidMessageBody = {
         "message_id": message_id,
         "messenger_delivery_data": {"subscription_token": subscription_token},
         "message": message,
     }
+    if min_conversation_gap_seconds is not None:
+        if min_conversation_gap_seconds <= 0:
+            raise ValueError(
+                f"min_conversation_gap_seconds must be positive, got {min_conversation_gap_seconds}"
+            )
+        body["min_conversation_gap_seconds"] = min_conversation_gap_seconds
+    return body
 
 
 # -- Reading a message back -------------------------------------------------------------------

@@ -240,13 +240,20 @@ class GraphClient(GraphHttp):
         return CampaignInsights.from_graph(body)
 
     def send_marketing_message(
-        self, *, ad_account_id: str, message_id: str, subscription_token: str, message: Mapping[str, Any]
+        self,
+        *,
+        ad_account_id: str,
+        message_id: str,
+        subscription_token: str,
+        message: Mapping[str, Any],
+        min_conversation_gap_seconds: int | None = None,
     ) -> SendResult:
-        """Send a paid marketing message to a subscriber of the new API."""
+        """Send a paid marketing message to a subscriber (see :func:`.builders.paid_message`)."""
         call = BatchRequest.paid(
             ad_account_id=ad_account_id,
             message_id=message_id,
             subscription_token=subscription_token,
             message=message,
+            min_conversation_gap_seconds=min_conversation_gap_seconds,
         )
         return SendResult.from_graph(*self._call("POST", call.relative_url, json_body=call.body))

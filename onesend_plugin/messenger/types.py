@@ -145,12 +145,16 @@ class DeliveryData(TypedDict):
     subscription_token: str
 
 
-class PaidMessageBody(TypedDict):
-    """``POST /act_{ad_account}/messages`` of the paid Marketing Messages API."""
-
+class _PaidMessageFields(TypedDict):
     message_id: str
     messenger_delivery_data: DeliveryData
     message: Mapping[str, Any]
+
+
+class PaidMessageBody(_PaidMessageFields, total=False):
+    """``POST /act_{ad_account}/messages`` of the paid Marketing Messages API."""
+
+    min_conversation_gap_seconds: int
 
 
 class MarketingCampaignBody(TypedDict, total=False):

@@ -1,9 +1,13 @@
 """The Graph client's paid Marketing Messages API calls against the simulator: the delivery
-estimate and the campaign insights."""
+estimate, the campaign insights, the conversation gap."""
 
 from decimal import Decimal
+from functools import partial
 
-from onesend_plugin.messenger.client import CampaignInsights, DeliveryEstimate
+import pytest
+
+from onesend_plugin.messenger.client import BatchRequest, CampaignInsights, DeliveryEstimate
+from onesend_plugin.messenger.errors import NotEligibleYet
 
 from . import test_client_simulator as base
 from .test_client_simulator import PAGE_ID, TEXT, subscriber
@@ -35,3 +39,22 @@ def test_insights_give_delivered_reads_clicks_and_spend(sim, graph):
     assert insights == CampaignInsights(delivered=2, read_rate=Decimal("50"), clicks=1, spend=Decimal("3.00"))
     # the estimate leaves out whoever Meta would refuse for the next 12 hours
     assert graph.delivery_estimate(ad_account_id="42", page_id=PAGE_ID).delivery_upper == 0
+
+
+def test_a_conversation_gap_is_sent_only_when_given(sim, graph):
+    psid, token = subscriber(sim, graph)  # they opened the Page's link a moment ago
+    campaign_id = graph.create_marketing_campaign(ad_account_id="42", name="Summer", page_id=PAGE_ID)
+    send = partial(
+        graph.send_marketing_message, ad_account_id="42", message_id=campaign_id, subscription_token=token
+    )
+    with pytest.raises(NotEligibleYet) as caught:
+        send(message=TEXT, min_conversation_gap_seconds=60)
+    assert (caught.value.code, caught.value.reason) == (2300052, "recipient_unavailable")
+    [result] = graph.batch(
+        [
+            BatchRequest.paid(
+                ad_account_id="42", message_id=campaign_id, subscription_token=token, message=TEXT
+            )
+        ]
+    )
+    assert result.message_id == sim.messages(psid=psid)[-1]["tracking_id"]

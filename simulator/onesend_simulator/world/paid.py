@@ -157,6 +157,7 @@ class PaidMixin(WorldState):
             raise self._paid_error(2300035, "The minimum delay between messages has not been reached")
         if gap is not None:
             # min_conversation_gap_seconds (changelog 2026-06-11): recent organic activity blocks.
+            gap = int(gap) if isinstance(gap, str) and gap.isdigit() else gap  # form-encoded
             if isinstance(gap, bool) or not isinstance(gap, int) or gap <= 0:
                 raise errors.param("Param min_conversation_gap_seconds must be a positive integer")
             if person.last_interaction_ms and now - person.last_interaction_ms < gap * 1000:
