@@ -273,3 +273,24 @@ def test_a_conversation_gap_skips_people_who_just_talked_with_the_page(
         p.psid: ("skipped", "recipient_unavailable") for p in people
     }
     assert paid_sends(simulator, paid_page) == {}
+
+
+def test_a_spent_budget_pauses_the_campaign_and_keeps_the_rest_queued(simulator, paid_page, make_subscribers):
+    make_subscribers(paid_page, 3)
+    simulator.configure(paid_price_cents=100)
+    campaign = CampaignFactory(page=paid_page, budget=250, budget_period=Campaign.BudgetPeriod.LIFETIME)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED and "budget is spent" in campaign.last_error
+    assert Counter(campaign.deliveries.values_list("state", flat=True)) == {"sent": 2, "pending": 1}
+
+
+def test_a_spent_daily_budget_waits_for_the_next_day(simulator, paid_page, make_subscribers):
+    make_subscribers(paid_page, 3)
+    simulator.configure(paid_price_cents=100)
+    campaign = CampaignFactory(page=paid_page, budget=250)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING and "2300054" in campaign.last_error
+    assert campaign.throttled_until > timezone.now() + timedelta(minutes=59)
+    assert Counter(campaign.deliveries.values_list("state", flat=True)) == {"sent": 2, "pending": 1}

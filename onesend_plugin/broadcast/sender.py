@@ -24,6 +24,7 @@ from ..messenger.errors import (
     DEFAULT_RETRY_AFTER,
     MIN_RETRY_AFTER,
     AuthError,
+    BudgetSpent,
     GraphError,
     NotEligibleYet,
     OutsideWindow,
@@ -294,6 +295,12 @@ class Sender:
         if isinstance(result, OutsideWindow):
             return State.FAILED, "outside_window"
         if isinstance(result, RateLimited):
+            return State.PENDING, ""
+        if isinstance(result, BudgetSpent):
+            reason = f"Paused: Meta says the campaign's budget is spent ({result})."
+            Campaign.objects.filter(pk=self.campaign.pk, status=Status.RUNNING).update(
+                status=Status.PAUSED, last_error=reason[:500]
+            )
             return State.PENDING, ""
         if isinstance(result, PaidAccountError):
             pause_page(self.page, f"{result.advice} (Meta: {result})")

@@ -159,13 +159,31 @@ class CampaignNotReady(RateLimited):
     Hold the Page's sends and try again later, as for a throttle, but minutes later.
     """
 
+    #: Seconds to wait when Meta does not say.
+    default_retry_after = WARM_UP_RETRY_AFTER
+
     @property
     def retry_after(self) -> float:
-        """Meta's ``remaining_seconds`` if given, else ``WARM_UP_RETRY_AFTER`` (the usage headers
+        """Meta's ``remaining_seconds`` if given, else ``default_retry_after`` (the usage headers
         speak of the Page's rate, not of the campaign)."""
         if self.remaining_seconds is None:
-            return WARM_UP_RETRY_AFTER
+            return self.default_retry_after
         return max(MIN_RETRY_AFTER, self.remaining_seconds)
+
+
+class DailyBudgetReached(CampaignNotReady):
+    """The campaign spent its daily budget; Meta sends again the next day (2300054, API
+    References). Hold its sends and try again an hour later."""
+
+    default_retry_after = 3600.0
+
+
+class BudgetSpent(GraphError):
+    """The campaign spent its whole budget (2300015 campaign budget, 2300053 lifetime budget; API
+    References of the Marketing Message API for Messenger): nothing more can be sent with it.
+
+    Pause the campaign and say so; the people not reached yet stay queued.
+    """
 
 
 NotEligibleReason = Literal[
@@ -220,8 +238,9 @@ class PageRestricted(AuthError):
 class PaidAccountError(AuthError):
     """The ad account, Page or app cannot send paid marketing messages until a person acts: no
     payment method (2300011), Terms not accepted (2300013, 2300019, 2300066, 2300067, 2300069),
-    region not supported (2300030, 2300031), no permission for the Page (2300039) (API References
-    of the Marketing Message API for Messenger).
+    region not supported (2300030, 2300031), no permission for the Page (2300039), spending
+    limit or balance used up (2300017, 2300056, 2300058, 2300059) (API References of the Marketing
+    Message API for Messenger).
 
     Pause the Page's sends and tell the admin what to do (``advice``); retrying cannot help.
     """
@@ -247,6 +266,10 @@ PAID_ADVICE = {
     "account of a supported country.",
     2300031: "The Page is in a region where Meta offers no paid marketing messages.",
     2300039: "The app has no permission to message for this Page: connect the Page again.",
+    2300017: "The ad account reached its spending limit: raise it in Meta Ads Manager.",
+    2300056: "The ad account reached its total spending limit: raise it in Meta Ads Manager.",
+    2300058: "The ad account's prepaid balance is used up: add funds in Meta Ads Manager.",
+    2300059: "The business's stored balance is too low: add funds in Meta Ads Manager.",
 }
 
 
@@ -316,6 +339,8 @@ PAID_ERROR_TABLE: dict[int, ErrorFactory] = {
     **dict.fromkeys((2300042, 2300043, 2300044), _not_eligible("meta_frequency_cap")),
     **dict.fromkeys((2300036, 2300052, 1893047), _not_eligible("recipient_unavailable")),
     2300078: RateLimited,
+    2300054: DailyBudgetReached,
+    **dict.fromkeys((2300015, 2300053), BudgetSpent),
     2300032: _not_eligible("recipient_region"),
     **dict.fromkeys(PAID_ADVICE, PaidAccountError),
 }

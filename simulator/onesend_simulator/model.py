@@ -130,6 +130,9 @@ class Campaign:
     daily_budget: int | None = None
     lifetime_budget: int | None = None
     created_ms: int = 0
+    sent: int = 0  # paid messages accepted, in all and on ``day`` (UTC date)
+    day: str = ""
+    sent_on_day: int = 0
 
 
 @dataclass

@@ -6,7 +6,9 @@ import pytest
 from onesend_plugin.messenger.errors import (
     WARM_UP_RETRY_AFTER,
     BadRequest,
+    BudgetSpent,
     CampaignNotReady,
+    DailyBudgetReached,
     NotEligibleYet,
     PaidAccountError,
     RateLimited,
@@ -30,6 +32,9 @@ TABLE = [
     (2300019, PaidAccountError, None),
     (2300031, PaidAccountError, None),
     (2300026, BadRequest, None),  # too many buttons: the content is wrong
+    (2300053, BudgetSpent, None),
+    (2300054, DailyBudgetReached, None),
+    (2300058, PaidAccountError, None),
 ]
 
 
@@ -49,9 +54,10 @@ def test_a_pacing_refusal_waits_the_remaining_seconds():
     assert error_from_response(400, as_text, {}).retry_after == 7
 
 
-def test_a_warming_campaign_is_tried_again_minutes_later():
+def test_a_warming_campaign_is_tried_again_minutes_later_and_a_spent_day_an_hour_later():
     headers = {"X-App-Usage": '{"call_count": 10, "estimated_time_to_regain_access": 0}'}
     assert error_from_response(400, envelope(2300003), headers).retry_after == WARM_UP_RETRY_AFTER
+    assert error_from_response(400, envelope(2300054), headers).retry_after == 3600
 
 
 def test_an_account_error_says_what_to_do():

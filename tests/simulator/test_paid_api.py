@@ -205,3 +205,12 @@ def test_estimate_and_insights_as_meta_shows_them(sim, graph: Graph, paid):
     [row] = graph.request("GET", f"{paid.campaign_id}/insights").json()["data"]
     assert all(isinstance(value, str) for value in row.values())
     assert (row["marketing_messages_delivered"], row["marketing_messages_spend"]) == ("1", "0.01")
+
+
+@pytest.mark.parametrize(("budget", "code"), [("lifetime_budget", 2300053), ("daily_budget", 2300054)])
+def test_sends_stop_at_the_budget(sim, graph: Graph, paid, budget, code):
+    sim.configure(paid_price_cents=2, paid_cooldown_seconds=0)
+    campaign_id = create(graph, **{budget: 5}).json()["id"]
+    assert paid.send(message_id=campaign_id).status_code == 200
+    assert paid.send(message_id=campaign_id).status_code == 200
+    assert_error(paid.send(message_id=campaign_id), code)

@@ -109,15 +109,31 @@ class PaidMixin(WorldState):
         if now_ms() - campaign.created_ms < self.config.campaign_warmup_seconds * 1000:
             # FAQs: wait at least 60 minutes after creating a campaign; changelog 2026-05-05.
             raise self._paid_error(2300003, "The message must be in active status before it can be sent")
+        self._check_budget(campaign)
         content = self._paid_content(page, params.get("message"))
         window, now = self._window(page, content.media)
         person = self._paid_person(token, params.get("min_conversation_gap_seconds"))
         item = self._record(page, person, content, token, "marketing")
         item.update(tracking_id=str(uuid.uuid4()), campaign_id=campaign.campaign_id)
         token.last_paid_ms = item["timestamp"]
+        campaign.sent += 1
+        campaign.sent_on_day += 1
         window.record(now)
         self._after_paid_send(page, person, item)
         return {"success": True, "marketing_message_tracking_id": item["tracking_id"]}
+
+    def _check_budget(self, campaign: Campaign) -> None:
+        """Sends stop at the campaign's budget (API References: 2300053 lifetime budget reached,
+        2300054 daily budget reached, "resumes tomorrow"). A message costs ``paid_price_cents``
+        (Meta bills delivered ones; here every accepted one)."""
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        if campaign.day != today:
+            campaign.day, campaign.sent_on_day = today, 0
+        price = self.config.paid_price_cents
+        if campaign.lifetime_budget is not None and (campaign.sent + 1) * price > campaign.lifetime_budget:
+            raise self._paid_error(2300053, "The campaign reached its lifetime budget")
+        if campaign.daily_budget is not None and (campaign.sent_on_day + 1) * price > campaign.daily_budget:
+            raise self._paid_error(2300054, "The campaign reached its daily budget; it resumes tomorrow")
 
     def _check_account(self) -> None:
         """The ad account's state, set by ``paid_account_error`` (API References: sends and
