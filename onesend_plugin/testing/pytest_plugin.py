@@ -175,6 +175,9 @@ def onesend_send(onesend_page: MessengerPage, simulator: SimulatorRemote) -> Cal
             timeout=WAIT_SECONDS,
             what="the campaign to finish",
         )
+        # The simulator's delivery receipts reach the site on their own; once they are processed,
+        # nothing is still writing when the test asserts or its database is flushed.
+        simulator.wait_webhooks_drained(timeout=WAIT_SECONDS)
         campaign.refresh_from_db()
         threads: dict[str, list[dict[str, Any]]] = {}
         for message in simulator.messages(onesend_page.page_id)[seen:]:
