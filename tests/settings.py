@@ -9,17 +9,8 @@ import tempfile
 from example_site.settings import *  # noqa: F403
 
 if not os.environ.get("DATABASE_URL"):
-    # A file, not ":memory:": the live test server and the simulator's webhooks run in other
-    # threads, which need connections of their own to the same database.
-    _db = os.path.join(tempfile.mkdtemp(prefix="onesend-test-db-"), "test.sqlite3")
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": _db,
-            "TEST": {"NAME": _db},
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
-        }
-    }
+    # The plugin test kit's SQLite file, which the live server's threads can share.
+    from onesend_plugin.testing.settings import DATABASES
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

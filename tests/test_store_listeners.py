@@ -86,7 +86,7 @@ def test_every_source_reaches_the_listeners_once(report, acme, listener, source)
     assert StoreEvent.objects.get().listener_errors == ""
 
 
-def test_a_listener_that_raises_loses_nothing(report, acme, listener, register_plugin):
+def test_a_listener_that_raises_loses_nothing(report, acme, listener, register_plugin, admin_client):
     campaign = clicked_campaign(acme, "c-7")
     broken = register_plugin(Listener(fail=True), name="shop.broken")  # called first: newest
     report(acme, "python")
@@ -96,6 +96,8 @@ def test_a_listener_that_raises_loses_nothing(report, acme, listener, register_p
     conversion = Conversion.objects.get()
     assert (conversion.order_id, conversion.campaign, conversion.via) == ("5001", campaign, "click")
     assert len(broken.orders) == len(listener.orders) == len(listener.events) == 1
+    listing = admin_client.get("/admin/messenger/store-events/").content.decode()
+    assert "shop.broken in order_placed" in listing  # in the list, not only on the event's page
 
 
 def test_a_cart_and_another_event_reach_their_typed_hooks(

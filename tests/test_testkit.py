@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from onesend_plugin.hooks import hookimpl
-from onesend_plugin.models import ConsentRecord
+from onesend_plugin.models import ConsentRecord, Conversion
 from onesend_plugin.testing import pytest_plugin
 from onesend_plugin.testing.pytest_plugin import Outcome
 
@@ -31,7 +31,7 @@ def test_the_kit_is_a_pytest_plugin_that_touches_nothing_unless_asked(pytestconf
     assert pytestconfig.pluginmanager.get_plugin("onesend") is pytest_plugin  # the entry point
     source = Path(pytest_plugin.__file__).read_text()
     fixtures = re.findall(r"^@pytest\.fixture(.*)\ndef (\w+)\(", source, re.M)
-    assert len(fixtures) == 6
+    assert len(fixtures) == 7
     assert [name for args, name in fixtures if not name.startswith("onesend_") or "autouse" in args] == []
 
 
@@ -78,6 +78,7 @@ def test_campaign_fields_choose_the_audience(onesend_subscribe, onesend_send):
     onesend_subscribe()
     sent = onesend_send("Just for you", buttons=[("Shop", "https://shop.example/")], include_tags="vip")
     assert list(sent.outcomes) == [vip.psid]
+    assert list(onesend_send("Again", include_tags=["vip", "gold"]).outcomes) == [vip.psid]
     [message] = sent.threads[vip.psid]
     assert (message["type"], message["text"]) == ("button", "Just for you")
     assert [button["title"] for button in message["buttons"]] == ["Shop"]
@@ -90,11 +91,11 @@ def test_a_failing_plugin_shows_in_the_outcomes(onesend_subscribe, onesend_regis
             raise ValueError("no first name")
 
     ann = onesend_subscribe()
-    onesend_register(Broken(), name="broken")
+    onesend_register(Broken())  # named after its class
     sent = onesend_send()
     outcome = sent.outcomes[ann.psid]
     assert (outcome.state, outcome.reason) == ("failed", "plugin_error")
-    assert "'broken'" in outcome.error and "no first name" in outcome.error
+    assert "'Broken'" in outcome.error and "no first name" in outcome.error
     assert sent.threads == {}
 
 
@@ -116,3 +117,13 @@ def test_a_tracked_event_is_processed_and_heard_by_listeners(onesend_track, ones
     )
     assert (event.state, event.listener_errors) == ("processed", "")
     assert orders == [("1001", "59.90", "c-42")]
+
+
+@pytest.mark.django_db
+def test_a_signed_post_is_processed_when_it_returns(onesend_post, onesend_account):
+    url = f"/onesend/events/{onesend_account.slug}/"
+    order = {"event": "order_placed", "customer_ref": "c-42", "idempotency_key": "order:1002"}
+    order["properties"] = {"order_id": "1002", "value": "10.00", "currency": "EUR"}
+    assert onesend_post(url, order, secret="forged").status_code == 403
+    assert onesend_post(url, order).status_code < 300
+    assert Conversion.objects.get().order_id == "1002"  # processed in a plain db test

@@ -7,6 +7,7 @@ import json
 
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.ui.tables import Column
 from wagtail.admin.views.generic.models import InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 
@@ -45,7 +46,15 @@ class StoreEventViewSet(ScopedViewSetMixin, ModelViewSet):
         "properties",
     ]
     copy_view_enabled = False
-    list_display = ["name", "customer_ref", "account", "state", "error", "occurred_at"]
+    list_display = [
+        "name",
+        "customer_ref",
+        "account",
+        "state",
+        # A processed event whose listener failed has no processing error: show the listener's.
+        Column("error", label=_("Error"), accessor=lambda event: event.error or event.listener_errors),
+        "occurred_at",
+    ]
     list_filter = ["state", "name", "source"]
     search_fields = ["name", "customer_ref", "idempotency_key"]
     exclude_form_fields = []

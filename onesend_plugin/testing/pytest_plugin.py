@@ -10,11 +10,14 @@ pytest-django and onesend-simulator (whose own fixtures, ``simulator`` and frien
   the simulator's Graph API and m.me, and the simulator delivers signed webhooks to a live server.
 * ``onesend_subscribe(customer_ref="", tags=(), source="test")``: a new person who opens the Page's
   link and accepts the opt-in request, as in Messenger; returns their ``Subscriber``.
-* ``onesend_register(plugin, name=None)``: register a plugin object for one test.
+* ``onesend_register(plugin, name=None)``: register a plugin object for one test (named after
+  its module or class unless ``name`` is given).
 * ``onesend_send(text, buttons=(), **campaign_fields)``: compose a campaign, send it and return
   a ``Sent``: each person's ``Outcome`` and thread (what the simulator received for them).
 * ``onesend_track(name, customer_ref=..., properties=None, idempotency_key=None)``: report a store
   event and process it (listeners included); returns the ``StoreEvent``.
+* ``onesend_post(url, payload, secret=None)``: POST JSON signed as ``signed_request`` expects,
+  the work it queues done before it returns; returns the response.
 
 Everything waits on conditions, never on sleeps. Django is imported inside the fixtures: pytest
 loads this module before Django is set up.
@@ -38,6 +41,8 @@ __all__ = ["Outcome", "Sent"]
 
 _numbers = itertools.count(1)
 WAIT_SECONDS = 30.0  # a broadcast to a handful of people takes well under a second
+#: Campaign fields that hold comma-separated names.
+LIST_FIELDS = {"include_tags", "exclude_tags", "include_refs", "exclude_refs"}
 
 
 class Outcome(NamedTuple):
@@ -143,6 +148,10 @@ def onesend_register() -> Iterator[Callable[..., Any]]:
     names: list[str] = []
 
     def register(plugin: Any, name: str | None = None) -> Any:
+        # pluggy would name it by its id(): errors would say "The plugin '1400519…' failed".
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if plugins.manager.has_plugin(name):
+            name = f"{name}#{len(names) + 1}"
         names.append(plugins.manager.register(plugin, name=name))
         return plugin
 
@@ -164,6 +173,9 @@ def onesend_send(onesend_page: MessengerPage, simulator: SimulatorRemote) -> Cal
         text: str = "Summer sale: 30 % off today", buttons: Iterable[tuple[str, str]] = (), **fields: Any
     ):
         fields.setdefault("name", f"Campaign {next(_numbers)}")
+        for field in LIST_FIELDS & fields.keys():  # a list reads as the editor's "a, b"
+            if not isinstance(fields[field], str):
+                fields[field] = ", ".join(fields[field])
         campaign = Campaign.objects.create(page=onesend_page, text=text, live=True, **fields)
         for title, url in buttons:
             CampaignButton.objects.create(campaign=campaign, title=title, url=url)
@@ -215,3 +227,26 @@ def onesend_track(
         return event
 
     return track
+
+
+@pytest.fixture
+def onesend_post(
+    onesend_account: Account, client: Any, django_capture_on_commit_callbacks: Any
+) -> Callable[..., Any]:
+    """What a shop's server does to a view guarded by ``signed_request`` (or to onesend's event
+    endpoint): the JSON body signed with the account's events secret (or ``secret``, to test a
+    forgery). Processing runs after commit; it has run when this returns, with or without a
+    live server."""
+    import json
+
+    from onesend_plugin.store import sign
+
+    def post(url: str, payload: Any, secret: str | None = None) -> Any:
+        body = json.dumps(payload).encode()
+        signature = sign(body, onesend_account.events_secret if secret is None else secret)
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                url, data=body, content_type="application/json", headers={"X-Onesend-Signature": signature}
+            )
+
+    return post

@@ -71,7 +71,15 @@ DATABASES = {
     }
 }
 
-Q_CLUSTER = {"name": "onesend-tests", "orm": "default", "sync": True, "timeout": 60, "retry": 120}
+# "log_level": django-q2's INFO lines would flood every failing test's output.
+Q_CLUSTER = {
+    "name": "onesend-tests",
+    "orm": "default",
+    "sync": True,
+    "timeout": 60,
+    "retry": 120,
+    "log_level": "WARNING",
+}
 ONESEND = {"LOAD_ENTRYPOINTS": True}  # the fixtures point the Graph API at the simulator
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
