@@ -5,7 +5,9 @@ plugins that read or replace them (``build_message``, ``before_send``); and ``Se
 A campaign is exactly one of: a text, a button template (text with URL buttons), a generic
 template with one card (an image, its title, subtitle and buttons), or a video or file. Any of
 them may carry quick replies. A plugin may return any message the Send API accepts; these are
-the ones it will be given. They are defined with the rest of Meta's wire format, in
+the ones it will be given. A Page on Meta's paid Marketing Messages API gets the same shapes:
+onesend wraps the message in the paid body (``PaidMessageBody``) after the hooks, so a plugin
+handles one shape whatever the channel. They are defined with the rest of Meta's wire format, in
 ``onesend_plugin.messenger.types``.
 """
 
