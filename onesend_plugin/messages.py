@@ -109,6 +109,17 @@ def build(campaign: Campaign) -> Message:
     return message
 
 
+def check(value: object) -> None:
+    """Raise ``TypeError`` unless ``value`` is a message at first sight: a dict with a ``text`` or
+    an ``attachment``. A plugin's ``build_message`` result is checked where it is received, so
+    the error names that plugin (not the next one to read the message, nor Meta's refusal of
+    it); Meta still judges the details."""
+    if not isinstance(value, dict):
+        raise TypeError(f"returned a {type(value).__name__}, not a message")
+    if "text" not in value and "attachment" not in value:
+        raise TypeError("returned a dict with neither 'text' nor 'attachment', not a message")
+
+
 def is_media(message: dict) -> bool:
     """Whether Meta counts the message against the (much lower) media rate limit."""
     return builders.is_media(message)

@@ -62,6 +62,42 @@ def test_a_plugin_failing_for_one_recipient_fails_that_row_only(
     assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in others}
 
 
+@pytest.mark.parametrize(
+    "returned, problem",
+    [
+        ("Hi Ann", "returned a str, not a message"),
+        ([{"text": "Hi Ann"}], "returned a list, not a message"),
+        ({}, "returned a dict with neither 'text' nor 'attachment'"),
+        ({"quick_replies": []}, "returned a dict with neither 'text' nor 'attachment'"),
+    ],
+    ids=["str", "list", "empty dict", "no content"],
+)
+def test_a_build_message_returning_no_message_fails_that_row_naming_the_plugin(
+    simulator, sim_page, make_subscribers, register_plugin, returned, problem
+):
+    victim, *others = make_subscribers(sim_page, 3)
+
+    class Garbage:
+        @hookimpl
+        def build_message(self, subscriber):
+            if subscriber.pk == victim.pk:
+                return returned
+
+    class Reader:
+        @hookimpl
+        def before_send(self, message):
+            assert message["text"]
+
+    register_plugin(Reader(), name="reader")
+    register_plugin(Garbage(), name="garbage")
+    campaign = CampaignFactory(page=sim_page)
+    broadcast.start(campaign)
+    row = campaign.deliveries.get(subscriber=victim)
+    assert (row.state, row.reason) == ("failed", "plugin_error")
+    assert "The plugin 'garbage' failed in build_message" in row.error and problem in row.error
+    assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in others}
+
+
 def test_after_send_sees_saved_outcomes_and_its_failure_changes_none(
     simulator, sim_page, make_subscribers, register_plugin
 ):

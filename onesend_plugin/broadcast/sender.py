@@ -242,7 +242,11 @@ class Sender:
         campaign, subscriber = self.campaign, row.subscriber
         if build:
             replaced = plugins.call_contained(
-                "build_message", campaign=campaign, subscriber=subscriber, message=message
+                "build_message",
+                check=messages.check,
+                campaign=campaign,
+                subscriber=subscriber,
+                message=message,
             )
             message = replaced or message
         if self.tracks_clicks:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -180,13 +180,17 @@ class Plugins:
         impls = getattr(self.manager.hook, hook_name).get_hookimpls()
         return [impl for impl in reversed(impls) if impl.plugin_name not in self.builtin]
 
-    def call_contained(self, hook_name: str, **arguments: Any) -> Any:
+    def call_contained(
+        self, hook_name: str, *, check: Callable[[Any], None] | None = None, **arguments: Any
+    ) -> Any:
         """Call a hook as pluggy would (newest plugin first, ``tryfirst``/``trylast``, the
         first non-None result for ``firstresult`` hooks, else the list of them), but one
         implementation at a time, so an implementation that raises is known by name: it
         raises ``PluginError``, and the caller records it against the one recipient or campaign
-        concerned. A ``firstresult`` hook stops at the failure; any other hook calls every
-        implementation first, then raises the first failure. Hook wrappers are not run."""
+        concerned. ``check`` is given each non-None result: what it raises (the result is not
+        what the hook returns) is that implementation's failure, the same way. A
+        ``firstresult`` hook stops at the failure; any other hook calls every implementation
+        first, then raises the first failure. Hook wrappers are not run."""
         caller = getattr(self.manager.hook, hook_name)
         firstresult = caller.spec.opts.get("firstresult", False)
         arguments = {**caller.spec.kwargdefaults, **arguments}
@@ -195,7 +199,7 @@ class Plugins:
             if impl.wrapper or impl.hookwrapper:
                 continue
             try:
-                result = call_one(hook_name, impl, arguments)
+                result = call_one(hook_name, impl, arguments, check)
             except PluginError as exc:
                 if firstresult:
                     raise
@@ -224,12 +228,20 @@ class Plugins:
         return queryset
 
 
-def call_one(hook_name: str, impl: pluggy.HookImpl, arguments: dict[str, Any]) -> Any:
-    """One implementation, given the arguments it accepts; what it raises becomes a
-    ``PluginError`` naming its plugin. Every contained call (the engine's, the store's
-    listeners) goes through here."""
+def call_one(
+    hook_name: str,
+    impl: pluggy.HookImpl,
+    arguments: dict[str, Any],
+    check: Callable[[Any], None] | None = None,
+) -> Any:
+    """One implementation, given the arguments it accepts; what it raises, or what ``check``
+    raises for its non-None result, becomes a ``PluginError`` naming its plugin. Every
+    contained call (the engine's, the store's listeners) goes through here."""
     accepted = {name: arguments[name] for name in (*impl.argnames, *impl.kwargnames) if name in arguments}
     try:
-        return impl.function(**accepted)
+        result = impl.function(**accepted)
+        if check is not None and result is not None:
+            check(result)
+        return result
     except Exception as exc:
         raise PluginError(impl.plugin_name, hook_name, exc) from exc

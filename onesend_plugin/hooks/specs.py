@@ -143,7 +143,9 @@ def build_message(campaign: Campaign, subscriber: Subscriber, message: Message) 
     text), or None to keep it. ``message`` is this recipient's own deep copy, so changing it
     in place changes this recipient's message only. Its shapes are in
     ``onesend_plugin.hooks.types``. If it raises, this recipient is not sent the message: their
-    row fails with reason ``plugin_error`` and the error, and the others are sent."""
+    row fails with reason ``plugin_error`` and the error, and the others are sent. A replacement
+    must be a dict with a ``text`` or an ``attachment`` (Meta judges the rest): anything else,
+    ``{}`` included, fails the row the same way, the error saying what was returned."""
 
 
 @hookspec
