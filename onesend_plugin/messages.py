@@ -116,8 +116,19 @@ def check(value: object) -> None:
     it); Meta still judges the details."""
     if not isinstance(value, dict):
         raise TypeError(f"returned a {type(value).__name__}, not a message")
-    if "text" not in value and "attachment" not in value:
+    if not builders.has_content(value):
         raise TypeError("returned a dict with neither 'text' nor 'attachment', not a message")
+
+
+def with_unsubscribe(message: Message) -> Message:
+    """``message`` with onesend's Unsubscribe quick reply last, once: put back on what plugins
+    made of a campaign's message, so none can remove, change or duplicate the way out."""
+    return builders.with_last_quick_reply(message, UNSUBSCRIBE_QUICK_REPLY)
+
+
+def has_unsubscribe(message: Message) -> bool:
+    """Whether the message carries onesend's Unsubscribe quick reply."""
+    return UNSUBSCRIBE_QUICK_REPLY in builders.quick_replies(message)
 
 
 def is_media(message: dict) -> bool:

@@ -98,6 +98,45 @@ def test_a_build_message_returning_no_message_fails_that_row_naming_the_plugin(
     assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in others}
 
 
+SIZES = {"content_type": "text", "title": "Sizes", "payload": "SIZES"}
+UNSUBSCRIBE = {"content_type": "text", "title": "Unsubscribe", "payload": "ONESEND_UNSUBSCRIBE"}
+
+
+@pytest.mark.parametrize("unsubscribe_quick_reply", [True, False])
+def test_the_unsubscribe_quick_reply_is_on_every_message_whatever_plugins_make_of_it(
+    simulator, sim_page, make_subscribers, register_plugin, unsubscribe_quick_reply
+):
+    fresh, added, twice, removed = make_subscribers(sim_page, 4)
+    built = {
+        fresh.pk: {"text": "brand new"},
+        added.pk: {"text": "sizes?", "quick_replies": [SIZES]},
+        twice.pk: {"text": "twice", "quick_replies": [UNSUBSCRIBE, SIZES, {**UNSUBSCRIBE, "title": "Stay"}]},
+    }
+
+    class Rebuild:
+        @hookimpl
+        def build_message(self, subscriber):
+            return built.get(subscriber.pk)
+
+        @hookimpl
+        def before_send(self, subscriber, message):
+            if subscriber.pk == removed.pk:
+                message.pop("quick_replies", None)
+
+    register_plugin(Rebuild(), name="rebuild")
+    campaign = CampaignFactory(page=sim_page, unsubscribe_quick_reply=unsubscribe_quick_reply)
+    broadcast.start(campaign)
+    sent = [m for m in simulator.messages(sim_page.page_id) if m.get("type") != "optin"]
+    replies = {m["psid"]: m.get("quick_replies", []) for m in sent}
+    unsubscribe = [UNSUBSCRIBE] if unsubscribe_quick_reply else []
+    assert replies == {
+        fresh.psid: unsubscribe,
+        added.psid: [SIZES, *unsubscribe],
+        twice.psid: [SIZES, *unsubscribe] if unsubscribe_quick_reply else built[twice.pk]["quick_replies"],
+        removed.psid: unsubscribe,
+    }
+
+
 def test_after_send_sees_saved_outcomes_and_its_failure_changes_none(
     simulator, sim_page, make_subscribers, register_plugin
 ):

@@ -89,6 +89,7 @@ class Sender:
         self.bucket, self.rate = ratelimit.bucket(self.page, media)
         self.batch_size = ratelimit.batch_size(media, self.rate, conf.get("BATCH_SIZE"))
         self.tracks_clicks = bool(analytics.button_urls(self.message))
+        self.unsubscribable = messages.has_unsubscribe(self.message)
         # Encoded once: recipients whose message no plugin or link tracking changed share it.
         self.message_json = json.dumps(self.message, separators=(",", ":"))
         self.outcomes: Counter[str] = Counter()
@@ -237,7 +238,9 @@ class Sender:
     def _message_for(self, row: Delivery, build: bool, veto: bool) -> Message | None:
         """The row's message: with plugins, a deep copy of the campaign's (so no change a
         plugin makes reaches another recipient) that ``build_message`` may replace; with
-        tracked links. None when ``before_send`` vetoes it; ``PluginError`` when a plugin fails."""
+        tracked links, and the campaign's Unsubscribe quick reply put back after the hooks (see
+        ``messages.with_unsubscribe``). None when ``before_send`` vetoes it; ``PluginError``
+        when a plugin fails."""
         message = copy.deepcopy(self.message) if build or veto else self.message
         campaign, subscriber = self.campaign, row.subscriber
         if build:
@@ -255,6 +258,8 @@ class Sender:
             "before_send", campaign=campaign, subscriber=subscriber, message=message
         ):
             return None
+        if self.unsubscribable and (build or veto):
+            message = messages.with_unsubscribe(message)
         return message
 
     def _record(self, claimed_at: datetime, ready, results, attempted_at: datetime, previous: dict) -> float:

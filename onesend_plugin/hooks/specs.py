@@ -145,7 +145,10 @@ def build_message(campaign: Campaign, subscriber: Subscriber, message: Message) 
     ``onesend_plugin.hooks.types``. If it raises, this recipient is not sent the message: their
     row fails with reason ``plugin_error`` and the error, and the others are sent. A replacement
     must be a dict with a ``text`` or an ``attachment`` (Meta judges the rest): anything else,
-    ``{}`` included, fails the row the same way, the error saying what was returned."""
+    ``{}`` included, fails the row the same way, the error saying what was returned. When the
+    campaign carries onesend's Unsubscribe quick reply, it is put back (last, once) after
+    ``build_message`` and ``before_send``: a replacement needs none, and no plugin can remove,
+    change or duplicate it."""
 
 
 @hookspec
@@ -153,6 +156,7 @@ def before_send(campaign: Campaign, subscriber: Subscriber, message: Message) ->
     """Return False to veto sending ``message`` to ``subscriber``: the recipient is skipped
     (reason ``vetoed``) and does not get this campaign later. Every implementation is asked.
     If one raises, the recipient's row fails with reason ``plugin_error``, as for
+    ``build_message``. The Unsubscribe quick reply is put back after it, as after
     ``build_message``."""
 
 

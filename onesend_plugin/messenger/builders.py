@@ -76,6 +76,27 @@ def with_quick_replies(message: Message, replies: Sequence[QuickReply]) -> Messa
     return {**message, "quick_replies": list(replies)}  # type: ignore[return-value]
 
 
+def quick_replies(message: Mapping[str, Any]) -> list[Any]:
+    """The message's quick replies (none when they are not a list)."""
+    replies = message.get("quick_replies")
+    return replies if isinstance(replies, list) else []
+
+
+def with_last_quick_reply(message: Message, reply: QuickReply) -> Message:
+    """``message`` with ``reply`` as its last quick reply, once: any other with its payload goes."""
+    others = [
+        other
+        for other in quick_replies(message)
+        if not (isinstance(other, dict) and other.get("payload") == reply["payload"])
+    ]
+    return with_quick_replies(message, [*others, reply])
+
+
+def has_content(message: Mapping[str, Any]) -> bool:
+    """Whether the message has what Meta sends: a text or an attachment."""
+    return "text" in message or "attachment" in message
+
+
 def optin_request(
     *,
     title: str,
