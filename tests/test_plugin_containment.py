@@ -98,6 +98,29 @@ def test_a_build_message_returning_no_message_fails_that_row_naming_the_plugin(
     assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in others}
 
 
+def test_a_message_meta_refuses_fails_its_row_with_metas_message(
+    simulator, sim_page, make_subscribers, register_plugin
+):
+    victim, other = make_subscribers(sim_page, 2)
+
+    class Both:
+        @hookimpl
+        def build_message(self, subscriber):
+            if subscriber.pk == victim.pk:
+                return {
+                    "text": "Hi",
+                    "attachment": {"type": "file", "payload": {"url": "https://x.example/"}},
+                }
+
+    register_plugin(Both(), name="both")
+    campaign = CampaignFactory(page=sim_page)
+    broadcast.start(campaign)
+    row = campaign.deliveries.get(subscriber=victim)
+    assert (row.state, row.reason) == ("failed", "error_100")
+    assert "exactly one of text or attachment" in row.error and "code=100" in row.error
+    assert campaign.deliveries.get(subscriber=other).error == ""
+
+
 SIZES = {"content_type": "text", "title": "Sizes", "payload": "SIZES"}
 UNSUBSCRIBE = {"content_type": "text", "title": "Unsubscribe", "payload": "ONESEND_UNSUBSCRIBE"}
 

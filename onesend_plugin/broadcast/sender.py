@@ -267,7 +267,7 @@ class Sender:
         throttled the Page."""
         now = timezone.now()
         sent: list[Delivery] = []
-        groups: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+        groups: dict[tuple[str, str, str], list[Delivery]] = defaultdict(list)
         hold = 0.0
         max_attempts = conf.get("MAX_ATTEMPTS")
         waiting: list[tuple[Delivery, datetime | None]] = []
@@ -282,12 +282,16 @@ class Sender:
                 waiting.append((row, self.channel.eligible_at(row.subscriber, self.client)))
                 continue
             row.state, row.reason = self._outcome(row, result, max_attempts)
-            groups[row.state, row.reason].append(row)
+            # Meta's message, unless the row goes back to the queue (a later send would keep it).
+            error = "" if row.state == State.PENDING else str(result)
+            groups[row.state, row.reason, error].append(row)
             if isinstance(result, RateLimited):
                 hold = max(hold, result.retry_after)
         with transaction.atomic():
             counters = self._save(claimed_at, sent, groups, now)
-            unsent = [r.subscriber_id for (state, _), rows in groups.items() if state in UNSENT for r in rows]
+            unsent = [
+                r.subscriber_id for (state, *_), rows in groups.items() if state in UNSENT for r in rows
+            ]
             unsent += self._wait_for_meta(claimed_at, waiting, counters, now)
             release_cooldown(unsent, attempted_at, previous)
             analytics.bump(self.campaign.pk, counters)
@@ -353,15 +357,16 @@ class Sender:
         """Write the outcomes of the rows still owned; returns the counters to bump."""
         recorded = mark_sent(claimed_at, sent, now)
         counters = {Kind.SENT: recorded, per_minute(Kind.SENT, now): recorded}
-        for (state, reason), rows in groups.items():
-            update = {"state": state, "reason": reason}
+        for (state, reason, error), rows in groups.items():
+            update = {"state": state, "reason": reason, "error": error}
             if state == State.PENDING:  # back in the queue for another attempt
                 update.update(claimed_at=None, sent_at=None, attempts=F("attempts") + 1)
             recorded = owned(claimed_at, State.SENDING).filter(id__in=[r.id for r in rows]).update(**update)
             if state in (State.FAILED, State.UNKNOWN):
                 self.outcomes["failed"] += recorded
             if state != State.PENDING:
-                counters[outcome(state, reason)] = recorded
+                name = outcome(state, reason)
+                counters[name] = counters.get(name, 0) + recorded
         return counters
 
     def _after_batch(self, hold: float, any_sent: bool) -> float:
