@@ -265,8 +265,8 @@ def test_a_plugin_changing_the_message_in_place_changes_its_recipients_only(
     assert titles == {victim.psid: "Just for you", **{p.psid: "Shop now" for p in others}}
 
 
-def test_the_error_rate_pause_names_the_plugin(
-    simulator, sim_page, make_subscribers, register_plugin, settings
+def test_the_error_rate_pause_names_the_plugin_and_counts_the_whole_batch(
+    simulator, sim_page, make_subscribers, register_plugin, settings, caplog
 ):
     settings.ONESEND = {**settings.ONESEND, "ERROR_RATE_MIN_SAMPLE": 4}
     lucky, *people = make_subscribers(sim_page, 5)
@@ -279,10 +279,15 @@ def test_the_error_rate_pause_names_the_plugin(
 
     register_plugin(Broken(), name="greeting")
     campaign = CampaignFactory(page=sim_page)
-    broadcast.start(campaign)
+    with caplog.at_level(logging.WARNING):
+        broadcast.start(campaign)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED
+    assert campaign.last_error.startswith("Paused automatically: 4 of 5 messages failed.")
     assert "the plugin 'greeting'" in campaign.last_error
+    assert Counter(campaign.deliveries.values_list("state", flat=True)) == {"failed": 4, "sent": 1}
+    logged = [r.getMessage() for r in caplog.records if "Paused automatically" in r.getMessage()]
+    assert logged == [f"Campaign {campaign.pk}: {campaign.last_error}"]
     assert not campaign.deliveries.filter(state__in=("claimed", "sending")).exists()
 
 

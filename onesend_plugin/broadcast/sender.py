@@ -97,8 +97,14 @@ class Sender:
         self.throttled_in_a_row = 0  # batches Meta refused for the rate, one after another
 
     def send(self, claimed_at: datetime, ids: list[int]) -> float:
-        """Send one claimed batch. Returns 0, or the seconds to wait when the Page is throttled
-        (the batch went back to the queue)."""
+        """Send one claimed batch, then pause the campaign if too many sends failed (counted
+        once all of the batch's outcomes are, so the reason gives the true figures). Returns 0,
+        or the seconds to wait when the Page is throttled (the batch went back to the queue)."""
+        wait = self._send(claimed_at, ids)
+        self._check_error_rate()
+        return wait
+
+    def _send(self, claimed_at: datetime, ids: list[int]) -> float:
         ready, skipped, deferred, failed = self._sort(self._load(claimed_at, ids), timezone.now())
         self._skip(claimed_at, State.CLAIMED, skipped)
         self._defer(claimed_at, deferred)
@@ -370,8 +376,8 @@ class Sender:
         return counters
 
     def _after_batch(self, hold: float, any_sent: bool) -> float:
-        """Hold the Page when Meta throttled it (backing off while it keeps doing so), pause the
-        campaign if too many sends fail; returns the seconds to wait when that ends the run."""
+        """Hold the Page when Meta throttled it (backing off while it keeps doing so); returns
+        the seconds to wait when that ends the run."""
         if hold:
             self.throttled_in_a_row += 1
             hold = max(hold, min(MIN_RETRY_AFTER * 2 ** (self.throttled_in_a_row - 1), DEFAULT_RETRY_AFTER))
@@ -379,7 +385,6 @@ class Sender:
             self._set_throttled(hold)
         elif any_sent:
             self.throttled_in_a_row = 0
-        self._check_error_rate()
         return hold if hold > MAX_RATE_WAIT else 0.0
 
     def _skip(self, claimed_at: datetime, state: str, skipped: list[tuple[Delivery, str]]) -> None:
@@ -414,7 +419,6 @@ class Sender:
             self.outcomes["failed"] += count
         self.plugin_failures.update(exc.plugin for _, exc in failed)
         self._show_error(str(failed[-1][1]))
-        self._check_error_rate()
 
     def _after_send(self, outcomes: list[tuple[Delivery, SendResult | GraphError]]) -> None:
         """Give plugins the batch's outcomes, once saved: a plugin that fails changes none of
@@ -447,7 +451,7 @@ class Sender:
             if count * 2 > failed:
                 reason += f" Most failed because the plugin {plugin!r} raised an error."
             reason += f" Last error: {self.campaign.last_error}"
-            Campaign.objects.filter(pk=self.campaign.pk, status=Status.RUNNING).update(
+            if Campaign.objects.filter(pk=self.campaign.pk, status=Status.RUNNING).update(
                 status=Status.PAUSED, last_error=reason
-            )
-            logger.warning("Campaign %s: %s", self.campaign.pk, reason)
+            ):
+                logger.warning("Campaign %s: %s", self.campaign.pk, reason)
