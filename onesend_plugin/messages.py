@@ -111,13 +111,18 @@ def build(campaign: Campaign) -> Message:
 
 def check(value: object) -> None:
     """Raise ``TypeError`` unless ``value`` is a message at first sight: a dict with a ``text`` or
-    an ``attachment``. A plugin's ``build_message`` result is checked where it is received, so
+    an ``attachment``, shaped so onesend can read its buttons and media. A plugin's ``build_message`` result is checked where it is received, so
     the error names that plugin (not the next one to read the message, nor Meta's refusal of
     it); Meta still judges the details."""
     if not isinstance(value, dict):
         raise TypeError(f"returned a {type(value).__name__}, not a message")
     if not builders.has_content(value):
         raise TypeError("returned a dict with neither 'text' nor 'attachment', not a message")
+    try:  # what onesend reads of every message it sends, read here, inside the plugin's blame
+        builders.with_button_urls(value, str)
+        builders.is_media(value)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise TypeError(f"returned a malformed message ({exc!r})") from exc
 
 
 def with_unsubscribe(message: Message) -> Message:

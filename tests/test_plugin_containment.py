@@ -98,6 +98,31 @@ def test_a_build_message_returning_no_message_fails_that_row_naming_the_plugin(
     assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in others}
 
 
+@pytest.mark.parametrize(
+    "returned", [{"attachment": "image"}, {"attachment": {"type": "template", "payload": {"buttons": [1]}}}]
+)
+def test_a_malformed_message_fails_its_row_before_onesend_reads_it(
+    simulator, sim_page, make_subscribers, register_plugin, returned
+):
+    victim, *others = make_subscribers(sim_page, 3)
+
+    class Malformed:
+        @hookimpl
+        def build_message(self, subscriber):
+            return returned if subscriber.pk == victim.pk else None
+
+    register_plugin(Malformed(), name="malformed")
+    campaign = CampaignFactory(page=sim_page)
+    CampaignButton.objects.create(campaign=campaign, title="Shop", url="https://shop.example.com/")
+    broadcast.start(campaign)  # the buttons' links are tracked: every message's are rewritten
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED
+    row = campaign.deliveries.get(subscriber=victim)
+    assert (row.state, row.reason) == ("failed", "plugin_error")
+    assert "'malformed' failed in build_message" in row.error and "malformed message" in row.error
+    assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in others}
+
+
 def test_a_message_meta_refuses_fails_its_row_with_metas_message(
     simulator, sim_page, make_subscribers, register_plugin
 ):
