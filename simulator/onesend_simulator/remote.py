@@ -24,9 +24,10 @@ class SimulatorError(RuntimeError):
 
 
 def wait_for(
-    predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.02, what: str = "condition"
+    predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.02, what: str = "condition"
 ) -> T:
-    """Poll ``predicate`` until it returns something truthy (and return that); fail after ``timeout``."""
+    """Poll ``predicate`` until it returns something truthy (and return that); fail after ``timeout``.
+    The default is generous: it only bounds a failing test, and a shared CI machine can be slow."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
