@@ -68,6 +68,25 @@ def send_text(subscriber_id: int, text: str) -> str | None:
     return None
 
 
+def unsubscribe_at_meta(subscriber_id: int) -> int | None:
+    """Unsubscribe a person of a paid-channel Page at Meta too (Meta's Unsubscribe API), after
+    they were unsubscribed here. Our consent records stay the truth: we never message them again
+    whatever Meta answers, so a failure is only logged with Meta's error, not retried or undone.
+    Repeating the call is harmless. Returns Meta's count of rows it could not use."""
+    subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
+    if subscriber is None:  # erased since
+        return None
+    page = subscriber.page
+    try:
+        invalid = client_for(page).unsubscribe_customers(page_id=page.page_id, psids=[subscriber.psid])
+    except GraphError as exc:
+        logger.warning("Unsubscribing %s at Meta failed: %s", subscriber, exc)
+        return None
+    if invalid:
+        logger.warning("Meta did not recognise %s when unsubscribing them", subscriber)
+    return invalid
+
+
 def start_campaign(campaign_id: int) -> int:
     """Freeze the audience into the ledger, then put workers on it."""
     campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)

@@ -190,6 +190,13 @@ def marketing_campaign(
     return {key: value for key, value in fields.items() if value is not None}  # type: ignore[return-value]
 
 
+def unsubscribe_body(psids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+    """The rows of Meta's Unsubscribe API (Grow your Audience for Marketing Message API for
+    Messenger; changelog 2026-06-11): one ``psid`` per row, alone, since a row's ``psid`` "never
+    mixes" with another identifier. It unsubscribes the person at Page level."""
+    return {"data": [{"psid": psid} for psid in psids]}
+
+
 def delivery_estimate_query(
     *, page_id: str, daily_budget: int | None = None, lifetime_budget: int | None = None
 ) -> dict[str, str]:

@@ -10,7 +10,7 @@ to do.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from . import batch as graph_batch
@@ -257,3 +257,12 @@ class GraphClient(GraphHttp):
             min_conversation_gap_seconds=min_conversation_gap_seconds,
         )
         return SendResult.from_graph(*self._call("POST", call.relative_url, json_body=call.body))
+
+    def unsubscribe_customers(self, *, page_id: str, psids: Sequence[str]) -> int:
+        """Unsubscribe people from the Page's marketing messages at Meta (``POST
+        {page_id}/messaging_customer_base/unsubscribe``, Grow your Audience for Marketing Message
+        API for Messenger; changelog 2026-06-11), so their paid subscription tokens stop working.
+        Returns Meta's ``invalid_rows_count``: the rows it could not use."""
+        path = f"{page_id}/messaging_customer_base/unsubscribe"
+        body, _ = self._call("POST", path, json_body=builders.unsubscribe_body(psids))
+        return int(expect(body, "invalid_rows_count"))

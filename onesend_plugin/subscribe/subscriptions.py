@@ -19,13 +19,18 @@ from .. import analytics
 from ..hooks import PluginError, plugins
 from ..hooks.listeners import Call
 from ..messages import UNSUBSCRIBE_PAYLOAD
-from ..models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
+from ..models import Channel, ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
 from . import refs
 
 logger = logging.getLogger(__name__)
 
 #: Meta allows one opt-in request per topic per person per week (613/1893016 otherwise).
 OPTIN_REPEAT_AFTER = timedelta(days=7)
+
+#: Unsubscribes the person (or the business for them) asked for: STOP or the Unsubscribe quick
+#: reply (``keyword``), the Unsubscribe button, Meta's own stop control, the admin. Not
+#: ``send_error``: Meta itself found them gone.
+ASKED_SOURCES = frozenset({"keyword", "unsubscribe_button", "meta_control", "admin"})
 
 # Why a person can no longer be messaged → the status that records it.
 GONE_STATUS = {
@@ -212,6 +217,10 @@ def unsubscribe(
         detail=f"{reason}; topic: {topic or 'all'}",
     )
 
+    if source in ASKED_SOURCES and not still_active and subscriber.page.channel == Channel.MARKETING_API:
+        # Meta's paid tokens are unsubscribed at Meta too, by a task after commit: the Graph call
+        # never runs inside the webhook's transaction, and its failure never undoes ours.
+        transaction.on_commit(lambda: async_task("onesend_plugin.tasks.unsubscribe_at_meta", subscriber.pk))
     if confirm:
         text = f"You're unsubscribed from {subscriber.page.name}. You won't get marketing messages any more."
         transaction.on_commit(lambda: async_task("onesend_plugin.tasks.send_text", subscriber.pk, text))

@@ -102,6 +102,11 @@ class GraphApi:
             Route(frozenset({"POST"}), re.compile(page + "/messages"), self._send, sends=True),
             Route(frozenset({"POST"}), re.compile(page + "/message_attachments"), self._upload),
             Route(
+                frozenset({"POST"}),
+                re.compile(page + "/messaging_customer_base/unsubscribe"),
+                self._unsubscribe_customers,
+            ),
+            Route(
                 frozenset({"GET", "POST", "DELETE"}), re.compile(page + "/subscribed_apps"), self._subscribed
             ),
             Route(frozenset({"GET"}), re.compile(page + "/notification_message_tokens"), self._tokens),
@@ -265,6 +270,9 @@ class GraphApi:
 
     def _insights(self, page: Page, call: Call) -> Any:
         return self.world.campaign_insights(page, call.match["campaign"])
+
+    def _unsubscribe_customers(self, page: Page, call: Call) -> Any:
+        return self.world.unsubscribe_customers(page, call.params)
 
     def _upload(self, page: Page, call: Call) -> Any:
         return self.world.upload_attachment(page, call.params)

@@ -1,5 +1,5 @@
 """The Graph client's paid Marketing Messages API calls against the simulator: the delivery
-estimate, the campaign insights, the conversation gap."""
+estimate, the campaign insights, the conversation gap, the Unsubscribe API."""
 
 from decimal import Decimal
 from functools import partial
@@ -7,7 +7,7 @@ from functools import partial
 import pytest
 
 from onesend_plugin.messenger.client import BatchRequest, CampaignInsights, DeliveryEstimate
-from onesend_plugin.messenger.errors import NotEligibleYet
+from onesend_plugin.messenger.errors import GraphError, NotEligibleYet, RecipientUnavailable
 
 from . import test_client_simulator as base
 from .test_client_simulator import PAGE_ID, TEXT, subscriber
@@ -58,3 +58,16 @@ def test_a_conversation_gap_is_sent_only_when_given(sim, graph):
         ]
     )
     assert result.message_id == sim.messages(psid=psid)[-1]["tracking_id"]
+
+
+def test_unsubscribing_at_meta_stops_paid_sends_and_counts_unknown_people(sim, graph):
+    psid, token = subscriber(sim, graph)
+    campaign_id = graph.create_marketing_campaign(ad_account_id="42", name="Summer", page_id=PAGE_ID)
+    assert graph.unsubscribe_customers(page_id=PAGE_ID, psids=[psid, "404"]) == 1
+    with pytest.raises(RecipientUnavailable) as caught:
+        graph.send_marketing_message(
+            ad_account_id="42", message_id=campaign_id, subscription_token=token, message=TEXT
+        )
+    assert caught.value.reason == "stopped"
+    with pytest.raises(GraphError):
+        graph.unsubscribe_customers(page_id=PAGE_ID, psids=[])

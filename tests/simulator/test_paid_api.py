@@ -214,3 +214,25 @@ def test_sends_stop_at_the_budget(sim, graph: Graph, paid, budget, code):
     assert paid.send(message_id=campaign_id).status_code == 200
     assert paid.send(message_id=campaign_id).status_code == 200
     assert_error(paid.send(message_id=campaign_id), code)
+
+
+def unsubscribe(graph: Graph, *rows):
+    path = f"{PAGE_ID}/messaging_customer_base/unsubscribe"
+    return graph.request("POST", path, json={"data": list(rows)})
+
+
+def test_the_unsubscribe_api_stops_a_persons_paid_messages(sim, graph: Graph, paid):
+    mixed = {"psid": paid.psid, "email": "ann@example.com"}  # psid never mixes with anything
+    answer = unsubscribe(graph, mixed, {"psid": "404"}, {"subscriber_token": "404"}, {"phone": "+15550100"})
+    assert answer.json() == {"invalid_rows_count": 3}
+    assert paid.send().status_code == 200  # no valid row named them
+    sim.configure(paid_cooldown_seconds=0)
+    assert unsubscribe(graph, {"psid": paid.psid}).json() == {"invalid_rows_count": 0}
+    assert [token["stopped"] for token in sim.person(paid.psid)["tokens"]] == [True]
+    assert_error(paid.send(), 2300034)
+
+
+def test_the_unsubscribe_api_takes_a_subscriber_token_and_needs_rows(sim, graph: Graph, paid):
+    assert_error(unsubscribe(graph), 100)
+    assert unsubscribe(graph, {"subscriber_token": paid.token}).json() == {"invalid_rows_count": 0}
+    assert_error(paid.send(), 2300034)

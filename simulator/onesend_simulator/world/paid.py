@@ -313,6 +313,41 @@ class PaidMixin(WorldState):
         }
         return {"data": [row]}
 
+    def unsubscribe_customers(self, page: Page, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``POST {page_id}/messaging_customer_base/unsubscribe`` (Grow your Audience for Marketing
+        Message API for Messenger; changelog 2026-06-11): each row unsubscribes a person from the
+        Page's marketing messages, so sends to their tokens fail as stopped ones do (2300034). A
+        row must use exactly one identifier combination, ``psid`` and ``subscriber_token`` alone:
+        the answer's ``invalid_rows_count`` is where Meta reports rows it cannot use, so a mixed
+        row, or one naming nobody of this Page, is counted there rather than failing the call.
+        People here have no phone or email: such rows are well formed and change nothing."""
+        rows = params.get("data")
+        if not isinstance(rows, list) or not rows:
+            raise errors.param("Param data must be a non-empty array of rows")
+        invalid = 0
+        for row in rows:
+            tokens = self._unsubscribe_row(page, row)
+            if tokens is None:
+                invalid += 1
+            for token in tokens or ():
+                token.stopped = True
+        return {"invalid_rows_count": invalid}
+
+    def _unsubscribe_row(self, page: Page, row: Any) -> list[Token] | None:
+        """The tokens one Unsubscribe API row names (none for phone/email rows), None if invalid."""
+        keys = set(row) if isinstance(row, dict) else set()
+        if keys in ({"phone"}, {"email"}, {"phone", "email"}):
+            return []
+        if keys == {"psid"}:
+            person = self.people.get(str(row["psid"]))
+            if person is None or person.page_id != page.page_id:
+                return None
+            return [self.tokens[t] for t in person.tokens]
+        if keys == {"subscriber_token"}:
+            token = self.tokens.get(str(row["subscriber_token"]))
+            return [token] if token is not None and token.page_id == page.page_id else None
+        return None
+
     def paid_fields(self, token: Token) -> dict[str, Any]:
         """``next_eligible_time_for_paid_messaging`` of a token (Meta's SDK; the docs list only
         ``next_eligible_time``, which is therefore never earlier), in seconds."""
