@@ -288,6 +288,14 @@ class MessengerPage(models.Model):
     ad_account_id = models.CharField(
         max_length=64, blank=True, help_text=_("Required by the paid Marketing Messages API channel.")
     )
+    ad_account_currency = models.CharField(
+        max_length=3,
+        blank=True,
+        help_text=_(
+            "The ad account's currency (ISO 4217), as Meta reports it: paid-channel budgets are entered "
+            "and spend is shown in it."
+        ),
+    )
     frequency_cap_hours = models.PositiveIntegerField(
         null=True,
         blank=True,
