@@ -23,6 +23,7 @@ from .models import (
     TEXT_MAX_LENGTH,
     Campaign,
     Channel,
+    MessengerPage,
 )
 
 #: Payload of the "Unsubscribe" quick reply / postback button broadcasts can carry (defined with
@@ -70,10 +71,21 @@ def validate(campaign: Campaign, buttons: list[tuple[str, str]]) -> dict[str, st
     return errors
 
 
+def is_paid(page: MessengerPage | None) -> bool:
+    """Whether the Page sends through Meta's paid Marketing Messages API."""
+    return page is not None and page.channel == Channel.MARKETING_API
+
+
+def text_limit(page: MessengerPage | None) -> int:
+    """The most characters a text message of the Page may have: the paid Marketing Messages API's
+    640 (its Text Template: "up to 640 characters") or Messenger's."""
+    return PAID_TEXT_MAX_LENGTH if is_paid(page) else TEXT_MAX_LENGTH
+
+
 def _text_problems(campaign: Campaign, text: str, buttons: bool) -> dict[str, str]:
     """A text message's text: Messenger's limit, or the paid Marketing Messages API's 640
     characters when the Page sends through it (Meta's Text Template of that API)."""
-    paid = campaign.page_id is not None and campaign.page.channel == Channel.MARKETING_API
+    paid = campaign.page_id is not None and is_paid(campaign.page)
     if not text:
         return {"text": "Write the message."}
     if paid and len(text) > PAID_TEXT_MAX_LENGTH:

@@ -15,6 +15,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from .. import broadcast, messages, store
 from ..accounts import scoping
 from ..models import Account, Campaign, Subscriber
+from .editor import CountedTextarea, budget_field, budget_in_minor_units
 from .media import check_campaign_media
 
 AUDIENCE_FIELDS = [
@@ -104,6 +105,17 @@ class CampaignForm(WagtailAdminModelForm):
             self.fields["delay_minutes"].required = False
         if "segment" in self.fields:
             self.offer_segments()
+        if "text" in self.fields:
+            self.fields["text"].widget = CountedTextarea()
+            self.fields["text"].widget.page_field = self.fields.get("page")
+        if "budget" in self.fields:
+            self.offer_budget()
+
+    def offer_budget(self) -> None:
+        """The budget in the ad account's currency units; the model keeps Meta's smallest unit."""
+        page = self.instance.page if self.instance.page_id else None
+        self.fields["budget"], self.initial["budget"] = budget_field(page, self.instance.budget)
+        self.fields["budget"].widget.page_field = self.fields.get("page")
 
     def offer_segments(self) -> None:
         """The segments plugins offer, as a choice next to the tags and sources ("Everyone":
@@ -125,6 +137,9 @@ class CampaignForm(WagtailAdminModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if "budget" in self.fields:
+            page = cleaned.get("page") or (self.instance.page if self.instance.page_id else None)
+            cleaned["budget"] = budget_in_minor_units(self, cleaned.get("budget"), page)
         campaign = construct_instance(self, copy.copy(self.instance))
         for field, error in messages.validate(campaign, self.valid_buttons()).items():
             self.add_error(field, error)
