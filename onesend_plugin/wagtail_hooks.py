@@ -7,7 +7,7 @@ from wagtail.models import ModelLogEntry
 from wagtail.snippets.models import register_snippet
 
 from .accounts import scoping
-from .admin import log_actions, media
+from .admin import deleting, log_actions, media
 from .admin.bulk_actions import bulk_actions
 from .admin.menu import MessengerViewSetGroup
 from .admin.permissions import register_policies
@@ -22,6 +22,9 @@ register_snippet(MessengerViewSetGroup)
 # After Wagtail's own: they replace its bulk actions for campaigns, images, documents and pages.
 for action_class in bulk_actions():
     hooks.register("register_bulk_action", action_class, order=100)
+
+
+hooks.register("after_delete_snippet", deleting.after_delete_snippets)
 
 
 # -- Account scoping outside onesend's own views ----------------------------------------------------

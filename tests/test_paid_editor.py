@@ -5,7 +5,8 @@ estimate on the confirm step, warming up, deleting, test sends and media sent by
 import pytest
 
 from onesend_plugin import broadcast
-from onesend_plugin.models import Campaign, Channel, MessengerPage
+from onesend_plugin.broadcast import runner
+from onesend_plugin.models import Campaign, Channel, MessengerPage, RateLimitState
 
 from .factories import CampaignFactory
 from .test_campaign_admin import form_data
@@ -101,3 +102,146 @@ def test_the_editor_refuses_a_text_over_640_characters_and_counts_live(admin_cli
     assert "at most 640 characters (now 641)" in error
     assert not Campaign.objects.exists()
     assert publish(admin_client, paid_page, text="x" * 640).text == "x" * 640
+
+
+# -- The confirm step: budget and Meta's delivery estimate ----------------------------------------
+
+
+def confirm_page(client, campaign) -> str:
+    response = client.get(f"{URL}send/{campaign.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_confirm_step_shows_the_budget_and_metas_estimate_in_currency(
+    admin_client, simulator, paid_page, make_subscribers
+):
+    make_subscribers(paid_page, 3)
+    simulator.configure(paid_price_cents=150)  # 1.50 USD a message
+    campaign = CampaignFactory(page=paid_page, budget=400, budget_period=Campaign.BudgetPeriod.LIFETIME)
+    html = confirm_page(admin_client, campaign)
+    assert "4.00 USD (for the whole campaign)" in html
+    # The budget buys two messages: Meta estimates 1-2 people (its lower bound is 80 %), 1.50-3.00 USD.
+    assert "1–2 people reached" in html and "costing 1.50 USD–3.00 USD." in html
+
+
+def test_without_a_budget_the_estimate_is_for_the_whole_audience(
+    admin_client, simulator, paid_page, make_subscribers
+):
+    make_subscribers(paid_page, 5)
+    simulator.configure(paid_price_cents=100)
+    html = confirm_page(admin_client, CampaignFactory(page=paid_page))
+    assert "None: Meta sets its own daily cap." in html
+    assert "4–5 people reached" in html and "costing 4.00 USD–5.00 USD." in html
+
+
+def test_when_meta_gives_no_estimate_the_confirm_says_so_and_still_sends(
+    admin_client, simulator, paid_page, make_subscribers
+):
+    people = make_subscribers(paid_page, 2)
+    simulator.configure(delivery_estimate_fails=True)
+    campaign = CampaignFactory(page=paid_page)
+    assert "Unavailable: Meta gave no estimate just now." in confirm_page(admin_client, campaign)
+    response = admin_client.post(f"{URL}send/{campaign.pk}/")
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED, campaign.last_error
+    assert paid_sends(simulator, paid_page) == {p.psid: 1 for p in people}
+
+
+def test_a_legacy_page_confirm_has_no_estimate(admin_client, simulator, sim_page):
+    html = confirm_page(admin_client, CampaignFactory(page=sim_page))
+    assert "delivery estimate" not in html and 'data-testid="budget"' not in html
+
+
+# -- Warming up -----------------------------------------------------------------------------------
+
+
+def shown_status(client, campaign) -> tuple[str, str, str]:
+    """The status as the listing, the campaign's page and its progress JSON show it."""
+    listing = client.get(URL).content.decode()
+    page = client.get(f"{URL}inspect/{campaign.pk}/").content.decode()
+    progress = client.get(f"{URL}progress/{campaign.pk}/").json()
+    row = listing[listing.index(campaign.name) :]
+    status = row[row.index("onesend-status--") :].split('"')[0]
+    return status, page, progress["phase_label"]
+
+
+def test_a_new_paid_campaign_shows_warming_up_until_meta_takes_its_messages(
+    admin_client, simulator, paid_page, make_subscribers
+):
+    people = make_subscribers(paid_page, 2)
+    simulator.configure(campaign_warmup_seconds=3600)  # Meta: about an hour after creation
+    campaign = CampaignFactory(page=paid_page, name="Spring launch")
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING and campaign.warming_up_since is not None
+    status, page, label = shown_status(admin_client, campaign)
+    assert status.startswith("onesend-status--warming_up") and label == "Warming up"
+    assert "Warming up" in page and "about an hour after it is created" in page
+    simulator.configure(campaign_warmup_seconds=0)  # an hour later
+    RateLimitState.objects.all().delete()
+    assert runner.run(campaign.pk) == "finished"
+    campaign.refresh_from_db()
+    assert campaign.warming_up_since is None
+    assert paid_sends(simulator, paid_page) == {p.psid: 1 for p in people}
+    assert shown_status(admin_client, campaign)[2] == "Finished"
+
+
+def test_after_warming_up_a_campaign_still_sending_shows_sending(
+    admin_client, simulator, paid_page, make_subscribers, monkeypatch
+):
+    make_subscribers(paid_page, 1)
+    simulator.configure(campaign_warmup_seconds=3600)
+    campaign = CampaignFactory(page=paid_page, name="Spring launch")
+    broadcast.start(campaign)
+    simulator.configure(campaign_warmup_seconds=0)
+    RateLimitState.objects.all().delete()
+    monkeypatch.setattr(runner, "conclude", lambda campaign_id: "others-working")  # more to send
+    runner.run(campaign.pk)
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.warming_up_since) == (Campaign.Status.RUNNING, None)
+    status, page, label = shown_status(admin_client, campaign)
+    assert status.startswith("onesend-status--running") and label == "Sending"
+
+
+# -- Deleting -------------------------------------------------------------------------------------
+
+
+def meta_holds(simulator, page, campaign_id) -> bool:
+    headers = {"Authorization": f"Bearer {page.access_token}"}
+    response = simulator.http.get(simulator.graph_url(campaign_id), headers=headers, timeout=10)
+    return response.status_code == 200
+
+
+def started_campaign(simulator, page, make_subscribers) -> tuple[Campaign, str]:
+    make_subscribers(page, 1)
+    campaign = CampaignFactory(page=page)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    meta_id = campaign.message["channel"]["marketing_message_id"]
+    assert meta_holds(simulator, page, meta_id)
+    return campaign, meta_id
+
+
+def test_deleting_a_started_paid_campaign_deletes_it_at_meta(
+    admin_client, simulator, paid_page, make_subscribers
+):
+    campaign, meta_id = started_campaign(simulator, paid_page, make_subscribers)
+    response = admin_client.post(f"{URL}delete/{campaign.pk}/", follow=True)
+    assert not Campaign.objects.filter(pk=campaign.pk).exists()
+    assert not meta_holds(simulator, paid_page, meta_id)
+    assert not any("Meta did not delete" in str(m) for m in response.context["messages"])
+
+
+def test_when_meta_refuses_the_delete_ours_stands_and_the_editor_is_told(
+    admin_client, simulator, paid_page, make_subscribers, caplog
+):
+    campaign, meta_id = started_campaign(simulator, paid_page, make_subscribers)
+    headers = {"Authorization": f"Bearer {paid_page.access_token}"}  # deleted at Meta meanwhile
+    simulator.http.delete(simulator.graph_url(meta_id), headers=headers, timeout=10).raise_for_status()
+    response = admin_client.post(f"{URL}delete/{campaign.pk}/", follow=True)
+    assert not Campaign.objects.filter(pk=campaign.pk).exists()
+    [warning] = [str(m) for m in response.context["messages"] if "Meta did not delete" in str(m)]
+    assert campaign.name in warning
+    assert "not at Meta" in caplog.text

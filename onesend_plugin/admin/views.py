@@ -15,7 +15,6 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
@@ -371,40 +370,6 @@ class CampaignActionView(CampaignObjectView):
         except broadcast.CampaignError as exc:
             messages.error(request, str(exc))
         return redirect(self.inspect_url)
-
-
-class SendCampaignView(CampaignActionView):
-    """Confirms with the audience it would reach now and when it goes out, then starts it
-    (the engine sends now, or schedules it when its time is still to come)."""
-
-    template_name = "onesend_plugin/admin/campaign_send.html"
-
-    @cached_property
-    def scheduled(self) -> bool:
-        return self.object.schedule != Campaign.Schedule.NOW
-
-    def get_page_title(self):
-        return _("Schedule") if self.scheduled else _("Send now")
-
-    @property
-    def button_label(self):
-        return _("Yes, schedule it") if self.scheduled else _("Yes, send it now")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context["audience"], context["audience_error"] = broadcast.count(self.object)
-        context["segment"] = broadcast.segments.label(self.object.segment) if self.object.segment else ""
-        send_at = self.object.send_at
-        context["time_has_passed"] = self.object.schedule == Campaign.Schedule.AT and (
-            send_at is None or send_at <= timezone.now()
-        )
-        return context
-
-    def perform(self):
-        broadcast.start(self.object, user=self.request.user)
-        if self.object.status == Status.SCHEDULED:
-            return _("Scheduled. It starts by itself when its time comes.")
-        return _("Sending started.")
 
 
 class PauseCampaignView(CampaignActionView):

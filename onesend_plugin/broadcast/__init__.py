@@ -31,7 +31,7 @@ below are the engine's API.
 
 from .cooldown import claim_cooldown, release_cooldown
 from .ledger import OPEN_STATES, claim, owned, recover
-from .lifecycle import cancel, pause, resume, retry_unknown, send_test, start
+from .lifecycle import cancel, delete_at_meta, pause, resume, retry_unknown, send_test, start
 from .periodic import tick
 from .recipients import audience, count, freeze
 from .report import progress
@@ -49,6 +49,7 @@ __all__ = [
     "claim_cooldown",
     "conclude",
     "count",
+    "delete_at_meta",
     "freeze",
     "launch",
     "owned",

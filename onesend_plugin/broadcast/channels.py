@@ -8,14 +8,18 @@ same for every channel.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
 from .. import conf
 from ..messenger import builders
-from ..messenger.client import BatchRequest, GraphClient
+from ..messenger.client import BatchRequest, DeliveryEstimate, GraphClient
 from ..messenger.errors import GraphError
+from ..meta import client_for
 from ..models import Campaign, Channel, MessengerPage, Subscriber
+
+logger = logging.getLogger(__name__)
 
 
 class TokenChannel:
@@ -38,15 +42,27 @@ class MarketingApiChannel:
         """Create the campaign's ``message_campaign`` (Meta's "Send Messages on Marketing Message
         API for Messenger", step 1), with the campaign's budget if it has one (none: Meta's
         default budget mode)."""
-        page, lifetime = campaign.page, campaign.budget_period == Campaign.BudgetPeriod.LIFETIME
+        page = campaign.page
         message_id = client.create_marketing_campaign(
-            ad_account_id=page.ad_account_id,
-            name=campaign.name,
-            page_id=page.page_id,
-            daily_budget=None if lifetime else campaign.budget,
-            lifetime_budget=campaign.budget if lifetime else None,
+            ad_account_id=page.ad_account_id, name=campaign.name, page_id=page.page_id, **_budgets(campaign)
         )
         return {"marketing_message_id": message_id}
+
+    def estimate(self, campaign: Campaign, client: GraphClient) -> DeliveryEstimate:
+        """How many Meta would reach with the campaign's budget and at what cost (Send Messages on
+        Marketing Message API for Messenger, "Delivery estimate": no budget, the full audience)."""
+        page = campaign.page
+        return client.delivery_estimate(
+            ad_account_id=page.ad_account_id, page_id=page.page_id, **_budgets(campaign)
+        )
+
+    @staticmethod
+    def discard(context: dict[str, Any], client: GraphClient) -> None:
+        """Delete what ``prepare`` created at Meta, if anything (``DELETE /{message_campaign_id}``:
+        Send Messages on Marketing Message API for Messenger, "Delete a message campaign"; it
+        cannot be undone). Meta documents no pause or resume for this object: pausing is ours."""
+        if context.get("marketing_message_id"):
+            client.delete_marketing_campaign(campaign_id=context["marketing_message_id"])
 
     def eligible_at(self, subscriber: Subscriber, client: GraphClient) -> datetime | None:
         """When Meta takes the next paid message to ``subscriber`` (one per token every 12 h:
@@ -94,6 +110,26 @@ CHANNELS = {
 
 def for_page(page: MessengerPage):
     return CHANNELS[page.channel]
+
+
+def delivery_estimate(campaign: Campaign) -> DeliveryEstimate | None:
+    """Meta's delivery estimate for a campaign of a paid-channel Page; None when Meta gives none
+    (the endpoint is an open beta, changelog 2026-05-01). An estimate is information: its
+    failure is logged and never stops a campaign."""
+    try:
+        return MarketingApiChannel().estimate(campaign, client_for(campaign.page))
+    except GraphError as exc:
+        logger.warning("No delivery estimate for campaign %s: %s", campaign.pk, exc)
+        return None
+
+
+def _budgets(campaign: Campaign) -> dict[str, int | None]:
+    """The campaign's budget as Meta's ``daily_budget`` or ``lifetime_budget`` (none: both None)."""
+    lifetime = campaign.budget_period == Campaign.BudgetPeriod.LIFETIME
+    return {
+        "daily_budget": None if lifetime else campaign.budget,
+        "lifetime_budget": campaign.budget if lifetime else None,
+    }
 
 
 def _token(subscriber: Subscriber) -> str | None:

@@ -3,6 +3,8 @@ cancel, retry the unknown rows, send a test. Each is written to Wagtail's audit 
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -17,6 +19,8 @@ from . import channels, recipients, runner
 from .ledger import by_value
 from .timing import starts_at
 from .transitions import CampaignError, claim_start, transition
+
+logger = logging.getLogger(__name__)
 
 State = Delivery.State
 Status = Campaign.Status
@@ -60,6 +64,9 @@ def start(campaign: Campaign, *, user=None) -> None:
 
 
 def pause(campaign: Campaign, *, user=None, reason: str = "") -> None:
+    """Stop sending until resumed. Ours alone on the paid API: Meta documents no pause for its
+    message campaign (Send Messages on Marketing Message API for Messenger), so we just stop
+    calling it; resuming sends with the same message campaign."""
     transition(campaign, (Status.RUNNING, Status.SCHEDULED), Status.PAUSED, reason)
     log(campaign, "onesend.campaign.pause", user=user, data={"reason": reason})
 
@@ -79,6 +86,21 @@ def cancel(campaign: Campaign, *, user=None) -> None:
     )
     analytics.bump(campaign.pk, {outcome(State.SKIPPED, "cancelled"): cancelled})
     log(campaign, "onesend.campaign.cancel", user=user)
+
+
+def delete_at_meta(campaign: Campaign) -> list[str]:
+    """After a campaign is deleted: delete what the Page's channel created for it at Meta (the
+    paid API's message campaigns of its broadcast and of its tests). Each failure is logged and
+    returned, for the editor; it never undoes our delete."""
+    contexts = [(campaign.message or {}).get("channel"), campaign.test_channel]
+    errors = []
+    for context in filter(None, contexts):
+        try:
+            channels.MarketingApiChannel.discard(context, client_for(campaign.page))
+        except GraphError as exc:
+            logger.error("Campaign %r deleted, not at Meta: %s", campaign.name, exc)
+            errors.append(str(exc))
+    return errors
 
 
 def retry_unknown(campaign: Campaign, *, user=None) -> int:

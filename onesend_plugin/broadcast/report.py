@@ -33,6 +33,8 @@ def progress(campaign: Campaign) -> dict:
     )
     return {
         "status": campaign.status,
+        "phase": campaign.phase,
+        "phase_label": campaign.get_phase_display(),
         "audience": total,
         "queued": queued,
         "sent": counters.get(Kind.SENT, 0),

@@ -25,6 +25,8 @@ from ..messenger.errors import (
     MIN_RETRY_AFTER,
     AuthError,
     BudgetSpent,
+    CampaignNotReady,
+    DailyBudgetReached,
     GraphError,
     NotEligibleYet,
     OutsideWindow,
@@ -277,6 +279,7 @@ class Sender:
         hold = 0.0
         max_attempts = conf.get("MAX_ATTEMPTS")
         waiting: list[tuple[Delivery, datetime | None]] = []
+        warming = False
         for (row, _), result in zip(ready, results, strict=True):
             if isinstance(result, SendResult):
                 row.state, row.message_id, row.sent_at = State.SENT, result.message_id or "", now
@@ -293,6 +296,7 @@ class Sender:
             groups[row.state, row.reason, error].append(row)
             if isinstance(result, RateLimited):
                 hold = max(hold, result.retry_after)
+            warming |= isinstance(result, CampaignNotReady) and not isinstance(result, DailyBudgetReached)
         with transaction.atomic():
             counters = self._save(claimed_at, sent, groups, now)
             unsent = [
@@ -301,7 +305,20 @@ class Sender:
             unsent += self._wait_for_meta(claimed_at, waiting, counters, now)
             release_cooldown(unsent, attempted_at, previous)
             analytics.bump(self.campaign.pk, counters)
+        self._note_warm_up(warming, bool(sent), now)
         return self._after_batch(hold, bool(sent))
+
+    def _note_warm_up(self, warming: bool, any_sent: bool, now: datetime) -> None:
+        """Show "Warming up" while Meta says the paid API's new message campaign is not ready
+        (about an hour after its creation: FAQs of the Marketing Message API for Messenger), until
+        the first message goes out; then the campaign shows "Sending" again."""
+        campaigns = Campaign.objects.filter(pk=self.campaign.pk)
+        if any_sent and self.campaign.warming_up_since:
+            campaigns.update(warming_up_since=None)
+            self.campaign.warming_up_since = None
+        elif warming and not any_sent and not self.campaign.warming_up_since:
+            campaigns.filter(status=Status.RUNNING).update(warming_up_since=now)
+            self.campaign.warming_up_since = now
 
     def _outcome(self, row: Delivery, result: GraphError, max_attempts: int) -> tuple[str, str]:
         """The state and reason a failed send leaves its row in (``pending``: to be tried again),

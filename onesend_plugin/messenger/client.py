@@ -216,6 +216,12 @@ class GraphClient(GraphHttp):
         body, _ = self._call("POST", path, json_body=campaign)
         return expect(body, "id")
 
+    def delete_marketing_campaign(self, *, campaign_id: str) -> bool:
+        """``DELETE /{message_campaign_id}``: Meta's answer ``success`` (Send Messages on Marketing
+        Message API for Messenger, "Delete a message campaign": it cannot be undone)."""
+        body, _ = self._call("DELETE", campaign_id)
+        return bool(body.get("success"))
+
     def delivery_estimate(
         self,
         *,

@@ -156,6 +156,13 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
     throttled_until = models.DateTimeField(null=True, blank=True, editable=False)
     last_error = models.TextField(blank=True, editable=False)
+    #: Paid Marketing Messages API: since when Meta has answered that the campaign's message
+    #: campaign is not ready yet (it warms up for about an hour after creation: FAQs of the
+    #: Marketing Message API for Messenger; changelog 2026-05-05). Cleared by the first send.
+    warming_up_since = models.DateTimeField(null=True, blank=True, editable=False)
+    #: What the Page's channel set up for test sends (the paid API's message campaign, reused by
+    #: every test of this campaign so that it warms up once).
+    test_channel = models.JSONField(null=True, blank=True, editable=False)
 
     _revisions = GenericRelation("wagtailcore.Revision", related_query_name="onesend_campaign")
 
@@ -183,7 +190,18 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         "finished_at",
         "throttled_until",
         "last_error",
+        "warming_up_since",
+        "test_channel",
     )
+
+    @property
+    def phase(self) -> str:
+        """The status as shown: ``warming_up`` while a sending campaign waits for Meta to make
+        its message campaign ready, else the status."""
+        return "warming_up" if self.status == self.Status.RUNNING and self.warming_up_since else self.status
+
+    def get_phase_display(self) -> str:
+        return str(_("Warming up")) if self.phase == "warming_up" else self.get_status_display()
 
     def with_content_json(self, content):
         """Revisions restore content, never the broadcast's state (publishing a draft while a

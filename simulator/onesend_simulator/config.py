@@ -38,6 +38,9 @@ class Config:
     #: 0, or the API References error every paid call of the ad account answers: 2300011 (no
     #: payment method), 2300013 (business terms), 2300019 (app terms), 2300030 (ad account region).
     paid_account_error: int = 0
+    #: The delivery estimate fails (an unknown error): Meta calls it "open beta" (changelog
+    #: 2026-05-01) and its figures "estimated and in development" (Send Messages).
+    delivery_estimate_fails: bool = False
     optin_topic_seconds: float = 7 * 24 * HOUR
     text_rate: int = 300
     media_rate: int = 10

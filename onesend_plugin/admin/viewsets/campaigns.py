@@ -17,7 +17,7 @@ from wagtail.admin.ui.tables import Column, DateColumn, LiveStatusTagColumn
 from wagtail.snippets.views.snippets import SnippetViewSet
 
 from ...models import MAX_BUTTONS, Campaign
-from .. import views
+from .. import sending, views
 from ..forms import CampaignForm
 from ..panels import AudienceCountPanel
 from .scoped import ScopedSnippetChooserViewSet, ScopedViewSetMixin
@@ -60,7 +60,7 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
         "name",
         "page",
         views.CampaignStatusColumn(
-            "status", label=_("Broadcast"), accessor="get_status_display", sort_key="status"
+            "status", label=_("Broadcast"), accessor="get_phase_display", sort_key="status"
         ),
         Column("audience", label=_("Audience"), accessor="progress.audience"),
         Column("percent", label=_("Progress"), accessor=views.percent_label),
@@ -188,7 +188,7 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
 
     # Each action's URL name and view; the progress page links to those its status allows.
     action_views = {
-        "send": views.SendCampaignView,
+        "send": sending.SendCampaignView,
         "pause": views.PauseCampaignView,
         "resume": views.ResumeCampaignView,
         "cancel": views.CancelCampaignView,

@@ -264,6 +264,8 @@ class PaidMixin(WorldState):
         """``GET act_{id}/message_delivery_estimate`` (Send Messages on Marketing Message API for
         Messenger, "Delivery estimate"; open beta): the Page's subscribers Meta would take a paid
         message to now, capped by what the budget buys; costs in the currency's smallest unit."""
+        if self.config.delivery_estimate_fails:
+            raise errors.transient()
         promoted = params.get("promoted_object")
         page = self.pages.get(str(promoted.get("page_id"))) if isinstance(promoted, dict) else None
         if page is None:

@@ -1,6 +1,6 @@
 // A campaign's live progress: renders broadcast.progress() (embedded at first, then polled every 2 s)
-// into <section data-onesend-progress="JSON URL">; reloads the page when the status changes, so the
-// action buttons match the new status.
+// into <section data-onesend-progress="JSON URL">; reloads the page when the status (or its phase:
+// "warming up" on the paid API) changes, so the status shown and the action buttons match it.
 const POLL_MS = 2000;
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -52,7 +52,7 @@ document.addEventListener("DOMContentLoaded", () => {
     });
     if (!response.ok) return;
     const progress = await response.json();
-    if (progress.status !== root.dataset.status) {
+    if (progress.status !== root.dataset.status || progress.phase !== root.dataset.phase) {
       window.location.reload();
       return;
     }

@@ -1,0 +1,72 @@
+"""The "Send now" / "Schedule" confirmation: what starting the campaign would do, then starting it.
+
+For a Page on Meta's paid Marketing Messages API it also shows the budget and Meta's delivery
+estimate (Send Messages on Marketing Message API for Messenger, "Delivery estimate"), converted
+from the ad account currency's smallest unit. The estimate is information: when Meta gives none,
+the page says so and sending works the same.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+
+from .. import broadcast, messages
+from ..broadcast import channels
+from ..messenger import currency
+from ..models import Campaign
+from .views import CampaignActionView
+
+
+class SendCampaignView(CampaignActionView):
+    """Confirms with the audience it would reach now and when it goes out, then starts it
+    (the engine sends now, or schedules it when its time is still to come)."""
+
+    template_name = "onesend_plugin/admin/campaign_send.html"
+
+    @cached_property
+    def scheduled(self) -> bool:
+        return self.object.schedule != Campaign.Schedule.NOW
+
+    def get_page_title(self):
+        return _("Schedule") if self.scheduled else _("Send now")
+
+    @property
+    def button_label(self):
+        return _("Yes, schedule it") if self.scheduled else _("Yes, send it now")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["audience"], context["audience_error"] = broadcast.count(self.object)
+        context["segment"] = broadcast.segments.label(self.object.segment) if self.object.segment else ""
+        send_at = self.object.send_at
+        context["time_has_passed"] = self.object.schedule == Campaign.Schedule.AT and (
+            send_at is None or send_at <= timezone.now()
+        )
+        if messages.is_paid(self.object.page):
+            context["paid"] = paid_summary(self.object)
+        return context
+
+    def perform(self):
+        broadcast.start(self.object, user=self.request.user)
+        if self.object.status == Campaign.Status.SCHEDULED:
+            return _("Scheduled. It starts by itself when its time comes.")
+        return _("Sending started.")
+
+
+def paid_summary(campaign: Campaign) -> dict:
+    """The budget and Meta's delivery estimate as the confirmation shows them (amounts in the ad
+    account's currency); ``estimate`` is None when Meta gave none."""
+    code = campaign.page.ad_account_currency
+    budget = currency.label(campaign.budget, code) if campaign.budget else None
+    estimate = channels.delivery_estimate(campaign)
+    shown = None
+    if estimate is not None:
+        shown = {
+            "delivery_lower": estimate.delivery_lower,
+            "delivery_upper": estimate.delivery_upper,
+            "cost_lower": currency.label(estimate.cost_lower, code),
+            "cost_upper": currency.label(estimate.cost_upper, code),
+        }
+    return {"budget": budget, "period": campaign.get_budget_period_display(), "estimate": shown}
