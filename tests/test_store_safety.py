@@ -301,7 +301,12 @@ def test_the_migration_gives_existing_conversions_their_account(bloom, acme):
         OldEvent = apps.get_model("onesend", "StoreEvent")
         OldCampaign = apps.get_model("onesend", "Campaign")
         # Made with the model of that time: today's has columns its table doesn't have yet.
-        acme_page = MessengerPageFactory(account=acme)
+        app = apps.get_model("onesend", "MetaApp").objects.create(
+            app_id="880000000000009", app_secret="s", verify_token="v"
+        )
+        acme_page = apps.get_model("onesend", "MessengerPage").objects.create(
+            account_id=acme.pk, app=app, page_id="1000000000000999", name="Acme", access_token="t"
+        )
         acme_campaign = OldCampaign.objects.create(name="Summer sale", page_id=acme_page.pk)
         OldEvent.objects.create(
             account_id=bloom.pk,
