@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from onesend_plugin.inbox import drain, storage
 from onesend_plugin.messenger import signature
+from onesend_plugin.models import Channel, MessengerPage
 
 from .factories import MessengerPageFactory, MetaAppFactory
 
@@ -122,3 +123,17 @@ def sim_page(simulator, settings, db):
         page_id=page.page_id, name=page.name, username=page.username, access_token=page.access_token
     )
     return page
+
+
+#: The ad account of ``paid_page`` (any id works: the simulator takes every ``act_<id>``).
+AD_ACCOUNT = "act_4242"
+
+
+@pytest.fixture
+def paid_page(sim_page):
+    """``sim_page`` on Meta's paid Marketing Messages API, with an ad account."""
+    MessengerPage.objects.filter(pk=sim_page.pk).update(
+        channel=Channel.MARKETING_API, ad_account_id=AD_ACCOUNT
+    )
+    sim_page.refresh_from_db()
+    return sim_page

@@ -37,7 +37,7 @@ from onesend_simulator.remote import wait_for
 from onesend_plugin import broadcast, conf
 from onesend_plugin.broadcast import ratelimit, runner
 from onesend_plugin.meta import client_for
-from onesend_plugin.models import Campaign, Delivery, MarketingToken, RateLimitState, Subscriber
+from onesend_plugin.models import Campaign, Channel, Delivery, MarketingToken, RateLimitState, Subscriber
 
 from .factories import CampaignFactory
 
@@ -60,6 +60,13 @@ def campaign_messages(simulator, page) -> list[dict]:
 def sends_per_person(simulator, page) -> Counter:
     """How many campaign messages each person received, as Meta (the simulator) saw it."""
     return Counter(m["psid"] for m in campaign_messages(simulator, page))
+
+
+def sends_per_token(simulator, page) -> Counter:
+    """How many campaign messages went to each marketing-message token, by the way Meta took
+    them: ``("token", token)`` through the Send API, ``("marketing", token)`` through the paid
+    ``act_<id>/messages``."""
+    return Counter((m["via"], m["token"]) for m in campaign_messages(simulator, page))
 
 
 def states(campaign) -> Counter:
@@ -275,6 +282,13 @@ def spawn(tmp_path, settings):
         child.end()
 
 
+@pytest.fixture(params=["token", "paid"])
+def channel_page(request):
+    """The Page of the tests that hold for every channel: on the legacy marketing-message
+    tokens (Send API), then on Meta's paid Marketing Messages API."""
+    return request.getfixturevalue({"token": "sim_page", "paid": "paid_page"}[request.param])
+
+
 @pytest.fixture
 def quiet_meta(simulator):
     """Meta's text rate out of the way: creating subscribers sends one opt-in request each, which
@@ -314,11 +328,14 @@ def test_two_workers_on_one_campaign_never_send_twice(
 
 @pytest.mark.parametrize("point", ["after_claim", "after_http_before_commit", "mid_http_call"])
 def test_a_worker_killed_at_any_point_never_sends_twice(
-    point, quiet_meta, sim_page, fast_subscribers, spawn, settings, monkeypatch
+    point, quiet_meta, channel_page, fast_subscribers, spawn, settings, monkeypatch
 ):
     """Batches of 20 for 60 people: the worker sends batch 1, dies during batch 2; batch 3 was
-    never touched. Recovery (lease over) then a new run finish the campaign."""
-    simulator = quiet_meta
+    never touched. Recovery (lease over) then a new run finish the campaign. The same on the
+    paid channel: its sends are one ``act_<id>/messages`` call per person in the same Graph
+    batches, recorded by the same ledger."""
+    simulator, sim_page = quiet_meta, channel_page
+    via = "marketing" if sim_page.channel == Channel.MARKETING_API else "token"
     configure(settings, BATCH_SIZE=20)
     worker = spawn()
     people = fast_subscribers(sim_page, 60)
@@ -351,7 +368,8 @@ def test_a_worker_killed_at_any_point_never_sends_twice(
     assert broadcast.run(campaign.pk) == "finished"
 
     received = sends_per_person(simulator, sim_page)
-    assert max(received.values()) == 1, "somebody received two messages"
+    assert set(sends_per_token(simulator, sim_page).values()) == {1}, "a token got two messages"
+    assert {channel for channel, _ in sends_per_token(simulator, sim_page)} == {via}
     rows = {d.psid: (d.state, d.reason) for d in Delivery.objects.filter(campaign=campaign)}
     assert {state for state, _ in rows.values()} <= FINAL
     if point == "after_claim":  # nothing had left: sent exactly once, by the new run
@@ -372,15 +390,19 @@ def test_a_worker_killed_at_any_point_never_sends_twice(
 
     # Meta had answered the lost batch: everyone got exactly one message. retry_unknown is the
     # explicit at-least-once choice (an operator's decision): the rows are queued and sent again.
-    # Here the frequency cap claimed for the first attempt stops the second: nobody gets two.
+    # Here Meta's own cap stops the second now: on the token channel the rows are skipped; on the
+    # paid one (one message per token every 12 h) they wait for the time Meta gives.
     assert received == {p.psid: 1 for p in people}
     assert broadcast.retry_unknown(campaign) == 20
-    assert Counter(
-        Delivery.objects.filter(campaign=campaign, psid__in=in_flight).values_list("state", "reason")
-    ) == {("skipped", "frequency_cap"): 20}
+    retried = Delivery.objects.filter(campaign=campaign, psid__in=in_flight)
+    if via == "token":
+        assert Counter(retried.values_list("state", "reason")) == {("skipped", "frequency_cap"): 20}
+    else:
+        later = timezone.now() + timedelta(hours=11)
+        assert {(row.state, row.not_before > later) for row in retried} == {("pending", True)}
     assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
     campaign.refresh_from_db()
-    assert campaign.status == Campaign.Status.FINISHED
+    assert campaign.status == (Campaign.Status.FINISHED if via == "token" else Campaign.Status.RUNNING)
 
 
 @pytest.fixture

@@ -13,22 +13,12 @@ from onesend_plugin.broadcast import runner
 from onesend_plugin.broadcast.transitions import CampaignError
 from onesend_plugin.messenger.client import ManagedPage
 from onesend_plugin.meta import client_for
-from onesend_plugin.models import Campaign, Channel, Delivery, MessengerPage, RateLimitState
+from onesend_plugin.models import Campaign, Delivery, MessengerPage, RateLimitState
 
+from .conftest import AD_ACCOUNT
 from .factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-AD_ACCOUNT = "act_4242"
-
-
-@pytest.fixture
-def paid_page(sim_page):
-    MessengerPage.objects.filter(pk=sim_page.pk).update(
-        channel=Channel.MARKETING_API, ad_account_id=AD_ACCOUNT
-    )
-    sim_page.refresh_from_db()
-    return sim_page
 
 
 def paid_sends(simulator, page):
