@@ -16,7 +16,7 @@ from .clicks import (
     with_utm,
 )
 from .conversions import record_conversion, record_unsubscribe
-from .receipts import record_paid_failures, record_paid_receipts, record_receipts
+from .receipts import record_paid_clicks, record_paid_failures, record_paid_receipts, record_receipts
 from .storage import bump, stats
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "public_click_url",
     "record_click",
     "record_conversion",
+    "record_paid_clicks",
     "record_paid_failures",
     "record_paid_receipts",
     "record_receipts",

@@ -79,7 +79,8 @@ def record_paid_receipts(
     (``marketing_message_deliveries`` / ``_reads``): each names the ``marketing_message_tracking_id``
     Meta answered the send with, which the ledger row keeps as its ``message_id``. Same rules as
     :func:`record_receipts`: a read implies delivery, a row takes the earliest time of the batch
-    and is only set while empty, so replays and reordering change nothing."""
+    and is only set while empty, so replays and reordering change nothing. A row Meta reported
+    undelivered takes none (see :func:`record_paid_failures`)."""
     reads = list(reads)
     earliest: dict[str, dict[str, datetime]] = {"delivered": {}, "read": {}}
     for name, receipts in (("delivered", [*deliveries, *reads]), ("read", reads)):
@@ -90,7 +91,7 @@ def record_paid_receipts(
         return 0, 0
     rows = (
         Delivery.objects.select_for_update()
-        .filter(page=page, message_id__in=list(earliest["delivered"]))
+        .filter(page=page, state=Delivery.State.SENT, message_id__in=list(earliest["delivered"]))
         .filter(Q(delivered_at__isnull=True) | Q(read_at__isnull=True))
         .order_by("id")
         .values_list("id", "message_id", "campaign_id", "delivered_at", "read_at")
@@ -112,42 +113,81 @@ UNDELIVERED = "undelivered"
 @transaction.atomic
 def record_paid_failures(page: MessengerPage, failures: Iterable[tuple[str, str, str]]) -> int:
     """Apply ``marketing_message_delivery_failed`` webhooks ``(subscription token, message campaign
-    id, Meta's error)``: Meta accepted the send, then dropped it (changelog 2026-03-31). They carry
-    no tracking id, so, as Meta's page says, the row is found by the token and the campaign (the
-    ``marketing_message_id`` the paid channel keeps in the campaign's message). A sent row becomes
-    failed (``undelivered``, Meta's error in ``error``) once: replays find it failed already."""
+    id, Meta's error)``: Meta accepted the send, then dropped it (changelog 2026-03-31). A sent row
+    becomes failed (``undelivered``, Meta's error in ``error``) once: replays find it failed
+    already. The failure wins over a delivery or read receipt, whichever came first: those of a
+    failed row are taken back, and later ones find no sent row, so the counters are the same in
+    any order (and match Meta's insights, which do not count the message as delivered)."""
     errors = {(token, campaign): error for token, campaign, error in failures}
-    if not errors:
-        return 0
+    counts: dict[int, Counter] = {}
+    rows = _paid_rows(page, set(errors), "delivered_at", "read_at")
+    for pk, campaign_id, key, delivered_at, read_at in rows:
+        Delivery.objects.filter(pk=pk).update(
+            state=Delivery.State.FAILED,
+            reason=UNDELIVERED,
+            error=errors[key][:500],
+            delivered_at=None,
+            read_at=None,
+        )
+        taken_back = Counter({Kind.SENT: -1, outcome(Delivery.State.FAILED, UNDELIVERED): 1})
+        taken_back.update({Kind.DELIVERED: -1} if delivered_at else {})
+        taken_back.update({Kind.READ: -1, hourly(Kind.READ, read_at): -1} if read_at else {})
+        counts.setdefault(campaign_id, Counter()).update(taken_back)
+    for campaign_id in sorted(counts):
+        bump(campaign_id, counts[campaign_id])
+    return len(rows)
+
+
+@transaction.atomic
+def record_paid_clicks(page: MessengerPage, clicks: Iterable[tuple[str, str, datetime]]) -> int:
+    """Apply ``marketing_message_clicks`` webhooks ``(subscription token, message campaign id,
+    at)``: the person tapped a button of a paid message. The row is marked clicked (its earliest
+    click) and counted among the people who clicked, once. The webhook names no button, and a tap
+    on a URL button also opens its tracked link, which counts the click and its button
+    (``record_click``): so the total is left to that link, and only the person is counted here,
+    whichever of the two arrives first."""
+    earliest: dict[tuple[str, str], datetime] = {}
+    for token, campaign, at in clicks:
+        earliest[token, campaign] = min(at, earliest.get((token, campaign), at))
+    clicked = {
+        pk: (campaign_id, earliest[key])
+        for pk, campaign_id, key, clicked_at in _paid_rows(page, set(earliest), "clicked_at")
+        if clicked_at is None
+    }
+    _set_once("clicked_at", {pk: at for pk, (_, at) in clicked.items()})
+    for campaign_id, count in sorted(Counter(campaign_id for campaign_id, _ in clicked.values()).items()):
+        bump(campaign_id, {Kind.UNIQUE_CLICKS: count})
+    return len(clicked)
+
+
+def _paid_rows(page: MessengerPage, keys: set[tuple[str, str]], *fields: str) -> list[tuple]:
+    """The sent ledger rows of paid messages named by ``(subscription token, message campaign
+    id)``, locked: clicks and delivery failures carry no tracking id, so Meta's page says to match
+    them by the token and the campaign (the ``marketing_message_id`` the paid channel keeps in the
+    campaign's message). Returns ``(id, campaign id, key, *fields)`` once per row."""
+    if not keys:
+        return []
     rows = (
         Delivery.objects.select_for_update(of=("self",))
         .filter(page=page, state=Delivery.State.SENT)
-        .filter(subscriber__tokens__token__in={token for token, _ in errors})
-        .filter(campaign__message__channel__marketing_message_id__in={campaign for _, campaign in errors})
+        .filter(subscriber__tokens__token__in={token for token, _ in keys})
+        .filter(campaign__message__channel__marketing_message_id__in={campaign for _, campaign in keys})
         .order_by("id")
         .values_list(
             "id",
             "campaign_id",
             "subscriber__tokens__token",
             "campaign__message__channel__marketing_message_id",
+            *fields,
         )
     )
     # SQLite hands a JSON string of digits back as a number: compare as text.
-    failed = {
-        pk: (campaign_id, errors[token, str(meta_id)])
-        for pk, campaign_id, token, meta_id in rows
-        if (token, str(meta_id)) in errors
+    found = {
+        pk: (pk, campaign_id, (token, str(meta_id)), *values)
+        for pk, campaign_id, token, meta_id, *values in rows
+        if (token, str(meta_id)) in keys
     }
-    counts: dict[int, Counter] = {}
-    for pk, (campaign_id, error) in failed.items():
-        Delivery.objects.filter(pk=pk).update(
-            state=Delivery.State.FAILED, reason=UNDELIVERED, error=error[:500]
-        )
-        failures_of = counts.setdefault(campaign_id, Counter())
-        failures_of.update({Kind.SENT: -1, outcome(Delivery.State.FAILED, UNDELIVERED): 1})
-    for campaign_id in sorted(counts):
-        bump(campaign_id, counts[campaign_id])
-    return len(failed)
+    return list(found.values())
 
 
 def _save(

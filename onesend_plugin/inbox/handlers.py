@@ -15,7 +15,7 @@ from ..subscribe import subscriptions
 
 # Events the person caused: they open (or keep open) Meta's 24 h standard messaging window.
 INTERACTION_KINDS = {"message", "postback", "referral"}
-RECEIPT_KINDS = {"delivery", "read", "paid_delivery", "paid_read", "paid_failed"}
+RECEIPT_KINDS = {"delivery", "read", "paid_delivery", "paid_read", "paid_click", "paid_failed"}
 
 
 def handle(event: meta_events.MessagingEvent, page: MessengerPage, told: list[Call]) -> None:
@@ -117,6 +117,14 @@ def handle_receipts(events: list[meta_events.MessagingEvent], page: MessengerPag
             if e.kind == "paid_failed" and e.token and e.campaign_id
         ],
     )
+    analytics.record_paid_clicks(
+        page,
+        [
+            (e.token, e.campaign_id, e.timestamp)
+            for e in events
+            if e.kind == "paid_click" and e.token and e.campaign_id and e.timestamp
+        ],
+    )
 
 
 def on_receipt(event: meta_events.MessagingEvent, page: MessengerPage, told: list[Call]) -> None:
@@ -128,6 +136,7 @@ HANDLERS: dict[str, Callable] = {
     "read": on_receipt,
     "paid_delivery": on_receipt,
     "paid_read": on_receipt,
+    "paid_click": on_receipt,
     "paid_failed": on_receipt,
     "referral": on_referral,
     "postback": on_postback,

@@ -1,0 +1,112 @@
+"""The paid channel's receipts (``marketing_message_*`` webhooks) as Meta redelivers them: each
+POST several times and in any order (Webhooks: "Meta retries; the receiver must de-duplicate").
+Every field comes in both envelopes Meta might use (its pages document none). The bodies are the
+simulator's own, signed by it; the test replays them to the site over HTTP."""
+
+import random
+from collections import Counter
+
+import pytest
+import requests
+
+from onesend_plugin import analytics, broadcast
+from onesend_plugin.messenger.events import PAID_KINDS
+from onesend_plugin.models import CampaignButton, WebhookDelivery, WebhookEvent
+
+from .factories import CampaignFactory
+from .simulator.helpers import WebhookReceiver
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+#: Times each POST reaches the site.
+REPLAYS = 3
+
+
+@pytest.fixture
+def receiver():
+    """Stands in for the site while the simulator emits: keeps each signed POST to replay it."""
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+
+
+def paid_field(body: dict) -> str:
+    """The ``marketing_message_*`` field of a one-event POST, in either envelope (the delivery
+    failure's flat sample has no ``field``)."""
+    [entry] = body["entry"]
+    [item] = entry.get("changes") or entry["messaging"]
+    return item.get("field", "marketing_message_delivery_failed")
+
+
+def replayed(posts: list, newest_first: bool) -> list:
+    """Each POST ``REPLAYS`` times: first all of them, newest first (a read before its delivery,
+    a click or a failure before the echo) or as sent (the failure after the delivery), then the
+    other copies shuffled."""
+    first = list(reversed(posts) if newest_first else posts)
+    return [*first, *random.Random(len(posts)).sample(posts * (REPLAYS - 1), len(posts) * (REPLAYS - 1))]
+
+
+@pytest.mark.parametrize("newest_first", [True, False], ids=["newest-first", "as-sent"])
+@pytest.mark.parametrize("envelope", ["changes", "messaging"])
+def test_every_paid_receipt_replayed_and_reordered_counts_once(
+    simulator, live_server, paid_page, make_subscribers, receiver, envelope, newest_first
+):
+    clicker, reader, receiver_only, dropped = people = make_subscribers(paid_page, 4)
+    simulator.create_page(
+        page_id=paid_page.page_id, app_id=paid_page.app.app_id, subscribed_fields=list(PAID_KINDS)
+    )
+    simulator.configure(
+        webhook_url=receiver.url, app_secret=paid_page.app.app_secret, paid_webhook_envelope=envelope
+    )
+    campaign = CampaignFactory(page=paid_page)
+    CampaignButton.objects.create(campaign=campaign, title="Shop", url="https://shop.example/sale")
+    broadcast.start(campaign)
+    for person in (clicker, reader):
+        simulator.read(person.psid)
+    simulator.click_paid(clicker.psid)
+    simulator.fail_paid_delivery(dropped.psid, "Unknown Error")
+    simulator.wait_webhooks_drained()
+
+    posts = [(headers, body) for headers, body in receiver.posts]
+    fields = Counter(paid_field(body) for body in receiver.bodies())
+    assert fields == {
+        "marketing_message_echoes": 4,
+        "marketing_message_deliveries": 4,
+        "marketing_message_reads": 2,
+        "marketing_message_clicks": 1,
+        "marketing_message_delivery_failed": 1,
+    }
+    url = f"{live_server.url}/onesend/webhook/{paid_page.app.app_id}/"
+    for headers, body in replayed(posts, newest_first):
+        signature = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-hub-signature-256")}
+        assert requests.post(url, data=body, headers=signature, timeout=30).status_code == 200
+
+    assert WebhookDelivery.objects.count() == len(posts) * REPLAYS
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"processed"}
+    assert Counter(WebhookEvent.objects.values_list("kind", "state")) == {
+        ("paid_sent", "processed"): 4,
+        ("paid_delivery", "processed"): 4,
+        ("paid_read", "processed"): 2,
+        ("paid_click", "processed"): 1,
+        ("paid_failed", "processed"): 1,
+    }
+    rows = {
+        row.psid: (row.state, row.reason, bool(row.delivered_at), bool(row.read_at), bool(row.clicked_at))
+        for row in campaign.deliveries.all()
+    }
+    assert rows == {
+        clicker.psid: ("sent", "", True, True, True),
+        reader.psid: ("sent", "", True, True, False),
+        receiver_only.psid: ("sent", "", True, False, False),
+        dropped.psid: ("failed", "undelivered", False, False, False),
+    }
+    counters = analytics.stats(campaign)
+    assert {name: counters.get(name, 0) for name in ("sent", "delivered", "read", "unique_clicks")} == {
+        "sent": 3,
+        "delivered": 3,
+        "read": 2,
+        "unique_clicks": 1,
+    }
+    assert counters["failed:undelivered"] == 1
+    assert len(people) == campaign.deliveries.count()
