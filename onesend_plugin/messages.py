@@ -60,12 +60,7 @@ def validate(campaign: Campaign, buttons: list[tuple[str, str]]) -> dict[str, st
                 f"(now {len(text)}). Use the subtitle for a second line."
             )
     elif campaign.media in (Campaign.Media.VIDEO, Campaign.Media.FILE):
-        if campaign.media == Campaign.Media.VIDEO and not campaign.video_url:
-            errors["video_url"] = "Give the video's URL."
-        if campaign.media == Campaign.Media.FILE and not campaign.document:
-            errors["document"] = "Choose the document."
-        if text or buttons:
-            errors["text"] = "Messenger sends a video or a file on its own: remove the text and buttons."
+        errors.update(_media_problems(campaign, text, bool(buttons)))
     else:
         errors.update(_text_problems(campaign, text, bool(buttons)))
     return errors
@@ -80,6 +75,28 @@ def text_limit(page: MessengerPage | None) -> int:
     """The most characters a text message of the Page may have: the paid Marketing Messages API's
     640 (its Text Template: "up to 640 characters") or Messenger's."""
     return PAID_TEXT_MAX_LENGTH if is_paid(page) else TEXT_MAX_LENGTH
+
+
+def _media_problems(campaign: Campaign, text: str, buttons: bool) -> dict[str, str]:
+    """A video or a file. On the paid Marketing Messages API a video is a media template, which
+    carries up to 3 buttons but no text (Media Template), and no format sends a file (the API
+    References list text, button, generic, media, product and receipt messages)."""
+    errors: dict[str, str] = {}
+    paid = campaign.page_id is not None and is_paid(campaign.page)
+    if campaign.media == Campaign.Media.VIDEO and not campaign.video_url:
+        errors["video_url"] = "Give the video's URL."
+    if campaign.media == Campaign.Media.FILE:
+        if paid:
+            errors["media"] = "The paid Marketing Messages API sends no files: attach an image or a video."
+        elif not campaign.document:
+            errors["document"] = "Choose the document."
+    if paid and text:
+        errors["text"] = (
+            "On the paid Marketing Messages API a video is sent with its buttons only: remove the text."
+        )
+    elif text or (buttons and not paid):
+        errors["text"] = "Messenger sends a video or a file on its own: remove the text and buttons."
+    return errors
 
 
 def _text_problems(campaign: Campaign, text: str, buttons: bool) -> dict[str, str]:
@@ -108,6 +125,8 @@ def build(campaign: Campaign) -> Message:
     if campaign.media == Campaign.Media.IMAGE:
         image_url = public_url(campaign.image.get_rendition("max-1200x1200").url)
         message = builders.generic_card(text, image_url, subtitle=campaign.subtitle, buttons=buttons)
+    elif campaign.media == Campaign.Media.VIDEO and is_paid(campaign.page):
+        message = builders.media_template("video", campaign.video_url, buttons=buttons)  # type: ignore[assignment]
     elif campaign.media == Campaign.Media.VIDEO:
         message = builders.media("video", campaign.video_url)
     elif campaign.media == Campaign.Media.FILE:

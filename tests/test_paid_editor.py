@@ -6,9 +6,11 @@ import pytest
 
 from onesend_plugin import broadcast
 from onesend_plugin.broadcast import runner
-from onesend_plugin.models import Campaign, Channel, MessengerPage, RateLimitState
+from onesend_plugin.messenger.errors import GraphError
+from onesend_plugin.meta import client_for
+from onesend_plugin.models import Campaign, Channel, MessengerPage, RateLimitState, Subscriber
 
-from .factories import CampaignFactory
+from .factories import CampaignFactory, MessengerPageFactory
 from .test_campaign_admin import form_data
 from .test_paid_channel import AD_ACCOUNT, meta_campaign, paid_sends
 
@@ -245,3 +247,87 @@ def test_when_meta_refuses_the_delete_ours_stands_and_the_editor_is_told(
     [warning] = [str(m) for m in response.context["messages"] if "Meta did not delete" in str(m)]
     assert campaign.name in warning
     assert "not at Meta" in caplog.text
+
+
+# -- Test sends -----------------------------------------------------------------------------------
+
+
+def test_test_sends_share_one_message_campaign_that_warms_up_once(
+    admin_client, simulator, paid_page, make_subscribers
+):
+    [colleague] = make_subscribers(paid_page, 1)
+    Subscriber.objects.filter(pk=colleague.pk).update(last_interaction_at=None)  # window closed
+    simulator.configure(campaign_warmup_seconds=3600)
+    campaign = CampaignFactory(page=paid_page)
+    data = {"subscriber": colleague.psid}
+    for _ in range(2):  # Meta makes the test campaign ready about an hour after the first test
+        response = admin_client.post(f"{URL}send_test/{campaign.pk}/", data, follow=True)
+        [message] = [str(m) for m in response.context["messages"]]
+        assert message.startswith("The test was not sent: Meta is still making") and "2300003" in message
+    campaign.refresh_from_db()
+    test_id = campaign.test_channel["marketing_message_id"]
+    simulator.configure(campaign_warmup_seconds=0)  # an hour later
+    response = admin_client.post(f"{URL}send_test/{campaign.pk}/", data, follow=True)
+    assert [str(m) for m in response.context["messages"]] == [f"Test sent to {colleague.psid}."]
+    [sent] = [m for m in simulator.messages(paid_page.page_id) if m.get("via") == "marketing"]
+    assert sent["campaign_id"] == test_id
+    campaign.refresh_from_db()
+    assert campaign.test_channel == {"marketing_message_id": test_id} and campaign.message is None
+    admin_client.post(f"{URL}delete/{campaign.pk}/")
+    assert not meta_holds(simulator, paid_page, test_id)  # deleted with the campaign
+
+
+# -- Media: uploaded once, sent by attachment_id --------------------------------------------------
+
+
+def test_a_video_is_uploaded_once_and_the_same_attachment_reaches_everyone(
+    admin_client, simulator, paid_page, make_subscribers
+):
+    people = make_subscribers(paid_page, 3)
+    buttons = [("Shop", "https://shop.example/"), ("Stores", "https://shop.example/stores")]
+    video = "https://cdn.example/spring.mp4"
+    campaign = publish(admin_client, paid_page, text="", media="video", video_url=video, buttons=buttons)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED, campaign.last_error
+    assert simulator.stats()["attachments"] == 1
+    sent = [m for m in simulator.messages(paid_page.page_id) if m.get("via") == "marketing"]
+    assert {m["psid"] for m in sent} == {p.psid for p in people}
+    [attachment_id] = {m["attachment_id"] for m in sent}
+    assert attachment_id and {(m["type"], m["url"], len(m["buttons"])) for m in sent} == {("video", video, 2)}
+
+
+def test_the_paid_editor_takes_a_video_with_buttons_but_no_text_and_no_file(admin_client, paid_page):
+    video = {"media": "video", "video_url": "https://cdn.example/v.mp4"}
+    response = admin_client.post(f"{URL}add/", form_data(page=paid_page.pk, text="Look", **video))
+    assert "remove the text" in response.context["form"].errors["text"][0]
+    response = admin_client.post(f"{URL}add/", form_data(page=paid_page.pk, text="", media="file"))
+    assert "sends no files" in response.context["form"].errors["media"][0]
+
+
+def test_meta_refuses_paid_media_by_a_foreign_url_or_another_pages_attachment(simulator, paid_page):
+    client = client_for(paid_page)
+    other = MessengerPageFactory()
+    simulator.create_page(page_id=other.page_id, access_token=other.access_token)
+    foreign = client_for(other).upload_attachment(
+        page_id=other.page_id, attachment_type="video", url="https://cdn.example/v.mp4"
+    )
+    [person] = simulator.create_people(paid_page.page_id, 1)
+    meta_id = client.create_marketing_campaign(
+        ad_account_id=AD_ACCOUNT, name="Direct", page_id=paid_page.page_id
+    )
+    token = person["token"]
+    for media, error in (
+        ({"url": "https://cdn.example/v.mp4"}, "must be a Facebook URL"),
+        ({"attachment_id": foreign}, "2300027"),
+    ):
+        message = {
+            "attachment": {
+                "type": "template",
+                "payload": {"template_type": "media", "elements": [{"media_type": "video", **media}]},
+            }
+        }
+        with pytest.raises(GraphError, match=error):
+            client.send_marketing_message(
+                ad_account_id=AD_ACCOUNT, message_id=meta_id, subscription_token=token, message=message
+            )

@@ -112,6 +112,20 @@ def for_page(page: MessengerPage):
     return CHANNELS[page.channel]
 
 
+def with_uploaded_media(message: dict, page: MessengerPage, client: GraphClient) -> dict:
+    """The message with its media template's image or video uploaded once (Attachment Upload
+    API) and given by ``attachment_id``, so every recipient gets the same attachment: Meta takes a
+    media template's media only by ``attachment_id`` or by a Facebook URL (Media Template of the
+    Marketing Message API for Messenger). An attachment is the Page's own: another Page can't use
+    it (2300027, API References). Any other message is returned as it is."""
+    media = builders.media_to_upload(message)
+    if media is None:
+        return message
+    kind, url = media
+    attachment_id = client.upload_attachment(page_id=page.page_id, attachment_type=kind, url=url)
+    return dict(builders.with_attachment_id(message, attachment_id))
+
+
 def delivery_estimate(campaign: Campaign) -> DeliveryEstimate | None:
     """Meta's delivery estimate for a campaign of a paid-channel Page; None when Meta gives none
     (the endpoint is an open beta, changelog 2026-05-01). An estimate is information: its

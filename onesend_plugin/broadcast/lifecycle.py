@@ -12,7 +12,7 @@ from wagtail.log_actions import log
 
 from .. import analytics, messages
 from ..analytics.counters import Kind, outcome
-from ..messenger.errors import GraphError
+from ..messenger.errors import CampaignNotReady, DailyBudgetReached, GraphError
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber
 from . import channels, recipients, runner
@@ -88,6 +88,18 @@ def cancel(campaign: Campaign, *, user=None) -> None:
     log(campaign, "onesend.campaign.cancel", user=user)
 
 
+def _test_context(campaign: Campaign, channel, client) -> dict:
+    """What the channel sets up for the campaign's test sends, made at the first test and reused
+    by the next ones: the paid API's message campaign warms up for about an hour after it is
+    created (FAQs of the Marketing Message API for Messenger), so one per test would never send."""
+    if not campaign.test_channel:
+        context = channel.prepare(campaign, client)
+        if context:
+            Campaign.objects.filter(pk=campaign.pk).update(test_channel=context)
+        campaign.test_channel = context
+    return campaign.test_channel
+
+
 def delete_at_meta(campaign: Campaign) -> list[str]:
     """After a campaign is deleted: delete what the Page's channel created for it at Meta (the
     paid API's message campaigns of its broadcast and of its tests). Each failure is logged and
@@ -141,10 +153,16 @@ def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None) -> str |
     page = campaign.page
     channel = channels.StandardChannel() if subscriber.in_standard_window() else channels.for_page(page)
     client = client_for(page)
-    request = channel.request(subscriber, messages.build(draft), channel.prepare(campaign, client))
+    message = channels.with_uploaded_media(messages.build(draft), page, client)
+    request = channel.request(subscriber, message, _test_context(campaign, channel, client))
     if isinstance(request, str):
         raise CampaignError(f"This subscriber can't be reached ({request.replace('_', ' ')}).")
     [result] = client.batch([request])
+    if isinstance(result, CampaignNotReady) and not isinstance(result, DailyBudgetReached):
+        raise CampaignError(
+            "Meta is still making this campaign's paid test campaign ready (about an hour after the "
+            f"first test): try again later. (Meta: {result})"
+        )
     if isinstance(result, GraphError):
         raise result
     log(campaign, "onesend.campaign.send_test", user=user, data={"subscriber": subscriber.pk})

@@ -96,7 +96,13 @@ def freeze(campaign: Campaign) -> int:
     try:
         people = audience(campaign)
         if "channel" not in campaign.message:
-            campaign.message["channel"] = channels.for_page(page).prepare(campaign, client_for(page))
+            client = client_for(page)
+            body = channels.with_uploaded_media(campaign.message["body"], page, client)
+            campaign.message = {
+                **campaign.message,
+                "body": body,
+                "channel": channels.for_page(page).prepare(campaign, client),
+            }
             Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
     except AUDIENCE_ERRORS as exc:
         return _not_started(campaign, str(exc), exc)

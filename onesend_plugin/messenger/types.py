@@ -50,9 +50,27 @@ class ButtonTemplate(TypedDict):
     buttons: list[UrlButton]
 
 
+class _MediaElementRequired(TypedDict):
+    media_type: Literal["image", "video"]
+
+
+class MediaElement(_MediaElementRequired, total=False):
+    """The one element of a media template: its media by ``url`` until uploaded, then by
+    ``attachment_id``."""
+
+    url: str
+    attachment_id: str
+    buttons: list[UrlButton]
+
+
+class MediaTemplate(TypedDict):
+    template_type: Literal["media"]
+    elements: list[MediaElement]
+
+
 class TemplateAttachment(TypedDict):
     type: Literal["template"]
-    payload: GenericTemplate | ButtonTemplate
+    payload: GenericTemplate | ButtonTemplate | MediaTemplate
 
 
 class MediaPayload(TypedDict):

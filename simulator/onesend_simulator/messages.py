@@ -147,6 +147,20 @@ def _generic_template(payload: dict[str, Any]) -> dict[str, Any]:
     return {"type": "generic", "elements": view}
 
 
+def _media_template(payload: dict[str, Any]) -> dict[str, Any]:
+    """One image or video with up to 3 buttons, by ``attachment_id`` or ``url`` (Media Template of
+    the Marketing Message API for Messenger); shown as that media, ``template`` says how it came."""
+    elements = payload.get("elements")
+    if not isinstance(elements, list) or len(elements) != 1 or not isinstance(elements[0], dict):
+        raise errors.param("Param elements must have exactly 1 item")
+    element = elements[0]
+    kind = element.get("media_type")
+    if kind not in ("image", "video"):
+        raise errors.param("Param elements[][media_type] must be one of image, video")
+    view = _media(kind, element)
+    return {**view, "template": "media", "buttons": _buttons(element.get("buttons", []), 0)}
+
+
 def _optin_template(payload: dict[str, Any]) -> dict[str, Any]:
     """Meta's opt-in request; its fields are flat in the payload (``elements[0]`` is accepted too)."""
     elements = payload.get("elements")
@@ -174,6 +188,7 @@ def _optin_template(payload: dict[str, Any]) -> dict[str, Any]:
 TEMPLATES = {
     "button": _button_template,
     "generic": _generic_template,
+    "media": _media_template,
     "notification_messages": _optin_template,
 }
 

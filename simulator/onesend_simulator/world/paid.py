@@ -9,15 +9,18 @@ import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .. import errors
 from ..errors import ControlError
-from ..messages import Content
+from ..messages import Content, parse_message
 from ..model import Campaign, Page, Person, Token, new_digits, now_ms
 from .base import WorldState
 
 #: Text Template: "up to 640 characters".
 PAID_TEXT_LIMIT = 640
+#: Media Template: a media template's ``url`` must be on Facebook.
+FACEBOOK_HOSTS = frozenset({"business.facebook.com", "www.facebook.com", "facebook.com"})
 #: The ad-account problems ``paid_account_error`` can simulate, worded as the API References.
 ACCOUNT_ERRORS = {
     2300011: "The ad account has no payment method",
@@ -153,12 +156,27 @@ class PaidMixin(WorldState):
     def _paid_content(self, page: Page, message: Any) -> Content:
         """A Send-API message without recipient (API References); text "up to 640 characters"
         (Text Template)."""
+        self._check_paid_media(page, parse_message(message).view)
         content = self._content(page, message)
         if content.optin is not None:
             raise errors.param("Opt-in requests cannot be sent as marketing messages")
         if len(content.raw.get("text", "")) > PAID_TEXT_LIMIT:
             raise errors.param(f"Param message[text] must be at most {PAID_TEXT_LIMIT} characters")
         return content
+
+    def _check_paid_media(self, page: Page, view: dict[str, Any]) -> None:
+        """A media template's media: by ``attachment_id``, which another Page's upload can't be
+        (2300027, API References), or by a Facebook URL (``business.facebook.com/…``,
+        ``www.facebook.com/…/videos/…``, ``www.facebook.com/photo.php?fbid=…``: Media Template)."""
+        if view.get("template") != "media":
+            return
+        if view["url"] and urlsplit(view["url"]).hostname not in FACEBOOK_HOSTS:
+            raise errors.param(
+                "Param url of a media template must be a Facebook URL; upload the media instead"
+            )
+        attachment = self.attachments.get(view["attachment_id"] or "")
+        if attachment is not None and attachment.page_id != page.page_id:
+            raise self._paid_error(2300027, "The attachment was created by another Page and cannot be reused")
 
     def _paid_person(self, token: Token, gap: Any) -> Person:
         """The subscriber, if a paid message may reach them now (API References errors 2300034-36,

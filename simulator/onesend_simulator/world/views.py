@@ -85,6 +85,7 @@ class ViewsMixin(WorldState):
         return {
             "send": {"accepted": self.accepted, "rejected": dict(self.rejected)},
             "cooldown_skips": self.rejected.get("4/2018354", 0),
+            "attachments": len(self.attachments),
             "pages": {
                 page_id: {"max_calls_per_second": {"text": rates.text.peak, "media": rates.media.peak}}
                 for page_id, rates in self._rates.items()
