@@ -69,6 +69,11 @@ DEFAULTS: dict[str, Any] = {
     # Paid Marketing Messages API: Meta refuses a message to a person who talked with the Page
     # within this many seconds (the person is skipped, ``recipient_unavailable``). None: no gap.
     "PAID_MIN_CONVERSATION_GAP_SECONDS": None,
+    # Meta's insights (spend, delivered, clicks) of a campaign on the paid Marketing Messages API
+    # are fetched every this many minutes once it started, and until this many days after it
+    # finished or was cancelled (Meta's figures still change a while after the last send).
+    "PAID_INSIGHTS_MINUTES": 30,
+    "PAID_INSIGHTS_DAYS": 7,
     # Webhook bodies larger than this are refused (Meta batches up to 1000 events per POST;
     # Django itself refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default).
     "WEBHOOK_MAX_BODY_BYTES": 2 * 1024 * 1024,

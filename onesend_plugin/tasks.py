@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from . import conf, store
+from . import analytics, conf, store
 from .broadcast import periodic, recipients, runner
 from .inbox import drain
 from .inbox import listeners as webhook_listeners
@@ -104,6 +104,7 @@ def tick() -> None:
     drain.catch_up()
     store.retry_listeners()
     webhook_listeners.retry_due()
+    analytics.refresh_insights()  # last: Meta's answers may be slow (a failure is only logged)
 
 
 def process_store_event(event_id: int) -> None:

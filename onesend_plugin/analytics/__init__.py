@@ -1,5 +1,5 @@
 """Campaign analytics that stay exact: delivered and read from Meta's watermarks, tracked
-clicks, attributed conversions, unsubscribes after a campaign.
+clicks, attributed conversions, unsubscribes after a campaign, and what a paid campaign cost.
 
 Every number is a maintained counter (``CampaignStat``) bumped by exactly the rows an event
 changed: a ledger field is only ever set while empty (``… WHERE read_at IS NULL``, on rows locked
@@ -17,11 +17,13 @@ from .clicks import (
 )
 from .conversions import record_conversion, record_unsubscribe
 from .receipts import record_paid_clicks, record_paid_failures, record_paid_receipts, record_receipts
+from .spend import cost_of, refresh_insights
 from .storage import bump, stats
 
 __all__ = [
     "CLICK_SALT",
     "bump",
+    "cost_of",
     "button_urls",
     "public_click_url",
     "record_click",
@@ -31,6 +33,7 @@ __all__ = [
     "record_paid_receipts",
     "record_receipts",
     "record_unsubscribe",
+    "refresh_insights",
     "resolve_click",
     "stats",
     "tracked_buttons",

@@ -31,6 +31,7 @@ from .campaigns import (
     CampaignStat,
     Click,
     Delivery,
+    PaidInsights,
     RateLimitState,
 )
 from .inbox import WebhookDelivery, WebhookEvent
@@ -60,6 +61,7 @@ __all__ = [
     "MessengerPage",
     "MetaApp",
     "OptinCTA",
+    "PaidInsights",
     "RateLimitState",
     "ScopedLogEntryManager",
     "ScopedModelLogEntry",

@@ -333,3 +333,32 @@ class Click(models.Model):
 
     def __str__(self) -> str:
         return f"click on button {self.button} of {self.campaign}"
+
+
+class PaidInsights(models.Model):
+    """Meta's own figures for a campaign sent through the paid Marketing Messages API (Measure
+    Campaign Performance on Marketing Message API for Messenger): what the ad account spent and
+    what Meta counted. Fetched by the tick (``analytics.spend``); a failed fetch keeps the last
+    figures and notes its error. Meta's counts leave out Europe and Japan and may be estimated,
+    so the report shows them beside ours, never instead."""
+
+    campaign = models.OneToOneField(
+        Campaign, on_delete=models.CASCADE, primary_key=True, related_name="paid_insights"
+    )
+    spend = models.DecimalField(
+        max_digits=16, decimal_places=4, default=0, help_text=_("In the ad account's currency.")
+    )
+    delivered = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0, help_text=_("Meta's link and button clicks."))
+    fetched_at = models.DateTimeField(null=True, blank=True, help_text=_("Empty: Meta has told nothing yet."))
+    checked_at = models.DateTimeField(null=True, blank=True, help_text=_("The last attempt."))
+    error = models.TextField(blank=True, help_text=_("Why the last attempt failed (empty: it worked)."))
+    ended_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the campaign was first seen finished or cancelled.")
+    )
+
+    class Meta:
+        verbose_name_plural = _("paid insights")
+
+    def __str__(self) -> str:
+        return f"{self.campaign}: {self.spend} spent"

@@ -1,14 +1,16 @@
-"""One campaign's report: funnel, revenue, hourly reads and clicks, clicks per button; and its CSV."""
+"""One campaign's report: funnel, revenue, what a paid campaign cost, hourly reads and clicks,
+clicks per button; and its CSV."""
 
 from __future__ import annotations
 
 import csv
 from datetime import timedelta
+from decimal import Decimal
 
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
 from django.utils.functional import cached_property
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
@@ -18,10 +20,11 @@ from wagtail.admin.admin_url_finder import AdminURLFinder
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.widgets import HeaderButton
 
-from ... import analytics
+from ... import analytics, conf
 from ...accounts import scoping
 from ...analytics.counters import Kind
 from ...analytics.reports import SERIES_HOURS, ButtonClicks, button_clicks, funnel, hourly, rate
+from ...analytics.spend import Cost
 from ...broadcast import segments
 from ...models import Campaign
 from .. import charts
@@ -78,6 +81,68 @@ def buttons_chart(campaign: Campaign, buttons: list[ButtonClicks], chart_id: str
     )
 
 
+# -- One campaign: what it cost (paid Marketing Messages API) ---------------------------------------
+
+COST_LABELS = {
+    "delivered": _("Delivered messages"),
+    "clicked": _("People who clicked"),
+    "converted": _("Conversions"),
+}
+
+
+def amount(value: Decimal | None, currency: str) -> str:
+    """Money in the ad account's currency: in cents, and to four places below a dime (Meta's cost
+    per delivered message is around a cent)."""
+    if value is None:
+        return "—"
+    places = 2 if value >= Decimal("0.1") or not value else 4
+    text = number_format(value.quantize(Decimal(1).scaleb(-places)), places, force_grouping=True)
+    return f"{text} {currency}".strip()
+
+
+def cost_context(cost: Cost) -> dict:
+    """The cost panel's figures, as shown."""
+    spend = cost.spend
+    roas = cost.return_on_spend
+    return {
+        "currency": cost.currency,
+        "insights": cost.insights,
+        "known": spend is not None,
+        "spend": amount(spend, cost.currency),
+        "lines": [
+            {
+                "key": line.key,
+                "label": COST_LABELS[line.key],
+                "ours": line.ours,
+                "each": amount(line.each(spend), cost.currency) if spend is not None else "—",
+                "meta": line.meta,
+            }
+            for line in cost.lines
+        ],
+        "revenue": amount(cost.revenue, cost.currency),
+        "return_on_spend": "—" if roas is None else f"{number_format(roas.quantize(Decimal('0.01')), 2)}×",
+        "other_currencies": ", ".join(cost.other_currencies),
+    }
+
+
+def cost_rows(cost: Cost | None) -> list[list]:
+    """The cost panel as spreadsheet rows (metric, value), amounts as plain numbers."""
+    if cost is None:
+        return []
+    currency = cost.currency or "?"
+    if cost.spend is None:
+        return [[f"Spend ({currency})", "Meta has reported no figures yet"]]
+    rows = [[f"Spend ({currency})", f"{cost.spend:f}"]]
+    for line in cost.lines:
+        each = line.each(cost.spend)
+        rows.append([f"Cost per {line.key} ({currency})", "" if each is None else f"{each:.4f}"])
+        if line.meta is not None:
+            rows.append([f"Meta: {line.key}", line.meta])
+    roas = cost.return_on_spend
+    rows.append(["Return on spend", "" if roas is None else f"{roas:.2f}"])
+    return rows
+
+
 # -- One campaign: CSV ---------------------------------------------------------------------------
 
 
@@ -86,7 +151,8 @@ def csv_number(value: float | None) -> str:
 
 
 def funnel_rows(campaign: Campaign, counters: dict[str, int]) -> list[list]:
-    """The funnel as spreadsheet rows: metric, value, % of sent, % of previous step."""
+    """The funnel as spreadsheet rows: metric, value, % of sent, % of previous step; then a
+    paid campaign's cost."""
     data = funnel(campaign, counters)
     rows = [["Metric", "Value", "% of sent", "% of previous step"]]
     for step in data.steps:
@@ -104,12 +170,13 @@ def funnel_rows(campaign: Campaign, counters: dict[str, int]) -> list[list]:
         rows.append([label, outcome.value, "", ""])
     for button in button_clicks(campaign, counters):
         rows.append([f"Clicks on button {button.number} ({button.title})", button.clicks, "", ""])
+    rows.extend([*row, "", ""] for row in cost_rows(analytics.cost_of(campaign, counters)))
     return [[spreadsheet_safe(cell) for cell in row] for row in rows]
 
 
 class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixin, TemplateView):
-    """One campaign's report: the segment it was sent to, funnel, revenue, hourly reads and
-    clicks, clicks per button."""
+    """One campaign's report: the segment it was sent to, funnel, revenue, what a paid campaign
+    cost, hourly reads and clicks, clicks per button."""
 
     template_name = "onesend_plugin/reports/campaign.html"
     page_title = _("Campaign report")
@@ -147,12 +214,15 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
         counters = analytics.stats(campaign)
         series = hourly(campaign, counters)
         buttons = button_clicks(campaign, counters)
+        cost = analytics.cost_of(campaign, counters)
         context = super().get_context_data(**kwargs)
         context.update(
             campaign=campaign,
             # The segment stored on the campaign is the one its audience was frozen with at start.
             segment=segments.label(campaign.segment) if campaign.segment else "",
             funnel=funnel(campaign, counters),
+            cost=cost_context(cost) if cost else None,
+            insights_minutes=conf.get("PAID_INSIGHTS_MINUTES"),
             series=series,
             series_rows=[
                 {"hour": i + 1, "at": series["start"] + timedelta(hours=i), "reads": r, "clicks": c}
