@@ -28,7 +28,7 @@ ACTIONS: dict[str, Callable[[World, str, dict[str, Any]], dict[str, Any]]] = {
     "stop_notifications": lambda world, psid, body: world.set_notifications(psid, True, body.get("title")),
     "resume_notifications": lambda world, psid, body: world.set_notifications(psid, False, body.get("title")),
     "read": lambda world, psid, body: world.read(psid),
-    "click_paid": lambda world, psid, body: world.click_paid(psid),
+    "click_paid": lambda world, psid, body: world.click_paid(psid, body.get("message_id")),
     "fail_paid_delivery": lambda world, psid, body: world.fail_paid_delivery(
         psid, body.get("error_message", "Unknown Error")
     ),

@@ -149,9 +149,10 @@ class SimulatorRemote:
     def read(self, psid: str) -> dict[str, Any]:
         return self.act(psid, "read")
 
-    def click_paid(self, psid: str) -> dict[str, Any]:
-        """The person taps a button of their last paid marketing message."""
-        return self.act(psid, "click_paid")
+    def click_paid(self, psid: str, message_id: str | None = None) -> dict[str, Any]:
+        """The person taps a button of a paid marketing message (``message_id``: its mid; else
+        their last one)."""
+        return self.act(psid, "click_paid", message_id=message_id)
 
     def fail_paid_delivery(self, psid: str, error_message: str | None = None) -> dict[str, Any]:
         """Meta drops the person's last paid marketing message after accepting it."""

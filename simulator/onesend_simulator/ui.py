@@ -1,6 +1,6 @@
 """The web page a person clicks through: ``/m.me/{page}?ref=`` (pick who you are), the thread at
-``/_sim/ui/{psid}``, the ``/_sim/`` index, and Meta's login dialog ``/{version}/dialog/oauth`` where
-the business owner picks the Pages and permissions an app gets. The thread is rendered by ``static/thread.js`` from the
+``/_sim/ui/{psid}``, the ``/_sim/`` index (Pages, people, ad accounts' spend), and Meta's login
+dialog ``/{version}/dialog/oauth`` where the business owner picks the Pages and permissions an app gets. The thread is rendered by ``static/thread.js`` from the
 control API, so the browser does exactly what tests do through ``SimulatorRemote``.
 """
 
@@ -77,9 +77,29 @@ class Ui:
                 f"</p><ul>{people or '<li>No people yet</li>'}</ul></section>"
             )
         body = INDEX.substitute(
-            pages="".join(sections) or "<p>No Pages yet: create one with POST /_sim/pages.</p>"
+            pages="".join(sections) or "<p>No Pages yet: create one with POST /_sim/pages.</p>",
+            ad_accounts=self._ad_accounts(),
         )
         return _html("Messenger simulator", body)
+
+    def _ad_accounts(self) -> str:
+        """What each ad account spent on paid marketing messages: the simulator's own bookkeeping
+        of charged deliveries, which its campaigns' insights add up to (``ad_account_spend``).
+        The simulator knows no currency: amounts are in the ad account's."""
+        rows = []
+        for account_id, figures in self.world.ad_account_spend().items():
+            pages = ", ".join(self.world.pages[p].name for p in figures["page_ids"] if p in self.world.pages)
+            rows.append(
+                f'<tr data-testid="ad-account" data-ad-account="{escape(account_id)}">'
+                f"<td>{escape(account_id)}</td><td>{escape(pages)}</td><td>{figures['campaigns']}</td>"
+                f'<td>{figures["delivered"]}</td><td data-testid="ad-account-spend">{figures["spend"]}</td></tr>'
+            )
+        if not rows:
+            return "<p>No paid marketing messages yet.</p>"
+        return (
+            "<table><thead><tr><th>Ad account</th><th>Pages</th><th>Message campaigns</th>"
+            f"<th>Delivered (charged)</th><th>Spend</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
 
     async def link(self, request: web.Request) -> web.Response:
         """``m.me/<page>?ref=``: choose a new or existing simulated person, then open the thread."""

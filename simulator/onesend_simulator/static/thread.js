@@ -37,10 +37,13 @@
     await refresh();
   }
 
-  function button(spec) {
+  // A link button of a paid message: the tap opens the link and Meta reports it as a
+  // marketing_message_clicks webhook (Send Messages on Marketing Message API, "Webhooks").
+  function button(spec, item) {
     if (spec.type === "web_url") {
+      const paidClick = item && item.sponsored ? () => act("click_paid", {message_id: item.mid}) : null;
       return el("a", {class: "button", href: spec.url, target: "_blank", rel: "noopener",
-                      "data-testid": "url-button", text: spec.title});
+                      "data-testid": "url-button", text: spec.title, onclick: paidClick});
     }
     return el("button", {type: "button", class: "button", "data-testid": "postback-button",
                          "data-payload": spec.payload, text: spec.title,
@@ -77,19 +80,28 @@
 
   function body(item) {
     if (item.direction === "user" || item.type === "text") return el("div", {class: "text", text: item.text});
+    const buttonOf = (spec) => button(spec, item);
     if (item.type === "button") {
-      return el("div", {class: "card"}, [el("div", {class: "text", text: item.text}), ...item.buttons.map(button)]);
+      return el("div", {class: "card"}, [el("div", {class: "text", text: item.text}), ...item.buttons.map(buttonOf)]);
     }
     if (item.type === "generic") {
       return el("div", {class: "carousel"}, item.elements.map((element) => el("div", {class: "card"}, [
         element.image_url ? el("img", {src: element.image_url, alt: ""}) : null,
         el("div", {class: "card-title", text: element.title}),
         element.subtitle ? el("div", {class: "card-subtitle", text: element.subtitle}) : null,
-        ...element.buttons.map(button),
+        ...element.buttons.map(buttonOf),
       ])));
     }
     if (item.type === "optin") return optinCard(item);
     return media(item);
+  }
+
+  // A paid marketing message is labelled "Sponsored". Meta's Marketing Message API pages do not
+  // say how Messenger labels these messages; its Sponsored Messages page (Messenger Platform,
+  // discovery/sponsored-messages) says paid messages sent outside the 24 h window "will be
+  // labeled 'Sponsored' in the chat", so the simulator shows that label.
+  function sponsored(item) {
+    return item.sponsored ? el("small", {class: "sponsored", "data-testid": "sponsored", text: "Sponsored"}) : null;
   }
 
   function render(person) {
@@ -98,7 +110,7 @@
     thread.replaceChildren(...person.thread.map((item) => el("div", {
       class: "message " + item.direction, "data-testid": "thread-message", "data-mid": item.mid,
       "data-type": item.type, "data-direction": item.direction,
-    }, [body(item), item.status ? el("small", {class: "status", text: item.status}) : null])));
+    }, [sponsored(item), body(item), item.status ? el("small", {class: "status", text: item.status}) : null])));
     const last = person.thread[person.thread.length - 1];
     const replies = last && last.direction === "page" ? last.quick_replies || [] : [];
     quickReplies.replaceChildren(...replies.map((reply) => el("button", {

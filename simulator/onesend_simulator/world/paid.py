@@ -117,7 +117,9 @@ class PaidMixin(WorldState):
         window, now = self._window(page, content.media)
         person = self._paid_person(token, params.get("min_conversation_gap_seconds"))
         item = self._record(page, person, content, token, "marketing")
-        item.update(tracking_id=str(uuid.uuid4()), campaign_id=campaign.campaign_id)
+        item.update(
+            tracking_id=str(uuid.uuid4()), campaign_id=campaign.campaign_id, ad_account_id=ad_account_id
+        )
         token.last_paid_ms = item["timestamp"]
         campaign.sent += 1
         campaign.sent_on_day += 1
@@ -242,17 +244,20 @@ class PaidMixin(WorldState):
                 self._emit_paid(page.page_id, "marketing_message_reads", events[-1])
         return events
 
-    def _last_paid(self, person: Person) -> dict[str, Any]:
-        item = next((i for i in reversed(person.thread) if "tracking_id" in i), None)
+    def _paid_item(self, person: Person, mid: str | None = None) -> dict[str, Any]:
+        """The person's paid message ``mid``, or their last one."""
+        paid = (i for i in reversed(person.thread) if "tracking_id" in i and mid in (None, i["mid"]))
+        item = next(paid, None)
         if item is None:
-            raise ControlError("This person received no paid marketing message")
+            raise ControlError(f"This person received no paid marketing message{f' {mid}' if mid else ''}")
         return item
 
-    def click_paid(self, psid: str) -> dict[str, Any]:
-        """The person taps a button of their last paid message: ``marketing_message_clicks``,
-        without tracking id or ``app_id`` (Send Messages, "Webhooks")."""
+    def click_paid(self, psid: str, mid: str | None = None) -> dict[str, Any]:
+        """The person taps a button of a paid message (``mid``, else their last one):
+        ``marketing_message_clicks``, without tracking id or ``app_id`` (Send Messages,
+        "Webhooks")."""
         person = self.person(psid)
-        page, item = self.pages[person.page_id], self._last_paid(person)
+        page, item = self.pages[person.page_id], self._paid_item(person, mid)
         event = self._paid_event(page, person, item, tracking=False)
         del event["app_id"]
         item["paid_clicks"] = item.get("paid_clicks", 0) + 1
@@ -264,7 +269,7 @@ class PaidMixin(WorldState):
         changelog 2026-03-31): ``marketing_message_delivery_failed``, shaped as Meta's sample
         (no recipient, no mid, no tracking id; the business instead)."""
         person = self.person(psid)
-        page, item = self.pages[person.page_id], self._last_paid(person)
+        page, item = self.pages[person.page_id], self._paid_item(person)
         event = {
             "app_id": int(page.app_id),
             "business_id": int(page.app_id) + 1,
@@ -314,11 +319,10 @@ class PaidMixin(WorldState):
         Message API for Messenger): the documented fields, every value a string, spend in the
         currency's units; rates in percent."""
         campaign = self._campaign_of(page, campaign_id)
-        items = [i for _, i in self.sent if i.get("campaign_id") == campaign.campaign_id]
-        delivered = [i for i in items if i.get("paid_delivered") and not i.get("delivery_failed")]
+        delivered = self._charged(campaign.campaign_id)
         reads = sum(1 for i in delivered if i.get("paid_read"))
         clicks = sum(i.get("paid_clicks", 0) for i in delivered)
-        spend = len(delivered) * self.config.paid_price_cents / 100
+        spend = self._spend(len(delivered))
         today = time.strftime("%Y-%m-%d", time.gmtime())
         row = {
             "marketing_messages_delivered": str(len(delivered)),
@@ -332,6 +336,43 @@ class PaidMixin(WorldState):
             "date_stop": today,
         }
         return {"data": [row]}
+
+    def _charged(self, campaign_id: str | None = None) -> list[dict[str, Any]]:
+        """The messages (of one campaign, or all) an ad account pays for: the delivered ones
+        (FAQs: "pay only for messages delivered"), not those Meta dropped after accepting them."""
+        return [
+            item
+            for _, item in self.sent
+            if item.get("paid_delivered")
+            and not item.get("delivery_failed")
+            and campaign_id in (None, item["campaign_id"])
+        ]
+
+    def _spend(self, delivered: int) -> float:
+        """What ``delivered`` messages cost, in the currency's units (insights' ``spend``)."""
+        return delivered * self.config.paid_price_cents / 100
+
+    def ad_account_spend(self) -> dict[str, dict[str, Any]]:
+        """Each ad account's bookkeeping: its message campaigns and their Pages, and the
+        delivered messages it was charged for with their cost (its campaigns' insights add up to
+        it; a deleted campaign's messages stay charged)."""
+        accounts: dict[str, dict[str, Any]] = {}
+
+        def account(ad_account_id: str) -> dict[str, Any]:
+            return accounts.setdefault(
+                ad_account_id, {"page_ids": [], "campaigns": 0, "delivered": 0, "spend": "0.00"}
+            )
+
+        for campaign in self.campaigns.values():
+            figures = account(campaign.ad_account_id)
+            figures["campaigns"] += 1
+            if campaign.page_id not in figures["page_ids"]:
+                figures["page_ids"].append(campaign.page_id)
+        for item in self._charged():
+            account(item["ad_account_id"])["delivered"] += 1
+        for figures in accounts.values():
+            figures["spend"] = f"{self._spend(figures['delivered']):.2f}"
+        return accounts
 
     def unsubscribe_customers(self, page: Page, params: Mapping[str, Any]) -> dict[str, Any]:
         """``POST {page_id}/messaging_customer_base/unsubscribe`` (Grow your Audience for Marketing

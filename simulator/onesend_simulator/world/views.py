@@ -55,8 +55,8 @@ class ViewsMixin(WorldState):
         if item["direction"] != "page":
             return item
         stamp = item["timestamp"]
-        if "tracking_id" in item:  # paid: its own marketing_message_* receipts
-            return {**item, "status": _paid_status(item)}
+        if "tracking_id" in item:  # paid: its own marketing_message_* receipts, and labelled
+            return {**item, "status": _paid_status(item), "sponsored": True}
         status = (
             "read"
             if stamp < person.read_watermark
@@ -84,6 +84,7 @@ class ViewsMixin(WorldState):
     def stats(self) -> dict[str, Any]:
         return {
             "send": {"accepted": self.accepted, "rejected": dict(self.rejected)},
+            "ad_accounts": self.ad_account_spend(),
             "cooldown_skips": self.rejected.get("4/2018354", 0),
             "attachments": len(self.attachments),
             "pages": {
