@@ -109,6 +109,8 @@ ONESEND = {
     # "Connect a Facebook Page" opens the simulator's login dialog instead of Facebook's.
     "OAUTH_DIALOG_BASE_URL": os.environ.get("ONESEND_OAUTH_DIALOG_BASE_URL", "http://127.0.0.1:8765"),
     "PLUGINS": ["example_site.shop.onesend_hooks"],
+    # Coyote Outfitters' paid campaigns: Meta's spend asked for every minute, to watch it arrive.
+    "PAID_INSIGHTS_MINUTES": 1,
 }
 
 if os.environ.get("REDIS_URL"):  # the scaled set-up: Redis brokers tasks and holds rate limits

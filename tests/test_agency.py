@@ -24,6 +24,7 @@ from onesend_plugin.models import (
     Account,
     Campaign,
     CampaignStat,
+    Channel,
     Click,
     Delivery,
     Invitation,
@@ -605,15 +606,26 @@ def test_the_page_editor_on_a_clients_site_refuses_other_clients_pages(admin_cli
     assert ContentPage.objects.get(pk=page.pk).body[0].value["page"] == str(acme_page.pk)
 
 
-def test_the_demo_seeds_a_second_client_with_its_own_user(client):
+def test_the_demo_seeds_a_second_client_with_its_own_user_and_a_us_business_on_the_paid_channel(client):
     from example_site.home import demo
 
     demo.seed()
     demo.seed()  # idempotent
-    assert Account.objects.count() == 2
+    assert Account.objects.count() == 3
+    us = MessengerPage.objects.get(page_id=demo.US_PAGE["page_id"])
+    assert (us.account.name, us.channel, us.ad_account_id, us.ad_account_currency) == (
+        "Coyote Outfitters",
+        Channel.MARKETING_API,
+        "act_2000000000000001",
+        "USD",
+    )
+    assert MessengerPage.objects.get(page_id=demo.PAGE["page_id"]).channel == Channel.MARKETING_TOKEN
+    ids = [page_id for page_id, _ in demo.seeded_pages()]
+    assert len(ids) == len(set(ids)) == 5, "each Page the demo seeds has an id of its own"
     assert list(Site.objects.get(is_default_site=True).onesend_accounts.values_list("slug", flat=True)) == [
         "acme-shop"
     ]
     assert client.login(username=demo.CLIENT_USERNAME, password=demo.CLIENT_PASSWORD)
     html = client.get("/admin/messenger/pages/").content.decode()
     assert demo.SECOND_PAGE["page_id"] in html and demo.PAGE["page_id"] not in html
+    assert demo.US_PAGE["page_id"] not in html

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from onesend_simulator.remote import wait_for
 
-from onesend_plugin import analytics, broadcast, tasks
+from onesend_plugin import analytics, broadcast, conf, tasks
 from onesend_plugin.analytics import spend
 from onesend_plugin.models import Campaign, CampaignButton, MessengerPage, PaidInsights
 
@@ -126,9 +126,10 @@ def test_a_failed_fetch_keeps_the_last_figures_logs_and_is_tried_again_later(
     tasks.tick()
     simulator.configure(failure_rate=1)  # Meta is down
     asked = PaidInsights.objects.get(campaign=bought).checked_at
+    every = timedelta(minutes=conf.get("PAID_INSIGHTS_MINUTES"), seconds=1)
     tasks.tick()  # not due yet: nothing asked
     assert PaidInsights.objects.get(campaign=bought).checked_at == asked
-    PaidInsights.objects.filter(campaign=bought).update(checked_at=asked - timedelta(minutes=31))
+    PaidInsights.objects.filter(campaign=bought).update(checked_at=asked - every)
     with caplog.at_level(logging.WARNING, logger="onesend_plugin.analytics.spend"):
         tasks.tick()
     insights = PaidInsights.objects.get(campaign=bought)
@@ -138,19 +139,20 @@ def test_a_failed_fetch_keeps_the_last_figures_logs_and_is_tried_again_later(
     assert shown.select_one('[data-testid="spend"]').get_text(strip=True) == "1.00 USD"
     assert "Asking Meta failed" in shown.select_one('[data-testid="insights-error"]').get_text()
     simulator.configure(failure_rate=0)
-    PaidInsights.objects.filter(campaign=bought).update(checked_at=asked - timedelta(minutes=31))
+    PaidInsights.objects.filter(campaign=bought).update(checked_at=asked - every)
     tasks.tick()
     assert PaidInsights.objects.get(campaign=bought).error == ""
 
 
-def test_insights_stop_some_days_after_the_campaign_ended(bought, settings):
-    now = timezone.now()
+def test_insights_stop_some_days_after_the_campaign_ended(bought):
+    now, every = timezone.now(), timedelta(minutes=conf.get("PAID_INSIGHTS_MINUTES"))
     [finished] = spend.due(now)  # not asked yet
     assert finished == bought and finished.status == Campaign.Status.FINISHED
     assert spend.fetch_insights(finished, now)
-    assert spend.due(now + timedelta(minutes=29)) == []
-    later = now + timedelta(days=settings.ONESEND.get("PAID_INSIGHTS_DAYS", 7), minutes=1)
-    assert spend.due(later - timedelta(minutes=2)) == [bought]
+    assert spend.due(now + every - timedelta(seconds=1)) == []
+    assert spend.due(now + every + timedelta(seconds=1)) == [bought]
+    later = now + timedelta(days=conf.get("PAID_INSIGHTS_DAYS"), seconds=1)
+    assert spend.due(later - timedelta(seconds=2)) == [bought]
     assert spend.due(later) == []
     legacy = CampaignFactory(page=bought.page, status=Campaign.Status.FINISHED, message={"body": {}})
     assert legacy not in spend.due(now + timedelta(hours=1))

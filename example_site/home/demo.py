@@ -1,6 +1,7 @@
 """Demo data for ``manage.py rundemo``. Every function is idempotent: running the demo again
 finds what it created the first time instead of adding copies."""
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -11,7 +12,15 @@ from wagtail.rich_text import RichText
 from example_site.shop.models import Product
 from onesend_plugin import broadcast
 from onesend_plugin.accounts.groups import ensure_client_group
-from onesend_plugin.models import Account, Campaign, CampaignButton, Membership, MessengerPage, MetaApp
+from onesend_plugin.models import (
+    Account,
+    Campaign,
+    CampaignButton,
+    Channel,
+    Membership,
+    MessengerPage,
+    MetaApp,
+)
 
 from .models import ContentPage, HomePage
 
@@ -41,6 +50,23 @@ SECOND_PAGE = {
 }
 CLIENT_USERNAME = "bloom"
 CLIENT_PASSWORD = "changeme"
+
+# A business in the United States, where Meta's paid Marketing Messages API is the only way to
+# send a marketing message (the legacy tokens work only in AU, the EU, JP, KR and the UK): its
+# Page sends through its ad account, which pays per delivered message in US dollars.
+US_CLIENT = {"slug": "coyote-outfitters", "name": "Coyote Outfitters", "timezone": "America/Phoenix"}
+US_PAGE = {
+    "page_id": "1000000000000005",
+    "name": "Coyote Outfitters",
+    "username": "coyoteoutfitters",
+    "access_token": "demo-coyote-page-token",
+    "channel": Channel.MARKETING_API,
+    "ad_account_id": "act_2000000000000001",
+    "ad_account_currency": "USD",
+}
+US_PEOPLE = ["Ava", "Liam", "Mia"]  # all subscribed
+#: Meta asks to wait about an hour after creating a message campaign; the demo's simulator a minute.
+DEMO_WARMUP_SECONDS = 60
 
 CONTENT_PAGES = [
     (
@@ -74,7 +100,7 @@ CONTENT_PAGES = [
 #: The business owner who logs in to the simulator's Facebook dialog ("Connect a Facebook Page"):
 #: they manage the demo's Page and two more that are not connected yet.
 OWNER = {"user_id": "700000000000001", "name": "Dana Owner"}
-UNCONNECTED_PAGES = [("1000000000000002", "Acme Outlet"), ("1000000000000003", "Roadrunner Café")]
+UNCONNECTED_PAGES = [("1000000000000004", "Acme Outlet"), ("1000000000000003", "Roadrunner Café")]
 
 SIMULATED_PEOPLE = ["Ann", "Ben", "Chloé", "Dev", "Emma"]
 SUBSCRIBED_PEOPLE = 3
@@ -112,6 +138,7 @@ def seed() -> MessengerPage:
     ensure_superuser()
     page = ensure_messenger_page()
     ensure_second_client(page.app)
+    ensure_us_client(page.app)
     home = ensure_home_page()
     Site.objects.get(is_default_site=True).onesend_accounts.add(page.account)  # Acme's site
     for slug, title, intro, body in CONTENT_PAGES:
@@ -249,34 +276,67 @@ def ensure_second_client(app: MetaApp) -> MessengerPage:
     return page
 
 
-def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
-    """Register the Page in the simulator and give it a few people, most of whom subscribe the
-    way real people do: they open a subscription link, the site sends Meta's opt-in request, they
-    accept. The simulator keeps its state in a file between runs, so this happens only once.
-    Also its business owner, with two Pages still to connect through "Connect a Facebook Page"."""
-    # Imported here: onesend-simulator is a distribution of its own (simulator/), for the demo.
-    from onesend_simulator.remote import SimulatorRemote, wait_for
+def ensure_us_client(app: MetaApp) -> MessengerPage:
+    """The US business and its Page on the paid channel (served by the same Meta app)."""
+    account, _ = Account.objects.get_or_create(slug=US_CLIENT["slug"], defaults=US_CLIENT)
+    page, _ = MessengerPage.objects.get_or_create(
+        page_id=US_PAGE["page_id"], defaults={**US_PAGE, "account": account, "app": app}
+    )
+    return page
 
-    from onesend_plugin.subscribe import refs
+
+def seeded_pages() -> list[tuple[str, str]]:
+    """Every Page the demo puts in the simulator, (id, name): the connected ones, then those
+    its business owner can still connect. Each id is one Page's."""
+    connected = [(spec["page_id"], spec["name"]) for spec in (PAGE, SECOND_PAGE, US_PAGE)]
+    return connected + UNCONNECTED_PAGES
+
+
+def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
+    """Register the Pages in the simulator and give Acme's and the US Page a few people, who
+    subscribe the way real people do: they open a subscription link, the site sends Meta's opt-in
+    request, they accept. The simulator keeps its state in a file between runs, so this happens
+    only once. Also its business owner, with two Pages still to connect through "Connect a
+    Facebook Page", and a short warm-up of new paid campaigns."""
+    # Imported here: onesend-simulator is a distribution of its own (simulator/), for the demo.
+    from onesend_simulator.remote import SimulatorRemote
+
+    from onesend_plugin.accounts.onboarding import webhook_fields
 
     remote = SimulatorRemote(simulator_url)
-    for known in (page, MessengerPage.objects.get(page_id=SECOND_PAGE["page_id"])):
+    remote.configure(campaign_warmup_seconds=DEMO_WARMUP_SECONDS)
+    us_page = MessengerPage.objects.get(page_id=US_PAGE["page_id"])
+    for known in (page, MessengerPage.objects.get(page_id=SECOND_PAGE["page_id"]), us_page):
         remote.create_page(
             page_id=known.page_id,
             name=known.name,
             username=known.username,
             access_token=known.access_token,
             app_id=known.app.app_id,
+            subscribed_fields=webhook_fields(known),
         )
     for page_id, name in UNCONNECTED_PAGES:
         remote.create_page(page_id=page_id, name=name)
     remote.create_user(**OWNER, page_ids=[page.page_id, *(page_id for page_id, _ in UNCONNECTED_PAGES)])
+    _subscribe_people(
+        remote, page, SIMULATED_PEOPLE[:SUBSCRIBED_PEOPLE], SIMULATED_PEOPLE[SUBSCRIBED_PEOPLE:]
+    )
+    _subscribe_people(remote, us_page, US_PEOPLE)
+
+
+def _subscribe_people(
+    remote, page: MessengerPage, subscribed: Sequence[str], others: Sequence[str] = ()
+) -> None:
+    """Simulated people of ``page`` (unless it has some already): ``subscribed`` go through the
+    opt-in flow, ``others`` are left unsubscribed, for trying the flows by hand."""
+    from onesend_simulator.remote import wait_for
+
+    from onesend_plugin.subscribe import refs
+
     if remote.people(page.page_id):
         return
-    for index, name in enumerate(SIMULATED_PEOPLE):
+    for name in subscribed:
         psid = remote.create_person(page.page_id, name)["psid"]
-        if index >= SUBSCRIBED_PEOPLE:
-            continue  # left unsubscribed, for trying the flow by hand
         remote.open_link(psid, ref=refs.encode("demo-seed", ("early-bird",)))
         wait_for(
             lambda psid=psid: any(item["type"] == "optin" for item in remote.person(psid)["thread"]),
@@ -284,6 +344,8 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
             what=f"the opt-in request to {name}",
         )
         remote.accept_optin(psid)
+    for name in others:
+        remote.create_person(page.page_id, name)
 
 
 def ping() -> str:

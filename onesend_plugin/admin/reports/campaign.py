@@ -90,12 +90,12 @@ COST_LABELS = {
 }
 
 
-def amount(value: Decimal | None, currency: str) -> str:
-    """Money in the ad account's currency: in cents, and to four places below a dime (Meta's cost
-    per delivered message is around a cent)."""
+def amount(value: Decimal | None, currency: str, *, each: bool = False) -> str:
+    """Money in the ad account's currency, in cents; a cost ``each`` below a dime to four places
+    (Meta's cost per delivered message is around a cent)."""
     if value is None:
         return "—"
-    places = 2 if value >= Decimal("0.1") or not value else 4
+    places = 4 if each and Decimal(0) < value < Decimal("0.1") else 2
     text = number_format(value.quantize(Decimal(1).scaleb(-places)), places, force_grouping=True)
     return f"{text} {currency}".strip()
 
@@ -114,7 +114,7 @@ def cost_context(cost: Cost) -> dict:
                 "key": line.key,
                 "label": COST_LABELS[line.key],
                 "ours": line.ours,
-                "each": amount(line.each(spend), cost.currency) if spend is not None else "—",
+                "each": amount(line.each(spend), cost.currency, each=True) if spend is not None else "—",
                 "meta": line.meta,
             }
             for line in cost.lines

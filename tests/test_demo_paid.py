@@ -1,0 +1,78 @@
+"""The demo's US business, walked as the paid channel's "done when" says: its Page and people
+seeded in the simulator beside Acme's, a campaign that warms up then sends, the people see it
+once marked sponsored, and the report shows the spend and the cost per click."""
+
+from urllib.parse import urlsplit
+
+import pytest
+from bs4 import BeautifulSoup
+from django.urls import reverse
+from onesend_simulator.remote import wait_for
+
+from example_site.home import demo
+from onesend_plugin import broadcast, tasks
+from onesend_plugin.broadcast import runner
+from onesend_plugin.models import Campaign, CampaignButton, MessengerPage, RateLimitState, Subscriber
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def seeded(simulator, live_server, settings):
+    """``rundemo``'s seeding of Pages (``seed`` without its Wagtail pages, which need the tree a
+    transactional test flushes) and of the simulator, against the test's simulator and site."""
+    settings.ONESEND = {
+        **settings.ONESEND,
+        "GRAPH_API_BASE_URL": simulator.base_url,
+        "MME_BASE_URL": f"{simulator.base_url}/m.me",
+    }
+    page = demo.ensure_messenger_page()
+    demo.ensure_second_client(page.app)
+    demo.ensure_us_client(page.app)
+    simulator.configure(
+        webhook_url=f"{live_server.url}/onesend/webhook/{page.app.app_id}/", app_secret=page.app.app_secret
+    )
+    demo.populate_simulator(simulator.base_url, page)
+    return MessengerPage.objects.get(page_id=demo.US_PAGE["page_id"])
+
+
+def test_the_us_page_is_seeded_beside_acmes_each_page_its_own(seeded, simulator):
+    shown = {page["page_id"]: page["name"] for page in simulator.pages()}
+    assert shown == dict(demo.seeded_pages())
+    people = {p["name"] for p in simulator.people(seeded.page_id)}
+    assert people == set(demo.US_PEOPLE)
+    subscribed = Subscriber.objects.filter(page=seeded, status=Subscriber.Status.SUBSCRIBED)
+    wait_for(lambda: subscribed.count() == len(demo.US_PEOPLE), what="the US Page's subscribers")
+    [us] = [page for page in simulator.pages() if page["page_id"] == seeded.page_id]
+    assert "marketing_message_clicks" in us["subscribed_fields"]
+    assert simulator.config()["campaign_warmup_seconds"] == demo.DEMO_WARMUP_SECONDS
+
+
+def test_a_us_campaign_warms_up_sends_sponsored_and_reports_its_cost_per_click(
+    seeded, simulator, admin_client, client
+):
+    wait_for(lambda: seeded.subscribers.filter(tokens__isnull=False).count() == 3, what="the tokens")
+    campaign = Campaign.objects.create(page=seeded, name="Spring sale", text="20 % off all boots", live=True)
+    CampaignButton.objects.create(campaign=campaign, title="Shop", url="https://coyote.example.com/boots")
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING and "2300003" in campaign.last_error  # warming up
+    simulator.configure(campaign_warmup_seconds=0)  # a minute later
+    RateLimitState.objects.all().delete()
+    assert runner.run(campaign.pk) == "finished"
+    paid = [m for m in simulator.messages(seeded.page_id) if m.get("via") == "marketing"]
+    assert sorted(m["psid"] for m in paid) == sorted(p["psid"] for p in simulator.people(seeded.page_id))
+    assert all(m["sponsored"] for m in paid)
+    ava = next(p for p in simulator.people(seeded.page_id) if p["name"] == "Ava")
+    [ava_message] = [m for m in paid if m["psid"] == ava["psid"]]
+    client.get(urlsplit(ava_message["buttons"][0]["url"]).path)  # Ava taps Shop
+    simulator.click_paid(ava["psid"])
+    wait_for(lambda: campaign.deliveries.filter(clicked_at__isnull=False).exists(), what="Ava's click")
+    wait_for(lambda: campaign.deliveries.filter(delivered_at__isnull=False).count() == 3, what="deliveries")
+    simulator.wait_webhooks_drained()
+    tasks.tick()
+    report = admin_client.get(reverse("onesend_reports:campaign", args=[campaign.pk]))
+    cost = BeautifulSoup(report.content, "html.parser").select_one('[data-testid="cost"]')
+    assert cost.select_one('[data-testid="spend"]').get_text(strip=True) == "0.04 USD"  # 3 × 1.4 cents, as Meta rounds it
+    clicked = [td.get_text(strip=True) for td in cost.select('tr[data-cost="clicked"] td')]
+    assert clicked == ["1", "0.0400 USD", "1"]  # Meta reports its spend in cents
