@@ -73,6 +73,7 @@ def test_a_us_campaign_warms_up_sends_sponsored_and_reports_its_cost_per_click(
     tasks.tick()
     report = admin_client.get(reverse("onesend_reports:campaign", args=[campaign.pk]))
     cost = BeautifulSoup(report.content, "html.parser").select_one('[data-testid="cost"]')
-    assert cost.select_one('[data-testid="spend"]').get_text(strip=True) == "0.04 USD"  # 3 × 1.4 cents, as Meta rounds it
+    spend = cost.select_one('[data-testid="spend"]').get_text(strip=True)
+    assert spend == "0.04 USD"  # 3 × 1.4 cents, in cents as Meta reports it
     clicked = [td.get_text(strip=True) for td in cost.select('tr[data-cost="clicked"] td')]
     assert clicked == ["1", "0.0400 USD", "1"]  # Meta reports its spend in cents

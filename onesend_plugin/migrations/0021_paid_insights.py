@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("onesend", "0019_page_ad_account_currency"),
+        ("onesend", "0020_campaign_warming_up"),
     ]
 
     operations = [
