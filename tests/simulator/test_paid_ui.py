@@ -41,6 +41,33 @@ def test_a_paid_message_is_sponsored_and_its_link_tap_is_metas_click(
     assert (click["messenger_subscription_token"], click["message_id"]) == (paid.token, paid.campaign_id)
 
 
+def test_a_paid_video_shows_its_buttons_and_a_tap_is_metas_click(
+    sim, graph: Graph, receiver, paid, new_context
+):
+    uploaded = graph.request(
+        "POST",
+        "me/message_attachments",
+        json={
+            "message": {
+                "attachment": {"type": "video", "payload": {"url": "https://x/a.mp4", "is_reusable": True}}
+            }
+        },
+    )
+    element = {
+        "media_type": "video",
+        "attachment_id": uploaded.json()["attachment_id"],
+        "buttons": [{"type": "web_url", "url": f"{sim.base_url}/_sim/", "title": "Watch more"}],
+    }
+    video = {"attachment": {"type": "template", "payload": {"template_type": "media", "elements": [element]}}}
+    assert paid.send(message=video).status_code == 200
+    page = new_context().new_page()
+    page.goto(f"{sim.base_url}/_sim/ui/{paid.psid}")
+    expect(page.get_by_test_id("message-video")).to_have_count(1)
+    with page.context.expect_page():
+        page.get_by_test_id("url-button").click()
+    wait_for(lambda: receiver.changes("marketing_message_clicks"), 5, what="the click")
+
+
 def test_the_index_shows_each_ad_accounts_spend_as_its_insights_add_it_up(sim, graph: Graph, paid):
     sim.configure(paid_price_cents=60)
 

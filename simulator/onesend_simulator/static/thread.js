@@ -93,6 +93,9 @@
       ])));
     }
     if (item.type === "optin") return optinCard(item);
+    if (item.buttons && item.buttons.length) {  // a media template: the media, then its buttons
+      return el("div", {class: "card"}, [media(item), ...item.buttons.map(buttonOf)]);
+    }
     return media(item);
   }
 
