@@ -111,6 +111,8 @@ ONESEND = {
     "PLUGINS": ["example_site.shop.onesend_hooks"],
     # Coyote Outfitters' paid campaigns: Meta's spend asked for every minute, to watch it arrive.
     "PAID_INSIGHTS_MINUTES": 1,
+    # ... and a campaign warming up asked again every 20 s (the demo's simulator warms up in 60 s).
+    "PAID_WARM_UP_RETRY_SECONDS": 20,
 }
 
 if os.environ.get("REDIS_URL"):  # the scaled set-up: Redis brokers tasks and holds rate limits

@@ -72,6 +72,9 @@ DEFAULTS: dict[str, Any] = {
     # Meta's insights (spend, delivered, clicks) of a campaign on the paid Marketing Messages API
     # are fetched every this many minutes once it started, and until this many days after it
     # finished or was cancelled (Meta's figures still change a while after the last send).
+    # A paid campaign Meta says is not ready yet (it warms up for about an hour after creation and
+    # announces nothing) is tried again after this many seconds, unless Meta says how long to wait.
+    "PAID_WARM_UP_RETRY_SECONDS": 300,
     "PAID_INSIGHTS_MINUTES": 30,
     "PAID_INSIGHTS_DAYS": 7,
     # Webhook bodies larger than this are refused (Meta batches up to 1000 events per POST;

@@ -170,7 +170,8 @@ def test_paid_receipts_count_delivered_and_read_once_whatever_the_replays(
     assert all(d.delivered_at <= d.read_at for d in campaign.deliveries.all())
 
 
-def test_a_campaign_warms_up_then_sends(simulator, paid_page, make_subscribers):
+def test_a_campaign_warms_up_then_sends(simulator, paid_page, make_subscribers, settings):
+    settings.ONESEND = {**settings.ONESEND, "PAID_WARM_UP_RETRY_SECONDS": 300}
     people = make_subscribers(paid_page, 2)
     simulator.configure(campaign_warmup_seconds=3600)  # Meta: about an hour after creation
     campaign = CampaignFactory(page=paid_page)
@@ -179,11 +180,23 @@ def test_a_campaign_warms_up_then_sends(simulator, paid_page, make_subscribers):
     assert campaign.status == Campaign.Status.RUNNING
     assert set(campaign.deliveries.values_list("state", flat=True)) == {"pending"}
     assert "2300003" in campaign.last_error
-    assert campaign.throttled_until > timezone.now() + timedelta(minutes=4)
+    assert campaign.throttled_until > timezone.now() + timedelta(minutes=4)  # the setting's 300 s
     simulator.configure(campaign_warmup_seconds=0)  # an hour later
     RateLimitState.objects.all().delete()
     assert runner.run(campaign.pk) == "finished"
     assert paid_sends(simulator, paid_page) == {p.psid: 1 for p in people}
+
+
+def test_a_warming_up_campaign_is_asked_again_after_the_setting(
+    simulator, paid_page, make_subscribers, settings
+):
+    settings.ONESEND = {**settings.ONESEND, "PAID_WARM_UP_RETRY_SECONDS": 20}
+    make_subscribers(paid_page, 1)
+    simulator.configure(campaign_warmup_seconds=3600)
+    campaign = CampaignFactory(page=paid_page)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert timezone.now() < campaign.throttled_until <= timezone.now() + timedelta(seconds=20)
 
 
 @pytest.mark.parametrize(

@@ -295,7 +295,7 @@ class Sender:
             error = "" if row.state == State.PENDING else str(result)
             groups[row.state, row.reason, error].append(row)
             if isinstance(result, RateLimited):
-                hold = max(hold, result.retry_after)
+                hold = max(hold, _hold_for(result))
             warming |= isinstance(result, CampaignNotReady) and not isinstance(result, DailyBudgetReached)
         with transaction.atomic():
             counters = self._save(claimed_at, sent, groups, now)
@@ -472,3 +472,11 @@ class Sender:
                 status=Status.PAUSED, last_error=reason
             ):
                 logger.warning("Campaign %s: %s", self.campaign.pk, reason)
+
+
+def _hold_for(result: RateLimited) -> float:
+    """Seconds the Page's sends wait after ``result``: Meta's own figure, else for a paid campaign
+    still warming up ``PAID_WARM_UP_RETRY_SECONDS`` (the demo's simulator warms up in a minute)."""
+    if type(result) is CampaignNotReady and result.remaining_seconds is None:
+        return float(conf.get("PAID_WARM_UP_RETRY_SECONDS"))
+    return result.retry_after

@@ -25,6 +25,7 @@ MIN_RETRY_AFTER = 0.25
 
 #: A paid-API campaign still warming up is tried again after this many seconds (Meta asks for an
 #: hour after creation and reports no readiness; a few minutes keeps the wait short once ready).
+#: The broadcast engine uses its setting PAID_WARM_UP_RETRY_SECONDS instead.
 WARM_UP_RETRY_AFTER = 300.0
 
 _USAGE_METRICS = ("call_count", "total_time", "total_cputime")
