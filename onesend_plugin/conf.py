@@ -77,6 +77,15 @@ DEFAULTS: dict[str, Any] = {
     "PAID_WARM_UP_RETRY_SECONDS": 300,
     "PAID_INSIGHTS_MINUTES": 30,
     "PAID_INSIGHTS_DAYS": 7,
+    # Facebook Login for Business configurations (App Dashboard › Facebook Login for Business ›
+    # Configurations) that connect a paid Page's ad account, by flow: "business" (Flow 1, business
+    # portfolio, system-user token), "asset" (Flow 2, asset based, user token made long-lived),
+    # "partner" (Flow 3, Partner Billing: the business's system user sends with the partner's ad
+    # account, PARTNER_AD_ACCOUNT_ID). Only configured flows are offered.
+    "PAID_LOGIN_CONFIG_IDS": {},
+    "PARTNER_AD_ACCOUNT_ID": None,
+    # Where Flow 3 connects the partner's ad account (Meta: api.facebook.com, no version).
+    "SYSTEM_ACCOUNTS_BASE_URL": "https://api.facebook.com",
     # Webhook bodies larger than this are refused (Meta batches up to 1000 events per POST;
     # Django itself refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default).
     "WEBHOOK_MAX_BODY_BYTES": 2 * 1024 * 1024,

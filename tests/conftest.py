@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from onesend_plugin.inbox import drain, storage
 from onesend_plugin.messenger import signature
-from onesend_plugin.models import Channel, MessengerPage
+from onesend_plugin.models import Channel, MessengerPage, PaidLoginFlow
 
 from .factories import MessengerPageFactory, MetaAppFactory
 
@@ -125,15 +125,29 @@ def sim_page(simulator, settings, db):
     return page
 
 
-#: The ad account of ``paid_page`` (any id works: the simulator takes every ``act_<id>``).
+#: The ad account of ``paid_page``.
 AD_ACCOUNT = "act_4242"
 
 
 @pytest.fixture
-def paid_page(sim_page):
-    """``sim_page`` on Meta's paid Marketing Messages API, with an ad account."""
-    MessengerPage.objects.filter(pk=sim_page.pk).update(
-        channel=Channel.MARKETING_API, ad_account_id=AD_ACCOUNT
+def paid_page(sim_page, simulator):
+    """``sim_page`` on the paid Marketing Messages API, its ad account connected."""
+    return connect_paid(simulator, sim_page)
+
+
+def connect_paid(simulator, page, ad_account=AD_ACCOUNT):
+    """Move ``page`` to the paid Marketing Messages API with its ad account connected: the
+    business's system-user token (as Facebook Login for Business gives it) stored for the paid
+    calls, the ad account known to the simulator."""
+    simulator.create_ad_account(account_id=ad_account, name="Paid ads")
+    issued = simulator.create_business_token(
+        flow="business", page_ids=[page.page_id], ad_account_ids=[ad_account]
     )
-    sim_page.refresh_from_db()
-    return sim_page
+    MessengerPage.objects.filter(pk=page.pk).update(
+        channel=Channel.MARKETING_API,
+        ad_account_id=ad_account,
+        paid_access_token=issued["token"],
+        paid_token_flow=PaidLoginFlow.BUSINESS,
+    )
+    page.refresh_from_db()
+    return page

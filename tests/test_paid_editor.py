@@ -8,7 +8,7 @@ from onesend_plugin import broadcast
 from onesend_plugin.broadcast import runner
 from onesend_plugin.messenger.errors import GraphError
 from onesend_plugin.meta import client_for
-from onesend_plugin.models import Campaign, Channel, MessengerPage, RateLimitState, Subscriber
+from onesend_plugin.models import Campaign, MessengerPage, RateLimitState, Subscriber
 
 from .factories import CampaignFactory, MessengerPageFactory
 from .test_campaign_admin import form_data
@@ -20,12 +20,11 @@ URL = "/admin/messenger/campaigns/"
 
 
 @pytest.fixture
-def paid_page(sim_page):
-    MessengerPage.objects.filter(pk=sim_page.pk).update(
-        channel=Channel.MARKETING_API, ad_account_id=AD_ACCOUNT, ad_account_currency="USD"
-    )
-    sim_page.refresh_from_db()
-    return sim_page
+def paid_page(paid_page):
+    """The suite's paid Page (its ad account connected), paying in USD."""
+    MessengerPage.objects.filter(pk=paid_page.pk).update(ad_account_currency="USD")
+    paid_page.refresh_from_db()
+    return paid_page
 
 
 def publish(client, page, **fields) -> Campaign:

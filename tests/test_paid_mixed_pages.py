@@ -9,9 +9,9 @@ import pytest
 
 from onesend_plugin import analytics, broadcast
 from onesend_plugin.analytics.counters import outcome
-from onesend_plugin.models import Channel, Delivery, MessengerPage
+from onesend_plugin.models import Delivery
 
-from .conftest import AD_ACCOUNT
+from .conftest import connect_paid
 from .factories import CampaignFactory, MessengerPageFactory
 from .test_broadcast_reliability import InThread, sends_per_token, started
 
@@ -96,9 +96,7 @@ def test_a_page_moving_to_the_paid_api_keeps_its_subscribers_frequency_cap(
     broadcast.start(legacy_campaign)
     assert ledger(legacy_campaign) == {"sent": 1}
     [newcomer] = make_subscribers(sim_page, 1)
-    MessengerPage.objects.filter(pk=sim_page.pk).update(
-        channel=Channel.MARKETING_API, ad_account_id=AD_ACCOUNT
-    )
+    connect_paid(simulator, sim_page)
     paid_campaign = CampaignFactory(page=sim_page)
     broadcast.start(paid_campaign)
 

@@ -20,6 +20,7 @@ from onesend_plugin.models import (
     Membership,
     MessengerPage,
     MetaApp,
+    PaidLoginFlow,
 )
 
 from .models import ContentPage, HomePage
@@ -315,6 +316,7 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
             app_id=known.app.app_id,
             subscribed_fields=webhook_fields(known),
         )
+    _connect_ad_account(remote, us_page)
     for page_id, name in UNCONNECTED_PAGES:
         remote.create_page(page_id=page_id, name=name)
     remote.create_user(**OWNER, page_ids=[page.page_id, *(page_id for page_id, _ in UNCONNECTED_PAGES)])
@@ -322,6 +324,21 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
         remote, page, SIMULATED_PEOPLE[:SUBSCRIBED_PEOPLE], SIMULATED_PEOPLE[SUBSCRIBED_PEOPLE:]
     )
     _subscribe_people(remote, us_page, US_PEOPLE)
+
+
+def _connect_ad_account(remote, page: MessengerPage) -> None:
+    """The US Page's ad account, and the business token its owner's Facebook Login for Business
+    would give (the paid channel sends with it), stored on the Page as "Connect the ad account"
+    does."""
+    remote.create_ad_account(
+        account_id=page.ad_account_id, name=f"{page.name} ads", currency="USD", business_country_code="US"
+    )
+    issued = remote.create_business_token(
+        flow="business", app_id=page.app.app_id, page_ids=[page.page_id], ad_account_ids=[page.ad_account_id]
+    )
+    MessengerPage.objects.filter(pk=page.pk).update(
+        paid_access_token=issued["token"], paid_token_flow=PaidLoginFlow.BUSINESS
+    )
 
 
 def _subscribe_people(

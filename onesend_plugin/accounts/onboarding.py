@@ -72,16 +72,17 @@ def dialog_url(app: MetaApp, redirect_uri: str, state: str) -> str:
     )
 
 
-def make_state(session, account: Account, app: MetaApp) -> str:
-    """A signed ``state`` for the dialog. Its nonce lives in this session only, so a state made
-    for someone else (CSRF) or already used (replay) is refused by :func:`read_state`."""
+def make_state(session, purpose: str, data: dict[str, Any]) -> str:
+    """A signed ``state`` for a dialog started for ``purpose`` (``data``: what the answer is
+    for). Its nonce lives in this session only, so a state made for someone else (CSRF) or already
+    used (replay) is refused by :func:`read_state`."""
     nonce = secrets.token_urlsafe(16)
     session[NONCE_KEY] = nonce
-    return signing.dumps({"nonce": nonce, "account": account.pk, "app": app.pk}, salt=STATE_SALT)
+    return signing.dumps({**data, "nonce": nonce, "purpose": purpose}, salt=STATE_SALT)
 
 
-def read_state(session, state: str) -> dict[str, int]:
-    """The account and app ids of a ``state`` this session made and has not used yet."""
+def read_state(session, state: str, purpose: str) -> dict[str, Any]:
+    """The ``data`` of a ``state`` this session made for ``purpose`` and has not used yet."""
     nonce = session.pop(NONCE_KEY, None)
     try:
         data = signing.loads(state or "", salt=STATE_SALT, max_age=STATE_MAX_AGE)
@@ -93,12 +94,13 @@ def read_state(session, state: str) -> dict[str, int]:
         not isinstance(data, dict)
         or nonce is None
         or not secrets.compare_digest(str(data.get("nonce")), nonce)
+        or data.get("purpose") != purpose
     ):
         raise OnboardingError(
             "This Facebook login was not started from this browser session (or was already used). "
             "Please start again."
         )
-    return {"account": data["account"], "app": data["app"]}
+    return {key: value for key, value in data.items() if key not in ("nonce", "purpose")}
 
 
 @dataclass(frozen=True)
@@ -145,12 +147,18 @@ def connect(account: Account, app: MetaApp, managed: ManagedPage) -> MessengerPa
         page.access_token = managed.access_token
         page.status, page.status_reason = MessengerPage.Status.ACTIVE, ""
         page.save()
+    refresh(page)
+    return page
+
+
+def refresh(page: MessengerPage) -> dict[str, Any]:
+    """After connecting (the Page, or its ad account): subscribe the app to the Page's webhook
+    fields (a paid Page's ``marketing_message_*`` too) and check the connection."""
     try:
         client_for(page).subscribe_app(page_id=page.page_id, fields=webhook_fields(page))
     except GraphError as exc:  # the Page is stored; its health panel shows the app unsubscribed
         logger.warning("Subscribing the app to Page %s failed: %s", page.page_id, exc)
-    check_health(page)
-    return page
+    return check_health(page)
 
 
 def webhook_fields(page: MessengerPage) -> list[str]:
@@ -159,11 +167,14 @@ def webhook_fields(page: MessengerPage) -> list[str]:
 
 
 def is_healthy(health: dict[str, Any]) -> bool:
+    """Whether the Page can send: its token, permissions, webhooks, and for a paid Page its ad
+    account and token (``check_paid``)."""
     return bool(
         health.get("token_valid")
         and not health.get("permissions_missing")
         and health.get("app_subscribed")
         and not health.get("fields_missing")
+        and health.get("paid", {}).get("ok", True)
     )
 
 
@@ -183,6 +194,8 @@ def check_health(page: MessengerPage) -> dict[str, Any]:
         _ask_meta(page, health)
     except GraphError as exc:  # Meta or the network failed: nothing learnt about the rest
         health["error"] = str(exc)
+    if page.channel == Channel.MARKETING_API:
+        health["paid"] = check_paid(page)
     checked_at = timezone.now()
     MessengerPage.objects.filter(pk=page.pk).update(health=health, health_checked_at=checked_at)
     page.health, page.health_checked_at = health, checked_at
@@ -218,3 +231,41 @@ def _ask_meta(page: MessengerPage, health: dict[str, Any]) -> None:
     health["app_subscribed"] = ours is not None
     subscribed = ours.fields if ours else frozenset()
     health["fields_missing"] = [name for name in webhook_fields(page) if name not in subscribed]
+
+
+def check_paid(page: MessengerPage) -> dict[str, Any]:
+    """The paid part of the Page's health: its token (``debug_token``, as the app) and its ad
+    account (read with the token); the account's currency is kept up to date on the Page. ``ok``
+    says whether paid sends can work, as far as Meta tells."""
+    health: dict[str, Any] = {"connected": bool(page.paid_access_token), "ok": False, "error": ""}
+    if not page.paid_access_token:
+        return health
+    try:
+        token = app_client(page.app).debug_token(input_token=page.paid_access_token)
+        health["token_valid"] = token.is_valid
+        if not token.is_valid:
+            health["error"] = token.error or "Meta says the token is not valid."
+            return health
+        account = client_with(page.paid_access_token).ad_account(ad_account_id=page.ad_account_id)
+    except GraphError as exc:
+        health["error"] = str(exc)
+        if not isinstance(exc, AuthError) or exc.code != 190:
+            page.note_paid_error(exc.subcode or exc.code, str(exc))
+        return health
+    health["ad_account"] = {
+        "id": f"act_{account.ad_account_id}",
+        "name": account.name,
+        "currency": account.currency,
+        "active": account.is_active,
+        "status": account.status_text,
+        "country": account.country,
+        "region_supported": account.region_supported,
+        "payment_method": account.payment_method,
+    }
+    if account.currency and account.currency != page.ad_account_currency:
+        MessengerPage.objects.filter(pk=page.pk).update(ad_account_currency=account.currency)
+        page.ad_account_currency = account.currency
+    health["ok"] = bool(
+        account.is_active and account.region_supported is not False and account.payment_method
+    )
+    return health

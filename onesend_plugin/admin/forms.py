@@ -86,7 +86,7 @@ class MetaAppForm(SecretFieldsForm):
 
 
 class MessengerPageForm(SecretFieldsForm):
-    secret_fields = ("access_token",)
+    secret_fields = ("access_token", "paid_access_token")
 
 
 class CampaignForm(WagtailAdminModelForm):

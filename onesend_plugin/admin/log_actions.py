@@ -84,6 +84,12 @@ LOG_ACTIONS: tuple[tuple, ...] = (
     # Written by "Connect a Facebook Page" and the Page's "Re-check" (``onesend_plugin.admin.onboarding``).
     ("onesend.page.connect", _("Connect Page"), _("Page connected through Facebook Login")),
     ("onesend.page.recheck", _("Re-check Page"), _("Page connection re-checked")),
+    # Written by the Page's "Connect the ad account" (``onesend_plugin.admin.adaccounts``).
+    (
+        "onesend.page.connect_ad_account",
+        _("Connect ad account"),
+        _("Ad account connected through Facebook Login for Business"),
+    ),
     ("onesend.campaign.start", _("Start sending"), _("Sending started")),
     ("onesend.campaign.schedule", _("Schedule"), _("Scheduled")),
     ("onesend.campaign.resume", _("Resume"), _("Resumed")),

@@ -24,7 +24,8 @@ from ..accounts import onboarding, scoping
 from ..broadcast import ratelimit
 from ..messenger import login as facebook_login
 from ..messenger.errors import GraphError
-from ..models import Account, Delivery, MessengerPage, MetaApp
+from ..models import Account, Channel, Delivery, MessengerPage, MetaApp
+from . import paid_health
 from .views import ScopedObjectMixin
 
 #: The Pages viewset's URL names (``MessengerPageViewSet.name``).
@@ -92,7 +93,7 @@ class ConnectPageView(ConnectMixin, FormView):
 
     def form_valid(self, form):
         account, app = form.cleaned_data["account"], form.cleaned_data["app"]
-        state = onboarding.make_state(self.request.session, account, app)
+        state = onboarding.make_state(self.request.session, "page", {"account": account.pk, "app": app.pk})
         return redirect(onboarding.dialog_url(app, callback_url(self.request), state))
 
 
@@ -109,7 +110,7 @@ class ConnectCallbackView(ConnectMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         answer = facebook_login.read_answer(request.GET)
         try:
-            ids = onboarding.read_state(request.session, answer.state)
+            ids = onboarding.read_state(request.session, answer.state, "page")
             account = scoping.get_or_404(Account, ids["account"], request.user, "add")
             app = MetaApp.objects.get(pk=ids["app"])
         except (onboarding.OnboardingError, MetaApp.DoesNotExist) as exc:
@@ -220,7 +221,7 @@ class MessengerPageIndexView(IndexView):
 
 def health_rows(page: MessengerPage) -> list[dict]:
     """The health panel: one row per question; ``ok`` is True (good), False (bad) or None (no verdict)."""
-    return [*_check_rows(page), *_activity_rows(page)]
+    return [*_check_rows(page), *paid_health.rows(page), *_activity_rows(page)]
 
 
 def _check_rows(page: MessengerPage) -> list[dict]:
@@ -315,6 +316,8 @@ class MessengerPageInspectView(InspectView):
         context["healthy"] = onboarding.is_healthy(self.object.health or {})
         if self.permission_policy.user_has_permission_for_instance(self.request.user, "change", self.object):
             context["recheck_url"] = reverse(self.recheck_url_name, args=[self.object.pk])
+            if self.object.channel == Channel.MARKETING_API:
+                context["ad_account_url"] = reverse(f"{URLS}:connect_ad_account", args=[self.object.pk])
         return context
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from .. import conf
 from ..messenger.errors import GraphError
-from ..meta import client_for
+from ..meta import paid_client_for
 from ..models import Campaign, PaidInsights
 from .counters import Kind, breakdown
 
@@ -67,7 +67,7 @@ def fetch_insights(campaign: Campaign, now: datetime) -> bool:
     insights.checked_at = now
     insights.ended_at = (insights.ended_at or now) if campaign.status in ENDED else None
     try:
-        figures = client_for(campaign.page).campaign_insights(campaign_id=meta_campaign_id(campaign))
+        figures = paid_client_for(campaign.page).campaign_insights(campaign_id=meta_campaign_id(campaign))
     except GraphError as exc:
         logger.warning(
             "Meta's insights of campaign %s (%s) could not be fetched; the last ones are kept: %s",

@@ -15,14 +15,26 @@ from typing import Any
 from .. import conf
 from ..messenger import builders
 from ..messenger.client import BatchRequest, DeliveryEstimate, GraphClient
-from ..messenger.errors import GraphError
-from ..meta import client_for
+from ..messenger.errors import PAID_TOKEN_ADVICE, GraphError
+from ..meta import client_for, paid_client_for
 from ..models import Campaign, Channel, MessengerPage, Subscriber
 
 logger = logging.getLogger(__name__)
 
 
-class TokenChannel:
+class PageTokenChannel:
+    """A channel whose calls are made with the Page token."""
+
+    def send_client(self, page: MessengerPage) -> GraphClient:
+        """The client ``prepare`` and the sends use."""
+        return client_for(page)
+
+    def setup_problem(self, page: MessengerPage) -> str:
+        """Why the Page cannot send through this channel at all (empty: it can)."""
+        return ""
+
+
+class TokenChannel(PageTokenChannel):
     """Meta's marketing-message tokens through the Send API (the opt-in flow's tokens)."""
 
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
@@ -38,14 +50,34 @@ class TokenChannel:
 class MarketingApiChannel:
     """Meta's paid Marketing Messages API: the Page's ad account pays per message."""
 
+    def send_client(self, page: MessengerPage) -> GraphClient:
+        """The business's system-user token (``meta.paid_client_for``): none stored raises
+        ``PaidTokenMissing``, a paid-account error, so nothing is sent and the Page says why."""
+        return paid_client_for(page)
+
+    def setup_problem(self, page: MessengerPage) -> str:
+        if not page.ad_account_id:
+            return "Set the Page's ad account: the paid Marketing Messages API sends through it."
+        return "" if page.paid_access_token else PAID_TOKEN_ADVICE
+
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
         """Create the campaign's ``message_campaign`` (Meta's "Send Messages on Marketing Message
         API for Messenger", step 1), with the campaign's budget if it has one (none: Meta's
-        default budget mode)."""
+        default budget mode). Meta's refusal is kept for the Page's connection panel; a success
+        clears the last one."""
         page = campaign.page
-        message_id = client.create_marketing_campaign(
-            ad_account_id=page.ad_account_id, name=campaign.name, page_id=page.page_id, **_budgets(campaign)
-        )
+        try:
+            message_id = client.create_marketing_campaign(
+                ad_account_id=page.ad_account_id,
+                name=campaign.name,
+                page_id=page.page_id,
+                **_budgets(campaign),
+            )
+        except GraphError as exc:
+            page.note_paid_error(exc.subcode or exc.code, str(exc))
+            raise
+        if page.paid_error:
+            MessengerPage.objects.filter(pk=page.pk).update(paid_error={})
         return {"marketing_message_id": message_id}
 
     def estimate(self, campaign: Campaign, client: GraphClient) -> DeliveryEstimate:
@@ -67,7 +99,7 @@ class MarketingApiChannel:
     def eligible_at(self, subscriber: Subscriber, client: GraphClient) -> datetime | None:
         """When Meta takes the next paid message to ``subscriber`` (one per token every 12 h:
         Send Messages on Marketing Message API for Messenger), from their token's settings (Get
-        subscription tokens); None when Meta does not say."""
+        subscription tokens, read with the Page token's ``client``); None when Meta does not say."""
         token = _token(subscriber)
         try:
             return client.get_token(token=token).eligible_at if token else None
@@ -87,7 +119,7 @@ class MarketingApiChannel:
         )
 
 
-class StandardChannel:
+class StandardChannel(PageTokenChannel):
     """Plain Send API messages, only to people who wrote to the Page in the last 24 hours."""
 
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
@@ -131,7 +163,7 @@ def delivery_estimate(campaign: Campaign) -> DeliveryEstimate | None:
     (the endpoint is an open beta, changelog 2026-05-01). An estimate is information: its
     failure is logged and never stops a campaign."""
     try:
-        return MarketingApiChannel().estimate(campaign, client_for(campaign.page))
+        return MarketingApiChannel().estimate(campaign, paid_client_for(campaign.page))
     except GraphError as exc:
         logger.warning("No delivery estimate for campaign %s: %s", campaign.pk, exc)
         return None

@@ -13,7 +13,7 @@ from wagtail.log_actions import log
 from .. import analytics, messages
 from ..analytics.counters import Kind, outcome
 from ..messenger.errors import CampaignNotReady, DailyBudgetReached, GraphError
-from ..meta import client_for
+from ..meta import client_for, paid_client_for
 from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber
 from . import channels, recipients, runner
 from .ledger import by_value
@@ -38,6 +38,8 @@ def start(campaign: Campaign, *, user=None) -> None:
         raise CampaignError(
             f"The Page is paused ({campaign.page.status_reason}): re-check its connection first."
         )
+    if problem := channels.for_page(campaign.page).setup_problem(campaign.page):
+        raise CampaignError(problem)
     problems = messages.validate(campaign, [(b.title, b.url) for b in campaign.buttons.all()])
     if problems:
         raise CampaignError(" ".join(problems.values()))
@@ -108,7 +110,7 @@ def delete_at_meta(campaign: Campaign) -> list[str]:
     errors = []
     for context in filter(None, contexts):
         try:
-            channels.MarketingApiChannel.discard(context, client_for(campaign.page))
+            channels.MarketingApiChannel.discard(context, paid_client_for(campaign.page))
         except GraphError as exc:
             logger.error("Campaign %r deleted, not at Meta: %s", campaign.name, exc)
             errors.append(str(exc))
@@ -152,8 +154,8 @@ def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None) -> str |
     subscriber.active_tokens = list(subscriber.tokens.filter(status=MarketingToken.Status.ACTIVE))
     page = campaign.page
     channel = channels.StandardChannel() if subscriber.in_standard_window() else channels.for_page(page)
-    client = client_for(page)
-    message = channels.with_uploaded_media(messages.build(draft), page, client)
+    message = channels.with_uploaded_media(messages.build(draft), page, client_for(page))
+    client = channel.send_client(page)
     request = channel.request(subscriber, message, _test_context(campaign, channel, client))
     if isinstance(request, str):
         raise CampaignError(f"This subscriber can't be reached ({request.replace('_', ' ')}).")

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Exists, OuterRef, QuerySet
 
 from ..hooks import PluginError, plugins
-from ..messenger.errors import GraphError, PaidAccountError
+from ..messenger.errors import GraphError, PaidAccountError, PaidTokenMissing
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, StoreEvent, Subscriber, SubscriberTag
 from . import channels, segments
@@ -96,17 +96,19 @@ def freeze(campaign: Campaign) -> int:
     try:
         people = audience(campaign)
         if "channel" not in campaign.message:
-            client = client_for(page)
-            body = channels.with_uploaded_media(campaign.message["body"], page, client)
+            channel = channels.for_page(page)
+            body = channels.with_uploaded_media(campaign.message["body"], page, client_for(page))
             campaign.message = {
                 **campaign.message,
                 "body": body,
-                "channel": channels.for_page(page).prepare(campaign, client),
+                "channel": channel.prepare(campaign, channel.send_client(page)),
             }
             Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
     except AUDIENCE_ERRORS as exc:
         return _not_started(campaign, str(exc), exc)
     except GraphError as exc:  # e.g. the paid API refused to create the message campaign
+        if isinstance(exc, PaidTokenMissing):  # nothing was asked of Meta
+            return _not_started(campaign, exc.advice.rstrip("."), exc)
         advice = exc.advice if isinstance(exc, PaidAccountError) else str(exc)
         return _not_started(campaign, f"Meta refused the campaign: {advice}", exc)
     local = campaign.schedule == Campaign.Schedule.LOCAL and campaign.send_at

@@ -133,7 +133,7 @@ class Sender:
         if time.monotonic() - due > LATE:
             limiter.hold(self.bucket, len(ready) / self.rate)
         try:
-            results = self.client.batch([request for _, request in ready])
+            results = self.channel.send_client(self.page).batch([request for _, request in ready])
         except GraphError as exc:
             results = [exc] * len(ready)
         wait = self._record(claimed_at, ready, results, attempted_at, previous)
@@ -339,6 +339,7 @@ class Sender:
             )
             return State.PENDING, ""
         if isinstance(result, PaidAccountError):
+            self.page.note_paid_error(result.subcode or result.code, str(result))
             pause_page(self.page, f"{result.advice} (Meta: {result})")
             return State.PENDING, ""
         if isinstance(result, AuthError):

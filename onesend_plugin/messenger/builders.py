@@ -262,6 +262,20 @@ INSIGHT_FIELDS = (
     "marketing_messages_spend",
 )
 
+#: The ad-account fields onesend reads for the Page's connection panel (Ad Account reference,
+#: Marketing API): its currency (budgets), status, country (Meta's supported business regions)
+#: and payment method.
+AD_ACCOUNT_FIELDS = (
+    "account_id",
+    "name",
+    "currency",
+    "account_status",
+    "disable_reason",
+    "business_country_code",
+    "funding_source",
+    "funding_source_details",
+)
+
 
 def paid_message(
     *,

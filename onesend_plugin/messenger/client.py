@@ -28,6 +28,8 @@ from .http import (
     make_session,
 )
 from .responses import (
+    AccessToken,
+    AdAccount,
     AppSubscription,
     CampaignInsights,
     DeliveryEstimate,
@@ -45,6 +47,8 @@ __all__ = [
     "MAX_BATCH",
     "MAX_OPTIN_TITLE",
     "POOL_SIZE",
+    "AccessToken",
+    "AdAccount",
     "AppSubscription",
     "BatchRequest",
     "CampaignInsights",
@@ -152,18 +156,30 @@ class GraphClient(GraphHttp):
     # -- Facebook Login: connecting Pages ------------------------------------------------------
 
     def exchange_code(self, *, redirect_uri: str, code: str) -> str:
-        """The login dialog's ``code`` for a user access token (one use; ``redirect_uri`` must be
-        the dialog's). Call it on a client made with the app access token ``{app_id}|{app_secret}``.
-        Meta documents a GET with the secret in the query string; it is scrubbed from our errors."""
+        """The login dialog's ``code`` for a user access token (see :meth:`access_token_for_code`)."""
+        return self.access_token_for_code(redirect_uri=redirect_uri, code=code).value
+
+    def access_token_for_code(self, *, redirect_uri: str, code: str) -> AccessToken:
+        """The login dialog's ``code`` for its token (one use; ``redirect_uri`` must be the
+        dialog's): a user token, or with Facebook Login for Business the configuration's token,
+        e.g. a system-user token (Onboard Businesses with Marketing Message API for Messenger,
+        "exchange the code"). Call it on a client made with the app access token
+        ``{app_id}|{app_secret}``. Meta documents a GET with the secret in the query string; it is
+        scrubbed from our errors."""
+        return self._oauth({"redirect_uri": redirect_uri, "code": code})
+
+    def long_lived_token(self, *, token: str) -> AccessToken:
+        """A short-lived user token (about an hour) for a long-lived one (about 60 days):
+        ``grant_type=fb_exchange_token`` (Facebook Login, "Long-Lived Access Tokens",
+        https://developers.facebook.com/documentation/facebook-login/guides/access-tokens/get-long-lived).
+        On the app's client, like :meth:`access_token_for_code`."""
+        return self._oauth({"grant_type": "fb_exchange_token", "fb_exchange_token": token})
+
+    def _oauth(self, params: dict[str, str]) -> AccessToken:
         client_id, _, client_secret = self._access_token.partition("|")
-        params = {
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "redirect_uri": redirect_uri,
-            "code": code,
-        }
-        body, _ = self._call("GET", "oauth/access_token", params=params, auth=NO_AUTH)
-        return expect(body, "access_token")
+        query = {"client_id": client_id, "client_secret": client_secret, **params}
+        body, _ = self._call("GET", "oauth/access_token", params=query, auth=NO_AUTH)
+        return AccessToken.from_graph(body)
 
     def managed_pages(self, *, limit: int = 100) -> list[ManagedPage]:
         """The Pages the user chose for the app, with their Page tokens (user token; every page)."""
@@ -183,6 +199,32 @@ class GraphClient(GraphHttp):
         with the app access token. A dead token is an answer (``is_valid`` False), not an error."""
         body, _ = self._call("GET", "debug_token", params={"input_token": input_token})
         return TokenCheck.from_graph(body.get("data") if isinstance(body.get("data"), dict) else {})
+
+    # -- Ad accounts and system users (Facebook Login for Business) ------------------------
+
+    def ad_account(self, *, ad_account_id: str) -> AdAccount:
+        """The ad account's name, currency, status, country and payment method (Ad Account
+        reference); with the system-user token that may use it."""
+        path = builders.ad_account_path(ad_account_id)
+        body, _ = self._call("GET", path, params={"fields": ",".join(builders.AD_ACCOUNT_FIELDS)})
+        return AdAccount.from_graph(body)
+
+    def me_id(self) -> str:
+        """``GET /me?fields=id``: with a system-user token, its business integration system user
+        (Onboard Businesses with Marketing Message API for Messenger, Flow 3)."""
+        body, _ = self._call("GET", "me", params={"fields": "id"})
+        return expect(body, "id")
+
+    def connect_ad_account(self, *, system_user_id: str, ad_account_id: str, base_url: str) -> None:
+        """Let the business's system user send with a partner's ad account (Flow 3, Partner
+        Billing; same page): ``POST https://api.facebook.com/system_accounts/{id}/asset-connections``,
+        the only call on that host, without a version segment, as multipart form data."""
+        self._call(
+            "POST",
+            f"system_accounts/{system_user_id}/asset-connections",
+            multipart={"asset_id": builders.ad_account_path(ad_account_id).removeprefix("act_")},
+            base_url=base_url,
+        )
 
     # -- Marketing-messages tokens ------------------------------------------------------------
 

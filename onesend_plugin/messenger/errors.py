@@ -253,7 +253,27 @@ class PaidAccountError(AuthError):
         return PAID_ADVICE.get(number or 0, self.message)
 
 
+class PaidTokenMissing(PaidAccountError):
+    """No system-user token is stored for the Page's paid channel, so no paid call is made: Meta
+    documents every ``message_campaign``, estimate and insights call with the business's
+    system-user token (Send Messages on Marketing Message API for Messenger; Measure Campaign
+    Performance), obtained through Facebook Login for Business. Raised before calling Meta."""
+
+    @property
+    def advice(self) -> str:
+        return PAID_TOKEN_ADVICE
+
+
 _TERMS = "Accept Meta's Marketing Messages terms for the business in Meta Business Settings"
+#: What a paid Page without its system-user token asks of a person.
+PAID_TOKEN_ADVICE = (
+    "Connect the Page's ad account through Facebook Login for Business (the Page's connection panel, "
+    '"Connect the ad account"): paid messages are sent with the business\'s system-user token.'
+)
+#: The paid-API errors that mean the Marketing Messages terms are not accepted.
+TERMS_ERRORS = frozenset({2300013, 2300019, 2300066, 2300067, 2300069})
+#: The paid-API errors that mean a region Meta does not serve.
+REGION_ERRORS = frozenset({2300030, 2300031, 2300032})
 #: What each paid-API account error asks of a person (API References; Onboard Businesses).
 PAID_ADVICE = {
     2300011: "Add a payment method to the Page's ad account in Meta Business Settings.",
@@ -272,6 +292,17 @@ PAID_ADVICE = {
     2300058: "The ad account's prepaid balance is used up: add funds in Meta Ads Manager.",
     2300059: "The business's stored balance is too low: add funds in Meta Ads Manager.",
 }
+
+#: Paid-API refusals of one recipient that still need saying in words (API References).
+RECIPIENT_ADVICE = {
+    2300032: "Meta does not deliver paid marketing messages to people in this person's region (the EU, "
+    "Japan, South Korea, Australia, the UK): they are skipped.",
+}
+
+
+def paid_advice(code: int | None) -> str | None:
+    """What a paid-API error number asks of a person, in words; None for numbers without advice."""
+    return PAID_ADVICE.get(code or 0) or RECIPIENT_ADVICE.get(code or 0)
 
 
 class BadRequest(GraphError):

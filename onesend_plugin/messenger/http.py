@@ -130,20 +130,24 @@ class GraphHttp:
         params: dict[str, Any] | None = None,
         json_body: Any = None,
         form: str | None = None,
+        multipart: dict[str, str] | None = None,
         auth: AuthBase | None = None,
+        base_url: str | None = None,
     ) -> tuple[Any, Usage | None]:
         """One Graph call: returns the parsed JSON body and usage, or raises a :class:`GraphError`.
 
         ``form`` is an already encoded form body. The token goes in the ``Authorization`` header,
         or in the form for form-encoded calls (the batch call), never in the URL; ``auth=NO_AUTH``
-        sends none (the code exchange).
+        sends none (the code exchange). ``multipart`` fields go as ``multipart/form-data``;
+        ``base_url`` calls another host, without the version segment (Meta's
+        ``api.facebook.com/system_accounts`` endpoint).
         """
         auth = auth or self._auth
         headers = None
         if form is not None:
             form, auth = f"access_token={quote_plus(self._access_token)}&{form}", NO_AUTH
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        url = f"{self.base_url}/{self.version}/{path}"
+        url = f"{base_url.rstrip('/')}/{path}" if base_url else f"{self.base_url}/{self.version}/{path}"
         try:
             response = self.session.request(
                 method,
@@ -151,6 +155,7 @@ class GraphHttp:
                 params=params,
                 json=json_body,
                 data=form,
+                files={name: (None, value) for name, value in multipart.items()} if multipart else None,
                 headers=headers,
                 auth=auth,
                 timeout=self.timeout,

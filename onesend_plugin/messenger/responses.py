@@ -4,7 +4,7 @@ Graph response body)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -165,6 +165,120 @@ class CampaignInsights:
             clicks=int(_decimal(row.get("marketing_messages_link_btn_click"))),
             spend=_decimal(row.get("marketing_messages_spend")),
         )
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """An access token from ``oauth/access_token``. ``expires_at`` is None when Meta gives no
+    ``expires_in``: a system-user token of Facebook Login for Business never expires (Onboard
+    Businesses with Marketing Message API for Messenger, "Expiration: Never")."""
+
+    value: str = field(repr=False)
+    expires_at: datetime | None = None
+
+    @classmethod
+    def from_graph(cls, body: dict[str, Any]) -> AccessToken:
+        seconds = body.get("expires_in") if isinstance(body, dict) else None
+        expires_at = None
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
+            expires_at = datetime.now(UTC) + timedelta(seconds=seconds)
+        return cls(value=expect(body, "access_token"), expires_at=expires_at)
+
+
+#: Where a business may be to send paid marketing messages (every page of the Marketing Message
+#: API for Messenger, e.g. API References: Australia, Brazil, Chile, Colombia, Hong Kong, India,
+#: Indonesia, Israel, Malaysia, Mexico, New Zealand, Peru, Philippines, Saudi Arabia, Singapore,
+#: Taiwan, Thailand, United Arab Emirates, United States, Vietnam), as ISO 3166 codes.
+PAID_BUSINESS_REGIONS = frozenset("AU BR CL CO HK IN ID IL MY MX NZ PE PH SA SG TW TH AE US VN".split())
+#: ``account_status`` values (Ad Account reference, Marketing API).
+AD_ACCOUNT_STATUSES = {
+    1: "active",
+    2: "disabled",
+    3: "unsettled",
+    7: "pending risk review",
+    8: "pending settlement",
+    9: "in grace period",
+    100: "pending closure",
+    101: "closed",
+}
+#: ``disable_reason`` values (same page).
+AD_ACCOUNT_DISABLE_REASONS = {
+    1: "ads integrity policy",
+    2: "ads IP review",
+    3: "risk payment",
+    4: "gray account shut down",
+    5: "ads AFC review",
+    6: "business integrity RAR",
+    7: "permanent close",
+    8: "unused reseller account",
+    9: "unused account",
+    10: "umbrella ad account",
+    11: "business manager integrity policy",
+    12: "misrepresented ad account",
+    13: "AOAB deshare legal entity",
+    14: "CTX thread review",
+    15: "compromised ad account",
+}
+
+
+@dataclass(frozen=True)
+class AdAccount:
+    """An ad account as Graph shows it (``GET act_{id}``; fields of the Ad Account reference,
+    https://developers.facebook.com/documentation/ads-commerce/marketing-api/reference/ad-account).
+
+    ``payment_method`` is ``funding_source_details.display_string`` (or the bare ``funding_source``
+    id): "If the account does not have a payment method it will still be possible to create ads
+    but these ads will get no delivery". Meta shows ``funding_source_details`` only to a token with
+    the MANAGE task on the account and documents nothing for an account without one (Graph leaves
+    empty fields out): None means Meta showed none, which the panel reports as a problem."""
+
+    ad_account_id: str
+    name: str
+    currency: str
+    account_status: int | None
+    disable_reason: int
+    country: str
+    payment_method: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_graph(cls, body: dict[str, Any]) -> AdAccount:
+        details = body.get("funding_source_details")
+        details = details if isinstance(details, dict) else {}
+        payment = details.get("display_string") or details.get("id") or body.get("funding_source")
+        return cls(
+            ad_account_id=str(body.get("account_id") or str(body.get("id") or "").removeprefix("act_")),
+            name=str(body.get("name") or ""),
+            currency=str(body.get("currency") or "").upper(),
+            account_status=_int_or_none(body.get("account_status")),
+            disable_reason=_int_or_none(body.get("disable_reason")) or 0,
+            country=str(body.get("business_country_code") or "").upper(),
+            payment_method=str(payment) if payment else None,
+            raw=body,
+        )
+
+    @property
+    def is_active(self) -> bool:
+        return self.account_status == 1
+
+    @property
+    def status_text(self) -> str:
+        text = AD_ACCOUNT_STATUSES.get(self.account_status or 0, f"status {self.account_status}")
+        reason = AD_ACCOUNT_DISABLE_REASONS.get(self.disable_reason)
+        return f"{text} ({reason})" if reason else text
+
+    @property
+    def region_supported(self) -> bool | None:
+        """Whether Meta offers paid marketing messages to a business of this country; None when
+        Meta did not say where the business is."""
+        return self.country in PAID_BUSINESS_REGIONS if self.country else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _first_row(body: dict[str, Any]) -> dict[str, Any]:

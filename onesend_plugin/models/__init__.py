@@ -15,6 +15,7 @@ from .accounts import (
     MessengerPage,
     MetaApp,
     OptinCTA,
+    PaidLoginFlow,
     _invitation_expiry,  # named by migration 0007
     _new_secret,  # named by migration 0003
 )
@@ -59,6 +60,7 @@ __all__ = [
     "MarketingToken",
     "Membership",
     "MessengerPage",
+    "PaidLoginFlow",
     "MetaApp",
     "OptinCTA",
     "PaidInsights",

@@ -269,6 +269,15 @@ class Channel(models.TextChoices):
     STANDARD = "standard", _("Standard messaging (24 h window only)")
 
 
+class PaidLoginFlow(models.TextChoices):
+    """The Facebook Login for Business configurations that give the paid channel its token
+    (Onboard Businesses with Marketing Message API for Messenger)."""
+
+    BUSINESS = "business", _("Business portfolio (system-user token)")
+    ASSET = "asset", _("Asset based (user token, 60 days)")
+    PARTNER = "partner", _("Partner billing (system-user token, the partner's ad account)")
+
+
 class MessengerPage(models.Model):
     """A Facebook Page connected to onesend, with its Page access token and messaging settings."""
 
@@ -296,6 +305,20 @@ class MessengerPage(models.Model):
             "and spend is shown in it."
         ),
     )
+    paid_access_token = models.TextField(
+        blank=True,
+        help_text=_(
+            "The business's token for the paid Marketing Messages API (Facebook Login for Business). "
+            "Never shown in listings or logs."
+        ),
+    )
+    paid_token_flow = models.CharField(
+        max_length=10, choices=PaidLoginFlow.choices, blank=True, editable=False
+    )
+    paid_token_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last error Meta gave a paid-API call of the Page's account ({"code", "message", "at"}),
+    # for its connection panel.
+    paid_error = models.JSONField(default=dict, blank=True, editable=False)
     frequency_cap_hours = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -349,6 +372,11 @@ class MessengerPage(models.Model):
         if self._state.adding and self.account_id:
             self.account.apply_optin_defaults(self)
         super().save(*args, **kwargs)
+
+    def note_paid_error(self, code: int | None, message: str) -> None:
+        """Keep Meta's last refusal of a paid-API call for the connection panel."""
+        self.paid_error = {"code": code, "message": message[:500], "at": timezone.now().isoformat()}
+        MessengerPage.objects.filter(pk=self.pk).update(paid_error=self.paid_error)
 
     @property
     def cooldown(self) -> timedelta:

@@ -41,6 +41,11 @@ class Config:
     #: The delivery estimate fails (an unknown error): Meta calls it "open beta" (changelog
     #: 2026-05-01) and its figures "estimated and in development" (Send Messages).
     delivery_estimate_fails: bool = False
+    #: Which token the paid calls take: ``any`` (a Page token or a Facebook Login for Business
+    #: token: API References shows a Page token for ``act_/messages``) or ``system_user`` (only a
+    #: Login for Business token, as every sample of Send Messages on Marketing Message API for
+    #: Messenger and Measure Campaign Performance shows).
+    paid_token: str = "any"
     optin_topic_seconds: float = 7 * 24 * HOUR
     text_rate: int = 300
     media_rate: int = 10
@@ -65,6 +70,7 @@ class Config:
         "paid_error_field": ("code", "subcode"),
         "paid_webhook_envelope": ("changes", "messaging"),
         "paid_account_error": (0, 2300011, 2300013, 2300019, 2300030),
+        "paid_token": ("any", "system_user"),
     }
 
     def to_dict(self) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import functools
 import inspect
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -93,6 +94,10 @@ class ControlApi:
             web.get("/_sim/users", self.users),
             web.post("/_sim/users/{user_id}/deny", self.deny),
             web.post("/_sim/tokens/revoke", self.revoke),
+            web.post("/_sim/ad_accounts", self.add_ad_account),
+            web.get("/_sim/ad_accounts", self.ad_accounts),
+            web.post("/_sim/login_configs", self.add_login_config),
+            web.post("/_sim/business_tokens", self.add_business_token),
         ]
 
     @endpoint
@@ -190,6 +195,23 @@ class ControlApi:
     @endpoint
     def revoke(self, request: web.Request, body: dict) -> Any:
         return self.world.revoke_token(body.get("token"))
+
+    @endpoint
+    def add_ad_account(self, request: web.Request, body: dict) -> Any:
+        account, created = self.world.add_ad_account(body)
+        return (201 if created else 200), self.world.ad_account_view(account)
+
+    @endpoint
+    def ad_accounts(self, request: web.Request, body: dict) -> Any:
+        return {"data": [self.world.ad_account_view(a) for a in self.world.ad_accounts.values()]}
+
+    @endpoint
+    def add_login_config(self, request: web.Request, body: dict) -> Any:
+        return 201, self.world.add_login_config(body)
+
+    @endpoint
+    def add_business_token(self, request: web.Request, body: dict) -> Any:
+        return 201, asdict(self.world.add_business_token(body))
 
     async def attachment(self, request: web.Request) -> web.Response:
         """The bytes of a file uploaded with ``filedata`` (the thread page shows them)."""

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from . import errors
 from .errors import GraphError
-from .model import Grant, Page, Upload
+from .model import BusinessToken, Grant, Page, Upload
 from .world import World
 
 VERSION = re.compile(r"v\d+\.\d+(?:/|$)")
@@ -55,7 +55,10 @@ class Route:
     pattern: re.Pattern[str]
     handler: Callable[..., Any]
     sends: bool = False  # a Send API call: counted in the stats and answered with the usage header
-    auth: str = "page"  # the token it takes: "page", "user", "app" ({id}|{secret}) or "none"
+    # The token it takes: "page", "user", "app" ({id}|{secret}), "paid" (a paid Marketing Messages
+    # API call: World.paid_page), "business" (a Facebook Login for Business token), "token" (the
+    # handler reads it) or "none".
+    auth: str = "page"
 
 
 def _decode(params: dict[str, Any]) -> dict[str, Any]:
@@ -86,19 +89,45 @@ class GraphApi:
             Route(frozenset({"GET"}), re.compile(r"me/accounts"), self._accounts, auth="user"),
             Route(frozenset({"GET"}), re.compile(r"me/permissions"), self._permissions, auth="user"),
             Route(frozenset({"GET"}), re.compile(r"debug_token"), self._debug_token, auth="app"),
-            Route(frozenset({"POST"}), re.compile(r"act_(?P<account>\d+)/message_campaign"), self._campaign),
             Route(
-                frozenset({"POST"}), re.compile(r"act_(?P<account>\d+)/messages"), self._marketing, sends=True
+                frozenset({"POST"}),
+                re.compile(r"act_(?P<account>\d+)/message_campaign"),
+                self._campaign,
+                auth="paid",
+            ),
+            Route(
+                frozenset({"POST"}),
+                re.compile(r"act_(?P<account>\d+)/messages"),
+                self._marketing,
+                sends=True,
+                auth="paid",
             ),
             Route(
                 frozenset({"GET"}),
                 re.compile(r"act_(?P<account>\d+)/message_delivery_estimate"),
                 self._estimate,
+                auth="paid",
             ),
-            Route(frozenset({"GET"}), re.compile(r"(?P<campaign>120\d{15})/insights"), self._insights),
+            Route(frozenset({"GET"}), re.compile(r"act_(?P<account>\d+)"), self._ad_account, auth="business"),
             Route(
-                frozenset({"GET", "DELETE"}), re.compile(r"(?P<campaign>120\d{15})"), self._campaign_object
+                frozenset({"GET"}),
+                re.compile(r"(?P<campaign>120\d{15})/insights"),
+                self._insights,
+                auth="paid",
             ),
+            Route(
+                frozenset({"GET", "DELETE"}),
+                re.compile(r"(?P<campaign>120\d{15})"),
+                self._campaign_object,
+                auth="paid",
+            ),
+            Route(
+                frozenset({"POST"}),
+                re.compile(r"system_accounts/(?P<user>\d+)/asset-connections"),
+                self._asset_connection,
+                auth="business",
+            ),
+            Route(frozenset({"GET"}), re.compile(r"me"), self._me, auth="token"),
             Route(frozenset({"POST"}), re.compile(page + "/messages"), self._send, sends=True),
             Route(frozenset({"POST"}), re.compile(page + "/message_attachments"), self._upload),
             Route(
@@ -144,6 +173,9 @@ class GraphApi:
         )
         if path == "" and request.method == "POST":
             return self._response(self.batch(params, token, root))
+        if path.startswith("system_accounts/") and (version or request.content_type != "multipart/form-data"):
+            # Onboard Businesses (Flow 3): api.facebook.com, no version segment, multipart form data.
+            return self._response(self._error(errors.unknown_path(f"{version}/{path}" if version else path)))
         return self._response(self.call(request.method, path, params, token, root))
 
     @staticmethod
@@ -200,13 +232,20 @@ class GraphApi:
                     raise errors.no_object(ref, method)
                 if route.sends and "pages_messaging" not in page.scopes:
                     raise errors.missing_permission("pages_messaging")
+            elif route.auth == "paid":
+                subject = page = self._paid_page(token, match, params)
+            elif route.auth == "business":
+                subject = self.world.business_token(token)
+            elif route.auth == "token":
+                subject = token
             elif route.auth == "user":
                 subject = self.world.grant_for_token(token)
             elif route.auth == "app":
                 self.world.check_app_token(token)
             if self.world.config.failure_rate and random.random() < self.world.config.failure_rate:
                 raise errors.transient()
-            response = GraphResponse(200, route.handler(subject, Call(match, method, params, token, root)))
+            answer = route.handler(subject, Call(match, method, params, token, root))
+            response = answer if isinstance(answer, GraphResponse) else GraphResponse(200, answer)
         except GraphError as raised:
             error = raised
             response = self._error(raised)
@@ -215,6 +254,20 @@ class GraphApi:
             if page is not None:
                 response.headers[USAGE_HEADER] = dumps(self.world.usage(page))
         return response
+
+    def _paid_page(self, token: str | None, match: re.Match[str], params: dict[str, Any]) -> Page:
+        """The Page a paid call acts for, named by its campaign (the path's, or ``message_id``),
+        its ``page_id`` or its ``promoted_object`` (``World.paid_page`` checks the token)."""
+        groups = match.groupdict()
+        key = groups.get("campaign") or params.get("message_id")
+        campaign = self.world.campaigns.get(str(key or ""))
+        if campaign is not None:
+            return self.world.paid_page(
+                token, groups.get("account") or campaign.ad_account_id, campaign.page_id
+            )
+        promoted = params.get("promoted_object")
+        page_id = params.get("page_id") or (promoted.get("page_id") if isinstance(promoted, dict) else None)
+        return self.world.paid_page(token, groups.get("account"), None if key else page_id)
 
     @staticmethod
     def _error(error: GraphError) -> GraphResponse:
@@ -285,6 +338,16 @@ class GraphApi:
 
     def _page(self, page: Page, call: Call) -> Any:
         return {"id": page.page_id, "name": page.name, "username": page.username}
+
+    def _ad_account(self, issued: BusinessToken, call: Call) -> Any:
+        return self.world.ad_account_fields(issued, call.match["account"], call.params.get("fields"))
+
+    def _asset_connection(self, issued: BusinessToken, call: Call) -> Any:
+        """Onboard Businesses, Flow 3: "HTTP/2 202" with ``{"success": true}``."""
+        return GraphResponse(202, self.world.connect_asset(issued, call.match["user"], call.params))
+
+    def _me(self, token: str | None, call: Call) -> Any:
+        return self.world.me(token)
 
     def _exchange(self, _: None, call: Call) -> Any:
         return self.world.exchange_code(call.params)

@@ -62,6 +62,7 @@ class User:
     page_ids: list[str] = field(default_factory=list)
     granted: list[str] = field(default_factory=list)
     declined: list[str] = field(default_factory=list)
+    ad_account_ids: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +76,40 @@ class Grant:
     redirect_uri: str
     page_ids: list[str]
     used: bool = False
+    config_id: str = ""  # Facebook Login for Business: the configuration the dialog ran
+    ad_account_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AdAccount:
+    """An ad account (fields of Meta's Ad Account reference, Marketing API). ``funding_source``
+    is the payment method's display string, None without one; ``terms_accepted`` is whether its
+    business accepted the Marketing Messages terms (API References, 2300013)."""
+
+    account_id: str
+    name: str
+    currency: str = "USD"
+    account_status: int = 1
+    disable_reason: int = 0
+    business_country_code: str = "US"
+    funding_source: str | None = "Visa *4242"
+    terms_accepted: bool = True
+
+
+@dataclass
+class BusinessToken:
+    """A token Facebook Login for Business gave: a business integration system user's
+    (``system_user``, never expires) or, in the asset-based flow, a user's (``user``), with the
+    Pages and ad accounts it may use (Onboard Businesses with Marketing Message API for Messenger)."""
+
+    token: str
+    user_id: str
+    kind: str
+    app_id: str
+    page_ids: list[str] = field(default_factory=list)
+    ad_account_ids: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+    expires_ms: int = 0  # 0: never
 
 
 @dataclass

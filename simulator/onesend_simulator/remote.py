@@ -91,6 +91,23 @@ class SimulatorRemote:
         """A user or Page access token stops working (190/460); a Page gets a new token."""
         return self.call("POST", "tokens/revoke", {"token": token})
 
+    def create_ad_account(self, **fields: Any) -> dict[str, Any]:
+        """An ad account, or changes to one: ``account_id``, ``name``, ``currency``,
+        ``account_status``, ``disable_reason``, ``business_country_code``, ``funding_source`` (the
+        payment method's display string, None: none), ``terms_accepted``, ``user_id`` (who may
+        pick it in a Login for Business dialog)."""
+        return self.call("POST", "ad_accounts", fields)
+
+    def create_login_config(self, flow: str, config_id: str | None = None) -> dict[str, Any]:
+        """A Facebook Login for Business configuration: ``flow`` is ``business``, ``asset`` or
+        ``partner`` (Flows 1, 2 and 3)."""
+        return self.call("POST", "login_configs", {"flow": flow, "config_id": config_id})
+
+    def create_business_token(self, **fields: Any) -> dict[str, Any]:
+        """A token as a finished Login for Business gives it, without the dialog: ``flow``,
+        ``page_ids``, ``ad_account_ids``, ``app_id``. Returns it with its ``token``."""
+        return self.call("POST", "business_tokens", fields)
+
     def create_person(self, page_id: str, name: str | None = None) -> dict[str, Any]:
         return self.call("POST", "people", {"page_id": page_id, "name": name})
 

@@ -14,8 +14,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from .errors import ControlError
-from .model import Page
+from .model import Grant, Page, User
 from .world import World
+from .world.business import FLOWS, business_scopes
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -184,11 +185,16 @@ class Ui:
             f'data-testid="dialog-page"> {escape(self.world.pages[page_id].name)} <small>{page_id}</small></label>'
             for page_id in user.page_ids
         )
-        permissions = "".join(
-            f'<label class="choice"><input type="checkbox" name="permission" value="{escape(scope)}" checked '
-            f'data-testid="dialog-permission"> {escape(scope)}</label>'
-            for scope in scopes
-        )
+        flow = self._business_flow(request)
+        if flow is None:
+            permissions = "".join(
+                f'<label class="choice"><input type="checkbox" name="permission" value="{escape(scope)}" '
+                f'checked data-testid="dialog-permission"> {escape(scope)}</label>'
+                for scope in scopes
+            )
+        else:  # Login for Business: the configuration's permissions, all granted or none
+            permissions = f'<p data-testid="dialog-config">{escape(", ".join(business_scopes(flow)))}</p>'
+            pages += self._ad_account_choices(user, flow)
         body = DIALOG.substitute(
             user_id=user.user_id,
             user_name=escape(user.name),
@@ -198,6 +204,33 @@ class Ui:
             permissions=permissions or "<p>Only your public profile.</p>",
         )
         return _html("Log in with Facebook", body)
+
+    def _business_flow(self, request: web.Request) -> str | None:
+        """The Facebook Login for Business flow of the dialog's ``config_id`` (None: plain Facebook
+        Login). A system-user token needs ``response_type=code`` (Onboard Businesses with
+        Marketing Message API for Messenger, "Login dialog")."""
+        config_id = request.query.get("config_id")
+        if not config_id:
+            return None
+        flow = self.world.login_configs.get(config_id)
+        if flow is None:
+            raise web.HTTPBadRequest(text=f"No Facebook Login for Business configuration {config_id}")
+        if FLOWS[flow][0] == "system_user" and request.query.get("response_type") != "code":
+            raise web.HTTPBadRequest(text="A system user access token needs response_type=code")
+        return flow
+
+    def _ad_account_choices(self, user: User, flow: str) -> str:
+        """The ad accounts to tick: Flow 1 and Flow 2 take Pages and ad accounts, Flow 3 Pages only."""
+        if flow == "partner":
+            return "<p>The partner's ad account is billed.</p>"
+        rows = "".join(
+            f'<label class="choice"><input type="checkbox" name="ad_account" value="{account_id}" '
+            f'data-testid="dialog-ad-account"> {escape(self.world.ad_accounts[account_id].name)} '
+            f"<small>act_{account_id}</small></label>"
+            for account_id in user.ad_account_ids
+            if account_id in self.world.ad_accounts
+        )
+        return f"<h2>Which ad accounts may it use?</h2>{rows or '<p>You manage no ad accounts.</p>'}"
 
     async def answer(self, request: web.Request) -> web.Response:
         """Continue: back to the app with a one-use ``code``; Cancel: with Meta's ``access_denied``."""
@@ -210,6 +243,16 @@ class Ui:
                 "error_description": "Permissions error",
                 "error_reason": "user_denied",
             }
+        elif self._business_flow(request) is not None:
+            grant = Grant(str(form.get("user", "")), client_id, redirect_uri, list(form.getall("page", [])))
+            grant.config_id = request.query["config_id"]
+            try:
+                code = self.world.authorize_business(
+                    grant.user_id, grant, list(form.getall("ad_account", []))
+                )
+            except ControlError as error:
+                raise web.HTTPBadRequest(text=str(error)) from None
+            answer = {"code": code}
         else:
             ticked = set(form.getall("permission", []))
             try:

@@ -148,11 +148,12 @@ def test_unknown_codes_fall_back_on_the_status(status, cls):
 
 def test_hierarchy_and_docstrings():
     classes = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, GraphError)]
-    assert len(classes) == 14
+    assert len(classes) == 15
     assert all(cls.__doc__ and len(cls.__doc__) > 40 for cls in classes)
     assert issubclass(OptinAlreadyRequested, NotEligibleYet)
     assert issubclass(PageRestricted, AuthError)
     assert issubclass(PaidAccountError, AuthError) and issubclass(CampaignNotReady, RateLimited)
+    assert issubclass(errors.PaidTokenMissing, PaidAccountError)
 
 
 def test_str_and_repr_show_what_helps_debugging():

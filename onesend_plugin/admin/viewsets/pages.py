@@ -8,7 +8,7 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, Obj
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...models import MessengerPage
-from .. import onboarding
+from .. import adaccounts, onboarding
 from ..forms import MessengerPageForm
 from .scoped import ScopedViewSetMixin
 
@@ -48,7 +48,11 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
                 heading=_("Connection"),
             ),
             MultiFieldPanel(
-                [FieldPanel("channel"), FieldPanel("ad_account_id"), FieldPanel("frequency_cap_hours")],
+                [
+                    FieldPanel("channel"),
+                    FieldRowPanel([FieldPanel("ad_account_id"), FieldPanel("paid_access_token")]),
+                    FieldPanel("frequency_cap_hours"),
+                ],
                 heading=_("Sending"),
             ),
             MultiFieldPanel(
@@ -76,6 +80,16 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
                 "connect/callback/",
                 self.construct_view(onboarding.ConnectCallbackView),
                 name="connect_callback",
+            ),
+            path(
+                "ad-account/<int:pk>/",
+                self.construct_view(adaccounts.ConnectAdAccountView),
+                name="connect_ad_account",
+            ),
+            path(
+                "ad-account/callback/",
+                self.construct_view(adaccounts.AdAccountCallbackView),
+                name="ad_account_callback",
             ),
             path(
                 "recheck/<int:pk>/",

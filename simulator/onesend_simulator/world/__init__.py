@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from ..model import Attachment, Campaign, Person, Token, User
+from ..model import AdAccount, Attachment, BusinessToken, Campaign, Person, Token, User
 from .base import Sink
+from .business import BusinessMixin
 from .login import LoginMixin
 from .pages import PagesMixin
 from .paid import PaidMixin
@@ -34,7 +35,9 @@ from .webhooks import WebhooksMixin
 __all__ = ["Sink", "World"]
 
 
-class World(PagesMixin, LoginMixin, PeopleMixin, SendMixin, PaidMixin, WebhooksMixin, ViewsMixin):
+class World(
+    PagesMixin, LoginMixin, BusinessMixin, PeopleMixin, SendMixin, PaidMixin, WebhooksMixin, ViewsMixin
+):
     """All simulated state and rules. ``reset()`` empties it and restores the start-up config."""
 
     def snapshot(self) -> dict[str, Any]:
@@ -50,6 +53,9 @@ class World(PagesMixin, LoginMixin, PeopleMixin, SendMixin, PaidMixin, WebhooksM
             "attachments": attachments,
             "campaigns": [asdict(campaign) for campaign in self.campaigns.values()],
             "users": [asdict(user) for user in self.users.values()],
+            "login_configs": self.login_configs,
+            "ad_accounts": [asdict(account) for account in self.ad_accounts.values()],
+            "business_tokens": [asdict(token) for token in self.business_tokens.values()],
             "revoked": sorted(self.revoked),
             "sent": [[psid, item["mid"]] for psid, item in self.sent],
         }
@@ -65,6 +71,9 @@ class World(PagesMixin, LoginMixin, PeopleMixin, SendMixin, PaidMixin, WebhooksM
             self.attachments[attachment.attachment_id] = attachment
         self.campaigns = {c["campaign_id"]: Campaign(**c) for c in data.get("campaigns", [])}
         self.users = {user["user_id"]: User(**user) for user in data.get("users", [])}
+        self.login_configs = dict(data.get("login_configs", {}))
+        self.ad_accounts = {a["account_id"]: AdAccount(**a) for a in data.get("ad_accounts", [])}
+        self.business_tokens = {t["token"]: BusinessToken(**t) for t in data.get("business_tokens", [])}
         self.revoked = set(data.get("revoked", []))
         items = {item["mid"]: item for person in self.people.values() for item in person.thread}
         self.sent = [(psid, items[mid]) for psid, mid in data.get("sent", []) if mid in items]

@@ -11,7 +11,9 @@ from typing import Any
 from .. import errors
 from ..config import Config
 from ..model import (
+    AdAccount,
     Attachment,
+    BusinessToken,
     Campaign,
     Grant,
     Page,
@@ -49,6 +51,9 @@ class WorldState:
         self.users: dict[str, User] = {}
         self.codes: dict[str, Grant] = {}  # authorization code -> what the dialog granted
         self.user_tokens: dict[str, Grant] = {}  # user access token -> the grant it came from
+        self.login_configs: dict[str, str] = {}  # Login for Business config_id -> its flow
+        self.ad_accounts: dict[str, AdAccount] = {}  # by id without act_
+        self.business_tokens: dict[str, BusinessToken] = {}  # Login for Business tokens
         self.revoked: set[str] = set()  # user and Page tokens revoked through the control API
         self.sent: list[tuple[str, dict[str, Any]]] = []  # (psid, thread item) of every accepted send
         self._rates: dict[str, PageRates] = {}

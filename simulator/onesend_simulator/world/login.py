@@ -77,13 +77,18 @@ class LoginMixin(WorldState):
         return code
 
     def exchange_code(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``GET /oauth/access_token``: a code from the dialog becomes a user access token, once.
-        The chosen Pages are now the app's: their ``app_id`` becomes the client's."""
+        """``GET /oauth/access_token``: a code from the dialog becomes a user access token, once
+        (with Facebook Login for Business, the configuration's token: ``business_token_answer``);
+        ``grant_type=fb_exchange_token`` makes a user token long-lived. The chosen Pages are now
+        the app's: their ``app_id`` becomes the client's."""
         client_id = str(params.get("client_id") or "")
-        if not client_id or not params.get("client_secret") or not params.get("code"):
+        exchange = params.get("grant_type") == "fb_exchange_token"
+        if not client_id or not params.get("client_secret") or not (exchange or params.get("code")):
             raise errors.param("Missing client_id, client_secret or code parameter")
         if params["client_secret"] != self.config.app_secret:
             raise errors.bad_client_secret()
+        if exchange:
+            return self.long_lived(params)  # type: ignore[attr-defined]
         grant = self.codes.get(str(params["code"]))
         if grant is None or grant.client_id != client_id:
             raise errors.bad_verification_code()
@@ -94,6 +99,8 @@ class LoginMixin(WorldState):
         grant.used = True
         for page_id in grant.page_ids:
             self.pages[page_id].app_id = client_id
+        if grant.config_id:
+            return self.business_token_answer(grant)  # type: ignore[attr-defined]
         token = "EAA" + secrets.token_hex(32)
         self.user_tokens[token] = grant
         return {"access_token": token, "token_type": "bearer", "expires_in": 60 * 24 * 3600}
@@ -125,6 +132,8 @@ class LoginMixin(WorldState):
 
     def debug_token(self, input_token: str | None) -> dict[str, Any]:
         """``GET /debug_token``: whether a user or Page token works, and its permissions."""
+        if input_token in self.business_tokens:
+            return self.business_token_debug(self.business_tokens[input_token])  # type: ignore[attr-defined]
         page = self._page_by_token.get(input_token) if input_token else None
         grant = self.user_tokens.get(input_token) if input_token else None
         if page is not None:
@@ -166,6 +175,8 @@ class LoginMixin(WorldState):
             kind = "page"
         elif self.user_tokens.pop(token, None) is not None:
             kind = "user"
+        elif self.business_tokens.pop(token, None) is not None:  # the business removed the app
+            kind = "business"
         else:
             raise ControlError("No such user or Page access token", 404)
         self.revoked.add(token)

@@ -38,7 +38,7 @@ class PaidMixin(WorldState):
         Messenger, step 1): a name and the Page are required; a budget is optional since Meta's
         "Default Budget Mode" (same page, Jun 30 2026; changelog 2026-06-30), and when given it is
         ``daily_budget`` or ``lifetime_budget`` in the currency's smallest unit, above 0."""
-        self._check_account()
+        self._check_account(ad_account_id)
         if not params.get("name"):
             raise errors.param("The parameter name is required")
         if not params.get("page_id"):
@@ -98,7 +98,7 @@ class PaidMixin(WorldState):
         delivery = params.get("messenger_delivery_data")
         if not isinstance(delivery, dict) or not delivery.get("subscription_token"):
             raise errors.param("The parameter messenger_delivery_data.subscription_token is required")
-        self._check_account()
+        self._check_account(ad_account_id)
         campaign = self.campaigns.get(str(params.get("message_id") or ""))
         if campaign is None:
             raise self._paid_error(2300001, "The message id is invalid or you do not have access to it")
@@ -140,13 +140,17 @@ class PaidMixin(WorldState):
         if campaign.daily_budget is not None and (campaign.sent_on_day + 1) * price > campaign.daily_budget:
             raise self._paid_error(2300054, "The campaign reached its daily budget; it resumes tomorrow")
 
-    def _check_account(self) -> None:
-        """The ad account's state, set by ``paid_account_error`` (API References: sends and
+    def _check_account(self, ad_account_id: str) -> None:
+        """The ad account's state: ``paid_account_error`` for every account, else the account's
+        own (``account_refusal``: its region, payment method and terms) (API References: sends and
         campaign creation fail without a payment method, accepted terms or a supported region;
         changelog 2026-03-26 for campaign creation)."""
         code = self.config.paid_account_error
         if code:
             raise self._paid_error(code, ACCOUNT_ERRORS[code])
+        refusal = self.account_refusal(ad_account_id)  # type: ignore[attr-defined]
+        if refusal is not None:
+            raise self._paid_error(*refusal)
 
     def _paid_error(self, code: int, message: str) -> errors.GraphError:
         """A ``MARKETING_MESSAGES_DIRECT`` error (API References). Whether Meta puts its 23000xx
