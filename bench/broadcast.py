@@ -140,6 +140,8 @@ def seed(remote, options: dict):
             access_token=page.access_token,
             **(paid.simulator_page_fields(app) if options["channel"] == "paid" else {}),
         )
+        if options["channel"] == "paid":
+            paid.connect_ad_account(remote, page)
         people = remote.create_people(page_id, size, title=OPTIN_TITLE, timezone="UTC")
         now = timezone.now()
         subscribers = Subscriber.objects.bulk_create(
@@ -341,7 +343,7 @@ def naive_baseline(remote, campaign, options: dict) -> dict | None:
 
     from onesend_plugin import messages
     from onesend_plugin.messenger.errors import GraphError
-    from onesend_plugin.meta import client_for
+    from onesend_plugin.meta import client_for, paid_client_for
     from onesend_plugin.models import Delivery, MarketingToken
 
     body = messages.build(campaign)
@@ -350,7 +352,10 @@ def naive_baseline(remote, campaign, options: dict) -> dict | None:
     def send_to_token(token: str, message: dict):
         return client.send_to_token(token=token, message=message)
 
-    send = paid.naive_send(client, campaign.page) if options["channel"] == "paid" else send_to_token
+    if options["channel"] == "paid":
+        send = paid.naive_send(paid_client_for(campaign.page), campaign.page)
+    else:
+        send = send_to_token
     people = list(
         MarketingToken.objects.filter(subscriber__page=campaign.page).values_list(
             "subscriber_id", "subscriber__psid", "token"

@@ -55,6 +55,22 @@ def page_fields(page_id: str) -> dict:
     return {"channel": Channel.MARKETING_API, "ad_account_id": f"act_{page_id}"}
 
 
+def connect_ad_account(remote, page) -> None:
+    """The Page's ad account and the business token Facebook Login for Business gives, stored on
+    the Page: every paid call is made with it (``meta.paid_client_for``)."""
+    from onesend_plugin.models import MessengerPage, PaidLoginFlow
+
+    account_id = page.ad_account_id.removeprefix("act_")
+    remote.create_ad_account(account_id=account_id, name=f"{page.name} ads")
+    issued = remote.create_business_token(
+        flow="business", app_id=page.app.app_id, page_ids=[page.page_id], ad_account_ids=[account_id]
+    )
+    MessengerPage.objects.filter(pk=page.pk).update(
+        paid_access_token=issued["token"], paid_token_flow=PaidLoginFlow.BUSINESS
+    )
+    page.paid_access_token = issued["token"]
+
+
 def simulator_page_fields(app) -> dict:
     """The Page in the simulator: its app (named in the receipts) subscribed to the paid fields."""
     from onesend_plugin.messenger.events import PAID_KINDS
