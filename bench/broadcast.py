@@ -497,6 +497,7 @@ def run_once(args, databases: Databases, base_env: dict, number: int) -> dict:
         "BENCH_Q_NAME": q_name,
         "ONESEND_RUNNERS_PER_CAMPAIGN": str(args.runners),
         "ONESEND_RATE_LIMIT_HEADROOM": str(args.headroom),
+        "ONESEND_TEXT_RATE_LIMIT": str(META_LIMIT),  # the pace measured: Meta's limit, not the default 40/s
     }
     redis_url = args.redis_url if args.broker == "redis" or args.limiter == "redis" else None
     if args.broker == "redis":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.apps import apps
@@ -10,6 +11,8 @@ from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from . import conf
+from .broadcast import channels
+from .broadcast.channels import below_meta_rule
 
 # Q_CLUSTER keys that select a broker; without any of them django-q2 silently uses Redis.
 BROKER_KEYS = ("orm", "redis", "django_redis", "broker_class", "sqs", "iron_mq", "mongo", "disque")
@@ -57,13 +60,38 @@ def check_settings(app_configs=None, **kwargs) -> list:
     for name in ("GRAPH_API_BASE_URL", "MME_BASE_URL", "OAUTH_DIALOG_BASE_URL"):
         if urlsplit(str(conf.get(name))).scheme not in ("http", "https"):
             errors.append(Error(f'ONESEND["{name}"] must be an http(s) URL.', id="onesend.E007"))
-    if conf.get("FREQUENCY_CAP_HOURS") < 24:
+    errors += _pace_errors()
+    legacy = channels.TokenChannel.meta_cooldown  # the channel of a new Page
+    if timedelta(hours=conf.get("FREQUENCY_CAP_HOURS")) < legacy:
         errors.append(
             Warning(
-                "FREQUENCY_CAP_HOURS is below Meta's minimum of 24 h; Meta will reject the extra messages.",
+                f"FREQUENCY_CAP_HOURS is below Meta's cooldown of {_hours(legacy)} h for marketing-message "
+                "tokens (the channel of new Pages); Meta will refuse the extra messages (4/2018354).",
+                hint="Leave the default (48), or set a lower cap only on Pages of the paid Marketing "
+                "Messages API channel (Meta's rule there: 12 h).",
                 id="onesend.W001",
             )
         )
+    return errors
+
+
+#: Meta's per-Page Send API limits, calls per second ("Messenger Platform rate limits"): 300 for
+#: text, links, reactions and stickers; 10 for audio and video.
+META_RATE_LIMITS = {"TEXT_RATE_LIMIT": 300, "MEDIA_RATE_LIMIT": 10}
+
+
+def _pace_errors() -> list:
+    """A pace above Meta's limit has every extra send refused (613) and the Page held."""
+    errors = []
+    for name, limit in META_RATE_LIMITS.items():
+        value = conf.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= limit:
+            errors.append(
+                Error(
+                    f'ONESEND["{name}"] must be a number above 0 and at most Meta\'s {limit} per second.',
+                    id="onesend.E008",
+                )
+            )
     return errors
 
 
@@ -87,6 +115,43 @@ def check_segments(app_configs=None, **kwargs) -> list:
         Warning(f"A onesend segment is not offered: {message}", id="onesend.W002")
         for message in segments.offered().errors
     ]
+
+
+@register(Tags.database)
+def check_page_caps(app_configs=None, databases=None, **kwargs) -> list:
+    """A Page whose frequency cap (its own, its account's or the site's) is shorter than Meta's
+    rule for its channel: every message sent inside Meta's rule would be refused."""
+    if not databases:
+        return []
+    from .models import MessengerPage
+
+    try:
+        pages = [page for page in MessengerPage.objects.select_related("account") if below_meta_rule(page)]
+    except DatabaseError:  # tables not migrated yet
+        return []
+    return [
+        Warning(
+            f"Page {page.name} ({page.page_id}) caps marketing messages at {_hours(page.cooldown)} h "
+            f"({_cap_source(page)}), below Meta's {_hours(channels.for_page(page).meta_cooldown)} h "
+            f"for its channel ({page.get_channel_display()}); Meta will refuse the extra messages.",
+            hint="Raise the Page's frequency cap, or its account's, or FREQUENCY_CAP_HOURS.",
+            obj=page,
+            id="onesend.W003",
+        )
+        for page in pages
+    ]
+
+
+def _cap_source(page) -> str:
+    if page.frequency_cap_hours:
+        return "set on the Page"
+    if page.account.frequency_cap_hours is not None:
+        return "set on its account"
+    return "FREQUENCY_CAP_HOURS"
+
+
+def _hours(duration: timedelta) -> str:
+    return f"{duration.total_seconds() / 3600:g}"
 
 
 @register(Tags.database)

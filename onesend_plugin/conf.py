@@ -2,7 +2,7 @@
 
 Sites override any of them in one dict::
 
-    ONESEND = {"GRAPH_API_BASE_URL": "http://127.0.0.1:8765", "FREQUENCY_CAP_HOURS": 48}
+    ONESEND = {"GRAPH_API_BASE_URL": "http://127.0.0.1:8765", "FREQUENCY_CAP_HOURS": 72}
 
 Values are read on each access (not cached at import) so ``override_settings`` works in tests.
 """
@@ -25,9 +25,13 @@ DEFAULTS: dict[str, Any] = {
     "MME_BASE_URL": "https://m.me",
     # Seconds: (connect, read) timeout for every Graph API call.
     "HTTP_TIMEOUT": (3.05, 20),
-    # Meta's per-Page Send API limits (calls per second). Images and files are not listed by Meta
-    # in either bucket; they are treated as media to be safe.
-    "TEXT_RATE_LIMIT": 300,
+    # The pace of each Page's sends, messages per second. Text: 40 by default, Meta's high-volume
+    # note ("Messenger Platform rate limits", High-volume messaging: a Page sending more than 40
+    # messages per second may be unable to send new messages, and its inbox stops showing them,
+    # until the volume drops); at most Meta's Send API limit of 300 calls/s per Page. Media: Meta's
+    # 10/s for audio and video; images and files are in neither of Meta's buckets, so they are
+    # treated as media to be safe. A system check refuses more than Meta's limits.
+    "TEXT_RATE_LIMIT": 40,
     "MEDIA_RATE_LIMIT": 10,
     # Fraction of Meta's limit the sender aims at: the margin absorbs network jitter so that no
     # one-second window at Meta's end ever sees more than the limit.
@@ -63,9 +67,12 @@ DEFAULTS: dict[str, Any] = {
     "ATTRIBUTION_READ_DAYS": 0,
     # An unsubscribe counts against the last campaign received within this many days.
     "UNSUBSCRIBE_ATTRIBUTION_DAYS": 7,
-    # One marketing message per subscriber per this many hours (Meta: 24 h legacy, 48 h since
-    # 2025-09-01). A Page may override it.
-    "FREQUENCY_CAP_HOURS": 24,
+    # Our cap across campaigns: one marketing message per subscriber per this many hours. 48 is
+    # Meta's cooldown of the legacy marketing-message tokens since 2025-09-01 (Meta answers
+    # 4/2018354 inside it); the paid Marketing Messages API's own rule is one message per token
+    # per 12 h. An account, then a Page, may override it; a system check warns below the rule
+    # of a Page's channel.
+    "FREQUENCY_CAP_HOURS": 48,
     # Paid Marketing Messages API: Meta refuses a message to a person who talked with the Page
     # within this many seconds (the person is skipped, ``recipient_unavailable``). None: no gap.
     "PAID_MIN_CONVERSATION_GAP_SECONDS": None,

@@ -6,8 +6,9 @@ from django.core import checks
 from onesend_plugin import checks as onesend_checks
 from onesend_plugin.hooks import plugins
 from onesend_plugin.hooks.manager import LoadError
+from onesend_plugin.models import Channel
 
-from .factories import MetaAppFactory
+from .factories import AccountFactory, MessengerPageFactory, MetaAppFactory
 
 
 def ids(messages):
@@ -41,6 +42,54 @@ def test_retry_must_exceed_timeout(settings, timing):
 def test_settings_are_validated(settings):
     settings.ONESEND = {"GRAPH_API_BASE_URL": "graph.facebook.com", "FREQUENCY_CAP_HOURS": 12, "TYPO": 1}
     assert ids(onesend_checks.check_settings()) == ["onesend.E006", "onesend.E007", "onesend.W001"]
+
+
+def test_the_default_cap_and_pace_are_metas(settings):
+    """48 h: Meta's cooldown of marketing-message tokens; 40/s: its high-volume note."""
+    settings.ONESEND = {}
+    assert onesend_checks.check_settings() == []
+    assert (onesend_checks.conf.get("FREQUENCY_CAP_HOURS"), onesend_checks.conf.get("TEXT_RATE_LIMIT")) == (
+        48,
+        40,
+    )
+    settings.ONESEND = {"FREQUENCY_CAP_HOURS": 24}
+    [warning] = onesend_checks.check_settings()
+    assert (warning.id, "48 h" in warning.msg) == ("onesend.W001", True)
+
+
+@pytest.mark.parametrize(
+    "pace",
+    [{"TEXT_RATE_LIMIT": 301}, {"TEXT_RATE_LIMIT": 0}, {"MEDIA_RATE_LIMIT": 11}, {"TEXT_RATE_LIMIT": "40"}],
+)
+def test_a_pace_above_metas_limit_is_an_error(settings, pace):
+    settings.ONESEND = pace
+    assert ids(onesend_checks.check_settings()) == ["onesend.E008"]
+
+
+def test_metas_limit_is_an_allowed_pace(settings):
+    settings.ONESEND = {"TEXT_RATE_LIMIT": 300, "MEDIA_RATE_LIMIT": 10}
+    assert onesend_checks.check_settings() == []
+
+
+@pytest.mark.django_db
+def test_a_page_capped_below_its_channels_rule_is_reported(settings):
+    """The cap a Page really uses (its own, its account's, the site's) against Meta's rule for
+    its channel: 48 h for marketing-message tokens, 12 h for the paid API, none for standard."""
+    settings.ONESEND = {"FREQUENCY_CAP_HOURS": 24}
+    legacy = MessengerPageFactory(name="Legacy")  # the site's 24 h, below 48
+    MessengerPageFactory(channel=Channel.MARKETING_API)  # 24 h >= 12 h
+    MessengerPageFactory(channel=Channel.STANDARD)
+    paid = MessengerPageFactory(name="Paid", channel=Channel.MARKETING_API, frequency_cap_hours=6)
+    strict = AccountFactory(frequency_cap_hours=72)
+    MessengerPageFactory(account=strict)  # the account's 72 h
+    lax = MessengerPageFactory(name="Lax", account=AccountFactory(frequency_cap_hours=47))
+    assert onesend_checks.check_page_caps() == []  # only with databases, as Django runs them
+    warnings = {w.obj.name: w for w in onesend_checks.check_page_caps(databases=["default"])}
+    assert set(warnings) == {legacy.name, paid.name, lax.name}
+    assert {w.id for w in warnings.values()} == {"onesend.W003"}
+    assert "24 h (FREQUENCY_CAP_HOURS), below Meta's 48 h" in warnings["Legacy"].msg
+    assert "6 h (set on the Page), below Meta's 12 h" in warnings["Paid"].msg
+    assert "47 h (set on its account)" in warnings["Lax"].msg
 
 
 def test_plugin_load_failures_are_reported(monkeypatch):

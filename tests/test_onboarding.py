@@ -292,3 +292,15 @@ def test_without_pages_manage_metadata_the_page_is_stored_but_not_subscribed(
     shop = MessengerPage.objects.get(page_id=SHOP_ID)
     assert shop.health["token_valid"] is True and shop.health["app_subscribed"] is False
     assert 'data-healthy="false"' in admin_client.get(done["Location"]).content.decode()
+
+
+def test_connecting_a_page_of_an_app_that_requires_the_app_secret(
+    admin_client, simulator, account, app, owner
+):
+    """Every call of the flow carries its ``appsecret_proof`` (Graph API, "Securing Graph API
+    Requests"): the user token's (permissions, Pages), the Page's (subscription), the app's
+    (``debug_token``)."""
+    simulator.set_app(app.app_id, require_app_secret=True)
+    done = connect(admin_client, account, app)
+    assert "Corner Shop is connected and healthy." in notes(done)
+    assert MessengerPage.objects.get(page_id=SHOP_ID).status == MessengerPage.Status.ACTIVE

@@ -52,7 +52,7 @@ def connect(page: MessengerPage, flow: str, *, code: str, redirect_uri: str, ad_
         token = app.access_token_for_code(redirect_uri=redirect_uri, code=code)
         if flow == PaidLoginFlow.ASSET:  # about an hour: the long-lived one lasts about 60 days
             token = app.long_lived_token(token=token.value)
-        business = client_with(token.value)
+        business = client_with(token.value, page.app.app_secret)
         if flow == PaidLoginFlow.PARTNER:
             ad_account_id = str(conf.get("PARTNER_AD_ACCOUNT_ID"))
             business.connect_ad_account(

@@ -123,11 +123,11 @@ class Login:
 def finish_login(app: MetaApp, redirect_uri: str, code: str) -> Login:
     """Exchange the dialog's code and read the permissions and Pages (GraphError on failure)."""
     user_token = app_client(app).exchange_code(redirect_uri=redirect_uri, code=code)
-    return read_login(user_token)
+    return read_login(user_token, app)
 
 
-def read_login(user_token: str) -> Login:
-    user = client_with(user_token)
+def read_login(user_token: str, app: MetaApp) -> Login:
+    user = client_with(user_token, app.app_secret)
     return Login(user_token, user.permissions(), user.managed_pages())
 
 
@@ -246,7 +246,9 @@ def check_paid(page: MessengerPage) -> dict[str, Any]:
         if not token.is_valid:
             health["error"] = token.error or "Meta says the token is not valid."
             return health
-        account = client_with(page.paid_access_token).ad_account(ad_account_id=page.ad_account_id)
+        account = client_with(page.paid_access_token, page.app.app_secret).ad_account(
+            ad_account_id=page.ad_account_id
+        )
     except GraphError as exc:
         health["error"] = str(exc)
         if not isinstance(exc, AuthError) or exc.code != 190:

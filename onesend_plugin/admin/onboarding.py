@@ -175,7 +175,7 @@ class ConnectCallbackView(ConnectMixin, TemplateView):
         if app is None or not chosen:
             return self.fail(_("No Page was chosen. Nothing was connected."))
         try:
-            login = onboarding.read_login(pending["token"])
+            login = onboarding.read_login(pending["token"], app)
         except GraphError as exc:
             return self.fail(_("Meta refused the login: %(error)s") % {"error": exc})
         connected = []

@@ -9,7 +9,7 @@ same for every channel.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import conf
@@ -17,7 +17,7 @@ from ..messenger import builders
 from ..messenger.client import BatchRequest, DeliveryEstimate, GraphClient
 from ..messenger.errors import PAID_TOKEN_ADVICE, GraphError
 from ..meta import client_for, paid_client_for
-from ..models import Campaign, Channel, MessengerPage, Subscriber
+from ..models import Campaign, Channel, MarketingToken, MessengerPage, Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,10 @@ class PageTokenChannel:
 class TokenChannel(PageTokenChannel):
     """Meta's marketing-message tokens through the Send API (the opt-in flow's tokens)."""
 
+    #: One message per subscriber per rolling 48 h since 2025-09-01; Meta answers 4/2018354
+    #: inside it (Marketing Messages FAQ; Recurring Notifications, "Recent changes").
+    meta_cooldown = timedelta(hours=48)
+
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
         return {}
 
@@ -49,6 +53,10 @@ class TokenChannel(PageTokenChannel):
 
 class MarketingApiChannel:
     """Meta's paid Marketing Messages API: the Page's ad account pays per message."""
+
+    #: One message per subscription token every 12 hours (Send Messages on Marketing Message API
+    #: for Messenger; changelog 2025-08-11); a person Meta refuses waits until the time it gives.
+    meta_cooldown = timedelta(hours=12)
 
     def send_client(self, page: MessengerPage) -> GraphClient:
         """The business's system-user token (``meta.paid_client_for``): none stored raises
@@ -122,6 +130,9 @@ class MarketingApiChannel:
 class StandardChannel(PageTokenChannel):
     """Plain Send API messages, only to people who wrote to the Page in the last 24 hours."""
 
+    #: Meta sets no cooldown inside the standard window.
+    meta_cooldown = timedelta(0)
+
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
         return {}
 
@@ -142,6 +153,11 @@ CHANNELS = {
 
 def for_page(page: MessengerPage):
     return CHANNELS[page.channel]
+
+
+def below_meta_rule(page: MessengerPage) -> bool:
+    """Whether the Page's frequency cap lets through what its channel's Meta rule refuses."""
+    return page.cooldown < for_page(page).meta_cooldown
 
 
 def with_uploaded_media(message: dict, page: MessengerPage, client: GraphClient) -> dict:
@@ -178,8 +194,13 @@ def _budgets(campaign: Campaign) -> dict[str, int | None]:
     }
 
 
-def _token(subscriber: Subscriber) -> str | None:
-    """The subscriber's active token, preferring the Page's current topic. Uses the
-    ``active_tokens`` prefetched by the engine."""
+def token_used(subscriber: Subscriber) -> MarketingToken | None:
+    """The subscriber's active token a message goes to, preferring the Page's current topic. Uses
+    the ``active_tokens`` prefetched by the engine."""
     tokens = sorted(subscriber.active_tokens, key=lambda t: t.topic != subscriber.page.optin_title)
-    return tokens[0].token if tokens else None
+    return tokens[0] if tokens else None
+
+
+def _token(subscriber: Subscriber) -> str | None:
+    token = token_used(subscriber)
+    return token.token if token else None

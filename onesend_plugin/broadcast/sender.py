@@ -33,6 +33,7 @@ from ..messenger.errors import (
     PaidAccountError,
     RateLimited,
     RecipientUnavailable,
+    SentDespiteError,
     TransientError,
 )
 from ..meta import client_for
@@ -55,6 +56,8 @@ UNSENT = (State.FAILED, State.PENDING)
 PLUGIN_ERROR = "plugin_error"
 #: The reason of a row Meta's paid API would not take yet (one message per person per 12 h).
 NOT_ELIGIBLE_YET = "not_eligible_yet"
+#: The note of a row Meta sent although it answered with an error (1/1357046).
+SENT_DESPITE_ERROR = "Meta reported an error after sending"
 #: Waiting longer than this for the rate limiter ends the run; a later run picks up.
 MAX_RATE_WAIT = 10.0
 #: A batch leaving this much after its slot (seconds) delays the next one. It is well under the
@@ -287,6 +290,10 @@ class Sender:
                 self.outcomes["sent"] += 1
                 continue
             self.campaign.last_error = str(result)[:500]
+            if isinstance(result, SentDespiteError):  # sent: keeps its cooldown, never resent
+                groups[State.SENT, "", f"{SENT_DESPITE_ERROR}: {result}"].append(row)
+                self.outcomes["sent"] += 1
+                continue
             if isinstance(result, NotEligibleYet) and result.reason == NOT_ELIGIBLE_YET:
                 waiting.append((row, self.channel.eligible_at(row.subscriber, self.client)))
                 continue
@@ -324,7 +331,9 @@ class Sender:
         """The state and reason a failed send leaves its row in (``pending``: to be tried again),
         after acting on what Meta said (the person is unreachable, the Page's token is dead)."""
         if isinstance(result, RecipientUnavailable):
-            subscriptions.unsubscribe(row.subscriber, source="send_error", reason=result.reason)
+            token = channels.token_used(row.subscriber) if result.topic_only else None
+            topic = token.topic if token else None  # none: every topic
+            subscriptions.unsubscribe(row.subscriber, source="send_error", reason=result.reason, topic=topic)
             return State.FAILED, result.reason
         if isinstance(result, NotEligibleYet):
             return State.SKIPPED, result.reason
@@ -391,6 +400,8 @@ class Sender:
             if state != State.PENDING:
                 name = outcome(state, reason)
                 counters[name] = counters.get(name, 0) + recorded
+            if state == State.SENT:
+                counters[per_minute(Kind.SENT, now)] += recorded
         return counters
 
     def _after_batch(self, hold: float, any_sent: bool) -> float:

@@ -135,21 +135,41 @@ class RateLimited(GraphError):
         return max(MIN_RETRY_AFTER, minutes * 60)
 
 
+class SentDespiteError(GraphError):
+    """Meta answered with an error although the messages were sent: ``1/1357046`` ("invalid JSON
+    reply") from a batch whose calls went out (Meta's "Common error codes" gives a batch of two
+    texts and a video). Whether it comes as the batch call's answer or as an item's, Meta does not
+    say: both mean sent.
+
+    Record the messages as sent (Meta reported an error after sending), keep the cooldown they
+    took, and never send them again.
+    """
+
+
 UnavailableReason = Literal["stopped", "blocked", "unreachable", "invalid_token", "no_user"]
+
+#: Subcodes that end one topic's token, not the person's other tokens: 10/1893015 "This user has
+#: currently stopped notification messages for this topic" (Common error codes).
+TOPIC_SUBCODES = frozenset({1893015})
 
 
 class RecipientUnavailable(GraphError):
     """This recipient cannot be messaged (``reason`` says why). Never retry.
 
-    ``stopped``: the person stopped this topic, mark the token stopped. ``blocked``: the person
-    blocked the Page. ``unreachable``: Meta won't deliver to them right now. ``invalid_token``: the
-    marketing token is invalid or expired. ``no_user``: no such person. Mark the subscriber
-    accordingly and move on to the next one.
+    ``stopped``: the person stopped the subscription, or only this topic (``topic_only``): mark
+    that token stopped. ``blocked``: the person blocked the Page. ``unreachable``: Meta won't
+    deliver to them right now. ``invalid_token``: the marketing token is invalid or expired.
+    ``no_user``: no such person. Mark the subscriber accordingly and move on to the next one.
     """
 
     def __init__(self, *args: Any, reason: UnavailableReason = "unreachable", **kwargs: Any) -> None:
         self.reason = reason
         super().__init__(*args, **kwargs)
+
+    @property
+    def topic_only(self) -> bool:
+        """Only the topic of the token used is stopped; the person's other topics go on."""
+        return self.subcode in TOPIC_SUBCODES
 
 
 class CampaignNotReady(RateLimited):
@@ -223,7 +243,8 @@ class OutsideWindow(GraphError):
 
 
 class AuthError(GraphError):
-    """The Page token is invalid/expired (190) or lacks permission (200, 10).
+    """The Page token is invalid/expired (190) or lacks permission (200, 10), or the app requires
+    an ``appsecret_proof`` that is missing or made with another secret (100).
 
     Pause every send for this Page until an admin reconnects it; retrying cannot help.
     """
@@ -327,7 +348,7 @@ def _not_eligible(reason: NotEligibleReason) -> ErrorFactory:
 #: reference's error table (docs/meta-messenger.md §4.2); unknown codes fall back on the HTTP status.
 ERROR_TABLE: dict[tuple[int, int | None], ErrorFactory] = {
     (1, None): TransientError,
-    (1, 1357046): BadRequest,  # "invalid JSON reply" on batches that actually succeeded: don't resend
+    (1, 1357046): SentDespiteError,
     (2, None): TransientError,
     (4, None): RateLimited,
     (4, 2018354): NotEligibleYet,
@@ -355,6 +376,7 @@ ERROR_TABLE: dict[tuple[int, int | None], ErrorFactory] = {
     (613, None): RateLimited,
     (613, 1893016): OptinAlreadyRequested,
     (613, 2018338): NotEligibleYet,  # too many tagged messages to this person
+    (1200, None): TransientError,  # "Temporary send message failure. Please try again later"
     (80006, None): RateLimited,
 }
 
@@ -379,6 +401,9 @@ PAID_ERROR_TABLE: dict[int, ErrorFactory] = {
 
 _DEAD_TOKEN = re.compile(r"token\b.*\b(invalid|expired)|\b(invalid|expired)\b.*token", re.IGNORECASE)
 _ACCESS_TOKEN = re.compile(r"access[ _]token", re.IGNORECASE)
+#: Code 100 "API calls from the server require an appsecret_proof argument" or "Invalid
+#: appsecret_proof provided in the API argument" (an app with "Require App Secret" switched on).
+_APPSECRET_PROOF = re.compile(r"appsecret_proof", re.IGNORECASE)
 
 
 def _is_dead_recipient_token(message: str) -> bool:
@@ -413,6 +438,8 @@ def error_from_response(
         factory = TransientError if status >= 500 else BadRequest
     elif code == 100 and factory is BadRequest and _is_dead_recipient_token(message):
         factory = _unavailable("invalid_token")
+    elif code == 100 and factory is BadRequest and _APPSECRET_PROOF.search(message):
+        factory = AuthError  # the app's secret is wrong or missing: no call of the Page can work
     return factory(
         code=code,
         subcode=subcode,

@@ -32,8 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add(
         "--cooldown-hours",
         type=float,
-        default=24.0,
-        help="one marketing message per person per this (24 or 48)",
+        default=defaults.cooldown_seconds / 3600,
+        help="one marketing message per person per this (Meta: 48 since 2025-09-01)",
     )
     add("--text-rate", type=int, default=defaults.text_rate, help="text sends per Page per rolling second")
     add("--media-rate", type=int, default=defaults.media_rate, help="media sends per Page per rolling second")

@@ -18,7 +18,9 @@ class Config:
     webhook_url: str | None = None
     app_secret: str = "simulator-app-secret"
     verify_token: str = "simulator-verify-token"
-    cooldown_seconds: float = 24 * HOUR
+    #: Legacy marketing-message tokens: one message per person per rolling 48 h since 2025-09-01,
+    #: ``4/2018354`` inside it (Marketing Messages FAQ; Recurring Notifications, "Recent changes").
+    cooldown_seconds: float = 48 * HOUR
     window_seconds: float = 24 * HOUR
     #: Paid Marketing Messages API: one message per subscription token per 12 h (Send Messages;
     #: changelog 2025-08-11).
@@ -46,6 +48,10 @@ class Config:
     #: Login for Business token, as every sample of Send Messages on Marketing Message API for
     #: Messenger and Measure Campaign Performance shows).
     paid_token: str = "any"
+    #: The next this many batch calls send their messages, then answer ``1/1357046`` "Received
+    #: invalid JSON reply." for the whole call ("Common error codes": "The messages are all sent
+    #: successfully, but the endpoint returns an error").
+    garbled_batch_replies: int = 0
     optin_topic_seconds: float = 7 * 24 * HOUR
     text_rate: int = 300
     media_rate: int = 10

@@ -33,6 +33,9 @@ ACTIONS: dict[str, Callable[[World, str, dict[str, Any]], dict[str, Any]]] = {
     "fail_paid_delivery": lambda world, psid, body: world.fail_paid_delivery(
         psid, body.get("error_message", "Unknown Error")
     ),
+    "refuse_sends": lambda world, psid, body: world.refuse_sends(
+        psid, body.get("code"), body.get("count", 1)
+    ),
     "block": lambda world, psid, body: world.set_blocked(psid, True),
     "unblock": lambda world, psid, body: world.set_blocked(psid, False),
 }
@@ -90,6 +93,8 @@ class ControlApi:
             web.get("/_sim/webhooks/pending", self.pending),
             web.post("/_sim/webhooks/verify", self.verify),
             web.get("/_sim/attachments/{attachment_id}", self.attachment),
+            web.post("/_sim/apps", self.set_app),
+            web.get("/_sim/apps", self.apps),
             web.post("/_sim/users", self.add_user),
             web.get("/_sim/users", self.users),
             web.post("/_sim/users/{user_id}/deny", self.deny),
@@ -178,6 +183,14 @@ class ControlApi:
     @endpoint
     def verify(self, request: web.Request, body: dict) -> Any:
         return self.emitter.verify()
+
+    @endpoint
+    def set_app(self, request: web.Request, body: dict) -> Any:
+        return asdict(self.world.set_app(body))
+
+    @endpoint
+    def apps(self, request: web.Request, body: dict) -> Any:
+        return {"data": [asdict(app) for app in self.world.apps.values()]}
 
     @endpoint
     def add_user(self, request: web.Request, body: dict) -> Any:

@@ -81,6 +81,31 @@ def transient() -> GraphError:
     return GraphError(2, "Service temporarily unavailable", status=503, transient=True)
 
 
+def temporary_send_failure() -> GraphError:
+    """Meta's transient send error ("Common error codes": 1200, retry later)."""
+    return GraphError(1200, "Temporary send message failure. Please try again later", transient=True)
+
+
+def invalid_json_reply() -> GraphError:
+    """The answer of a batch whose messages were all sent ("Common error codes", 1/1357046: "The
+    messages are all sent successfully, but the endpoint returns an error")."""
+    return GraphError(1, "Received invalid JSON reply.", 1357046)
+
+
+def appsecret_proof_required() -> GraphError:
+    """A call without ``appsecret_proof`` to an app with "Require App Secret" (Graph API,
+    "Securing Graph API Requests")."""
+    return GraphError(
+        100, "API calls from the server require an appsecret_proof argument", kind="GraphMethodException"
+    )
+
+
+def invalid_appsecret_proof() -> GraphError:
+    return GraphError(
+        100, "Invalid appsecret_proof provided in the API argument", kind="GraphMethodException"
+    )
+
+
 def rate_limited() -> GraphError:
     return GraphError(613, "Calls to this api have exceeded the rate limit.")
 

@@ -171,12 +171,13 @@ class GraphApi:
         token = params.pop("access_token", None) or (
             authorization[7:] if authorization[:7] == "Bearer " else None
         )
+        proof = params.pop("appsecret_proof", None)
         if path == "" and request.method == "POST":
-            return self._response(self.batch(params, token, root))
+            return self._response(self.batch(params, token, root, proof))
         if path.startswith("system_accounts/") and (version or request.content_type != "multipart/form-data"):
             # Onboard Businesses (Flow 3): api.facebook.com, no version segment, multipart form data.
             return self._response(self._error(errors.unknown_path(f"{version}/{path}" if version else path)))
-        return self._response(self.call(request.method, path, params, token, root))
+        return self._response(self.call(request.method, path, params, token, root, proof))
 
     @staticmethod
     async def _body(request: web.Request) -> dict[str, Any]:
@@ -210,9 +211,16 @@ class GraphApi:
     # ------------------------------------------------------------------------------- dispatching
 
     def call(
-        self, method: str, path: str, params: dict[str, Any], token: str | None, root: str
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any],
+        token: str | None,
+        root: str,
+        proof: Any = None,
     ) -> GraphResponse:
-        """One Graph call; every failure becomes Meta's error envelope."""
+        """One Graph call; every failure becomes Meta's error envelope. ``proof`` is the call's
+        ``appsecret_proof``, checked for apps that require it."""
         for route in self.routes_table:
             match = route.pattern.fullmatch(path)
             if match is not None:
@@ -242,6 +250,8 @@ class GraphApi:
                 subject = self.world.grant_for_token(token)
             elif route.auth == "app":
                 self.world.check_app_token(token)
+            if route.auth != "none":
+                self.world.check_proof(self._app_id(route.auth, subject, token), token, proof)
             if self.world.config.failure_rate and random.random() < self.world.config.failure_rate:
                 raise errors.transient()
             answer = route.handler(subject, Call(match, method, params, token, root))
@@ -254,6 +264,20 @@ class GraphApi:
             if page is not None:
                 response.headers[USAGE_HEADER] = dumps(self.world.usage(page))
         return response
+
+    def _app_id(self, auth: str, subject: Any, token: str | None) -> str:
+        """The app a call is made for: the app token's, the one a user logged in to, or that of
+        the Page or business token."""
+        if auth == "app":
+            return (token or "").partition("|")[0]
+        if auth == "token":  # any token: whichever kind it is
+            world, key = self.world, token or ""
+            subject = (
+                world.business_tokens.get(key) or world.user_tokens.get(key) or world._page_by_token.get(key)
+            )
+        if isinstance(subject, Grant):
+            return subject.client_id
+        return getattr(subject, "app_id", "")
 
     def _paid_page(self, token: str | None, match: re.Match[str], params: dict[str, Any]) -> Page:
         """The Page a paid call acts for, named by its campaign (the path's, or ``message_id``),
@@ -273,8 +297,10 @@ class GraphApi:
     def _error(error: GraphError) -> GraphResponse:
         return GraphResponse(error.status, error.envelope())
 
-    def batch(self, params: dict[str, Any], token: str | None, root: str) -> GraphResponse:
-        """``POST /{v}/`` with ``batch``: each item is a separate call, answered in order."""
+    def batch(self, params: dict[str, Any], token: str | None, root: str, proof: Any = None) -> GraphResponse:
+        """``POST /{v}/`` with ``batch``: each item is a separate call, answered in order. An item
+        without a token of its own uses the call's, with the call's ``appsecret_proof`` (Meta's
+        batch sample in "Securing Graph API Requests"); one with its own token needs its own proof."""
         items = params.get("batch")
         if not isinstance(items, list) or not items:
             return self._error(errors.param("The parameter batch is required and must be a JSON array"))
@@ -282,9 +308,13 @@ class GraphApi:
             return self._error(
                 errors.param(f"Too many requests in batch message. Maximum batch size is {MAX_BATCH}")
             )
-        return GraphResponse(200, [self._batch_item(item, token, root) for item in items])
+        answers = [self._batch_item(item, token, root, proof) for item in items]
+        if self.world.config.garbled_batch_replies:
+            self.world.config.garbled_batch_replies -= 1
+            return self._error(errors.invalid_json_reply())
+        return GraphResponse(200, answers)
 
-    def _batch_item(self, item: Any, token: str | None, root: str) -> dict[str, Any]:
+    def _batch_item(self, item: Any, token: str | None, root: str, proof: Any) -> dict[str, Any]:
         if isinstance(item, dict) and isinstance(item.get("relative_url"), str):
             url = urlsplit(item["relative_url"])
             try:
@@ -294,9 +324,11 @@ class GraphApi:
             except GraphError as error:
                 response = self._error(error)
             else:
-                item_token = params.pop("access_token", None) or token
+                own, own_proof = params.pop("access_token", None), params.pop("appsecret_proof", None)
+                item_token, item_proof = (own, own_proof) if own else (token, own_proof or proof)
                 method = str(item.get("method", "GET")).upper()
-                response = self.call(method, strip_version(url.path)[1], params, item_token, root)
+                path = strip_version(url.path)[1]
+                response = self.call(method, path, params, item_token, root, item_proof)
         else:
             response = self._error(errors.param("Each batch item needs a method and a relative_url"))
         headers = CONTENT_TYPE + [{"name": name, "value": value} for name, value in response.headers.items()]

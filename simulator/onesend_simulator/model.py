@@ -52,6 +52,18 @@ class Page:
 
 
 @dataclass
+class App:
+    """A Meta app's settings. "Require App Secret" (App Dashboard › Settings › Advanced) makes every
+    call with a token carry ``appsecret_proof``, the hex HMAC-SHA256 of the token keyed with the
+    app secret (Graph API, "Securing Graph API Requests"); ``app_secret`` is the simulator's one
+    secret unless set."""
+
+    app_id: str
+    require_app_secret: bool = False
+    app_secret: str = ""
+
+
+@dataclass
 class User:
     """A simulated Facebook user who manages Pages: the business owner in Meta's login dialog.
 
@@ -128,6 +140,7 @@ class Person:
     optin_requests: dict[str, int] = field(default_factory=dict)  # opt-in title -> last request (ms)
     tokens: list[str] = field(default_factory=list)
     thread: list[dict[str, Any]] = field(default_factory=list)
+    refusals: list[int] = field(default_factory=list)  # error codes of the next sends (refuse_sends)
 
 
 @dataclass

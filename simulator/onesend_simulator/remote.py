@@ -76,6 +76,10 @@ class SimulatorRemote:
     def pages(self) -> list[dict[str, Any]]:
         return self.call("GET", "pages")["data"]
 
+    def set_app(self, app_id: str, **settings: Any) -> dict[str, Any]:
+        """Change a Meta app's settings: ``require_app_secret`` (bool), ``app_secret``."""
+        return self.call("POST", "apps", {"app_id": app_id, **settings})
+
     def create_user(self, **fields: Any) -> dict[str, Any]:
         """A business owner for the login dialog: ``user_id``, ``name``, ``page_ids`` (all optional)."""
         return self.call("POST", "users", fields)
@@ -170,6 +174,11 @@ class SimulatorRemote:
         """The person taps a button of a paid marketing message (``message_id``: its mid; else
         their last one)."""
         return self.act(psid, "click_paid", message_id=message_id)
+
+    def refuse_sends(self, psid: str, code: int, count: int = 1) -> dict[str, Any]:
+        """The person's next ``count`` sends get Meta's error ``code``: 1200 (temporary) or a
+        paid-API frequency cap (2300042-2300044)."""
+        return self.act(psid, "refuse_sends", code=code, count=count)
 
     def fail_paid_delivery(self, psid: str, error_message: str | None = None) -> dict[str, Any]:
         """Meta drops the person's last paid marketing message after accepting it."""

@@ -4,6 +4,8 @@ The happy paths against the real simulator over HTTP live in the integration tes
 exact request shapes and the rare error paths that are hard to provoke there.
 """
 
+import hashlib
+import hmac
 import json
 import logging
 from collections import deque
@@ -32,6 +34,7 @@ from onesend_plugin.messenger.errors import (
     TransientError,
     Usage,
 )
+from onesend_plugin.messenger.http import appsecret_proof
 
 BASE = "https://graph.test"
 TOKEN = "EAAB-page-token-SECRET"
@@ -553,3 +556,45 @@ def test_close_leaves_a_shared_session_open(client, transport):
 
 def test_make_session_pool_size():
     assert make_session(pool_size=4).get_adapter("http://127.0.0.1:8765/")._pool_maxsize == 4
+
+
+# -- appsecret_proof ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def proving_client(transport):
+    session = requests.Session()
+    session.mount(BASE, transport)
+    return GraphClient(TOKEN, base_url=BASE, version="v99.0", session=session, app_secret="app-secret")
+
+
+def test_the_proof_is_metas_hmac_of_the_token():
+    expected = hmac.new(b"app-secret", TOKEN.encode(), hashlib.sha256).hexdigest()
+    assert appsecret_proof(TOKEN, "app-secret") == expected and len(expected) == 64
+
+
+@pytest.mark.parametrize("call", EVERY_CALL.values(), ids=EVERY_CALL.keys())
+def test_every_call_with_a_token_carries_its_appsecret_proof(proving_client, transport, call):
+    transport.reply({"message_id": "m", "attachment_id": "a", "id": "c", "data": []})
+    call(proving_client)
+    assert transport.query["appsecret_proof"] == appsecret_proof(TOKEN, "app-secret")
+    assert transport.request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_the_batch_call_carries_the_proof_beside_its_token(proving_client, transport):
+    transport.reply([None])
+    proving_client.batch([BatchRequest.send(recipient={"id": PSID}, message={"text": "x"})])
+    form = transport.form
+    assert (form["access_token"], form["appsecret_proof"]) == (TOKEN, appsecret_proof(TOKEN, "app-secret"))
+    assert transport.query == {}
+    assert all("access_token" not in item["body"] for item in json.loads(form["batch"]))
+
+
+def test_no_proof_without_an_app_secret_nor_on_the_code_exchange(client, transport):
+    transport.reply({"data": []})
+    client.subscribed_apps(page_id="111")
+    assert "appsecret_proof" not in transport.query
+    app = GraphClient("1|app-secret", base_url=BASE, session=client.session, app_secret="app-secret")
+    transport.reply({"access_token": "user-token"})
+    app.exchange_code(redirect_uri="https://x/cb", code="c")
+    assert "appsecret_proof" not in transport.query  # no token: the secret itself is the credential

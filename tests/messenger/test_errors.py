@@ -18,6 +18,7 @@ from onesend_plugin.messenger.errors import (
     PaidAccountError,
     RateLimited,
     RecipientUnavailable,
+    SentDespiteError,
     TransientError,
     Usage,
     error_from_response,
@@ -34,7 +35,7 @@ def envelope(code, subcode=None, message="(#0) boom", **extra) -> dict:
 # Every row of the reference's error table (§4.2), in its order: (code, subcode, message, class, reason).
 TABLE = [
     (1, 99, "An unknown error occurred", TransientError, None),
-    (1, 1357046, "Received Invalid JSON reply", BadRequest, None),
+    (1, 1357046, "Received invalid JSON reply.", SentDespiteError, None),
     (2, None, "Service temporarily unavailable", TransientError, None),
     (4, None, "Application request limit reached", RateLimited, None),
     (4, 2018354, "Message sent before the minimum delay", NotEligibleYet, "frequency_cap"),
@@ -84,9 +85,34 @@ TABLE = [
     ),
     (613, 2018338, "Too many tagged messages to this person", NotEligibleYet, "frequency_cap"),
     (613, 2534040, "Calls to this api have exceeded the rate limit", RateLimited, None),
+    (1200, None, "Temporary send message failure. Please try again later", TransientError, None),
     (80006, None, "There have been too many messenger api calls to this Page account", RateLimited, None),
     (9000001, None, "Message deleted by user or business", BadRequest, None),
 ]
+
+
+def test_a_stopped_topic_ends_that_topic_only():
+    """10/1893015 names the topic of the token used; the paid API's 2300034 the subscription."""
+    topic = error_from_response(400, envelope(10, 1893015, "(#10) stopped for this topic"), {})
+    paid = error_from_response(400, envelope(2300034, None, "stopped the subscription"), {})
+    assert (topic.reason, topic.topic_only) == ("stopped", True)
+    assert (paid.reason, paid.topic_only) == ("stopped", False)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "(#100) API calls from the server require an appsecret_proof argument",
+        "Invalid appsecret_proof provided in the API argument",
+    ],
+)
+def test_a_missing_or_wrong_appsecret_proof_stops_the_page(message):
+    """An app with "Require App Secret" refuses every call of the Page: pause it, as for a dead
+    token, rather than failing each recipient as a bad request."""
+    error = error_from_response(
+        400, {"error": {"message": message, "type": "GraphMethodException", "code": 100}}
+    )
+    assert type(error) is AuthError
 
 
 @pytest.mark.parametrize(
@@ -148,7 +174,7 @@ def test_unknown_codes_fall_back_on_the_status(status, cls):
 
 def test_hierarchy_and_docstrings():
     classes = [cls for _, cls in inspect.getmembers(errors, inspect.isclass) if issubclass(cls, GraphError)]
-    assert len(classes) == 15
+    assert len(classes) == 16
     assert all(cls.__doc__ and len(cls.__doc__) > 40 for cls in classes)
     assert issubclass(OptinAlreadyRequested, NotEligibleYet)
     assert issubclass(PageRestricted, AuthError)

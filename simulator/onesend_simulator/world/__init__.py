@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from ..model import AdAccount, Attachment, BusinessToken, Campaign, Person, Token, User
+from ..model import AdAccount, App, Attachment, BusinessToken, Campaign, Person, Token, User
 from .base import Sink
 from .business import BusinessMixin
 from .login import LoginMixin
@@ -56,6 +56,7 @@ class World(
             "login_configs": self.login_configs,
             "ad_accounts": [asdict(account) for account in self.ad_accounts.values()],
             "business_tokens": [asdict(token) for token in self.business_tokens.values()],
+            "apps": [asdict(app) for app in self.apps.values()],
             "revoked": sorted(self.revoked),
             "sent": [[psid, item["mid"]] for psid, item in self.sent],
         }
@@ -74,6 +75,7 @@ class World(
         self.login_configs = dict(data.get("login_configs", {}))
         self.ad_accounts = {a["account_id"]: AdAccount(**a) for a in data.get("ad_accounts", [])}
         self.business_tokens = {t["token"]: BusinessToken(**t) for t in data.get("business_tokens", [])}
+        self.apps = {app["app_id"]: App(**app) for app in data.get("apps", [])}
         self.revoked = set(data.get("revoked", []))
         items = {item["mid"]: item for person in self.people.values() for item in person.thread}
         self.sent = [(psid, items[mid]) for psid, mid in data.get("sent", []) if mid in items]

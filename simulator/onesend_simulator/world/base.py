@@ -12,6 +12,7 @@ from .. import errors
 from ..config import Config
 from ..model import (
     AdAccount,
+    App,
     Attachment,
     BusinessToken,
     Campaign,
@@ -49,6 +50,7 @@ class WorldState:
         self.attachments: dict[str, Attachment] = {}
         self.campaigns: dict[str, Campaign] = {}
         self.users: dict[str, User] = {}
+        self.apps: dict[str, App] = {}  # apps whose settings were changed through the control API
         self.codes: dict[str, Grant] = {}  # authorization code -> what the dialog granted
         self.user_tokens: dict[str, Grant] = {}  # user access token -> the grant it came from
         self.login_configs: dict[str, str] = {}  # Login for Business config_id -> its flow

@@ -4,6 +4,8 @@ or access token, and the app's webhook subscription (``subscribed_apps``).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from .. import errors
 from ..errors import ControlError
 from ..model import (
+    App,
     Grant,
     Page,
     new_digits,
@@ -137,6 +140,31 @@ class PagesMixin(WorldState):
         app_id, _, secret = (access_token or "").partition("|")
         if not app_id.isdigit() or secret != self.config.app_secret:
             raise errors.invalid_access_token()
+
+    def set_app(self, data: Mapping[str, Any]) -> App:
+        """Change an app's settings (``require_app_secret``, ``app_secret``); given fields only."""
+        app_id = str(data.get("app_id") or "")
+        if not app_id.isdigit():
+            raise ControlError("app_id must be numeric")
+        app = self.apps.setdefault(app_id, App(app_id))
+        require, secret = data.get("require_app_secret", app.require_app_secret), data.get("app_secret")
+        if not isinstance(require, bool) or (secret is not None and not isinstance(secret, str)):
+            raise ControlError("require_app_secret must be true or false, app_secret a string")
+        app.require_app_secret = require
+        app.app_secret = app.app_secret if secret is None else secret
+        return app
+
+    def check_proof(self, app_id: str, token: str | None, proof: Any) -> None:
+        """An app with "Require App Secret" takes a call only with the token's ``appsecret_proof``
+        (Graph API, "Securing Graph API Requests"); Meta's errors are code 100."""
+        app = self.apps.get(app_id)
+        if app is None or not app.require_app_secret or token is None:
+            return
+        if not proof:
+            raise errors.appsecret_proof_required()
+        key = (app.app_secret or self.config.app_secret).encode()
+        if not hmac.compare_digest(str(proof), hmac.new(key, token.encode(), hashlib.sha256).hexdigest()):
+            raise errors.invalid_appsecret_proof()
 
     def subscribed_apps(self, page: Page, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         if method == "GET":

@@ -195,6 +195,7 @@ class PaidMixin(WorldState):
         now = now_ms()
         if token.last_paid_ms and now - token.last_paid_ms < self.config.paid_cooldown_seconds * 1000:
             raise self._paid_error(2300035, "The minimum delay between messages has not been reached")
+        self._check_refusal(person)  # 1200 and the frequency caps, set by ``refuse_sends``
         if gap is not None:
             # min_conversation_gap_seconds (changelog 2026-06-11): recent organic activity blocks.
             gap = int(gap) if isinstance(gap, str) and gap.isdigit() else gap  # form-encoded

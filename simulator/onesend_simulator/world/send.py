@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import errors
+from ..errors import ControlError
 from ..messages import MEDIA_TYPES, Content, parse_message
 from ..model import (
     Attachment,
@@ -32,6 +33,13 @@ MESSAGE_TAGS = frozenset(
 )
 SENDER_ACTIONS = frozenset({"mark_seen", "typing_on", "typing_off"})
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+#: What ``refuse_sends`` makes Meta answer a person's next sends, on either API: 1200, "Temporary
+#: send message failure" ("Common error codes": retry later), and the paid API's frequency caps
+#: 2300042-2300044, "can't receive any more marketing messages at this time" (API References of
+#: the Marketing Message API for Messenger; enforced on all sends since 2026-04-10, changelog).
+#: Meta decides both from what a simulator cannot see (its own load, the person's messages with
+#: every business), so tests set them.
+REFUSALS = frozenset({1200, 2300042, 2300043, 2300044})
 
 
 class SendMixin(WorldState):
@@ -59,6 +67,7 @@ class SendMixin(WorldState):
             person, token = self._psid_person(page, recipient), None
             if content.optin is None and not tagged:
                 self._require_window(person)
+        self._check_refusal(person)
         if content.optin is not None:
             self._check_optin(person, content.optin)
         item = self._deliver(page, person, content, token, "token" if token else "psid")
@@ -165,6 +174,23 @@ class SendMixin(WorldState):
         ):
             raise errors.cooldown()
         return person
+
+    def refuse_sends(self, psid: str, code: Any, count: Any = 1) -> dict[str, Any]:
+        """The person's next ``count`` sends get error ``code`` (one of ``REFUSALS``)."""
+        person = self.person(psid)
+        if code not in REFUSALS:
+            raise ControlError(f"code must be one of {', '.join(map(str, sorted(REFUSALS)))}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ControlError("count must be a positive integer")
+        person.refusals.extend([code] * count)
+        return {"psid": psid, "refusals": person.refusals}
+
+    def _check_refusal(self, person: Person) -> None:
+        if person.refusals:
+            code = person.refusals.pop(0)
+            if code == 1200:
+                raise errors.temporary_send_failure()
+            raise self._paid_error(code, "This person can't receive any more marketing messages at this time")
 
     def window_open(self, person: Person) -> bool:
         return (
