@@ -4,12 +4,14 @@ pickled, and a task may run more than once, so every task is idempotent or harml
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from . import analytics, conf, store
 from .broadcast import periodic, recipients, runner
 from .inbox import drain
 from .inbox import listeners as webhook_listeners
 from .messenger import builders
+from .messenger.client import GraphClient, SendResult
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
 from .models import Campaign, Subscriber
@@ -51,16 +53,36 @@ def send_optin_request(subscriber_id: int, raw_ref: str, entry_point: str) -> st
 
 
 def send_text(subscriber_id: int, text: str) -> str | None:
-    """A standard (in-window) text reply: welcome after opt-in, unsubscribe confirmation."""
+    """A standard (in-window) text reply to the person's PSID: the unsubscribe confirmation."""
+    return _reply(
+        subscriber_id,
+        lambda client, subscriber: client.send_to_psid(psid=subscriber.psid, message=builders.text(text)),
+    )
+
+
+def send_followup(subscriber_id: int, token: str, text: str, opted_in_at: float) -> str | None:
+    """A follow-up to an opt-in (the welcome), sent through the new ``token``, never as a response
+    to the PSID: accepting the opt-in does not open the 24 h window. Meta allows up to 3 follow-ups
+    within 2 minutes of the opt-in (``subscriptions.FOLLOWUP_WINDOW``); one that waited longer in
+    the queue would be a marketing message taking the person's cooldown, so it is dropped (logged)."""
+    if not subscriptions.followup_allowed(opted_in_at):
+        logger.warning(
+            "Welcome to subscriber %s dropped: more than 2 minutes after the opt-in", subscriber_id
+        )
+        return None
+    return _reply(
+        subscriber_id, lambda client, _: client.send_to_token(token=token, message=builders.text(text))
+    )
+
+
+def _reply(subscriber_id: int, send: Callable[[GraphClient, Subscriber], SendResult]) -> str | None:
+    """Send one message to a person (erased since: nothing). Meta saying they are gone unsubscribes
+    them; any other error is logged, never retried (these are courtesy messages)."""
     subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
     if subscriber is None:  # erased since
         return None
     try:
-        return (
-            client_for(subscriber.page)
-            .send_to_psid(psid=subscriber.psid, message=builders.text(text))
-            .message_id
-        )
+        return send(client_for(subscriber.page), subscriber).message_id
     except RecipientUnavailable as exc:
         subscriptions.unsubscribe(subscriber, source="send_error", reason=exc.reason)
     except GraphError as exc:

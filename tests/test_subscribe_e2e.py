@@ -1,9 +1,13 @@
 """The whole subscribe loop over real HTTP: the site, the Graph API simulator playing Meta and
 the people, and signed webhooks in both directions."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from onesend_simulator.remote import wait_for
 
+from onesend_plugin import tasks
 from onesend_plugin.models import ConsentRecord, Subscriber
 from onesend_plugin.subscribe import refs
 
@@ -79,3 +83,33 @@ def test_a_second_link_visit_does_not_ask_again(simulator, connected_page):
     simulator.open_link(psid, ref=refs.encode("b"))
     simulator.wait_webhooks_drained()
     assert len(thread_items(simulator, psid, "optin")) == 1
+
+
+def test_the_welcome_goes_through_the_new_token_and_the_optin_opens_no_window(simulator, connected_page):
+    psid = simulator.create_person(connected_page.page_id)["psid"]
+    simulator.open_link(psid)
+    wait_for(lambda: thread_items(simulator, psid, "optin"), what="the opt-in card")
+    opened = Subscriber.objects.get(psid=psid).last_interaction_at
+    simulator.configure(window_seconds=0)  # they accept once the 24 h window has closed
+    simulator.accept_optin(psid)
+
+    def welcome():
+        return [m for m in simulator.messages(psid=psid) if m.get("text") == connected_page.welcome_message]
+
+    [message] = wait_for(welcome, what="the welcome")
+    assert (message["via"], message.get("followup")) == ("token", True)  # one of Meta's 3 follow-ups
+    simulator.wait_webhooks_drained()
+    subscriber = Subscriber.objects.get(psid=psid)
+    assert subscriber.status == "subscribed" and subscriber.last_interaction_at == opened
+    assert not subscriber.in_standard_window(timezone.now() + timedelta(days=1))
+    assert subscriber.last_marketing_at is None  # the welcome is not the marketing message
+
+
+def test_a_welcome_queued_past_metas_two_minutes_is_not_sent(simulator, onesend_subscribe):
+    subscriber = onesend_subscribe()
+    token = subscriber.tokens.get().token
+    late = (timezone.now() - timedelta(minutes=2, seconds=1)).timestamp()
+    assert tasks.send_followup(subscriber.pk, token, "Late hello", late) is None
+    assert tasks.send_followup(subscriber.pk, token, "On time", timezone.now().timestamp())
+    assert simulator.messages(psid=subscriber.psid)[-1].get("text") == "On time"
+    assert "Late hello" not in [m.get("text") for m in simulator.messages(psid=subscriber.psid)]

@@ -121,7 +121,9 @@ def test_acceptance_subscribes_with_token_tags_source_customer_and_consent(post_
     assert (record.action, record.entry_point, record.ref) == ("opted_in", "footer", "footer")
     assert record.shown["title"] == page.optin_title and record.shown["ref_verified"] is True
     assert hooks.calls == [("in", "7", "footer", "cust-42")]
-    assert sent == [("send_text", (person.pk, "Welcome aboard!"))]
+    [(task, (pk, token, text, opted_in_at))] = sent  # a follow-up through the new token, not to the PSID
+    assert (task, pk, token, text) == ("send_followup", person.pk, "tok-1", "Welcome aboard!")
+    assert opted_in_at == person.opted_in_at.timestamp()
 
 
 def test_a_failing_opt_in_listener_loses_neither_the_welcome_nor_the_other_listeners(
@@ -138,7 +140,9 @@ def test_a_failing_opt_in_listener_loses_neither_the_welcome_nor_the_other_liste
     accept(post_webhook, page, "7")
     person = Subscriber.objects.get(psid="7")
     assert person.status == Subscriber.Status.SUBSCRIBED
-    assert sent == [("send_text", (person.pk, "Welcome aboard!"))]
+    assert [(name, args[:3]) for name, args in sent] == [
+        ("send_followup", (person.pk, "tok-1", "Welcome aboard!"))
+    ]
     assert hooks.calls == [("in", "7", "direct", "")]
     SubscriberFactory(page=page, psid="8", status=Subscriber.Status.PENDING)
     accept(post_webhook, page, "8")  # the next event is processed too

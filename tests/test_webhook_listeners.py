@@ -64,11 +64,12 @@ def stop(post_webhook, page, psid):
     post_webhook(page.app, payloads.one(page.page_id, payloads.message(page.page_id, psid, "STOP")))
 
 
-#: What each hook is told after, and onesend's own work then done: status, consent, message queued.
+#: What each hook is told after, and onesend's own work then done: status, consent, message queued
+#: (the welcome as a follow-up through the new token, the confirmation to the PSID).
 CASES = {
-    "subscriber_opted_in": (opt_in, "subscribed", "opted_in", "Welcome aboard!"),
-    "subscriber_unsubscribed": (stop, "unsubscribed", "unsubscribed", "You're unsubscribed"),
-    "webhook_event_processed": (opt_in, "subscribed", "opted_in", "Welcome aboard!"),
+    "subscriber_opted_in": (opt_in, "subscribed", "opted_in", "send_followup", "Welcome aboard!"),
+    "subscriber_unsubscribed": (stop, "unsubscribed", "unsubscribed", "send_text", "You're unsubscribed"),
+    "webhook_event_processed": (opt_in, "subscribed", "opted_in", "send_followup", "Welcome aboard!"),
 }
 
 
@@ -85,15 +86,15 @@ def come_due(event):
 def test_a_listener_that_raises_loses_nothing_and_is_named_on_the_event(
     post_webhook, welcoming, sent, register_plugin, hook
 ):
-    act, status, action, text = CASES[hook]
+    act, status, action, task_name, text = CASES[hook]
     good = register_plugin(Listener(), name="shop.good")
     broken = register_plugin(Listener(fail=hook), name="shop.broken")  # called first: newest
     act(post_webhook, welcoming, "7")
 
     person = Subscriber.objects.get(psid="7")
     assert person.status == status and person.consent_records.filter(action=action).exists()
-    [(task, (pk, queued))] = sent
-    assert (task, pk) == ("send_text", person.pk) and queued.startswith(text)
+    [(task, (pk, *args))] = sent
+    assert (task, pk) == (task_name, person.pk) and any(str(arg).startswith(text) for arg in args)
     event = event_of("7")
     assert event.state == "processed"
     assert event.listener_errors == f"shop.broken in {hook}: RuntimeError('CRM down')"
@@ -151,7 +152,8 @@ def test_the_tick_calls_the_failed_listener_alone_again_after_a_pause_that_doubl
     assert (
         listeners.retry_due() == 0
         and len(broken.heard) == 4
-        and sent == [("send_text", (Subscriber.objects.get(psid="7").pk, "Welcome aboard!"))]
+        and [(name, args[:3]) for name, args in sent]
+        == [("send_followup", (Subscriber.objects.get(psid="7").pk, "tok-7", "Welcome aboard!"))]
     )
 
 

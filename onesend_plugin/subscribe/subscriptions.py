@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 #: Meta allows one opt-in request per topic per person per week (613/1893016 otherwise).
 OPTIN_REPEAT_AFTER = timedelta(days=7)
+#: After an opt-in, up to 3 follow-up messages may go to the new token within 2 minutes; accepting
+#: does not open the 24 h window (Meta's Marketing Messages page, "Limitations"; reference
+#: meta-messenger.md, corrections 2026-12-05). onesend sends one: the Page's welcome message.
+FOLLOWUP_WINDOW = timedelta(minutes=2)
 
 #: Unsubscribes the person (or the business for them) asked for: STOP or the Unsubscribe quick
 #: reply (``keyword``), the Unsubscribe button, Meta's own stop control, the admin. Not
@@ -89,6 +93,13 @@ def optin_shown(page: MessengerPage) -> dict:
     return {"title": page.optin_title, "cta": page.optin_cta, "image_url": page.optin_image_url}
 
 
+def followup_allowed(opted_in_at: float, now: datetime | None = None) -> bool:
+    """Whether a follow-up to an opt-in made at ``opted_in_at`` (epoch seconds) is still inside
+    Meta's 2 minutes: later, a token send is a marketing message and takes the person's cooldown."""
+    now = now or timezone.now()
+    return now.timestamp() - opted_in_at < FOLLOWUP_WINDOW.total_seconds()
+
+
 def record_optin_requested(subscriber: Subscriber, *, raw_ref: str, entry_point: str, message_id: str | None):
     ConsentRecord.objects.create(
         page=subscriber.page,
@@ -112,8 +123,10 @@ def confirm_optin(
     at: datetime | None = None,
     told: list[Call] | None = None,
 ) -> Subscriber:
-    """The person accepted the opt-in request: store the token and the consent. Plugins are
-    told (``subscriber_opted_in``) after commit, once the welcome is queued (``_tell_plugins``)."""
+    """The person accepted the opt-in request: store the token and the consent. The welcome goes
+    as a follow-up through the new token (``tasks.send_followup``): accepting opens no 24 h
+    window, so ``last_interaction_at`` is left as it was. Plugins are told
+    (``subscriber_opted_in``) after commit, once the welcome is queued (``_tell_plugins``)."""
     at = at or timezone.now()
     ref = refs.decode(payload)
     subscriber = _person(page, psid)
@@ -151,9 +164,8 @@ def confirm_optin(
     )
 
     if page.welcome_message:
-        transaction.on_commit(
-            lambda: async_task("onesend_plugin.tasks.send_text", subscriber.pk, page.welcome_message)
-        )
+        followup = (subscriber.pk, token, page.welcome_message, at.timestamp())
+        transaction.on_commit(lambda: async_task("onesend_plugin.tasks.send_followup", *followup))
     arguments = {"subscriber": subscriber, "source": ref.entry_point, "customer_ref": subscriber.customer_ref}
     _tell_plugins(told, ("subscriber_opted_in", arguments))
     return subscriber

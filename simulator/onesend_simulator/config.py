@@ -53,6 +53,10 @@ class Config:
     #: successfully, but the endpoint returns an error").
     garbled_batch_replies: int = 0
     optin_topic_seconds: float = 7 * 24 * HOUR
+    #: After an opt-in, up to 3 follow-up messages may go to the new token within 2 minutes,
+    #: outside the cooldown (Marketing Messages, "Limitations"; reference corrections 2026-12-05).
+    followup_seconds: float = 120.0
+    followup_limit: int = 3
     text_rate: int = 300
     media_rate: int = 10
     latency_ms: float = 0.0

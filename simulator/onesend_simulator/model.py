@@ -157,6 +157,8 @@ class Token:
     stopped: bool = False
     refreshed: bool = False
     last_paid_ms: int = 0  # the last paid Marketing Messages API send to this token
+    optin_ms: int = 0  # when the person last accepted the opt-in (0: follow-ups are over)
+    followups: int = 0  # follow-ups sent since that opt-in
 
 
 @dataclass

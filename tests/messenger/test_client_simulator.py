@@ -253,7 +253,7 @@ def test_a_token_reaches_the_subscriber_outside_the_window(sim, graph):
 
 
 def test_a_second_token_send_within_the_cooldown_is_not_eligible_yet(sim, graph):
-    sim.configure(cooldown_seconds=3600)
+    sim.configure(followup_limit=0, cooldown_seconds=3600)
     psid, token = subscriber(sim, graph)
     graph.send_to_token(token=token, message=TEXT)
     with pytest.raises(NotEligibleYet) as caught:
@@ -367,7 +367,7 @@ def test_media_and_text_have_separate_buckets(sim, graph):
 
 
 def test_batch_returns_each_items_outcome_in_order(sim, graph):
-    sim.configure(cooldown_seconds=3600)
+    sim.configure(followup_limit=0, cooldown_seconds=3600)
     inside = new_person(sim)
     never_wrote = new_person(sim, wrote=False)
     blocked = new_person(sim)
@@ -500,7 +500,7 @@ def test_list_tokens_is_lazy(sim, graph, requests_seen):
 
 
 def test_get_token(sim, graph):
-    sim.configure(cooldown_seconds=48 * 3600)
+    sim.configure(followup_limit=0, cooldown_seconds=48 * 3600)
     psid, token = subscriber(sim, graph)
     before = graph.get_token(token=token)
     assert isinstance(before, TokenInfo)

@@ -71,6 +71,7 @@ def test_optin_rules(sim, graph: Graph):
 
 
 def test_cooldown_is_per_person_across_tokens(sim, graph: Graph):
+    sim.configure(followup_limit=0)  # campaign sends, not follow-ups to the opt-in
     psid, weekly = subscriber(sim, graph, "Weekly deals")
     assert graph.optin(psid, "Daily deals").status_code == 200
     daily = sim.accept_optin(psid)["token"]
@@ -85,6 +86,35 @@ def test_cooldown_is_per_person_across_tokens(sim, graph: Graph):
     wait_for(
         lambda: graph.send({"notification_messages_token": daily}, PROMO).status_code == 200, what="cooldown"
     )
+
+
+def test_up_to_three_followups_after_an_optin_skip_the_cooldown(sim, graph: Graph):
+    """Marketing Messages: up to 3 follow-ups may go to the new token within 2 minutes of the
+    opt-in; the next one is the marketing message the cooldown counts."""
+    psid, token = subscriber(sim, graph)
+    sim.configure(window_seconds=0)  # accepting opened no window: only the token reaches them
+    for _ in range(3):
+        assert graph.send({"notification_messages_token": token}, PROMO).status_code == 200
+    assert sim.person(psid)["last_marketing_at"] is None
+    assert graph.send({"notification_messages_token": token}, PROMO).status_code == 200
+    assert sim.person(psid)["last_marketing_at"] is not None
+    assert_error(graph.send({"notification_messages_token": token}, PROMO), 4, 2018354)
+    sent = [
+        message.get("followup", False) for message in sim.messages(psid=psid) if message["via"] == "token"
+    ]
+    assert sent == [True, True, True, False]
+
+
+def test_followups_end_two_minutes_after_the_optin(sim, graph: Graph):
+    psid, token = subscriber(sim, graph)
+    sim.configure(followup_seconds=0)  # as if the 2 minutes were over
+    assert graph.send({"notification_messages_token": token}, PROMO).status_code == 200
+    assert_error(graph.send({"notification_messages_token": token}, PROMO), 4, 2018354)
+    # A new opt-in (here: to another topic) gives its own token its own follow-ups.
+    sim.configure(followup_seconds=120)
+    assert graph.optin(psid, "Daily deals").status_code == 200
+    daily = sim.accept_optin(psid)["token"]
+    assert graph.send({"notification_messages_token": daily}, PROMO).status_code == 200
 
 
 def test_cooldown_hours_setting(sim):
@@ -168,6 +198,7 @@ def test_token_listing_with_paging(sim, graph: Graph):
 
 
 def test_token_listing_without_duplicates_and_single_token(sim, graph: Graph):
+    sim.configure(followup_limit=0)  # a campaign send, not a follow-up to the opt-in
     psid, weekly = subscriber(sim, graph, "Weekly deals")
     graph.optin(psid, "Daily deals")
     sim.accept_optin(psid)

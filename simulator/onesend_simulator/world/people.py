@@ -197,6 +197,7 @@ class PeopleMixin(WorldState):
         else:
             token.refreshed, token.stopped = True, False
             token.payload, token.timezone = card["payload"], card["timezone"]
+        token.optin_ms, token.followups = now_ms(), 0  # its follow-ups may go now (``_is_followup``)
         card.update(state="accepted", token=token.token)
         optin = {
             "type": "notification_messages",

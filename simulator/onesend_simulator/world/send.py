@@ -161,15 +161,26 @@ class SendMixin(WorldState):
             raise errors.invalid_optin_token()
         return token
 
+    def _is_followup(self, token: Token) -> bool:
+        """Whether a send to ``token`` now is a follow-up to its opt-in: Meta allows up to 3 within
+        2 minutes of the opt-in, outside the marketing cooldown (Marketing Messages,
+        https://developers.facebook.com/docs/messenger-platform/marketing-messages, "Limitations";
+        reference meta-messenger.md, corrections 2026-12-05). Later ones are marketing messages."""
+        return (
+            token.followups < self.config.followup_limit
+            and now_ms() - token.optin_ms < self.config.followup_seconds * 1000
+        )
+
     def _token_person(self, token: Token) -> Person:
-        """The subscriber behind a token, if a marketing message may reach them now."""
+        """The subscriber behind a token, if a marketing message (or a follow-up) may reach them now."""
         person = self.people[token.psid]
         if person.blocked:
             raise errors.blocked()
         if token.stopped:
             raise errors.stopped()
         if (
-            person.last_marketing_ms
+            not self._is_followup(token)
+            and person.last_marketing_ms
             and now_ms() - person.last_marketing_ms < self.config.cooldown_seconds * 1000
         ):
             raise errors.cooldown()
@@ -211,8 +222,12 @@ class SendMixin(WorldState):
 
     def _deliver(self, page: Page, person: Person, content: Content, token: Token | None, via: str) -> dict:
         """Record an accepted Send API send, then emit echo and receipts."""
+        followup = token is not None and self._is_followup(token)
         item = self._record(page, person, content, token, via)
-        if token is not None:
+        if followup:
+            token.followups += 1
+            item["followup"] = True
+        elif token is not None:
             person.last_marketing_ms = item["timestamp"]
         if content.optin is not None:
             person.optin_requests[content.optin["title"]] = item["timestamp"]
