@@ -141,9 +141,10 @@ def measure(
 
 
 def setup(remote: SimulatorRemote) -> list[str]:
-    """A fresh Page with people whose 24 h window is open (so plain PSID sends are accepted)."""
+    """A fresh Page (with a Get Started button) with people whose 24 h window is open (they tapped
+    it, so plain PSID sends are accepted)."""
     remote.reset()
-    remote.create_page(page_id=PAGE_ID, access_token=TOKEN)
+    remote.create_page(page_id=PAGE_ID, access_token=TOKEN, get_started="GET_STARTED")
     psids = [remote.create_person(PAGE_ID, f"P{i}")["psid"] for i in range(PEOPLE)]
     for psid in psids:
         remote.open_link(psid)

@@ -4,6 +4,7 @@ import os
 import pytest
 from django.utils import timezone
 
+from onesend_plugin.accounts import get_started
 from onesend_plugin.inbox import drain, storage
 from onesend_plugin.messenger import signature
 from onesend_plugin.models import Channel, MessengerPage, PaidLoginFlow
@@ -116,12 +117,14 @@ def make_subscribers(simulator_subscribers):
 
 @pytest.fixture
 def sim_page(simulator, settings, db):
-    """A Page the site reaches through the simulator's Graph API (no webhooks back)."""
+    """A Page the site reaches through the simulator's Graph API (no webhooks back), with the Get
+    Started button a connection gives it."""
     settings.ONESEND = {**settings.ONESEND, "GRAPH_API_BASE_URL": simulator.base_url}
     page = MessengerPageFactory()
     simulator.create_page(
         page_id=page.page_id, name=page.name, username=page.username, access_token=page.access_token
     )
+    assert get_started.ensure(page) == (True, "")
     return page
 
 

@@ -146,10 +146,19 @@ def test_subscribe_from_the_site_and_see_it_in_the_admin(
     shot(visitor, "02-mme-link")
     visitor.get_by_test_id("continue").click()
 
-    # The thread: the site answered the link's postback webhook with Meta's opt-in request.
+    # A new thread opens on the Page's welcome screen with the Get Started button that connecting
+    # the Page set; Meta tells the site about the link only when it is tapped.
     visitor.wait_for_url(re.compile(r"/_sim/ui/\d+$"))
     psid = visitor.get_by_test_id("thread").get_attribute("data-psid")
     expect(visitor.get_by_test_id("thread-person")).to_have_text("Grace Hopper")
+    expect(visitor.get_by_test_id("welcome-screen")).to_be_visible()
+    expect(visitor.get_by_test_id("message-input")).to_be_hidden()
+    shot(visitor, "02b-get-started")
+    visitor.get_by_test_id("get-started").click()
+
+    # The thread: the site answered the Get Started postback (with the link's ref) with Meta's
+    # opt-in request.
+    expect(visitor.get_by_test_id("welcome-screen")).to_have_count(0)
     card = visitor.get_by_test_id("optin-card")
     expect(card).to_have_attribute("data-state", "pending")
     expect(visitor.get_by_test_id("optin-title")).to_have_text(connected_page.optin_title)

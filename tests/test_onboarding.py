@@ -104,6 +104,7 @@ def test_connecting_a_page_stores_its_token_subscribes_the_app_and_checks_it(
     subscribed = {p["page_id"]: p for p in simulator.pages()}[SHOP_ID]
     assert subscribed["subscribed_fields"] == list(onboarding.WEBHOOK_FIELDS)
     assert subscribed["app_id"] == app.app_id
+    assert subscribed["get_started"] == "GET_STARTED" and shop.health["get_started"] is True
     assert ModelLogEntry.objects.filter(action="onesend.page.connect", object_id=str(shop.pk)).exists()
 
     panel = admin_client.get(done["Location"]).content.decode()
@@ -236,6 +237,38 @@ def test_recheck_reports_a_permission_taken_back_and_an_unsubscribed_app(
         "Missing: pages_messaging" in panel
         and "Meta sends this Page&#x27;s webhooks to no onesend app" in panel
     )
+
+
+def get_started_of(simulator, page_id):
+    return {p["page_id"]: p for p in simulator.pages()}[page_id]["get_started"]
+
+
+def test_recheck_gives_the_page_its_get_started_button_back_or_says_why_not(
+    admin_client, simulator, account, app, owner
+):
+    connect(admin_client, account, app)
+    shop = MessengerPage.objects.get(page_id=SHOP_ID)
+    recheck, inspect = (
+        f"/admin/messenger/pages/recheck/{shop.pk}/",
+        f"/admin/messenger/pages/inspect/{shop.pk}/",
+    )
+    profile, token = simulator.graph_url("me/messenger_profile"), {"access_token": "EAA-shop"}
+    requests.delete(profile, params=token, json={"fields": ["get_started"]}).raise_for_status()
+    admin_client.post(recheck)
+    assert get_started_of(simulator, SHOP_ID) == "GET_STARTED"
+    requests.post(profile, params=token, json={"get_started": {"payload": "OTHER_TOOL"}}).raise_for_status()
+    admin_client.post(recheck)
+    assert get_started_of(simulator, SHOP_ID) == "OTHER_TOOL"  # another tool's button is kept
+
+    # Meta refuses (the permission was taken back): the panel says what new visitors miss.
+    requests.delete(profile, params=token, json={"fields": ["get_started"]}).raise_for_status()
+    simulator.deny_permission(OWNER_ID, "pages_messaging")
+    admin_client.post(recheck)
+    shop.refresh_from_db()
+    assert shop.health["get_started"] is False and "pages_messaging" in shop.health["get_started_error"]
+    assert get_started_of(simulator, SHOP_ID) is None and not onboarding.is_healthy(shop.health)
+    panel = admin_client.get(inspect).content.decode()
+    assert "Get Started button" in panel and "never reach onesend" in panel
 
 
 def test_recheck_needs_the_change_permission(client, django_user_model, simulator, account, app):

@@ -8,6 +8,7 @@ from django.utils import timezone
 from onesend_simulator.remote import wait_for
 
 from onesend_plugin import tasks
+from onesend_plugin.accounts import onboarding
 from onesend_plugin.models import ConsentRecord, Subscriber
 from onesend_plugin.subscribe import refs
 
@@ -113,3 +114,25 @@ def test_a_welcome_queued_past_metas_two_minutes_is_not_sent(simulator, onesend_
     assert tasks.send_followup(subscriber.pk, token, "On time", timezone.now().timestamp())
     assert simulator.messages(psid=subscriber.psid)[-1].get("text") == "On time"
     assert "Late hello" not in [m.get("text") for m in simulator.messages(psid=subscriber.psid)]
+
+
+def test_a_new_visitor_reaches_the_site_only_through_the_get_started_button(simulator, connected_page):
+    """m.me links: a person new to the Page is heard of only when they tap its Get Started button;
+    the connection check (connecting, Re-check) gives the Page one."""
+    simulator.create_page(page_id=connected_page.page_id, get_started=None)  # a Page without the button
+    psid = simulator.create_person(connected_page.page_id, "Nova")["psid"]
+    simulator.open_link(psid, ref=refs.encode("poster", ("vip",)))
+    simulator.wait_webhooks_drained()
+    assert not Subscriber.objects.filter(psid=psid).exists() and simulator.person(psid)["thread"] == []
+
+    assert onboarding.check_health(connected_page)["get_started"] is True
+    simulator.open_link(psid, ref=refs.encode("poster", ("vip",)), tap_get_started=False)
+    assert simulator.person(psid)["get_started_button"]
+    simulator.get_started(psid)
+    wait_for(lambda: thread_items(simulator, psid, "optin"), what="the opt-in card")
+    simulator.accept_optin(psid)
+    subscriber = wait_for(
+        lambda: Subscriber.objects.filter(psid=psid, status="subscribed").first(), what="the subscription"
+    )
+    assert (subscriber.source_ref, list(subscriber.tags.names())) == ("poster", ["vip"])
+    assert subscriber.consent_records.get(action="optin_requested").entry_point == "GET_STARTED"

@@ -302,12 +302,13 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
     # Imported here: onesend-simulator is a distribution of its own (simulator/), for the demo.
     from onesend_simulator.remote import SimulatorRemote
 
-    from onesend_plugin.accounts.onboarding import webhook_fields
+    from onesend_plugin.accounts.onboarding import check_health, webhook_fields
 
     remote = SimulatorRemote(simulator_url)
     remote.configure(campaign_warmup_seconds=DEMO_WARMUP_SECONDS)
     us_page = MessengerPage.objects.get(page_id=US_PAGE["page_id"])
-    for known in (page, MessengerPage.objects.get(page_id=SECOND_PAGE["page_id"]), us_page):
+    connected = (page, MessengerPage.objects.get(page_id=SECOND_PAGE["page_id"]), us_page)
+    for known in connected:
         remote.create_page(
             page_id=known.page_id,
             name=known.name,
@@ -317,6 +318,9 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
             subscribed_fields=webhook_fields(known),
         )
     _connect_ad_account(remote, us_page)
+    for known in connected:  # the connection check: it also gives the Page its Get Started button
+        known.refresh_from_db()
+        check_health(known)
     for page_id, name in UNCONNECTED_PAGES:
         remote.create_page(page_id=page_id, name=name)
     remote.create_user(**OWNER, page_ids=[page.page_id, *(page_id for page_id, _ in UNCONNECTED_PAGES)])

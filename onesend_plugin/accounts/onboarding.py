@@ -26,6 +26,7 @@ from ..messenger.client import ManagedPage
 from ..messenger.errors import AuthError, GraphError
 from ..meta import app_client, client_for, client_with
 from ..models import Account, Channel, MessengerPage, MetaApp
+from . import get_started
 
 #: Without it nothing can be sent (Meta answers 200 to every send).
 REQUIRED_PERMISSIONS = ("pages_messaging",)
@@ -175,11 +176,13 @@ def is_healthy(health: dict[str, Any]) -> bool:
         and health.get("app_subscribed")
         and not health.get("fields_missing")
         and health.get("paid", {}).get("ok", True)
+        and health.get("get_started")
     )
 
 
 def check_health(page: MessengerPage) -> dict[str, Any]:
-    """Ask Meta about the Page's connection and store the answer on the Page. A dead token pauses
+    """Ask Meta about the Page's connection, give it a Get Started button if it has none
+    (``get_started``), and store the answers on the Page. A dead token pauses
     the Page (and its campaigns, as a send that met it would); a healthy check makes a paused Page
     active again (its campaigns stay paused until someone resumes them)."""
     health: dict[str, Any] = {
@@ -188,6 +191,8 @@ def check_health(page: MessengerPage) -> dict[str, Any]:
         "marketing_missing": [],
         "app_subscribed": None,
         "fields_missing": [],
+        "get_started": None,
+        "get_started_error": "",
         "error": "",
     }
     try:
@@ -196,6 +201,8 @@ def check_health(page: MessengerPage) -> dict[str, Any]:
         health["error"] = str(exc)
     if page.channel == Channel.MARKETING_API:
         health["paid"] = check_paid(page)
+    if health["token_valid"]:
+        health["get_started"], health["get_started_error"] = get_started.ensure(page)
     checked_at = timezone.now()
     MessengerPage.objects.filter(pk=page.pk).update(health=health, health_checked_at=checked_at)
     page.health, page.health_checked_at = health, checked_at

@@ -260,7 +260,18 @@ def _check_rows(page: MessengerPage) -> list[dict]:
             "text": text,
         }
     )
+    rows.append(_get_started_row(health))
     return rows
+
+
+def _get_started_row(health: dict) -> dict:
+    """Whether the Page has a Get Started button: without it, Meta tells onesend nothing about
+    a person new to the Page who opens its link (``accounts.get_started``)."""
+    if health.get("get_started"):
+        return {"label": _("Get Started button"), "ok": True, "text": _("Yes")}
+    text = _("No: people new to the Page who open its subscribe link never reach onesend.")
+    error = health.get("get_started_error")
+    return {"label": _("Get Started button"), "ok": False, "text": f"{text} {error}" if error else text}
 
 
 def _activity_rows(page: MessengerPage) -> list[dict]:

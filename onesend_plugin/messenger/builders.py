@@ -188,6 +188,18 @@ def send_body(
     return {name: value for name, value in body.items() if value is not None}  # type: ignore[return-value]
 
 
+#: The payload of the Get Started button onesend gives a Page: Meta posts it back in the
+#: ``messaging_postbacks`` event of the tap (with the link's ``referral``).
+GET_STARTED_PAYLOAD = "GET_STARTED"
+
+
+def get_started(payload: str) -> dict[str, dict[str, str]]:
+    """The Messenger Profile body giving the Page's welcome screen a Get Started button (Messenger
+    Profile API, ``get_started``:
+    https://developers.facebook.com/docs/messenger-platform/reference/messenger-profile-api/get-started-button)."""
+    return {"get_started": {"payload": payload}}
+
+
 def upload_body(*, attachment_type: str, url: str, is_reusable: bool = True) -> UploadBody:
     return {
         "message": {

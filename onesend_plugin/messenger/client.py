@@ -38,6 +38,7 @@ from .responses import (
     TokenCheck,
     TokenInfo,
     expect,
+    get_started_payload,
 )
 
 __all__ = [
@@ -152,6 +153,20 @@ class GraphClient(GraphHttp):
 
     def unsubscribe_app(self, *, page_id: str) -> None:
         self._call("DELETE", f"{page_id}/subscribed_apps")
+
+    # -- Messenger Profile: the Get Started button ----------------------------------------------
+
+    def get_started(self) -> str | None:
+        """The payload of the Page's Get Started button, None if its welcome screen has none."""
+        body, _ = self._call("GET", "me/messenger_profile", params={"fields": "get_started"})
+        return get_started_payload(body)
+
+    def set_get_started(self, *, payload: str = builders.GET_STARTED_PAYLOAD) -> None:
+        """Give the Page's welcome screen a Get Started button. A person new to the Page who opens
+        its m.me link reaches the webhook only by tapping it (``messaging_postbacks`` with the
+        link's ``referral``); without one Meta never tells the app (Messenger Profile API, Get
+        Started button). Meta allows 10 Messenger Profile calls per Page per 10 minutes."""
+        self._call("POST", "me/messenger_profile", json_body=builders.get_started(payload))
 
     # -- Facebook Login: connecting Pages ------------------------------------------------------
 

@@ -281,6 +281,14 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
+def get_started_payload(body: dict[str, Any]) -> str | None:
+    """The Get Started payload in a ``GET me/messenger_profile?fields=get_started`` answer
+    (``{"data": [{"get_started": {"payload": ...}}]}``, ``{"data": []}`` for a Page without one)."""
+    button = _first_row(body).get("get_started")
+    payload = button.get("payload") if isinstance(button, dict) else None
+    return str(payload) if payload else None
+
+
 def _first_row(body: dict[str, Any]) -> dict[str, Any]:
     """The one row of a ``{"data": [row]}`` answer ({} when Meta has none yet)."""
     rows = body.get("data") if isinstance(body, dict) else None

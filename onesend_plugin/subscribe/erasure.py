@@ -50,7 +50,11 @@ from ..models import (
 )
 
 #: Tasks whose first argument is a subscriber's primary key.
-SUBSCRIBER_TASKS = ("onesend_plugin.tasks.send_optin_request", "onesend_plugin.tasks.send_text")
+SUBSCRIBER_TASKS = (
+    "onesend_plugin.tasks.send_optin_request",
+    "onesend_plugin.tasks.send_text",
+    "onesend_plugin.tasks.send_followup",
+)
 
 
 @transaction.atomic

@@ -7,7 +7,8 @@ pytest-django and onesend-simulator (whose own fixtures, ``simulator`` and frien
 
 * ``onesend_account``: an ``Account`` (store events need one).
 * ``onesend_page``: a ``MessengerPage`` of that account, connected end to end: onesend talks to
-  the simulator's Graph API and m.me, and the simulator delivers signed webhooks to a live server.
+  the simulator's Graph API and m.me, and the simulator delivers signed webhooks to a live server;
+  its connection is checked (which gives it its Get Started button).
 * ``onesend_subscribe(customer_ref="", tags=(), source="test")``: a new person who opens the Page's
   link and accepts the opt-in request, as in Messenger; returns their ``Subscriber``.
 * ``onesend_register(plugin, name=None)``: register a plugin object for one test (named after
@@ -75,6 +76,7 @@ def onesend_account(db: None) -> Account:
 def onesend_page(
     onesend_account: Account, live_server: Any, simulator: SimulatorRemote, settings: Any
 ) -> MessengerPage:
+    from onesend_plugin.accounts import onboarding
     from onesend_plugin.models import MessengerPage, MetaApp
 
     settings.ONESEND = {
@@ -107,6 +109,9 @@ def onesend_page(
         app_secret=app.app_secret,
         verify_token=app.verify_token,
     )
+    # The connection check, as connecting a Page runs it: it also gives the Page its Get Started
+    # button, without which a new person's link click never reaches the site.
+    onboarding.check_health(page)
     return page
 
 

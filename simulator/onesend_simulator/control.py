@@ -19,7 +19,10 @@ from .world import World
 
 # What a person can do: POST /_sim/people/{psid}/{action} with a JSON body.
 ACTIONS: dict[str, Callable[[World, str, dict[str, Any]], dict[str, Any]]] = {
-    "open_link": lambda world, psid, body: world.open_link(psid, body.get("ref")),
+    "open_link": lambda world, psid, body: world.open_link(
+        psid, body.get("ref"), body.get("tap_get_started", True) is not False
+    ),
+    "get_started": lambda world, psid, body: world.get_started(psid),
     "accept_optin": lambda world, psid, body: world.accept_optin(psid, body.get("message_id")),
     "decline_optin": lambda world, psid, body: world.decline_optin(psid, body.get("message_id")),
     "send_text": lambda world, psid, body: world.send_text(

@@ -138,6 +138,9 @@ class GraphApi:
             Route(
                 frozenset({"GET", "POST", "DELETE"}), re.compile(page + "/subscribed_apps"), self._subscribed
             ),
+            Route(
+                frozenset({"GET", "POST", "DELETE"}), re.compile(page + "/messenger_profile"), self._profile
+            ),
             Route(frozenset({"GET"}), re.compile(page + "/notification_message_tokens"), self._tokens),
             Route(frozenset({"GET"}), re.compile(r"notification_messages_(?P<token>[^/]+)"), self._token),
             Route(frozenset({"GET"}), re.compile(page), self._page),
@@ -364,6 +367,9 @@ class GraphApi:
 
     def _subscribed(self, page: Page, call: Call) -> Any:
         return self.world.subscribed_apps(page, call.method, call.params)
+
+    def _profile(self, page: Page, call: Call) -> Any:
+        return self.world.messenger_profile(page, call.method, call.params)
 
     def _token(self, page: Page, call: Call) -> Any:
         return self.world.token_info(page, call.match["token"])

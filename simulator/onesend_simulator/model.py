@@ -49,6 +49,7 @@ class Page:
     app_id: str
     subscribed_fields: list[str]
     scopes: list[str] = field(default_factory=lambda: list(ALL_SCOPES))
+    get_started: str | None = None  # the Get Started button's payload (Messenger Profile API)
 
 
 @dataclass
@@ -131,7 +132,8 @@ class Person:
     psid: str
     page_id: str
     name: str
-    contacted: bool = False
+    contacted: bool = False  # their thread with the Page exists (they wrote, tapped or opened a link in it)
+    opened_ref: str | None = None  # the ref of the link that opened their new thread, for Get Started
     blocked: bool = False
     last_interaction_ms: int = 0
     last_marketing_ms: int = 0

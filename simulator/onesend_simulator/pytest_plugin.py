@@ -106,17 +106,32 @@ def send_optin_request(simulator: SimulatorRemote, page: dict[str, Any], psid: s
     response.raise_for_status()
 
 
+def set_get_started(simulator: SimulatorRemote, page: dict[str, Any]) -> None:
+    """Give the Page a Get Started button through the Graph API, as an app does (a new person's
+    link click reaches the app only through it)."""
+    response = simulator.http.post(
+        simulator.graph_url("me/messenger_profile"),
+        json={"get_started": {"payload": "GET_STARTED"}},
+        headers={"Authorization": f"Bearer {page['access_token']}"},
+        timeout=simulator.timeout,
+    )
+    response.raise_for_status()
+
+
 def subscribe(
     simulator: SimulatorRemote,
     page_id: str,
     count: int,
     send_optin: Callable[[str], object] | None = None,
 ) -> list[dict[str, str]]:
-    """``count`` new people who open the Page's link, receive its opt-in request (sent by
-    ``send_optin(psid)``, the app under test, or else straight through the Graph API) and accept it:
-    ``[{"psid", "token"}, ...]``. Slower than ``create_people`` but every step is the real one."""
+    """``count`` new people who open the Page's link, tap Get Started (given to a Page without
+    the button first), receive its opt-in request (sent by ``send_optin(psid)``, the app under
+    test, or else straight through the Graph API) and accept it: ``[{"psid", "token"}, ...]``.
+    Slower than ``create_people`` but every step is the real one."""
+    [page] = [page for page in simulator.pages() if page["page_id"] == page_id]
+    if not page["get_started"]:
+        set_get_started(simulator, page)
     if send_optin is None:
-        [page] = [page for page in simulator.pages() if page["page_id"] == page_id]
         send_optin = functools.partial(send_optin_request, simulator, page)
     people = []
     for _ in range(count):

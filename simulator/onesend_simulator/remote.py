@@ -70,7 +70,8 @@ class SimulatorRemote:
         return self.call("PATCH", "config", changes)
 
     def create_page(self, **fields: Any) -> dict[str, Any]:
-        """``page_id``, ``name``, ``username``, ``access_token``, ``app_id``, ``subscribed_fields`` (all optional)."""
+        """``page_id``, ``name``, ``username``, ``access_token``, ``app_id``, ``subscribed_fields``,
+        ``scopes``, ``get_started`` (its Get Started payload, or None: no button) (all optional)."""
         return self.call("POST", "pages", fields)
 
     def pages(self) -> list[dict[str, Any]]:
@@ -146,8 +147,13 @@ class SimulatorRemote:
     def act(self, psid: str, action: str, **body: Any) -> dict[str, Any]:
         return self.call("POST", f"people/{psid}/{action}", {k: v for k, v in body.items() if v is not None})
 
-    def open_link(self, psid: str, ref: str | None = None) -> dict[str, Any]:
-        return self.act(psid, "open_link", ref=ref)
+    def open_link(self, psid: str, ref: str | None = None, tap_get_started: bool = True) -> dict[str, Any]:
+        """Open the Page's m.me link; in a new thread, also tap its Get Started button (if the
+        Page has one) unless ``tap_get_started`` is False (then call :meth:`get_started`)."""
+        return self.act(psid, "open_link", ref=ref, tap_get_started=tap_get_started)
+
+    def get_started(self, psid: str) -> dict[str, Any]:
+        return self.act(psid, "get_started")
 
     def accept_optin(self, psid: str, message_id: str | None = None) -> dict[str, Any]:
         return self.act(psid, "accept_optin", message_id=message_id)

@@ -134,7 +134,8 @@ class Ui:
                 person = self.world.person(choice)
                 if person.page_id != page.page_id:
                     raise web.HTTPBadRequest(text="That person belongs to another Page")
-            self.world.open_link(person.psid, str(form.get("ref", "")) or request.query.get("ref") or None)
+            ref = str(form.get("ref", "")) or request.query.get("ref") or None
+            self.world.open_link(person.psid, ref, tap_get_started=False)  # the thread shows the button
         except ControlError as error:
             if error.status != 409:  # a person who blocked the Page still sees the thread (with a banner)
                 raise web.HTTPBadRequest(text=str(error)) from None

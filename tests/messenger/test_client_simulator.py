@@ -47,10 +47,12 @@ IMAGE = {"attachment": {"type": "image", "payload": {"url": "https://shop.exampl
 
 @pytest.fixture
 def sim(simulator: SimulatorRemote) -> SimulatorRemote:
-    """A reset simulator with one Page (``PAGE_ID``, ``PAGE_TOKEN``)."""
+    """A reset simulator with one Page (``PAGE_ID``, ``PAGE_TOKEN``) that has a Get Started
+    button (so a new person's link click reaches the app)."""
     simulator.create_page(
         page_id=PAGE_ID, name="Acme", username="acme", access_token=PAGE_TOKEN, app_id=APP_ID
     )
+    make_client(simulator).set_get_started()
     return simulator
 
 
@@ -304,6 +306,7 @@ def test_an_unknown_or_foreign_token_is_an_invalid_token(sim, graph):
 
     sim.create_page(page_id=OTHER_PAGE_ID, access_token=OTHER_TOKEN)
     with closing(make_client(sim, OTHER_TOKEN)) as other:
+        other.set_get_started()
         _, foreign = subscriber(sim, other, page_id=OTHER_PAGE_ID)
     with pytest.raises(RecipientUnavailable) as caught:
         graph.send_to_token(token=foreign, message=TEXT)
@@ -598,6 +601,24 @@ def test_latency_beyond_the_read_timeout_is_transient(sim):
         assert PAGE_TOKEN not in str(caught.value) and caught.value.__cause__ is None
         sim.configure(latency_ms=0)
         assert client.send_to_psid(psid=psid, message=TEXT).recipient_id == psid  # still usable
+
+
+# -- Messenger Profile: the Get Started button -------------------------------------------------------
+
+
+def test_the_get_started_button_is_read_set_and_kept(sim, graph):
+    """Messenger Profile API: ``GET me/messenger_profile?fields=get_started`` answers ``{"data": []}``
+    for a Page without the button; setting it makes a new person's link click reach the app."""
+    sim.create_page(page_id=OTHER_PAGE_ID, access_token=OTHER_TOKEN)
+    with closing(make_client(sim, OTHER_TOKEN)) as other:
+        assert other.get_started() is None
+        psid = sim.create_person(OTHER_PAGE_ID)["psid"]
+        assert sim.open_link(psid, ref="summer") == {"webhooks": []}  # Meta tells the app nothing
+        other.set_get_started()
+        assert other.get_started() == "GET_STARTED"
+    [event] = sim.get_started(psid)["webhooks"]  # the person taps it on the welcome screen
+    assert event["postback"]["referral"] == {"ref": "summer", "source": "SHORTLINK", "type": "OPEN_THREAD"}
+    assert graph.get_started() == "GET_STARTED"
 
 
 # -- Facebook Login: connecting Pages ----------------------------------------------------------------

@@ -25,7 +25,9 @@ def test_mme_link_form_creates_a_person_and_fires_the_referral(sim, receiver):
     opened = browser.post(f"{sim.base_url}/m.me/acme", data={"person": "new", "name": "Zoe", "ref": "summer"})
     assert opened.status_code == 200 and opened.url.startswith(f"{sim.base_url}/_sim/ui/")
     psid = opened.url.rsplit("/", 1)[1]
-    assert sim.person(psid)["name"] == "Zoe"
+    assert sim.person(psid)["name"] == "Zoe" and sim.person(psid)["get_started_button"]
+    assert receiver.posts == []  # the welcome screen waits for the tap
+    sim.get_started(psid)
     assert receiver.wait("postback")[0]["postback"]["referral"]["ref"] == "summer"
 
     again = browser.get(f"{sim.base_url}/m.me/{PAGE_ID}", params={"ref": "winter"})  # id works as well
@@ -42,7 +44,14 @@ def test_thread_page_and_index(sim, graph: Graph):
         assert f'data-testid="{testid}"' in page
     assert "<script>" not in page.replace('<script src="/_sim/static/thread.js"></script>', "")
     script = requests.get(f"{sim.base_url}/_sim/static/thread.js").text
-    for testid in ("optin-accept", "optin-decline", "thread-message", "quick-reply", "postback-button"):
+    for testid in (
+        "optin-accept",
+        "optin-decline",
+        "thread-message",
+        "quick-reply",
+        "postback-button",
+        "get-started",
+    ):
         assert testid in script
     index = requests.get(f"{sim.base_url}/_sim/").text
     assert f"/_sim/ui/{psid}" in index and "/m.me/acme" in index
@@ -78,7 +87,7 @@ def test_state_survives_a_restart(tmp_path: Path):
     state_file = tmp_path / "state.json"
     with running_simulator(Config(), state_file) as base_url:
         remote = SimulatorRemote(base_url)
-        remote.create_page(page_id=PAGE_ID, username="acme", access_token="tok")
+        remote.create_page(page_id=PAGE_ID, username="acme", access_token="tok", get_started="GET_STARTED")
         psid = remote.create_person(PAGE_ID, "Ann")["psid"]
         remote.open_link(psid, "x")
         graph = Graph(remote)

@@ -6,7 +6,8 @@ import hashlib
 import hmac
 import json
 
-from onesend_simulator.remote import wait_for
+import pytest
+from onesend_simulator.remote import SimulatorError, wait_for
 
 from onesend_plugin.messenger.signature import is_valid
 
@@ -141,8 +142,51 @@ def test_duplicates(sim, graph: Graph, receiver):
     assert sim.stats()["webhooks"]["duplicates"] == 1
 
 
+def test_a_new_thread_on_a_page_without_get_started_tells_the_app_nothing(sim, graph: Graph, receiver):
+    """m.me links: a person new to the Page reaches the webhook only by tapping its Get Started
+    button (Messenger Profile API), the link's ref in ``postback.referral``."""
+    profile = "me/messenger_profile"
+    assert graph.request("DELETE", profile, json={"fields": ["get_started"]}).json() == {"result": "success"}
+    assert graph.request("GET", profile, params={"fields": "get_started"}).json() == {"data": []}
+    psid = sim.create_person(PAGE_ID, "Ann")["psid"]
+    assert sim.open_link(psid, "summer") == {"webhooks": []}
+    person = sim.person(psid)
+    assert not (person["contacted"] or person["window_open"] or person["get_started_button"])
+    assert_error(graph.send(psid, TEXT, messaging_type="RESPONSE"), 10, 2018278)  # nobody to answer
+    with pytest.raises(SimulatorError, match="no Get Started button"):
+        sim.get_started(psid)
+
+    # The Page gets the button: the welcome screen shows it, and the tap tells the app.
+    assert graph.request("POST", profile, json={"get_started": {"payload": "START"}}).json() == {
+        "result": "success"
+    }
+    assert graph.request("GET", profile, params={"fields": "get_started"}).json() == {
+        "data": [{"get_started": {"payload": "START"}}]
+    }
+    assert sim.open_link(psid, "summer", tap_get_started=False) == {"webhooks": []}
+    assert sim.person(psid)["get_started_button"]
+    [event] = sim.get_started(psid)["webhooks"]
+    assert {key: event["postback"][key] for key in ("title", "payload", "referral")} == {
+        "title": "Get Started",
+        "payload": "START",
+        "referral": {"ref": "summer", "source": "SHORTLINK", "type": "OPEN_THREAD"},
+    }
+    person = sim.person(psid)
+    assert person["contacted"] and person["window_open"] and not person["get_started_button"]
+    assert [event["postback"]["payload"] for event in receiver.wait("postback")] == ["START"]
+
+
+def test_messenger_profile_checks_its_input_and_permission(sim, graph: Graph):
+    profile = "me/messenger_profile"
+    assert_error(graph.request("POST", profile, json={"get_started": {"payload": ""}}), 100)
+    assert_error(graph.request("POST", profile, json={"get_started": {"payload": "x" * 1001}}), 100)
+    assert_error(graph.request("GET", profile), 100)  # fields is required
+    sim.create_page(page_id=PAGE_ID, scopes=["pages_show_list"])
+    assert_error(graph.request("GET", profile, params={"fields": "get_started"}), 200)
+
+
 def test_batching_several_events_and_pages_per_post(sim, graph: Graph, receiver):
-    sim.create_page(page_id="200000000000002", access_token="other-token")
+    sim.create_page(page_id="200000000000002", access_token="other-token", get_started="GET_STARTED")
     sim.configure(webhooks_paused=True, batch_max=10)
     first = contacted_person(sim, "Ann")
     second = contacted_person(sim, "Bob")
@@ -177,7 +221,7 @@ def test_delay(sim, receiver):
 
 
 def test_no_webhook_url_drops_events(simulator):
-    simulator.create_page(page_id=PAGE_ID)
+    simulator.create_page(page_id=PAGE_ID, get_started="GET_STARTED")
     psid = simulator.create_person(PAGE_ID)["psid"]
     simulator.open_link(psid, "x")
     assert simulator.stats()["webhooks"]["dropped"] == 1

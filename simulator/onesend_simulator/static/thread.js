@@ -107,6 +107,17 @@
     return item.sponsored ? el("small", {class: "sponsored", "data-testid": "sponsored", text: "Sponsored"}) : null;
   }
 
+  // A new thread opens on the Page's welcome screen; with a Get Started button (Messenger Profile
+  // API, get_started) the person taps it to start, and only then is the Page told.
+  function welcome(person) {
+    if (!person.get_started_button) return null;
+    return el("div", {class: "card welcome", "data-testid": "welcome-screen"}, [
+      el("div", {class: "card-title", text: person.page_name}),
+      el("button", {type: "button", class: "button primary", "data-testid": "get-started",
+                    text: "Get Started", onclick: () => act("get_started")}),
+    ]);
+  }
+
   function render(person) {
     document.getElementById("page-name").textContent = person.page_name;
     document.getElementById("person-name").textContent = person.name;
@@ -114,6 +125,9 @@
       class: "message " + item.direction, "data-testid": "thread-message", "data-mid": item.mid,
       "data-type": item.type, "data-direction": item.direction,
     }, [sponsored(item), body(item), item.status ? el("small", {class: "status", text: item.status}) : null])));
+    const screen = welcome(person);
+    if (screen) thread.appendChild(screen);
+    document.getElementById("composer").hidden = Boolean(screen);
     const last = person.thread[person.thread.length - 1];
     const replies = last && last.direction === "page" ? last.quick_replies || [] : [];
     quickReplies.replaceChildren(...replies.map((reply) => el("button", {

@@ -80,6 +80,8 @@ class PagesMixin(WorldState):
             changes["subscribed_fields"] = self._fields(data["subscribed_fields"])
         if "scopes" in data:
             changes["scopes"] = self._scopes(data["scopes"])
+        if "get_started" in data:  # set-up scripts; apps use messenger_profile
+            changes["get_started"] = self._get_started_payload(data["get_started"], ControlError)
         for index, key in ((self._page_by_token, "access_token"), (self._page_by_username, "username")):
             owner = index.get(changes.get(key, getattr(page, key)))
             if owner is not None and owner is not page:
@@ -185,3 +187,35 @@ class PagesMixin(WorldState):
         except ControlError as error:
             raise errors.param(f"Param subscribed_fields: {error}") from None
         return {"success": True}
+
+    @staticmethod
+    def _get_started_payload(value: Any, error: Any) -> str | None:
+        """A Get Started payload: a string of 1-1000 characters, or None (no button)."""
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 1000):
+            raise error("get_started payload must be a string of 1-1000 characters")
+        return value
+
+    def messenger_profile(self, page: Page, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``/me/messenger_profile``, its ``get_started`` property (the welcome screen's button);
+        other properties are accepted and not simulated. Needs ``pages_messaging``. (Messenger
+        Profile API:
+        https://developers.facebook.com/docs/messenger-platform/reference/messenger-profile-api/)"""
+        if "pages_messaging" not in page.scopes:
+            raise errors.missing_permission("pages_messaging")
+        if method == "POST":
+            if "get_started" in params:
+                button = params["get_started"]
+                payload = button.get("payload") if isinstance(button, dict) else None
+                page.get_started = self._get_started_payload(payload or "", errors.param)
+            return {"result": "success"}
+        fields = params.get("fields")
+        names = fields.split(",") if isinstance(fields, str) else fields
+        if not isinstance(names, list) or not names:
+            raise errors.param("The parameter fields is required")
+        if method == "DELETE":
+            if "get_started" in names:
+                page.get_started = None
+            return {"result": "success"}
+        if "get_started" in names and page.get_started:
+            return {"data": [{"get_started": {"payload": page.get_started}}]}
+        return {"data": []}

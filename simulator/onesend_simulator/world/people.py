@@ -136,8 +136,8 @@ class PeopleMixin(WorldState):
     ) -> dict[str, Any]:
         """A person's action: add it to the thread, maybe open the 24 h window, emit its webhook."""
         stamp = now_ms()
-        if opens_window:
-            person.last_interaction_ms = stamp
+        if opens_window:  # they wrote, tapped or opened a link: their thread exists
+            person.last_interaction_ms, person.contacted = stamp, True
         person.thread.append(
             {"mid": value.get("mid") or new_mid(), "direction": "user", "timestamp": stamp, **item}
         )
@@ -145,28 +145,43 @@ class PeopleMixin(WorldState):
         self._emit(person.page_id, field_name, event)
         return event
 
-    def open_link(self, psid: str, ref: str | None = None) -> dict[str, Any]:
-        """The person opens ``m.me/<page>?ref=``: Get Started on first contact, else a referral."""
+    def open_link(self, psid: str, ref: str | None = None, tap_get_started: bool = True) -> dict[str, Any]:
+        """The person opens ``m.me/<page>?ref=``. In an existing thread: ``messaging_referrals``
+        (without a ref there is nothing to tell). A new thread shows the Page's welcome screen, and
+        Meta tells the app nothing until the person taps its Get Started button
+        (:meth:`get_started`); a Page without one never tells it (m.me links:
+        https://developers.facebook.com/docs/messenger-platform/discovery/m-me-links; reference
+        meta-messenger.md, corrections 2026-12-05). Scripts tap it at once (``tap_get_started``);
+        the thread page shows it for the person to tap."""
         person = self._active(psid)
-        referral = {"ref": ref, "source": "SHORTLINK", "type": "OPEN_THREAD"} if ref else None
         if not person.contacted:
-            person.contacted = True
-            postback: dict[str, Any] = {
-                "mid": new_mid(),
-                "title": "Get Started",
-                "payload": GET_STARTED_PAYLOAD,
-            }
-            if referral:
-                postback["referral"] = referral
-            item = {"type": "postback", "text": "Get Started", "payload": GET_STARTED_PAYLOAD, "ref": ref}
-            return {
-                "webhooks": [self._user_says(person, "messaging_postbacks", "postback", postback, item, True)]
-            }
-        if referral is None:
+            person.opened_ref = ref
+            if tap_get_started and self.pages[person.page_id].get_started:
+                return self.get_started(psid)
             return {"webhooks": []}
+        if ref is None:
+            return {"webhooks": []}
+        referral = {"ref": ref, "source": "SHORTLINK", "type": "OPEN_THREAD"}
         item = {"type": "referral", "text": f"Opened the link (ref={ref})", "ref": ref}
         return {
             "webhooks": [self._user_says(person, "messaging_referrals", "referral", referral, item, True)]
+        }
+
+    def get_started(self, psid: str) -> dict[str, Any]:
+        """Tap Get Started on a new thread's welcome screen: ``messaging_postbacks`` with the
+        button's payload and, when a link opened the thread, its ``referral`` (Get Started button:
+        https://developers.facebook.com/docs/messenger-platform/reference/messenger-profile-api/get-started-button)."""
+        person = self._active(psid)
+        payload = self.pages[person.page_id].get_started
+        if person.contacted or payload is None:
+            raise ControlError(f"{person.name}'s thread shows no Get Started button", 409)
+        ref, person.opened_ref = person.opened_ref, None
+        postback: dict[str, Any] = {"mid": new_mid(), "title": "Get Started", "payload": payload}
+        if ref:
+            postback["referral"] = {"ref": ref, "source": "SHORTLINK", "type": "OPEN_THREAD"}
+        item = {"type": "postback", "text": "Get Started", "payload": payload, "ref": ref}
+        return {
+            "webhooks": [self._user_says(person, "messaging_postbacks", "postback", postback, item, True)]
         }
 
     def _card(self, person: Person, mid: str | None) -> dict[str, Any]:

@@ -30,6 +30,8 @@ class ViewsMixin(WorldState):
             "page_name": self.pages[person.page_id].name,
             "name": person.name,
             "contacted": person.contacted,
+            # A new thread's welcome screen shows the Page's Get Started button, if it has one.
+            "get_started_button": not person.contacted and bool(self.pages[person.page_id].get_started),
             "blocked": person.blocked,
             "window_open": self.window_open(person),
             "window_expires_at": window_end if person.last_interaction_ms else None,
