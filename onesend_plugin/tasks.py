@@ -14,7 +14,7 @@ from .messenger import builders
 from .messenger.client import GraphClient, SendResult
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
-from .models import Campaign, Subscriber
+from .models import Campaign, MarketingToken, Subscriber
 from .subscribe import subscriptions
 
 logger = logging.getLogger(__name__)
@@ -70,21 +70,32 @@ def send_followup(subscriber_id: int, token: str, text: str, opted_in_at: float)
             "Welcome to subscriber %s dropped: more than 2 minutes after the opt-in", subscriber_id
         )
         return None
+    if not MarketingToken.objects.filter(token=token, status=MarketingToken.Status.ACTIVE).exists():
+        return None  # they stopped the topic (or were erased) meanwhile
     return _reply(
-        subscriber_id, lambda client, _: client.send_to_token(token=token, message=builders.text(text))
+        subscriber_id,
+        lambda client, _: client.send_to_token(token=token, message=builders.text(text)),
+        stop_is_told=True,
     )
 
 
-def _reply(subscriber_id: int, send: Callable[[GraphClient, Subscriber], SendResult]) -> str | None:
+def _reply(
+    subscriber_id: int, send: Callable[[GraphClient, Subscriber], SendResult], *, stop_is_told: bool = False
+) -> str | None:
     """Send one message to a person (erased since: nothing). Meta saying they are gone unsubscribes
-    them; any other error is logged, never retried (these are courtesy messages)."""
+    them, unless it is a token's stop and ``stop_is_told``: Meta's stop webhook for that token
+    records it, with its own source. Any other error is logged, never retried (these are courtesy
+    messages)."""
     subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
     if subscriber is None:  # erased since
         return None
     try:
         return send(client_for(subscriber.page), subscriber).message_id
     except RecipientUnavailable as exc:
-        subscriptions.unsubscribe(subscriber, source="send_error", reason=exc.reason)
+        if stop_is_told and exc.reason == "stopped":
+            logger.info("Follow-up to %s not sent: they stopped the topic", subscriber)
+        else:
+            subscriptions.unsubscribe(subscriber, source="send_error", reason=exc.reason)
     except GraphError as exc:
         logger.warning("Reply to %s failed: %s", subscriber, exc)
     return None
