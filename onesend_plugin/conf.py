@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     # Shared rate-limiter state: Redis (recommended with several workers or hosts), or the
     # database when unset.
     "RATE_LIMIT_REDIS_URL": None,
+    # Hours between reconciliations of a Page's tokens with the list Meta holds (tokens Meta no
+    # longer lists are expired); only Pages whose subscribers were imported from Meta once. 0: never.
+    "TOKEN_RECONCILE_HOURS": 24,
     # Recipients per Graph batch call (Meta allows at most 50).
     "BATCH_SIZE": 50,
     # A worker that claimed rows and went silent this long is presumed dead: its claimed rows

@@ -15,7 +15,7 @@ from .messenger.client import GraphClient, SendResult
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
 from .models import Campaign, MarketingToken, Subscriber
-from .subscribe import subscriptions
+from .subscribe import meta_import, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -132,8 +132,14 @@ def run_campaign(campaign_id: int) -> str:
     return runner.run(campaign_id)
 
 
+def sync_tokens(run_id: int) -> str:
+    """One pass over a Page's tokens at Meta: an import or a reconciliation (``meta_import``)."""
+    return meta_import.run(run_id).state
+
+
 def tick() -> None:
     periodic.tick()
+    meta_import.queue_reconciliations()
     drain.catch_up()
     store.retry_listeners()
     webhook_listeners.retry_due()

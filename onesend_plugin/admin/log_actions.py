@@ -84,6 +84,11 @@ LOG_ACTIONS: tuple[tuple, ...] = (
     # Written by "Connect a Facebook Page" and the Page's "Re-check" (``onesend_plugin.admin.onboarding``).
     ("onesend.page.connect", _("Connect Page"), _("Page connected through Facebook Login")),
     ("onesend.page.recheck", _("Re-check Page"), _("Page connection re-checked")),
+    (
+        "onesend.page.import_tokens",
+        _("Import subscribers from Meta"),
+        _("Import of Meta's subscribers started"),
+    ),
     # Written by the Page's "Connect the ad account" (``onesend_plugin.admin.adaccounts``).
     (
         "onesend.page.connect_ad_account",

@@ -25,7 +25,7 @@ from ..broadcast import ratelimit
 from ..messenger import login as facebook_login
 from ..messenger.errors import GraphError
 from ..models import Account, Channel, Delivery, MessengerPage, MetaApp
-from . import paid_health
+from . import paid_health, token_import
 from .views import ScopedObjectMixin
 
 #: The Pages viewset's URL names (``MessengerPageViewSet.name``).
@@ -325,8 +325,10 @@ class MessengerPageInspectView(InspectView):
         context = super().get_context_data(**kwargs)
         context["health_rows"] = health_rows(self.object)
         context["healthy"] = onboarding.is_healthy(self.object.health or {})
+        context["token_import"] = token_import.summary(self.object)
         if self.permission_policy.user_has_permission_for_instance(self.request.user, "change", self.object):
             context["recheck_url"] = reverse(self.recheck_url_name, args=[self.object.pk])
+            context["import_tokens_url"] = reverse(f"{URLS}:import_tokens", args=[self.object.pk])
             if self.object.channel == Channel.MARKETING_API:
                 context["ad_account_url"] = reverse(f"{URLS}:connect_ad_account", args=[self.object.pk])
         return context

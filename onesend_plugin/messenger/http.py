@@ -72,6 +72,12 @@ class _NoAuth(AuthBase):
 NO_AUTH = _NoAuth()
 
 
+def _object(body: Any, key: str) -> dict[str, Any]:
+    """``body[key]`` when both are JSON objects, else an empty one."""
+    value = body.get(key) if isinstance(body, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
 def make_session(pool_size: int = POOL_SIZE) -> requests.Session:
     """A ``Session`` with a connection pool and retries disabled (see the module docstring)."""
     session = requests.Session()
@@ -117,17 +123,22 @@ class GraphHttp:
             self.session.close()
 
     def _paged(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Every item of a cursor-paged Graph list, fetching page after page lazily.
+        """Every item of a cursor-paged Graph list, fetching page after page lazily."""
+        for body in self._pages(path, params):
+            yield from (item for item in body.get("data") or () if isinstance(item, dict))
+
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[Any]:
+        """Each answer (one page) of a cursor-paged Graph list, fetched lazily.
 
         Pages are followed with the ``after`` cursor against our own ``base_url`` rather than by
         fetching ``paging.next``: that URL embeds the access token and always points at Meta.
         """
         while True:
             body, _ = self._call("GET", path, params=params)
-            data = body.get("data") or []
-            yield from (item for item in data if isinstance(item, dict))
-            paging = body.get("paging") or {}
-            after = (paging.get("cursors") or {}).get("after")
+            yield body
+            data = body.get("data") if isinstance(body, dict) else None
+            paging = _object(body, "paging")
+            after = _object(paging, "cursors").get("after")
             if not data or not paging.get("next") or not after or after == params.get("after"):
                 return
             params = {**params, "after": after}

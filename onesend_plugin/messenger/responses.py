@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .errors import TransientError, Usage
+from .errors import GraphError, TransientError, Usage
 from .events import parse_timestamp
 
 
@@ -59,7 +59,7 @@ class TokenInfo:
         """Build from a Graph token object; timestamps may be seconds or ms (Meta is inconsistent)."""
         return cls(
             token=str(data.get("notification_messages_token") or token or ""),
-            recipient_id=data.get("recipient_id"),
+            recipient_id=str(data["recipient_id"]) if data.get("recipient_id") else None,
             topic_title=data.get("topic_title"),
             timezone=data.get("notification_messages_timezone"),
             token_status=data.get("user_token_status"),
@@ -69,6 +69,58 @@ class TokenInfo:
             raw=data,
             next_paid_eligible_at=parse_timestamp(data.get("next_eligible_time_for_paid_messaging")),
         )
+
+
+class MalformedAnswer(GraphError):
+    """A 2xx answer that is not what Meta documents (a field missing or of the wrong kind): the
+    caller stops rather than guess, and keeps nothing of that answer."""
+
+
+#: Timestamps of a listed token; each may be absent, but if given it must be one.
+_TOKEN_TIMESTAMPS = (
+    "creation_timestamp",
+    "token_expiry_timestamp",
+    "next_eligible_time",
+    "next_eligible_time_for_paid_messaging",
+)
+
+
+def token_page(body: Any) -> list[TokenInfo]:
+    """One page of ``GET {page_id}/notification_message_tokens`` (Get subscription tokens with
+    Marketing Message API for Messenger): every item checked before any is returned, so a page
+    is taken whole or not at all. Raises :class:`MalformedAnswer` naming the item and the field."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        raise MalformedAnswer(message="Meta's token list has no 'data' list")
+    for number, item in enumerate(data, start=1):
+        problem = _token_problem(item)
+        if problem:
+            raise MalformedAnswer(message=f"Meta's token list: item {number} of the page {problem}")
+    return [TokenInfo.from_graph(item) for item in data]
+
+
+def _token_problem(item: Any) -> str:
+    """What is wrong with one listed token ("" if nothing). Only the token itself is required:
+    a Custom Audience's tokens carry no PSID and no timestamps (same page)."""
+    if not isinstance(item, dict):
+        return "is not an object"
+    if not _is_id(item.get("notification_messages_token")):
+        return "has no notification_messages_token"
+    if "recipient_id" in item and not _is_id(item["recipient_id"]):
+        return "has a recipient_id that is not an id"
+    for name in ("topic_title", "notification_messages_timezone", "user_token_status"):
+        if item.get(name) is not None and not isinstance(item[name], str):
+            return f"has a {name} that is not a string"
+    for name in _TOKEN_TIMESTAMPS:
+        if item.get(name) is not None and parse_timestamp(item[name]) is None:
+            return f"has a {name} that is not a timestamp"
+    return ""
+
+
+def _is_id(value: Any) -> bool:
+    return (isinstance(value, str) and bool(value.strip())) or (
+        isinstance(value, int) and not isinstance(value, bool)
+    )
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,14 @@ from .campaigns import (
 )
 from .inbox import WebhookDelivery, WebhookEvent
 from .store import Conversion, StoreEvent
-from .subscribers import ConsentRecord, MarketingToken, Subscriber, SubscriberTag, SubscriptionLink
+from .subscribers import (
+    ConsentRecord,
+    MarketingToken,
+    Subscriber,
+    SubscriberTag,
+    SubscriptionLink,
+    TokenImport,
+)
 
 __all__ = [
     "BUTTON_TEXT_MAX_LENGTH",
@@ -71,6 +78,7 @@ __all__ = [
     "Subscriber",
     "SubscriberTag",
     "SubscriptionLink",
+    "TokenImport",
     "WebhookDelivery",
     "WebhookEvent",
     "_invitation_expiry",

@@ -113,6 +113,7 @@ class MarketingToken(models.Model):
         ACTIVE = "active", _("Active")
         STOPPED = "stopped", _("Stopped by the person")
         INVALID = "invalid", _("Rejected by Meta")
+        EXPIRED = "expired", _("No longer listed by Meta")
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="tokens")
     token = models.CharField(max_length=512)
@@ -120,6 +121,13 @@ class MarketingToken(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     timezone = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # What Meta's token list says (``notification_message_tokens``): when the person opted in
+    # there, the token's status (REFRESHED, NOT_REFRESHED), when Meta last listed it, and when a
+    # complete list no longer had it (the token is then expired).
+    meta_created_at = models.DateTimeField(null=True, blank=True)
+    meta_status = models.CharField(max_length=20, blank=True)
+    listed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    unlisted_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -161,6 +169,10 @@ class ConsentRecord(models.Model):
     )
     detail = models.TextField(blank=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
+    #: On an ``erased`` record: a keyed hash of the Page and the person's PSID
+    #: (``subscribe.erasure.person_key``), so an import from Meta can leave them out without
+    #: onesend keeping who they were.
+    person_key = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -172,3 +184,42 @@ class ConsentRecord(models.Model):
         if self.pk is not None:
             raise ValueError("Consent records are append-only.")
         super().save(*args, **kwargs)
+
+
+class TokenImport(models.Model):
+    """One pass over the tokens Meta holds for a Page (``notification_message_tokens``): an
+    import someone asked for ("Import existing subscribers from Meta"), or the scheduled
+    reconciliation. The counts are per token, kept as the pass goes, so the admin shows where a
+    long pass is and what a finished one did."""
+
+    class Kind(models.TextChoices):
+        IMPORT = "import", _("Import")
+        RECONCILE = "reconcile", _("Reconciliation")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="token_imports")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.IMPORT)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    requested_by = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    listed = models.PositiveIntegerField(default=0, help_text=_("Tokens Meta listed."))
+    imported = models.PositiveIntegerField(default=0, help_text=_("New tokens stored."))
+    updated = models.PositiveIntegerField(default=0, help_text=_("Tokens whose details Meta changed."))
+    unchanged = models.PositiveIntegerField(default=0)
+    expired = models.PositiveIntegerField(default=0, help_text=_("Tokens Meta no longer lists."))
+    skipped = models.JSONField(default=dict, blank=True, help_text=_("Reason → tokens skipped."))
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.page} ({self.get_state_display()})"

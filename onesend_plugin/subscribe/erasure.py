@@ -5,7 +5,8 @@ A person is a ``Subscriber`` (a PSID on one Page). Their data lives in:
 - ``Subscriber``: PSID, customer reference, source, timezone, locale: deleted. Their tags and
   ``MarketingToken`` rows (Meta's permission to message them) go with it (CASCADE).
 - ``ConsentRecord``: kept as proof of consent, detached (``subscriber`` NULL); it holds no
-  identity. An ``erased`` record is appended.
+  identity. An ``erased`` record is appended, with a keyed hash of the Page and PSID
+  (``person_key``) so that importing the Page's tokens from Meta does not bring the person back.
 - ``WebhookDelivery.body``: Meta's raw POSTs hold the PSID, the person's texts, their opt-in
   token and the refs of links they opened, in their ``messaging[]`` items. Each such item becomes
   ``{"erased": true}`` (other people's items stay). The deliveries are found through the person's
@@ -35,6 +36,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import BinaryField, F, Func, IntegerField, Q, Value
 from django.db.models.functions import Replace
+from django.utils.crypto import salted_hmac
 from django_q.models import OrmQ, Task
 from wagtail.log_actions import registry as log_registry
 
@@ -72,8 +74,18 @@ def erase(subscriber: Subscriber, *, by: str) -> ConsentRecord:
     _forget_tasks(pk)
     subscriber.delete()  # tokens and tags cascade; consent records, ledger rows, clicks are detached
     return ConsentRecord.objects.create(
-        page=page, action=ConsentRecord.Action.ERASED, detail=f"erased by {by}"
+        page=page,
+        action=ConsentRecord.Action.ERASED,
+        detail=f"erased by {by}",
+        person_key=person_key(page.page_id, psid),
     )
+
+
+def person_key(page_id: str, psid: str) -> str:
+    """A keyed hash (the site's secret key) of a person on a Page, kept on the ``erased`` record:
+    an import from Meta, which may still list the person's token, recognises them and leaves them
+    out, while the record alone says nothing about who they were."""
+    return salted_hmac("onesend.erased", f"{page_id}:{psid}", algorithm="sha256").hexdigest()
 
 
 class BytesPosition(Func):

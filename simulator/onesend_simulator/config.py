@@ -52,6 +52,10 @@ class Config:
     #: invalid JSON reply." for the whole call ("Common error codes": "The messages are all sent
     #: successfully, but the endpoint returns an error").
     garbled_batch_replies: int = 0
+    #: 0, or which page of ``notification_message_tokens`` (1: the first, at the call's
+    #: ``limit``) lists its items without ``notification_messages_token``: an answer that is not
+    #: as Get subscription tokens documents it, for testing a client's handling of one.
+    malformed_token_page: int = 0
     optin_topic_seconds: float = 7 * 24 * HOUR
     #: After an opt-in, up to 3 follow-up messages may go to the new token within 2 minutes,
     #: outside the cooldown (Marketing Messages, "Limitations"; reference corrections 2026-12-05).

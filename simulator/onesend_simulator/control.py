@@ -102,6 +102,7 @@ class ControlApi:
             web.get("/_sim/users", self.users),
             web.post("/_sim/users/{user_id}/deny", self.deny),
             web.post("/_sim/tokens/revoke", self.revoke),
+            web.post("/_sim/tokens/drop", self.drop_tokens),
             web.post("/_sim/ad_accounts", self.add_ad_account),
             web.get("/_sim/ad_accounts", self.ad_accounts),
             web.post("/_sim/login_configs", self.add_login_config),
@@ -151,8 +152,17 @@ class ControlApi:
             title=body.get("title"),
             timezone=body.get("timezone", "UTC"),
             payload=body.get("payload", "-"),
+            at_ms=body.get("at_ms"),
         )
         return 201, {"data": people}
+
+    @endpoint
+    def drop_tokens(self, request: web.Request, body: dict) -> Any:
+        if not body.get("page_id"):
+            raise ControlError("page_id is required")
+        return {
+            "dropped": self.world.drop_tokens(str(body["page_id"]), body.get("count"), body.get("tokens"))
+        }
 
     @endpoint
     def people(self, request: web.Request, body: dict) -> Any:

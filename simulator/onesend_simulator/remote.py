@@ -125,15 +125,24 @@ class SimulatorRemote:
         subscribed: bool = True,
         timezone: str = "UTC",
         payload: str | None = None,
+        at_ms: int | None = None,
     ) -> list[dict[str, Any]]:
         """``count`` people who opened the thread and (``subscribed``) accepted the opt-in for
         ``title`` (default: the opt-in template's default title), in one call and without webhooks:
-        ``[{"psid", "token"}, ...]`` (``token`` is None when not subscribed)."""
+        ``[{"psid", "token"}, ...]`` (``token`` is None when not subscribed). ``at_ms`` dates it
+        (default now): tokens the Page already held before it came to us."""
         body = {"page_id": page_id, "count": count, "subscribed": subscribed, "timezone": timezone}
-        body.update(
-            {key: value for key, value in (("title", title), ("payload", payload)) if value is not None}
-        )
+        optional = (("title", title), ("payload", payload), ("at_ms", at_ms))
+        body.update({key: value for key, value in optional if value is not None})
         return self.call("POST", "people/bulk", body)["data"]
+
+    def drop_tokens(
+        self, page_id: str, count: int | None = None, tokens: list[str] | None = None
+    ) -> list[str]:
+        """Meta no longer holds these tokens of the Page (its first ``count`` as listed, or
+        ``tokens``): no longer listed, refused when sent to. Returns those dropped."""
+        body = {"page_id": page_id, "count": count, "tokens": tokens}
+        return self.call("POST", "tokens/drop", {k: v for k, v in body.items() if v is not None})["dropped"]
 
     def people(self, page_id: str | None = None) -> list[dict[str, Any]]:
         return self.call("GET", "people", page_id=page_id)["data"]

@@ -8,7 +8,7 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, Obj
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...models import MessengerPage
-from .. import adaccounts, onboarding
+from .. import adaccounts, onboarding, token_import
 from ..forms import MessengerPageForm
 from .scoped import ScopedViewSetMixin
 
@@ -97,6 +97,13 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
                     onboarding.RecheckPageView, success_url_name=self.get_url_name("inspect")
                 ),
                 name="recheck",
+            ),
+            path(
+                "import-tokens/<int:pk>/",
+                self.construct_view(
+                    token_import.ImportTokensView, success_url_name=self.get_url_name("inspect")
+                ),
+                name="import_tokens",
             ),
         ]
 

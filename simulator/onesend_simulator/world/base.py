@@ -67,13 +67,18 @@ def cursor(index: int) -> str:
     return base64.urlsafe_b64encode(str(index).encode()).decode()
 
 
+def cursor_index(value: str) -> int:
+    """The row index a ``cursor`` stands for."""
+    return int(base64.urlsafe_b64decode(value).decode())
+
+
 def page_of(
     rows: list, params: Mapping[str, Any], default_limit: int
 ) -> tuple[list, str | None, str | None, bool]:
     """Cursor paging as Graph does it: (rows of this page, before cursor, after cursor, has more)."""
     try:
         limit = int(params.get("limit", default_limit))
-        start = int(base64.urlsafe_b64decode(params["after"]).decode()) + 1 if params.get("after") else 0
+        start = cursor_index(params["after"]) + 1 if params.get("after") else 0
     except (ValueError, TypeError):
         raise errors.param("Params limit and after must be a number and a cursor") from None
     if not 1 <= limit <= 1000:

@@ -43,21 +43,47 @@ class PeopleMixin(WorldState):
         title: Any = None,
         timezone: Any = "UTC",
         payload: Any = "-",
+        at_ms: Any = None,
     ) -> list[dict[str, str | None]]:
         """``count`` people who opened the Page's thread (Get Started, 24 h window open) and, when
         ``subscribed``, were sent the opt-in request for ``title`` and accepted it: the end state of
         ``open_link`` + opt-in send + ``accept_optin``, without the webhooks, the send log or the
-        rate windows (set-up, not traffic). Returns ``[{"psid", "token"}]`` in creation order."""
+        rate windows (set-up, not traffic). ``at_ms`` (default now) dates it all, e.g. tokens a
+        Page got long ago through another app, which ``notification_message_tokens`` lists with
+        that ``creation_timestamp``. Returns ``[{"psid", "token"}]`` in creation order."""
         page = self.page(page_id)
         title = _bulk_title(count, subscribed, title, timezone)
         payload = str(payload)
-        now, first = now_ms(), len(self.people) + 1
+        if at_ms is not None and (isinstance(at_ms, bool) or not isinstance(at_ms, int) or at_ms <= 0):
+            raise ControlError("at_ms must be a positive timestamp in milliseconds")
+        now, first = at_ms or now_ms(), len(self.people) + 1
         created = []
         for number in range(first, first + count):
             person = self._opened_thread(page, number, now)
             value = self._subscribed_in_bulk(person, title, payload, timezone, now) if subscribed else None
             created.append({"psid": person.psid, "token": value})
         return created
+
+    def drop_tokens(self, page_id: str, count: Any = None, tokens: Any = None) -> list[str]:
+        """Tokens Meta no longer holds: the Page's first ``count`` in listing order, or the
+        ``tokens`` named. Meta: tokens "do not expire unless the subscriber opts out" (FAQs for the
+        Marketing Message API for Messenger); here the opt-out sends the app no webhook, as when a
+        person leaves Messenger. ``notification_message_tokens`` no longer lists them, and
+        sending to one is refused as an invalid token. Returns the tokens dropped."""
+        page = self.page(page_id)
+        if tokens is None:
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ControlError("count (or tokens) is required: a number of tokens to drop")
+            tokens = [t.token for t in self.tokens.values() if t.page_id == page.page_id][:count]
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ControlError("tokens must be a list of token strings")
+        dropped = [
+            value for value in tokens if value in self.tokens and self.tokens[value].page_id == page_id
+        ]
+        for value in dropped:
+            token = self.tokens.pop(value)
+            self.people[token.psid].tokens.remove(value)
+        return dropped
 
     def _opened_thread(self, page: Page, number: int, now: int) -> Person:
         """A new person who tapped Get Started ``now`` (as ``open_link``'s first contact leaves them)."""

@@ -25,7 +25,7 @@ from ..model import (
     new_mid,
     now_ms,
 )
-from .base import WorldState, page_of
+from .base import WorldState, cursor_index, page_of
 
 MESSAGING_TYPES = frozenset({"RESPONSE", "UPDATE", "MESSAGE_TAG", "UTILITY"})
 MESSAGE_TAGS = frozenset(
@@ -338,7 +338,11 @@ class SendMixin(WorldState):
             seen: set[str] = set()
             tokens = [token for token in tokens if not (token.psid in seen or seen.add(token.psid))]
         chunk, before, after, more = page_of(tokens, params, default_limit=100)
-        return [self.token_fields(token) for token in chunk], before, after, more
+        data = [self.token_fields(token) for token in chunk]
+        malformed = self.config.malformed_token_page
+        if malformed and before and cursor_index(before) // int(params.get("limit", 100)) + 1 == malformed:
+            data = [{k: v for k, v in item.items() if k != "notification_messages_token"} for item in data]
+        return data, before, after, more
 
     def token_info(self, page: Page, value: str) -> dict[str, Any]:
         return self.token_fields(self._token(page, value))
