@@ -188,7 +188,7 @@ OPENS = {
     "onesend_links": {"edit", "history", "history_results", "usage", "inspect", "copy", "qr"},
     "onesend_inbox": {"inspect"},
     "onesend_store_events": {"inspect"},
-    "onesend_reports": {"campaign", "campaign_csv"},
+    "onesend_reports": {"campaign", "campaign_csv", "campaign_not_sent"},
     "": {"onesend_members"},  # the account's members: a client admin manages them
 }
 

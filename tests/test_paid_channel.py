@@ -180,11 +180,15 @@ def test_a_campaign_warms_up_then_sends(simulator, paid_page, make_subscribers, 
     assert campaign.status == Campaign.Status.RUNNING
     assert set(campaign.deliveries.values_list("state", flat=True)) == {"pending"}
     assert "2300003" in campaign.last_error
+    shown = broadcast.progress(campaign)
+    assert (shown["phase"], shown["last_error"]) == ("warming_up", "")  # the phase says it all
     assert campaign.throttled_until > timezone.now() + timedelta(minutes=4)  # the setting's 300 s
     simulator.configure(campaign_warmup_seconds=0)  # an hour later
     RateLimitState.objects.all().delete()
     assert runner.run(campaign.pk) == "finished"
     assert paid_sends(simulator, paid_page) == {p.psid: 1 for p in people}
+    campaign.refresh_from_db()
+    assert (campaign.phase, campaign.last_error) == ("finished", "")  # no error left from warming up
 
 
 def test_a_warming_up_campaign_is_asked_again_after_the_setting(

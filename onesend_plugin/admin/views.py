@@ -307,6 +307,7 @@ class CampaignInspectView(snippets.InspectView):
         campaign, args = self.object, [self.object.pk]
         context["progress"] = broadcast.progress(campaign)
         context["progress_url"] = reverse(self.progress_url_name, args=args)
+        context["not_sent_url"] = reverse("onesend_reports:campaign_not_sent", args=args)
         can = self.permission_policy.user_has_permission_for_instance
         if can(self.request.user, "send", campaign):
             names = list(self.actions_by_status.get(campaign.status, []))

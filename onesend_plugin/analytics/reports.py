@@ -15,6 +15,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ..messenger import builders
 from ..models import Campaign, CampaignStat
@@ -141,9 +142,9 @@ def funnel(campaign: Campaign, counters: dict[str, int]) -> Funnel:
         )
     clicks = counters.get(Kind.CLICKS, 0)
     if clicks:
-        next(s for s in steps if s.key == "clicked").note = _("%(clicks)s clicks in all") % {
-            "clicks": f"{clicks:,}"
-        }
+        next(s for s in steps if s.key == "clicked").note = ngettext(
+            "%(clicks)s click in all", "%(clicks)s clicks in all", clicks
+        ) % {"clicks": f"{clicks:,}"}
     unsubscribed = counters.get(Kind.UNSUBSCRIBED, 0)
     not_sent = [
         Outcome(kind.value, reason, value, rate(value, audience))

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from ..models import MessengerPage, Subscriber
+from ..models import Delivery, MessengerPage, Subscriber
 from .ledger import by_value
 
 
@@ -35,3 +35,22 @@ def release_cooldown(subscriber_ids: list[int], at: datetime, previous: dict) ->
     send has claimed them since)."""
     for value, ids in by_value((previous.get(pk), pk) for pk in subscriber_ids).items():
         Subscriber.objects.filter(pk__in=ids, last_marketing_at=at).update(last_marketing_at=value)
+
+
+def note_cap_ends(rows: list[Delivery], page: MessengerPage) -> None:
+    """Write on rows skipped for the frequency cap when their person may get a marketing message
+    again (their last one plus the Page's cap), so the editor sees it beside the skip, as for
+    Meta's own 12 h rule (``not_eligible_yet``)."""
+    if not rows:
+        return
+    last = dict(
+        Subscriber.objects.filter(pk__in=[row.subscriber_id for row in rows]).values_list(
+            "pk", "last_marketing_at"
+        )
+    )
+    hours = round(page.cooldown.total_seconds() / 3600)
+    for at, ids in by_value((last.get(row.subscriber_id), row.id) for row in rows).items():
+        if at is not None:
+            when = f"{at + page.cooldown:%Y-%m-%d %H:%M} UTC"
+            note = f"Eligible again from {when} (one marketing message per person per {hours} h)."
+            Delivery.objects.filter(id__in=ids, state=Delivery.State.SKIPPED).update(error=note)

@@ -46,6 +46,7 @@ def progress(campaign: Campaign) -> dict:
         "percent": round(100 * done / total, 1) if total else 0.0,
         "rate_per_second": round(rate, 1),
         "throttled_until": throttled,
-        "last_error": campaign.last_error,
+        # While warming up, Meta's "not active yet" is what the phase already explains.
+        "last_error": "" if campaign.phase == "warming_up" else campaign.last_error,
         "eta_seconds": queued / rate if rate and queued else None,
     }

@@ -40,7 +40,7 @@ from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, Subscriber
 from ..subscribe import subscriptions
 from . import channels, ratelimit
-from .cooldown import claim_cooldown, release_cooldown
+from .cooldown import claim_cooldown, note_cap_ends, release_cooldown
 from .ledger import by_value, mark_sending, mark_sent, owned
 from .recipients import exited
 from .timing import quiet_until
@@ -192,6 +192,7 @@ class Sender:
             allowed = claim_cooldown([row.subscriber_id for row, _ in ready], at, self.page)
             capped = [(row, "frequency_cap") for row, _ in ready if row.subscriber_id not in allowed]
             self._skip(claimed_at, State.SENDING, capped)
+            note_cap_ends([row for row, _ in capped], self.page)
         ready = [(row, request) for row, request in ready if row.subscriber_id in allowed]
         # Read with the batch a moment ago: the claim succeeded, so the value was free then, and
         # only a claim given back (restoring the same value) can have happened in between.
@@ -312,17 +313,21 @@ class Sender:
             unsent += self._wait_for_meta(claimed_at, waiting, counters, now)
             release_cooldown(unsent, attempted_at, previous)
             analytics.bump(self.campaign.pk, counters)
-        self._note_warm_up(warming, bool(sent), now)
+        self._note_warm_up(warming, bool(sent), now, clean=not groups and not waiting)
         return self._after_batch(hold, bool(sent))
 
-    def _note_warm_up(self, warming: bool, any_sent: bool, now: datetime) -> None:
+    def _note_warm_up(self, warming: bool, any_sent: bool, now: datetime, clean: bool) -> None:
         """Show "Warming up" while Meta says the paid API's new message campaign is not ready
         (about an hour after its creation: FAQs of the Marketing Message API for Messenger), until
-        the first message goes out; then the campaign shows "Sending" again."""
+        the first message goes out; then the campaign shows "Sending" again, and Meta's "not
+        active yet" is no longer its last error when that batch had no other (``clean``)."""
         campaigns = Campaign.objects.filter(pk=self.campaign.pk)
         if any_sent and self.campaign.warming_up_since:
             campaigns.update(warming_up_since=None)
             self.campaign.warming_up_since = None
+            if clean:
+                campaigns.filter(status=Status.RUNNING).update(last_error="")
+                self.campaign.last_error = ""
         elif warming and not any_sent and not self.campaign.warming_up_since:
             campaigns.filter(status=Status.RUNNING).update(warming_up_since=now)
             self.campaign.warming_up_since = now

@@ -216,6 +216,7 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
         buttons = button_clicks(campaign, counters)
         cost = analytics.cost_of(campaign, counters)
         context = super().get_context_data(**kwargs)
+        context["not_sent_url"] = reverse(f"{NAMESPACE}:campaign_not_sent", args=[campaign.pk])
         context.update(
             campaign=campaign,
             # The segment stored on the campaign is the one its audience was frozen with at start.

@@ -7,12 +7,14 @@ from django.urls import include, path
 from .base import NAMESPACE
 from .campaign import CampaignReportCSVView, CampaignReportView
 from .comparison import CampaignsReportView
+from .not_sent import CampaignNotSentView
 
 urlpatterns = [
     path("campaigns/", CampaignsReportView.as_view(), name="campaigns"),
     path("campaigns/results/", CampaignsReportView.as_view(results_only=True), name="campaigns_results"),
     path("campaign/<int:pk>/", CampaignReportView.as_view(), name="campaign"),
     path("campaign/<int:pk>/csv/", CampaignReportCSVView.as_view(), name="campaign_csv"),
+    path("campaign/<int:pk>/not-sent/", CampaignNotSentView.as_view(), name="campaign_not_sent"),
 ]
 
 
