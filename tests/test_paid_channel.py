@@ -181,7 +181,7 @@ def test_a_campaign_warms_up_then_sends(simulator, paid_page, make_subscribers, 
     assert set(campaign.deliveries.values_list("state", flat=True)) == {"pending"}
     assert "2300003" in campaign.last_error
     shown = broadcast.progress(campaign)
-    assert (shown["phase"], shown["last_error"]) == ("warming_up", "")  # the phase says it all
+    assert (shown["phase"], shown["last_error"], shown["throttled_until"]) == ("warming_up", "", None)
     assert campaign.throttled_until > timezone.now() + timedelta(minutes=4)  # the setting's 300 s
     simulator.configure(campaign_warmup_seconds=0)  # an hour later
     RateLimitState.objects.all().delete()

@@ -26,9 +26,10 @@ def progress(campaign: Campaign) -> dict:
     # The last complete minute's sends (a per-minute counter; the ledger is never scanned).
     last_minute = timezone.now() - timedelta(minutes=1)
     rate = counters.get(per_minute(Kind.SENT, last_minute), 0) / 60 if queued else 0.0
+    warming_up = campaign.phase == "warming_up"
     throttled = (
         campaign.throttled_until
-        if campaign.throttled_until and campaign.throttled_until > timezone.now()
+        if campaign.throttled_until and campaign.throttled_until > timezone.now() and not warming_up
         else None
     )
     return {
@@ -46,7 +47,8 @@ def progress(campaign: Campaign) -> dict:
         "percent": round(100 * done / total, 1) if total else 0.0,
         "rate_per_second": round(rate, 1),
         "throttled_until": throttled,
-        # While warming up, Meta's "not active yet" is what the phase already explains.
-        "last_error": "" if campaign.phase == "warming_up" else campaign.last_error,
+        # While warming up, Meta's "not active yet" (and the wait before asking again) is what the
+        # phase already explains: no throttling, no error.
+        "last_error": "" if warming_up else campaign.last_error,
         "eta_seconds": queued / rate if rate and queued else None,
     }

@@ -27,8 +27,8 @@ class CampaignNotSentView(CampaignReportPermissionMixin, WagtailAdminTemplateMix
         self.object = scoping.get_or_404(Campaign.objects.select_related("page"), kwargs["pk"], request.user)
         return super().get(request, *args, **kwargs)
 
-    def get_page_subtitle(self):
-        return self.object.name
+    def get_page_title(self):
+        return _("Not sent: %(campaign)s") % {"campaign": self.object.name}
 
     def get_breadcrumbs_items(self):
         report = reverse(f"{NAMESPACE}:campaign", args=[self.object.pk])
