@@ -40,12 +40,13 @@ def test_a_second_campaign_right_away_shows_each_person_skipped_with_when_they_a
     second.refresh_from_db()
     assert second.status == Campaign.Status.FINISHED
     shown = not_sent_rows(admin_client, second)
+    hours = round(paid_page.cooldown.total_seconds() / 3600)  # the Page's frequency cap
     assert shown == {
         p.psid: (
             "Skipped",
             "Frequency cap",
-            f"Eligible again from {last[p.pk] + timedelta(hours=24):%Y-%m-%d %H:%M} UTC "
-            "(one marketing message per person per 24 h).",
+            f"Eligible again from {last[p.pk] + paid_page.cooldown:%Y-%m-%d %H:%M} UTC "
+            f"(one marketing message per person per {hours} h).",
         )
         for p in people
     }
