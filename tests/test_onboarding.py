@@ -3,6 +3,7 @@ the code exchange, the Page list, storing tokens, subscribing the app, and the h
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
@@ -237,6 +238,39 @@ def test_recheck_reports_a_permission_taken_back_and_an_unsubscribed_app(
         "Missing: pages_messaging" in panel
         and "Meta sends this Page&#x27;s webhooks to no onesend app" in panel
     )
+
+
+BRAND_ID, BAKERY_ID, BUSINESS_ID = "2000000000000003", "2000000000000004", "600000000000001"
+
+
+def choices(response) -> list[str]:
+    """The Page ids offered to connect, in order."""
+    return re.findall(r'name="page_id" value="(\d+)"', response.content.decode())
+
+
+def test_pages_a_business_holds_in_business_manager_are_offered_once(
+    admin_client, simulator, account, app, owner
+):
+    """``/me/accounts`` lists only the Pages the person has a role of their own on; those their
+    business owns or is a client of come from ``/me/businesses`` and its ``owned_pages`` and
+    ``client_pages`` (Graph API reference), with ``business_management``."""
+    simulator.create_page(page_id=BRAND_ID, name="Corner Brand", access_token="EAA-brand")
+    simulator.create_page(page_id=BAKERY_ID, name="Client Bakery", access_token="EAA-bakery")
+    business = {"id": BUSINESS_ID, "name": "Corner Group", "owned_page_ids": [BRAND_ID, SHOP_ID]}
+    simulator.create_user(user_id=OWNER_ID, businesses=[{**business, "client_page_ids": [BAKERY_ID]}])
+    chosen = [SHOP_ID, BRAND_ID, BAKERY_ID]
+    choose = admin_client.get(in_dialog(to_dialog(admin_client, account, app), pages=chosen))
+    assert choices(choose) == chosen  # the Shop (theirs, and their business's) once
+    done = admin_client.post(CALLBACK, {"page_id": [BRAND_ID, BAKERY_ID]})
+    assert done.status_code == 302
+    assert MessengerPage.objects.get(page_id=BAKERY_ID).access_token == "EAA-bakery"
+    assert onboarding.is_healthy(MessengerPage.objects.get(page_id=BRAND_ID).health)
+
+    without = [scope for scope in onboarding.SCOPES if scope != onboarding.BUSINESS_PERMISSION]
+    choose = admin_client.get(
+        in_dialog(to_dialog(admin_client, account, app), pages=chosen, permissions=without)
+    )
+    assert choices(choose) == [SHOP_ID]  # /me/accounts only
 
 
 def get_started_of(simulator, page_id):

@@ -33,7 +33,16 @@ REQUIRED_PERMISSIONS = ("pages_messaging",)
 #: The paid Marketing Messages API channel needs these too (reference §6); reported when missing.
 MARKETING_PERMISSIONS = ("ads_management", "paid_marketing_messages")
 #: What the dialog asks for: listing the person's Pages, subscribing to their webhooks, messaging.
-SCOPES = ("pages_show_list", "pages_manage_metadata", *REQUIRED_PERMISSIONS, *MARKETING_PERMISSIONS)
+#: Lists the Pages a business holds in Business Manager (owned, or as a client), which
+#: ``/me/accounts`` misses when the person has no role of their own on them; optional.
+BUSINESS_PERMISSION = "business_management"
+SCOPES = (
+    "pages_show_list",
+    "pages_manage_metadata",
+    *REQUIRED_PERMISSIONS,
+    *MARKETING_PERMISSIONS,
+    BUSINESS_PERMISSION,
+)
 #: The webhook fields onesend handles (opt-ins, messages, postbacks, receipts, referrals).
 WEBHOOK_FIELDS = (
     "messages",
@@ -128,8 +137,22 @@ def finish_login(app: MetaApp, redirect_uri: str, code: str) -> Login:
 
 
 def read_login(user_token: str, app: MetaApp) -> Login:
+    """The permissions and the Pages chosen: the person's own (``/me/accounts``), then, with
+    ``business_management``, those their businesses own or are a client of, each Page once."""
     user = client_with(user_token, app.app_secret)
-    return Login(user_token, user.permissions(), user.managed_pages())
+    permissions = user.permissions()
+    pages = user.managed_pages()
+    if permissions.get(BUSINESS_PERMISSION) == "granted":
+        pages += user.business_pages()
+    return Login(user_token, permissions, _each_once(pages))
+
+
+def _each_once(pages: list[ManagedPage]) -> list[ManagedPage]:
+    """Each Page once, in order, as first listed (``/me/accounts`` before the businesses')."""
+    first: dict[str, ManagedPage] = {}
+    for page in pages:
+        first.setdefault(page.page_id, page)
+    return list(first.values())
 
 
 def connect(account: Account, app: MetaApp, managed: ManagedPage) -> MessengerPage:

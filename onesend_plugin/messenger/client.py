@@ -70,6 +70,10 @@ __all__ = [
 ]
 
 
+#: What a business's Page edges are asked for: the Page, its token and the person's tasks on it.
+PAGE_FIELDS = "id,name,access_token,tasks"
+
+
 class GraphClient(GraphHttp):
     """Graph API calls made with one access token: a Page's (most calls), a user's
     (``managed_pages``, ``permissions``) or the app's (``exchange_code``, ``debug_token``)."""
@@ -206,6 +210,19 @@ class GraphClient(GraphHttp):
     def managed_pages(self, *, limit: int = 100) -> list[ManagedPage]:
         """The Pages the user chose for the app, with their Page tokens (user token; every page)."""
         return [ManagedPage.from_graph(item) for item in self._paged("me/accounts", {"limit": limit})]
+
+    def business_pages(self, *, limit: int = 100) -> list[ManagedPage]:
+        """The Pages the user's businesses own or are a client of in Business Manager, with Page
+        tokens (user token with ``business_management``): ``/me/businesses``, then each business's
+        ``owned_pages`` and ``client_pages`` (Graph API reference: User businesses, Business
+        owned_pages, Business client_pages). A Page held only through a business is not in
+        ``/me/accounts``. A Page may come twice (owned by one business, a client of another)."""
+        pages = []
+        for business in self._paged("me/businesses", {"limit": limit}):
+            for edge in ("owned_pages", "client_pages"):
+                items = self._paged(f"{business.get('id')}/{edge}", {"fields": PAGE_FIELDS, "limit": limit})
+                pages += [ManagedPage.from_graph(item) for item in items]
+        return pages
 
     def permissions(self) -> dict[str, str]:
         """Permission name → ``granted``/``declined`` for the user who logged in (user token)."""

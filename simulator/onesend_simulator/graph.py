@@ -88,6 +88,13 @@ class GraphApi:
             Route(frozenset({"GET"}), re.compile(r"oauth/access_token"), self._exchange, auth="none"),
             Route(frozenset({"GET"}), re.compile(r"me/accounts"), self._accounts, auth="user"),
             Route(frozenset({"GET"}), re.compile(r"me/permissions"), self._permissions, auth="user"),
+            Route(frozenset({"GET"}), re.compile(r"me/businesses"), self._businesses, auth="user"),
+            Route(
+                frozenset({"GET"}),
+                re.compile(r"(?P<business>\d+)/(?P<edge>owned_pages|client_pages)"),
+                self._business_pages,
+                auth="user",
+            ),
             Route(frozenset({"GET"}), re.compile(r"debug_token"), self._debug_token, auth="app"),
             Route(
                 frozenset({"POST"}),
@@ -393,6 +400,15 @@ class GraphApi:
     def _accounts(self, grant: Grant, call: Call) -> Any:
         data, before, after, more = self.world.accounts(grant, call.params)
         return self._paged(data, before, after, more, call, "me/accounts", ("limit",))
+
+    def _businesses(self, grant: Grant, call: Call) -> Any:
+        data, before, after, more = self.world.businesses(grant, call.params)
+        return self._paged(data, before, after, more, call, "me/businesses", ("limit",))
+
+    def _business_pages(self, grant: Grant, call: Call) -> Any:
+        business, edge = call.match["business"], call.match["edge"]
+        data, before, after, more = self.world.business_pages(grant, business, edge, call.params)
+        return self._paged(data, before, after, more, call, f"{business}/{edge}", ("limit", "fields"))
 
     def _permissions(self, grant: Grant, call: Call) -> Any:
         return {"data": self.world.permissions(grant)}

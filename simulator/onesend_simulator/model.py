@@ -76,6 +76,8 @@ class User:
     granted: list[str] = field(default_factory=list)
     declined: list[str] = field(default_factory=list)
     ad_account_ids: list[str] = field(default_factory=list)
+    #: The businesses they work for: ``{"id", "name", "owned_page_ids", "client_page_ids"}``.
+    businesses: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass

@@ -82,7 +82,8 @@ class SimulatorRemote:
         return self.call("POST", "apps", {"app_id": app_id, **settings})
 
     def create_user(self, **fields: Any) -> dict[str, Any]:
-        """A business owner for the login dialog: ``user_id``, ``name``, ``page_ids`` (all optional)."""
+        """A business owner for the login dialog: ``user_id``, ``name``, ``page_ids``, ``businesses``
+        (``[{"id", "name", "owned_page_ids", "client_page_ids"}]``) (all optional)."""
         return self.call("POST", "users", fields)
 
     def users(self) -> list[dict[str, Any]]:

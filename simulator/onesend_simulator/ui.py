@@ -184,7 +184,7 @@ class Ui:
         pages = "".join(
             f'<label class="choice"><input type="checkbox" name="page" value="{page_id}" '
             f'data-testid="dialog-page"> {escape(self.world.pages[page_id].name)} <small>{page_id}</small></label>'
-            for page_id in user.page_ids
+            for page_id in self.world.reachable_pages(user)
         )
         flow = self._business_flow(request)
         if flow is None:

@@ -155,3 +155,44 @@ def test_dialog_needs_an_owner_and_valid_parameters(sim):
     owner(sim, pages=1)
     assert requests.get(url, params={**params, "redirect_uri": "callback"}).status_code == 400
     assert requests.get(f"{sim.base_url}/dialog/oauth", params=params).status_code == 200
+
+
+def test_pages_held_through_a_business_are_listed_by_its_edges_not_me_accounts(sim):
+    """Graph API reference: User businesses, Business owned_pages and client_pages (needs
+    ``business_management``); ``/me/accounts`` lists only the Pages the person has a role on."""
+    brand = sim.create_page(name="Brand")["page_id"]
+    bakery = sim.create_page(name="Bakery")["page_id"]
+    business = {
+        "id": "600000000000001",
+        "name": "Group",
+        "owned_page_ids": [brand],
+        "client_page_ids": [bakery],
+    }
+    user = sim.create_user(user_id="500000000000001", page_ids=[PAGE_ID], businesses=[business])
+    page = requests.get(*dialog(sim)).text
+    assert page.count('data-testid="dialog-page"') == 3  # the person's Page and the business's two
+
+    asked = [*SCOPES.split(","), "business_management"]
+
+    def login(ticked):
+        data = {
+            "user": user["user_id"],
+            "action": "continue",
+            "page": [PAGE_ID, brand, bakery],
+            "permission": ticked,
+        }
+        return exchange(sim, answer(sim, data, scope=",".join(asked))["code"]).json()["access_token"]
+
+    token = login(asked)
+    assert [p["id"] for p in graph_get(sim, "me/accounts", token).json()["data"]] == [PAGE_ID]
+    assert graph_get(sim, "me/businesses", token).json()["data"] == [{"id": business["id"], "name": "Group"}]
+    owned = graph_get(sim, f"{business['id']}/owned_pages", token, fields="id,name,access_token").json()[
+        "data"
+    ]
+    assert [(p["id"], p["access_token"]) for p in owned] == [(brand, sim.pages()[1]["access_token"])]
+    client = graph_get(sim, f"{business['id']}/client_pages", token).json()["data"]
+    assert [(p["id"], "access_token" in p) for p in client] == [(bakery, False)]  # only the fields asked
+    assert graph_get(sim, "600000000000009/owned_pages", token).json()["error"]["code"] == 100
+
+    token = login(SCOPES.split(","))  # business_management unticked
+    assert graph_get(sim, "me/businesses", token).json()["error"]["code"] == 200

@@ -28,6 +28,7 @@ from .login import LoginMixin
 from .pages import PagesMixin
 from .paid import PaidMixin
 from .people import PeopleMixin
+from .portfolios import PortfoliosMixin
 from .send import SendMixin
 from .views import ViewsMixin
 from .webhooks import WebhooksMixin
@@ -36,7 +37,15 @@ __all__ = ["Sink", "World"]
 
 
 class World(
-    PagesMixin, LoginMixin, BusinessMixin, PeopleMixin, SendMixin, PaidMixin, WebhooksMixin, ViewsMixin
+    PagesMixin,
+    LoginMixin,
+    BusinessMixin,
+    PortfoliosMixin,
+    PeopleMixin,
+    SendMixin,
+    PaidMixin,
+    WebhooksMixin,
+    ViewsMixin,
 ):
     """All simulated state and rules. ``reset()`` empties it and restores the start-up config."""
 

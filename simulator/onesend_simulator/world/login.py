@@ -24,7 +24,8 @@ class LoginMixin(WorldState):
     """Facebook Login: business owners, grants and user tokens (a part of ``World``)."""
 
     def add_user(self, data: Mapping[str, Any]) -> tuple[User, bool]:
-        """Create a business owner, or update the given fields (``name``, ``page_ids``)."""
+        """Create a business owner, or update the given fields (``name``, ``page_ids``, the
+        ``businesses`` they work for with their Pages: ``portfolios``)."""
         user_id = str(data.get("user_id") or new_digits(15, self.users))
         if not user_id.isdigit():
             raise ControlError("user_id must be numeric")
@@ -41,6 +42,8 @@ class LoginMixin(WorldState):
             user.name = str(data["name"])
         if "page_ids" in data:
             user.page_ids = [str(page_id) for page_id in page_ids]
+        if "businesses" in data:
+            user.businesses = self.businesses_of(data["businesses"])  # type: ignore[attr-defined]
         return user, created
 
     def user(self, user_id: str) -> User:
@@ -61,7 +64,7 @@ class LoginMixin(WorldState):
         """The owner pressed Continue in the login dialog: record their answers to the requested
         permissions, give the chosen Pages' tokens those permissions, return a one-use code."""
         user = self.user(user_id)
-        foreign = set(page_ids) - set(user.page_ids)
+        foreign = set(page_ids) - set(self.reachable_pages(user))  # type: ignore[attr-defined]
         if foreign:
             raise ControlError(f"{user.name} does not manage Page(s) {', '.join(sorted(foreign))}")
         if not client_id.isdigit() or not redirect_uri:
