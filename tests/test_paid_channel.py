@@ -129,6 +129,45 @@ def test_without_an_expiry_the_person_is_deferred_then_sent_once_eligible(
     assert paid_sends(simulator, paid_page) == {messaged.psid: 2}  # ours and the other tool's
 
 
+class Crash(Exception):
+    """The worker dies once Meta has answered, before it records anything."""
+
+
+def test_a_retried_unknown_row_meta_refuses_is_skipped_as_probably_delivered_never_sent_again(
+    simulator, paid_page, make_subscribers, settings, monkeypatch
+):
+    """A crash hid whether Meta took the first batch (the row became ``unknown``); the
+    operator's retry finds Meta refusing under its 12 h rule: the person got it, and must not
+    get it again 12 h later. A person never attempted but messaged elsewhere still waits."""
+    reached, elsewhere = make_subscribers(paid_page, 2)
+    eligible_at = message_elsewhere(paid_page, elsewhere)
+    settings.ONESEND = {**settings.ONESEND, "BATCH_SIZE": 1}
+    campaign = CampaignFactory(page=paid_page)
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "launch", lambda *args, **kwargs: None)
+        broadcast.start(campaign)
+
+        def crash(*args, **kwargs):
+            raise Crash
+
+        patch.setattr(broadcast.Sender, "_record", crash)
+        with pytest.raises(Crash):
+            runner.run(campaign.pk)
+    settings.ONESEND = {**settings.ONESEND, "CLAIM_LEASE_SECONDS": 0}
+    broadcast.recover(campaign)
+    assert campaign.deliveries.get(psid=reached.psid).state == "unknown"
+    assert paid_sends(simulator, paid_page) == {reached.psid: 1, elsewhere.psid: 1}
+
+    assert broadcast.retry_unknown(campaign) == 1
+    outcome = {d.psid: (d.state, d.reason, d.not_before) for d in campaign.deliveries.all()}
+    assert outcome == {
+        reached.psid: ("skipped", "probably_already_delivered", None),
+        elsewhere.psid: ("pending", "", eligible_at),
+    }
+    assert analytics.stats(campaign)["skipped:probably_already_delivered"] == 1
+    assert paid_sends(simulator, paid_page) == {reached.psid: 1, elsewhere.psid: 1}
+
+
 PAID_FIELDS = [
     "marketing_message_echoes",
     "marketing_message_deliveries",

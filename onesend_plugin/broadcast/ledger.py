@@ -45,6 +45,11 @@ def claim(campaign: Campaign, size: int) -> tuple[datetime, list[int]]:
         return claimed_at, sorted(row[0] for row in cursor.fetchall())
 
 
+#: The reason a queued row keeps after ``retry_unknown``: a crash hid whether Meta took it. Kept
+#: until the row's outcome replaces it (a send clears it), so every later attempt knows.
+RETRIED_UNKNOWN = "retried_unknown"
+
+
 def owned(claimed_at: datetime, state: str) -> QuerySet[Delivery]:
     """The rows of a batch that are still its worker's: in the state it left them and claimed
     at ``claimed_at``. Once the lease is over, ``recover`` moves them out of that state and
@@ -92,7 +97,7 @@ def mark_sent(claimed_at: datetime, rows: list[Delivery], at: datetime) -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET state = %s, sent_at = %s, message_id = v.message_id "
+            f"UPDATE {table} SET state = %s, sent_at = %s, reason = '', message_id = v.message_id "
             f"FROM {source} WHERE {table}.id = v.id AND {table}.claimed_at = %s AND {table}.state = %s",
             [State.SENT, adapt(at), *params, adapt(claimed_at), State.SENDING],
         )

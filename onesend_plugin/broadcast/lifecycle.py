@@ -16,7 +16,7 @@ from ..messenger.errors import CampaignNotReady, DailyBudgetReached, GraphError
 from ..meta import client_for, paid_client_for
 from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber
 from . import channels, recipients, runner
-from .ledger import by_value
+from .ledger import RETRIED_UNKNOWN, by_value
 from .timing import starts_at
 from .transitions import CampaignError, claim_start, transition
 
@@ -119,7 +119,9 @@ def delete_at_meta(campaign: Campaign) -> list[str]:
 
 def retry_unknown(campaign: Campaign, *, user=None) -> int:
     """Queue again the rows whose fate a crash hid. They may reach some people twice: that is
-    why this is an explicit decision, never automatic."""
+    why this is an explicit decision, never automatic. Each keeps the reason ``retried_unknown``
+    until its outcome, so that Meta's refusal of a second paid message is read as "probably
+    already delivered", not as a reason to send it again 12 h later (``Sender``)."""
     if campaign.status == Status.CANCELLED:
         raise CampaignError("The campaign was cancelled.")
     unknown = campaign.deliveries.filter(state=State.UNKNOWN)
@@ -130,7 +132,7 @@ def retry_unknown(campaign: Campaign, *, user=None) -> int:
         Subscriber.objects.filter(pk__in=subscriber_ids, last_marketing_at=attempted_at).update(
             last_marketing_at=None
         )
-    count = unknown.update(state=State.PENDING, reason="", sent_at=None)
+    count = unknown.update(state=State.PENDING, reason=RETRIED_UNKNOWN, sent_at=None)
     analytics.bump(campaign.pk, {Kind.UNKNOWN: -count})
     if count:
         Campaign.objects.filter(pk=campaign.pk, status=Status.FINISHED).update(

@@ -41,7 +41,7 @@ from ..models import Campaign, Delivery, MarketingToken, Subscriber
 from ..subscribe import subscriptions
 from . import channels, ratelimit
 from .cooldown import claim_cooldown, note_cap_ends, release_cooldown
-from .ledger import by_value, mark_sending, mark_sent, owned
+from .ledger import RETRIED_UNKNOWN, by_value, mark_sending, mark_sent, owned
 from .recipients import exited
 from .timing import quiet_until
 from .transitions import pause_page
@@ -58,6 +58,9 @@ PLUGIN_ERROR = "plugin_error"
 NOT_ELIGIBLE_YET = "not_eligible_yet"
 #: The note of a row Meta sent although it answered with an error (1/1357046).
 SENT_DESPITE_ERROR = "Meta reported an error after sending"
+#: The reason of a retried ``unknown`` row Meta's paid API refused as ``not_eligible_yet``: the
+#: lost attempt most likely reached the person, who must not get the campaign again 12 h later.
+PROBABLY_DELIVERED = "probably_already_delivered"
 #: Waiting longer than this for the rate limiter ends the run; a later run picks up.
 MAX_RATE_WAIT = 10.0
 #: A batch leaving this much after its slot (seconds) delays the next one. It is well under the
@@ -65,7 +68,7 @@ MAX_RATE_WAIT = 10.0
 LATE = 0.005
 #: What a batch loads of each row, its subscriber and their active tokens (see ``Sender._load``),
 #: in the models' field order (``Model.from_db`` expects it).
-ROW_FIELDS = ("id", "subscriber_id", "trigger_key", "not_before", "attempts")
+ROW_FIELDS = ("id", "subscriber_id", "trigger_key", "reason", "not_before", "attempts")
 SUBSCRIBER_FIELDS = (
     "id",
     "psid",
@@ -295,7 +298,7 @@ class Sender:
                 groups[State.SENT, "", f"{SENT_DESPITE_ERROR}: {result}"].append(row)
                 self.outcomes["sent"] += 1
                 continue
-            if isinstance(result, NotEligibleYet) and result.reason == NOT_ELIGIBLE_YET:
+            if _not_eligible_yet(result) and row.reason != RETRIED_UNKNOWN:
                 waiting.append((row, self.channel.eligible_at(row.subscriber, self.client)))
                 continue
             row.state, row.reason = self._outcome(row, result, max_attempts)
@@ -340,6 +343,8 @@ class Sender:
             topic = token.topic if token else None  # none: every topic
             subscriptions.unsubscribe(row.subscriber, source="send_error", reason=result.reason, topic=topic)
             return State.FAILED, result.reason
+        if _not_eligible_yet(result):  # only a retried unknown row (`_record`): it reached them
+            return State.SKIPPED, PROBABLY_DELIVERED
         if isinstance(result, NotEligibleYet):
             return State.SKIPPED, result.reason
         if isinstance(result, OutsideWindow):
@@ -397,7 +402,8 @@ class Sender:
         counters = {Kind.SENT: recorded, per_minute(Kind.SENT, now): recorded}
         for (state, reason, error), rows in groups.items():
             update = {"state": state, "reason": reason, "error": error}
-            if state == State.PENDING:  # back in the queue for another attempt
+            if state == State.PENDING:  # back in the queue for another attempt, its reason kept
+                del update["reason"]
                 update.update(claimed_at=None, sent_at=None, attempts=F("attempts") + 1)
             recorded = owned(claimed_at, State.SENDING).filter(id__in=[r.id for r in rows]).update(**update)
             if state in (State.FAILED, State.UNKNOWN):
@@ -489,6 +495,12 @@ class Sender:
                 status=Status.PAUSED, last_error=reason
             ):
                 logger.warning("Campaign %s: %s", self.campaign.pk, reason)
+
+
+def _not_eligible_yet(result: GraphError) -> bool:
+    """Meta's paid API refused the message: it took a paid message to the person less than
+    12 h ago (Send Messages on Marketing Message API for Messenger, 2300035)."""
+    return isinstance(result, NotEligibleYet) and result.reason == NOT_ELIGIBLE_YET
 
 
 def _hold_for(result: RateLimited) -> float:
