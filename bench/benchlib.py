@@ -95,7 +95,7 @@ class Tracker:
         return sum(self.last[p] - self.base.get(p, 0.0) for p in keys)
 
 
-# -- The qcluster subprocess --------------------------------------------------------------------
+# -- Processes -----------------------------------------------------------------------------------
 
 
 def loadavg() -> float:
@@ -117,6 +117,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def listening(port: int) -> bool:
+    """Whether something accepts connections on the loopback ``port`` (a server we started is up)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def wait_until(predicate, timeout: float, what: str) -> None:
@@ -146,6 +155,33 @@ def stop_process(process: subprocess.Popen, grace: float = 15.0) -> None:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+
+
+def stop_group(process: subprocess.Popen, grace: float) -> None:
+    """``stop_process``, then SIGKILL for its whole session (a subprocess started with
+    ``start_new_session``, whose own children may have detached from it)."""
+    stop_process(process, grace=grace)
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Timeout(Exception):
+    """The invocation ran out of its time limit (``time_limit``)."""
+
+
+def time_limit(minutes: float) -> None:
+    """Bound the whole invocation: after ``minutes`` (or on SIGTERM) ``Timeout`` is raised in the
+    main thread, so that its ``finally`` blocks stop the subprocesses and drop the databases.
+    ``signal.alarm(0)`` lifts it."""
+
+    def on_alarm(signum, frame):
+        raise Timeout(f"stopped by signal {signum} (the time limit is {minutes:.0f} minutes)")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, on_alarm)
+    signal.alarm(int(minutes * 60))
 
 
 def admin_sql(statement: str) -> None:

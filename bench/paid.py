@@ -12,12 +12,11 @@ must all equal the messages sent."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 
-from benchlib import REPO, Tracker, descendants, free_port, wait_until
+from benchlib import REPO, Tracker, descendants, free_port, listening, wait_until
 
 #: Campaign webhooks per POST once the simulator lets the held ones go, and POSTs in flight.
 WEBHOOK_BATCH, WEBHOOK_CONCURRENCY = 50, 2
@@ -38,11 +37,7 @@ def start_web(env: dict) -> tuple[subprocess.Popen, str]:
     def up() -> bool:
         if process.poll() is not None:
             raise RuntimeError("the web server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        except OSError:
-            return False
-        return True
+        return listening(port)
 
     wait_until(up, 60, "the web server to start")
     return process, f"http://127.0.0.1:{port}"

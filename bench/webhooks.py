@@ -18,7 +18,8 @@ For each ``--events-per-post`` value, ``--runs`` times (medians quoted), a run:
 4. processing lag: the last accepted POST → every event processed (``max(processed_at)``);
 5. exactness: ``CampaignStat`` delivered/read and the ledger equal what the accepted POSTs imply.
 
-Everything is killed and dropped at the end; SIGALRM bounds the invocation.
+Everything is killed and dropped at the end; SIGALRM bounds the invocation. The event stream, the
+seeder and the load generator are ``bench/webhooks_stream.py``.
 
     .venv/bin/python bench/webhooks.py                      # 100 000 recipients, 1/10/100 per POST, 3 runs
     .venv/bin/python bench/webhooks.py --recipients 20000 --events-per-post 10 --runs 1 --duration 15
@@ -27,9 +28,6 @@ Everything is killed and dropped at the end; SIGALRM bounds the invocation.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -38,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from datetime import UTC, datetime
 
 from benchlib import (
@@ -50,207 +47,17 @@ from benchlib import (
     loadavg,
     requests_cpu_ms,
     speed_note,
+    stop_group,
     stop_process,
+    time_limit,
     wait_until,
 )
+from webhooks_stream import APP_ID, expected, stream_order
 
 BENCH = REPO / "bench"
+STREAM = BENCH / "webhooks_stream.py"  # the seeder and the load generator
 DOCS = REPO / "docs" / "benchmarks.md"
-APP_ID, APP_SECRET, PAGE_ID = "910000000000001", "bench-app-secret-0123456789abcdef", "104000000000001"
-PSID_BASE = 7_100_000_000_000_000
-ENTRY_ITEMS = 4  # messaging[] items per entry[]: a batched body has several entries
-READ_LAG = 1000
 TARGETS = {"single_rps": 1000, "batched_eps": 10_000, "p99_ms": 50, "lag_s": 10}
-
-
-# -- The event stream (deterministic: the seeder, the load generator and the checks share it) ----
-
-
-def stream_order(recipients: int) -> list[tuple[str, int]]:
-    """(kind, recipient) of every event in sending order: deliveries, reads trailing behind."""
-    lag, order = min(READ_LAG, recipients), []
-    for j in range(recipients + lag):
-        if j < recipients:
-            order.append(("delivery", j))
-        if j >= lag:
-            order.append(("read", j - lag))
-    return order
-
-
-def sent_ms(base_ms: int, recipients: int, i: int) -> int:
-    return base_ms + (i * 60_000) // recipients  # the ledger's sent_at, spread over a minute
-
-
-def event_item(kind: str, i: int, base_ms: int, recipients: int) -> dict:
-    psid, at = str(PSID_BASE + i), sent_ms(base_ms, recipients, i)
-    if kind == "delivery":  # Meta's message_deliveries: no timestamp, mids + watermark
-        return {"sender": {"id": psid}, "recipient": {"id": PAGE_ID},
-                "delivery": {"mids": [f"m_bench_{i}"], "watermark": at + 1000}}  # fmt: skip
-    return {"sender": {"id": psid}, "recipient": {"id": PAGE_ID}, "timestamp": at + 3100,
-            "read": {"watermark": at + 3000}}  # fmt: skip
-
-
-def build_bodies(order, first: int, last: int, per_post: int, base_ms: int, recipients: int) -> list[bytes]:
-    """Bodies of requests ``first``..``last - 1`` (request k carries events k*E .. k*E+E-1)."""
-    bodies = []
-    for k in range(first, last):
-        items = [
-            event_item(kind, i, base_ms, recipients) for kind, i in order[k * per_post : (k + 1) * per_post]
-        ]
-        entries = [
-            {"id": PAGE_ID, "time": base_ms + 120_000 + k, "messaging": items[s : s + ENTRY_ITEMS]}
-            for s in range(0, len(items), ENTRY_ITEMS)
-        ]
-        bodies.append(json.dumps({"object": "page", "entry": entries}, separators=(",", ":")).encode())
-    return bodies
-
-
-def expected(order, per_post: int, requests: int) -> dict:
-    """What requests 0..requests-1 imply: a read implies delivery; one ledger row per recipient."""
-    events = order[: requests * per_post]
-    return {"events": len(events), "delivered": len({i for _, i in events}),
-            "read": len({i for kind, i in events if kind == "read"})}  # fmt: skip
-
-
-# -- Internal modes: seeder, cluster, load generator ---------------------------------------------
-
-
-def seed_main(recipients: int) -> None:
-    import django
-
-    django.setup()
-    from datetime import timedelta
-
-    from django.db import connection
-    from django.utils import timezone
-
-    from onesend_plugin import models as m
-
-    base = (timezone.now() - timedelta(minutes=10)).replace(microsecond=0)
-    account = m.Account.objects.create(name="Bench", slug="bench-webhooks", timezone="UTC")
-    app = m.MetaApp.objects.create(name="Bench", app_id=APP_ID, app_secret=APP_SECRET, verify_token="v")
-    page = m.MessengerPage.objects.create(
-        account=account, app=app, page_id=PAGE_ID, name="Bench", access_token="t"
-    )
-    campaign = m.Campaign.objects.create(
-        name="Bench webhooks", page=page, text="Summer sale", live=True, status=m.Campaign.Status.FINISHED,
-        audience_size=recipients, started_at=base, finished_at=base + timedelta(minutes=1),
-    )  # fmt: skip
-    base_ms = int(base.timestamp() * 1000)
-    subscribers = m.Subscriber.objects.bulk_create(
-        [m.Subscriber(page=page, psid=str(PSID_BASE + i), status=m.Subscriber.Status.SUBSCRIBED, timezone="UTC",
-                    opted_in_at=base - timedelta(days=1)) for i in range(recipients)],
-        batch_size=5000,
-    )  # fmt: skip
-    m.Delivery.objects.bulk_create(
-        [m.Delivery(campaign=campaign, subscriber_id=s.pk, page=page, psid=s.psid, state=m.Delivery.State.SENT,
-                  attempts=1, message_id=f"m_bench_{i}",
-                  sent_at=datetime.fromtimestamp(sent_ms(base_ms, recipients, i) / 1000, tz=UTC))
-         for i, s in enumerate(subscribers)],
-        batch_size=5000,
-    )  # fmt: skip
-    m.CampaignStat.objects.create(campaign=campaign, name="sent", value=recipients)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    print("SEED " + json.dumps({"base_ms": base_ms}), flush=True)
-
-
-def qcluster_main() -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("qcluster")
-
-
-def load_main(options: dict) -> None:
-    """Build the signed requests, print READY, send them, print the result as JSON."""
-    path, host = f"/onesend/webhook/{APP_ID}/", f"127.0.0.1:{options['port']}"
-    order = stream_order(options["recipients"])
-    requests = []
-    for body in build_bodies(order, options["first"], options["last"], options["per_post"],
-                             options["base_ms"], options["recipients"]):  # fmt: skip
-        digest = "sha256=" + hmac.new(APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-        requests.append(
-            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"X-Hub-Signature-256: {digest}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-    print("READY", flush=True)
-    print("RESULT " + json.dumps(asyncio.run(send_all(requests, options))), flush=True)
-
-
-async def exchange(port: int, request: bytes) -> int:
-    """One request on a connection of its own (gunicorn's sync workers close it after answering)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = [
-            int(v)
-            for n, _, v in (h.partition(b":") for h in head.split(b"\r\n"))
-            if n.lower() == b"content-length"
-        ]
-        await reader.readexactly(length[0] if length else 0)
-        return int(head.split(b" ", 2)[1])
-    finally:
-        writer.close()
-
-
-async def send_all(requests: list[bytes], options: dict) -> dict:
-    port, n = options["port"], len(requests)
-    latency, status, done_at = [0.0] * n, [0] * n, [0.0] * n
-
-    async def one(k: int, due: float) -> None:
-        try:
-            status[k] = await exchange(port, requests[k])
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            return
-        done_at[k], latency[k] = time.time(), time.monotonic() - due
-
-    started_wall, started = time.time(), time.monotonic()
-    deadline, attempted = started + options["duration"], 0
-    if options["rate"]:  # open loop: request k is due at t0 + k / rate, sent then whatever happens
-        inflight: set[asyncio.Task] = set()
-        t0 = started + 0.05
-        for k in range(n):
-            due = t0 + k / options["rate"]
-            if due > deadline or len(inflight) > 1000:  # the server fell behind: stop, don't queue
-                break
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            task = asyncio.create_task(one(k, due))
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-            attempted = k + 1
-        if inflight:
-            await asyncio.wait(inflight, timeout=60)
-    else:  # closed loop: ``concurrency`` clients, each sends as soon as it has its answer
-
-        async def client() -> None:
-            nonlocal attempted
-            while attempted < n and time.monotonic() < deadline:
-                attempted += 1
-                await one(attempted - 1, time.monotonic())
-
-        await asyncio.gather(*(client() for _ in range(options["concurrency"])))
-    elapsed = time.monotonic() - started
-    ok = sorted(latency[k] for k in range(attempted) if status[k] == 200)
-    first_failed = attempted - len(ok)
-    for _ in range(3):  # Meta redelivers what was not answered 200: so do we (dedupe keeps it exact)
-        failed = [k for k in range(attempted) if status[k] != 200]
-        if not failed:
-            break
-        await asyncio.sleep(1.0)
-        for k in failed:
-            await one(k, time.monotonic())
-    answered = [done_at[k] for k in range(attempted) if status[k] == 200]
-    pct = {f"p{q}": 1000 * ok[min(len(ok) - 1, int(q / 100 * len(ok)))] for q in (50, 99)} if ok else {}
-    return {
-        "attempted": attempted, "ok": len(answered), "first_failed": first_failed, "elapsed_s": elapsed,
-        "statuses": dict(Counter(status[:attempted])), "started_wall": started_wall,
-        "last_ok_wall": max(answered, default=started_wall), "lat_ms": pct,
-    }  # fmt: skip
 
 
 # -- The orchestrator ----------------------------------------------------------------------------
@@ -273,7 +80,7 @@ class Bench:
     def prepare(self) -> None:
         self.databases.prepare(self.env)
         out = subprocess.run(
-            [sys.executable, __file__, "--_seed", str(self.args.recipients)], capture_output=True, text=True,
+            [sys.executable, str(STREAM), "seed", str(self.args.recipients)], capture_output=True, text=True,
             env={**self.env, "DATABASE_URL": self.databases.url(self.databases.template)}, check=True, timeout=900,
         ).stdout  # fmt: skip
         self.base_ms = json.loads(out.split("SEED ", 1)[1])["base_ms"]
@@ -291,7 +98,7 @@ class Bench:
              "--no-control-socket"],
             env, cwd=str(REPO), stdout=subprocess.DEVNULL,
         )  # fmt: skip
-        cluster = self.spawn([sys.executable, __file__, "--_qcluster"], env, stdout=subprocess.DEVNULL)
+        cluster = self.spawn([sys.executable, "-m", "django", "qcluster"], env, stdout=subprocess.DEVNULL)
 
         def web_up() -> bool:
             if web.poll() is not None:
@@ -349,7 +156,7 @@ class Bench:
             "base_ms": self.base_ms, "rate": args.rate if phase == "rate" else 0, "concurrency": args.concurrency,
             "duration": args.rate_seconds + 1 if phase == "rate" else args.duration,
         }  # fmt: skip
-        generator = self.spawn([sys.executable, __file__, "--_load", json.dumps(options)], self.env,
+        generator = self.spawn([sys.executable, str(STREAM), "load", json.dumps(options)], self.env,
                                stdout=subprocess.PIPE, text=True)  # fmt: skip
         try:
             if generator.stdout.readline().strip() != "READY":
@@ -418,11 +225,7 @@ class Bench:
 
     def cleanup(self) -> None:
         for process in self.processes:
-            stop_process(process, grace=5)
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            stop_group(process, grace=5)
         self.databases.cleanup()
         import redis
 
@@ -536,34 +339,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--redis-url", default="redis://127.0.0.1:6379/0")
     add("--keep-db", action="store_true")
     add("--write", action="store_true", help=f"append the results to {DOCS.relative_to(REPO)}")
-    add("--_seed", type=int, help=argparse.SUPPRESS)
-    add("--_qcluster", action="store_true", help=argparse.SUPPRESS)
-    add("--_load", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
-
-
-class Timeout(Exception):
-    pass
 
 
 def main() -> None:
     args = parse_args()
-    if args._seed:
-        return seed_main(args._seed)
-    if args._qcluster:
-        return qcluster_main()
-    if args._load:
-        return load_main(json.loads(args._load))
     per_posts = args.events_per_post or [1, 10, 100]
     per_run = 60 + args.rate_seconds + args.duration + args.drain_timeout
     minutes = 3 + args.recipients / 50_000 + len(per_posts) * args.runs * per_run / 60
-
-    def on_alarm(signum, frame):
-        raise Timeout(f"stopped: signal {signum} (the time limit is {minutes:.0f} minutes)")
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_alarm)
-    signal.alarm(int(minutes * 60))
+    time_limit(minutes)
     bench, summaries = Bench(args), {}
     requests_ms = requests_cpu_ms()  # before anything else runs
     print(f"{args.recipients:,} recipients, events/POST {per_posts}, {args.runs} run(s), at most {minutes:.0f} min")  # fmt: skip
