@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from onesend_plugin import broadcast, conf
-from onesend_plugin.broadcast import ratelimit, runner, timing
+from onesend_plugin.broadcast import ledger, ratelimit, runner, timing
 from onesend_plugin.messenger.errors import MIN_RETRY_AFTER
 from onesend_plugin.models import Campaign, CampaignButton, Delivery, MessengerPage, Subscriber
 
@@ -263,15 +263,17 @@ def test_plugins_personalise_veto_and_segment(simulator, sim_page, make_subscrib
 
 
 def test_a_batch_loads_its_rows_field_by_field_as_saved(simulator, sim_page, make_subscribers):
-    """``Sender._load`` builds model instances from plain values: each field must get its own."""
+    """``load_batch`` builds model instances from plain values: each field must get its own."""
     [person] = make_subscribers(sim_page, 1)
     Subscriber.objects.filter(pk=person.pk).update(timezone="Europe/Paris", customer_ref="C-1")
     campaign = CampaignFactory(page=sim_page)
     campaign.message = {"body": {"text": "hi"}}
-    Delivery.objects.create(campaign=campaign, subscriber=person, page=sim_page, trigger_key="k", attempts=2)
+    Delivery.objects.create(
+        campaign=campaign, subscriber=person, page=sim_page, trigger_key="k", reason="r", attempts=2
+    )
     claimed_at, ids = broadcast.claim(campaign, 10)
-    [row] = broadcast.Sender(campaign)._load(claimed_at, ids)
-    assert (row.subscriber_id, row.trigger_key, row.attempts) == (person.pk, "k", 2)
+    [row] = ledger.load_batch(claimed_at, ids, sim_page)
+    assert (row.subscriber_id, row.trigger_key, row.reason, row.attempts) == (person.pk, "k", "r", 2)
     subscriber = row.subscriber
     assert (subscriber.psid, subscriber.timezone, subscriber.customer_ref) == (
         person.psid,

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import F
 from django.utils import timezone
 
 from .. import analytics, conf, messages
@@ -37,11 +37,11 @@ from ..messenger.errors import (
     TransientError,
 )
 from ..meta import client_for
-from ..models import Campaign, Delivery, MarketingToken, Subscriber
+from ..models import Campaign, Delivery, Subscriber
 from ..subscribe import subscriptions
 from . import channels, ratelimit
 from .cooldown import claim_cooldown, note_cap_ends, release_cooldown
-from .ledger import RETRIED_UNKNOWN, by_value, mark_sending, mark_sent, owned
+from .ledger import RETRIED_UNKNOWN, by_value, load_batch, mark_sending, mark_sent, owned
 from .recipients import exited
 from .timing import quiet_until
 from .transitions import pause_page
@@ -66,21 +66,6 @@ MAX_RATE_WAIT = 10.0
 #: A batch leaving this much after its slot (seconds) delays the next one. It is well under the
 #: slack Meta's one-second window leaves at the default headroom (31 ms for batches of 50 at 291/s).
 LATE = 0.005
-#: What a batch loads of each row, its subscriber and their active tokens (see ``Sender._load``),
-#: in the models' field order (``Model.from_db`` expects it).
-ROW_FIELDS = ("id", "subscriber_id", "trigger_key", "reason", "not_before", "attempts")
-SUBSCRIBER_FIELDS = (
-    "id",
-    "psid",
-    "status",
-    "timezone",
-    "locale",
-    "source_ref",
-    "customer_ref",
-    "last_interaction_at",
-    "last_marketing_at",
-)
-TOKEN_FIELDS = ("token", "topic")
 
 
 class Sender:
@@ -113,7 +98,7 @@ class Sender:
         return wait
 
     def _send(self, claimed_at: datetime, ids: list[int]) -> float:
-        ready, skipped, deferred, failed = self._sort(self._load(claimed_at, ids), timezone.now())
+        ready, skipped, deferred, failed = self._sort(load_batch(claimed_at, ids, self.page), timezone.now())
         self._skip(claimed_at, State.CLAIMED, skipped)
         self._defer(claimed_at, deferred)
         self._fail(claimed_at, failed)
@@ -145,45 +130,6 @@ class Sender:
         wait = self._record(claimed_at, ready, results, attempted_at, previous)
         self._after_send([(row, result) for (row, _), result in zip(ready, results, strict=True)])
         return wait
-
-    def _load(self, claimed_at: datetime, ids: list[int]) -> list[Delivery]:
-        """The batch's rows still owned, with their subscribers and active tokens, in one query of
-        plain values: the ORM's model loading (``select_related`` + a prefetch) cost more CPU
-        than everything else a send does. Fields not loaded here load on access (plugins)."""
-        db = Delivery.objects.db
-        values = (
-            owned(claimed_at, State.CLAIMED)
-            .filter(id__in=ids)
-            .alias(
-                token=FilteredRelation(
-                    "subscriber__tokens",
-                    condition=Q(subscriber__tokens__status=MarketingToken.Status.ACTIVE),
-                )
-            )
-            .order_by("id")
-            .values_list(
-                *ROW_FIELDS,
-                *(f"subscriber__{name}" for name in SUBSCRIBER_FIELDS),
-                *(f"token__{name}" for name in TOKEN_FIELDS),
-            )
-        )
-        rows: dict[int, Delivery] = {}
-        split, tokens_at = len(ROW_FIELDS), len(ROW_FIELDS) + len(SUBSCRIBER_FIELDS)
-        for value in values:
-            row = rows.get(value[0])
-            if row is None:
-                row = rows[value[0]] = Delivery.from_db(db, ROW_FIELDS, value[:split])
-                subscriber = None
-                if row.subscriber_id is not None:  # None: erased since the audience was frozen
-                    subscriber = Subscriber.from_db(db, SUBSCRIBER_FIELDS, value[split:tokens_at])
-                    subscriber.page = self.page
-                    subscriber.active_tokens = []
-                row.subscriber = subscriber
-            if value[tokens_at] is not None:
-                row.subscriber.active_tokens.append(
-                    MarketingToken.from_db(db, TOKEN_FIELDS, value[tokens_at:])
-                )
-        return list(rows.values())
 
     def _start(self, claimed_at: datetime, ready: list, at: datetime) -> tuple[list, dict]:
         """Mark the rows ``sending`` and claim their recipients' cooldown, committed together
