@@ -1,4 +1,5 @@
-"""The Messenger panel on the Wagtail dashboard: subscriber growth and the latest campaigns.
+"""The Messenger panel on the Wagtail dashboard: subscriber growth, the latest campaigns and each
+Page's marketing-to-organic balance against Meta's frequency caps.
 
 Shown only to users who may view campaigns (the same permission as the reports); the
 subscriber part also needs the permission to view subscribers.
@@ -20,8 +21,9 @@ from wagtail.admin.ui.components import Component
 from wagtail.permissions import policy_registry
 
 from ..accounts import scoping
+from ..analytics import balance
 from ..analytics.reports import percent, revenue_text, with_counters
-from ..models import Campaign, Subscriber
+from ..models import Campaign, MessengerPage, Subscriber
 from . import charts
 from .reports.base import CSS, NAMESPACE, can_view_reports
 
@@ -67,6 +69,46 @@ def latest_campaigns(request=None, limit: int = LATEST_CAMPAIGNS) -> list[Campai
     return list(with_counters(campaigns.select_related("page")).order_by("-started_at", "-pk")[:limit])
 
 
+def balance_rows(request) -> list[dict[str, Any]]:
+    """Each of the user's Pages active in the last 7 days: its marketing-to-organic balance
+    beside Meta's frequency caps (``analytics.balance``), and its trend as one column per day."""
+    rows = []
+    for found in balance.balances(scoping.narrow(MessengerPage.objects.all(), request)):
+        # a day nobody wrote counts as one organic message, so marketing alone still stands out
+        shares = [round(100 * day.marketing / max(day.organic, 1)) for day in found.days]
+        rows.append(
+            {
+                "page": found.page,
+                "day": _window(found.day, balance.DAILY_CAP),
+                "week": _window(found.week, balance.WEEKLY_CAP),
+                "wall": found.hit_the_wall,
+                "trend": charts.column_sparkline(
+                    [(_("day %(n)s of 7") % {"n": n}, share) for n, share in enumerate(shares, 1)],
+                    chart_id=f"onesend-balance-{found.page.pk}",
+                    title=_("Marketing messages per 100 organic messages, each of the last 7 days"),
+                    desc=_("Oldest day first (a day without organic messages counts one); at most %(max)s.")
+                    % {"max": max(shares)},
+                    unit=_("per 100 organic messages"),
+                    width=140,
+                    height=40,
+                ),
+            }
+        )
+    return rows
+
+
+def _window(window: balance.Window, cap: float) -> dict[str, Any]:
+    share = window.share()
+    return {
+        "marketing": window.marketing,
+        "organic": window.organic,
+        "refused": window.refused,
+        "share": percent(None if share is None else share * 100),
+        "cap": percent(cap * 100),
+        "over": window.over(cap),
+    }
+
+
 class MessengerDashboardPanel(Component):
     name = "onesend_messenger"
     template_name = "onesend_plugin/reports/dashboard_panel.html"
@@ -106,6 +148,11 @@ class MessengerDashboardPanel(Component):
             for campaign in latest_campaigns(request)
         ]
         context["all_url"] = reverse(f"{NAMESPACE}:campaigns")
+        context["balance"] = balance_rows(request)
+        context["balance_caps"] = {
+            "day": round(balance.DAILY_CAP * 100),
+            "week": round(balance.WEEKLY_CAP * 100),
+        }
         return context
 
 

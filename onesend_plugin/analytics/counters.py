@@ -2,8 +2,8 @@
 
 A counter is a total (``sent``, ``read`` …), one of a family keyed by a reason, currency or
 button (``failed:<reason>``, ``revenue:<CUR>``, ``button:<n>``), or one bucket of a time series
-(``read@<UTC hour>``, ``click@<UTC hour>``, ``sent@<UTC minute>``). The stored names are part
-of the data: changing a format here would need a migration of the rows.
+(``read@<UTC hour>``, ``click@<UTC hour>``, ``sent@<UTC minute>``, ``fcap@<UTC hour>``). The
+stored names are part of the data: changing a format here would need a migration of the rows.
 """
 
 from __future__ import annotations
@@ -61,6 +61,16 @@ def hourly(kind: Kind, at: datetime) -> str:
 def per_minute(kind: Kind, at: datetime) -> str:
     """The counter of ``kind`` in the UTC minute of ``at``: ``sent@<minute>`` (the send rate)."""
     return f"{SERIES[kind]}@{at.astimezone(dt_timezone.utc):%Y-%m-%dT%H:%M}"
+
+
+#: Rows Meta's frequency caps refused (skipped ``meta_frequency_cap``), per UTC hour: the wall
+#: the dashboard's marketing-to-organic balance shows (``analytics.balance``).
+REFUSED_SERIES = "fcap"
+
+
+def refused_hourly(at: datetime) -> str:
+    """The counter of rows Meta's frequency caps refused in the UTC hour of ``at``: ``fcap@<hour>``."""
+    return f"{REFUSED_SERIES}@{hour(at)}"
 
 
 def prefix(kind: Kind) -> str:

@@ -16,7 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .. import analytics, conf, messages
-from ..analytics.counters import Kind, outcome, per_minute
+from ..analytics.counters import Kind, outcome, per_minute, refused_hourly
 from ..hooks import PluginError, plugins
 from ..hooks.types import Message
 from ..messenger.client import SendResult
@@ -56,6 +56,8 @@ UNSENT = (State.FAILED, State.PENDING)
 PLUGIN_ERROR = "plugin_error"
 #: The reason of a row Meta's paid API would not take yet (one message per person per 12 h).
 NOT_ELIGIBLE_YET = "not_eligible_yet"
+#: The reason of a row the paid API's frequency caps refused (2300042-2300044, ``NotEligibleYet``).
+META_FREQUENCY_CAP = "meta_frequency_cap"
 #: The note of a row Meta sent although it answered with an error (1/1357046).
 SENT_DESPITE_ERROR = "Meta reported an error after sending"
 #: The reason of a retried ``unknown`` row Meta's paid API refused as ``not_eligible_yet``: the
@@ -359,6 +361,8 @@ class Sender:
                 counters[name] = counters.get(name, 0) + recorded
             if state == State.SENT:
                 counters[per_minute(Kind.SENT, now)] += recorded
+            if reason == META_FREQUENCY_CAP:  # the wall on the dashboard's balance
+                counters[refused_hourly(now)] = counters.get(refused_hourly(now), 0) + recorded
         return counters
 
     def _after_batch(self, hold: float, any_sent: bool) -> float:

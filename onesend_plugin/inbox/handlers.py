@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .. import analytics
+from ..analytics.balance import count_organic
 from ..hooks.listeners import Call
 from ..messenger import events as meta_events
 from ..models import MessengerPage, Subscriber
@@ -21,6 +22,8 @@ RECEIPT_KINDS = {"delivery", "read", "paid_delivery", "paid_read", "paid_click",
 def handle(event: meta_events.MessagingEvent, page: MessengerPage, told: list[Call]) -> None:
     if event.kind in INTERACTION_KINDS and event.psid and event.timestamp:
         Subscriber.objects.filter(page=page, psid=event.psid).update(last_interaction_at=event.timestamp)
+    if event.kind == "message" and event.timestamp:  # organic, for the dashboard's balance
+        count_organic(page.pk, event.timestamp)
     handler = HANDLERS.get(event.kind)
     if handler and not event.standby:  # in standby another app owns the thread: don't reply
         handler(event, page, told)

@@ -35,7 +35,7 @@ from .campaigns import (
     PaidInsights,
     RateLimitState,
 )
-from .inbox import WebhookDelivery, WebhookEvent
+from .inbox import InboxCount, WebhookDelivery, WebhookEvent
 from .store import Conversion, StoreEvent
 from .subscribers import (
     ConsentRecord,
@@ -63,6 +63,7 @@ __all__ = [
     "ConsentRecord",
     "Conversion",
     "Delivery",
+    "InboxCount",
     "Invitation",
     "MarketingToken",
     "Membership",

@@ -308,7 +308,8 @@ class CampaignStat(models.Model):
     ``read``, ``clicks``, ``unique_clicks``, ``conversions``, ``unsubscribed``, ``unknown``,
     ``failed:<reason>`` / ``skipped:<reason>`` (outcomes), ``revenue:<CUR>`` (minor units),
     ``button:<n>`` (clicks per button), ``read@<hour>`` / ``click@<hour>`` (time series, ISO hour
-    in UTC), ``sent@<minute>`` (send rate). Revenue is kept in hundredths of the currency unit.
+    in UTC), ``sent@<minute>`` (send rate), ``fcap@<hour>`` (refused by Meta's frequency caps).
+    Revenue is kept in hundredths of the currency unit.
     """
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="stats")

@@ -122,3 +122,20 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} from {self.psid or '?'}"
+
+
+class InboxCount(models.Model):
+    """Messages people sent to a Page, per UTC hour: the organic side of the dashboard's
+    marketing-to-organic balance (``analytics.balance``), counted by the inbox as each message
+    event is processed, so the panel never reads the webhook log."""
+
+    page = models.ForeignKey(MessengerPage, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField(help_text=_("The start of the UTC hour."))
+    messages = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("inbox count")
+        constraints = [models.UniqueConstraint(fields=["page", "hour"], name="onesend_inbox_count_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.messages} messages at {self.hour:%Y-%m-%d %H}:00"
