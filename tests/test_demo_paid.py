@@ -1,18 +1,28 @@
 """The demo's US business, walked as the paid channel's "done when" says: its Page and people
 seeded in the simulator beside Acme's, a campaign that warms up then sends, the people see it
-once marked sponsored, and the report shows the spend and the cost per click."""
+once marked sponsored, and the report shows the spend and the cost per click. And Bloom's Page,
+whose earlier subscribers Meta holds: one press of Import brings them in."""
 
 from urllib.parse import urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
 from django.urls import reverse
+from django.utils import timezone
 from onesend_simulator.remote import wait_for
 
 from example_site.home import demo
 from onesend_plugin import broadcast, tasks
 from onesend_plugin.broadcast import runner
-from onesend_plugin.models import Campaign, CampaignButton, MessengerPage, RateLimitState, Subscriber
+from onesend_plugin.models import (
+    Campaign,
+    CampaignButton,
+    MessengerPage,
+    RateLimitState,
+    Subscriber,
+    TokenImport,
+)
+from onesend_plugin.subscribe import meta_import
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,6 +56,26 @@ def test_the_us_page_is_seeded_beside_acmes_each_page_its_own(seeded, simulator)
     [us] = [page for page in simulator.pages() if page["page_id"] == seeded.page_id]
     assert "marketing_message_clicks" in us["subscribed_fields"]
     assert simulator.config()["campaign_warmup_seconds"] == demo.DEMO_WARMUP_SECONDS
+
+
+def test_blooms_earlier_subscribers_held_at_meta_are_imported_in_one_action(seeded, simulator, admin_client):
+    bloom = MessengerPage.objects.get(page_id=demo.SECOND_PAGE["page_id"])
+    names = [name for _, group in demo.BLOOM_EARLIER_SUBSCRIBERS for name in group]
+    held = simulator.people(bloom.page_id)
+    assert len(names) == 25 and sorted(p["name"] for p in held) == sorted(names)
+    assert not bloom.subscribers.exists(), "Meta holds them; onesend does not know them yet"
+
+    response = admin_client.post(f"/admin/messenger/pages/import-tokens/{bloom.pk}/")
+    assert response.status_code == 302
+    assert "25 listed by Meta: 25 imported" in admin_client.get(response["Location"]).content.decode()
+    run = bloom.token_imports.get()
+    assert (run.state, run.listed, run.imported) == (TokenImport.State.DONE, 25, 25)
+    imported = bloom.subscribers.filter(
+        status=Subscriber.Status.SUBSCRIBED, source_ref=meta_import.SOURCE_REF
+    )
+    assert sorted(imported.values_list("psid", flat=True)) == sorted(p["psid"] for p in held)
+    ago = sorted((timezone.now() - person.opted_in_at).days for person in imported)
+    assert ago == sorted(days for days, group in demo.BLOOM_EARLIER_SUBSCRIBERS for _ in group)
 
 
 def test_a_us_campaign_warms_up_sends_sponsored_and_reports_its_cost_per_click(

@@ -1,6 +1,7 @@
 """Demo data for ``manage.py rundemo``. Every function is idempotent: running the demo again
 finds what it created the first time instead of adding copies."""
 
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 
@@ -51,6 +52,17 @@ SECOND_PAGE = {
 }
 CLIENT_USERNAME = "bloom"
 CLIENT_PASSWORD = "changeme"
+#: Bloom's customers who subscribed on Messenger through the tool Bloom used before onesend: Meta
+#: holds their tokens (``notification_message_tokens``), onesend does not until "Import existing
+#: subscribers from Meta" brings them in. (days ago they subscribed, their names)
+BLOOM_IMPORTED_TOPIC = "Fresh flowers and offers"
+BLOOM_EARLIER_SUBSCRIBERS = [
+    (420, ["Camille", "Louis", "Manon", "Jules", "Inès"]),
+    (300, ["Gabriel", "Léa", "Arthur", "Lucas", "Raphaël"]),
+    (180, ["Jade", "Hugo", "Louise", "Adam", "Alice"]),
+    (90, ["Nathan", "Rose", "Paul", "Zoé", "Victor"]),
+    (30, ["Lina", "Théo", "Anna", "Maël", "Juliette"]),
+]
 
 # A business in the United States, where Meta's paid Marketing Messages API is the only way to
 # send a marketing message (the legacy tokens work only in AU, the EU, JP, KR and the UK): its
@@ -296,9 +308,10 @@ def seeded_pages() -> list[tuple[str, str]]:
 def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
     """Register the Pages in the simulator and give Acme's and the US Page a few people, who
     subscribe the way real people do: they open a subscription link, the site sends Meta's opt-in
-    request, they accept. The simulator keeps its state in a file between runs, so this happens
-    only once. Also its business owner, with two Pages still to connect through "Connect a
-    Facebook Page", and a short warm-up of new paid campaigns."""
+    request, they accept. Bloom's Page gets the people whose tokens Meta held before Bloom came
+    to onesend, for "Import existing subscribers from Meta". The simulator keeps its state in a
+    file between runs, so this happens only once. Also its business owner, with two Pages still
+    to connect through "Connect a Facebook Page", and a short warm-up of new paid campaigns."""
     # Imported here: onesend-simulator is a distribution of its own (simulator/), for the demo.
     from onesend_simulator.remote import SimulatorRemote
 
@@ -306,8 +319,9 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
 
     remote = SimulatorRemote(simulator_url)
     remote.configure(campaign_warmup_seconds=DEMO_WARMUP_SECONDS)
+    bloom = MessengerPage.objects.get(page_id=SECOND_PAGE["page_id"])
     us_page = MessengerPage.objects.get(page_id=US_PAGE["page_id"])
-    connected = (page, MessengerPage.objects.get(page_id=SECOND_PAGE["page_id"]), us_page)
+    connected = (page, bloom, us_page)
     for known in connected:
         remote.create_page(
             page_id=known.page_id,
@@ -328,6 +342,24 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
         remote, page, SIMULATED_PEOPLE[:SUBSCRIBED_PEOPLE], SIMULATED_PEOPLE[SUBSCRIBED_PEOPLE:]
     )
     _subscribe_people(remote, us_page, US_PEOPLE)
+    _tokens_held_at_meta(remote, bloom)
+
+
+def _tokens_held_at_meta(remote, page: MessengerPage) -> None:
+    """Bloom's earlier subscribers (unless the Page has people already), as Meta holds them: each
+    token dated the day they subscribed through Bloom's former tool, none of them known here."""
+    if remote.people(page.page_id):
+        return
+    now_ms = round(time.time() * 1000)
+    for days_ago, names in BLOOM_EARLIER_SUBSCRIBERS:
+        remote.create_people(
+            page.page_id,
+            len(names),
+            title=BLOOM_IMPORTED_TOPIC,
+            timezone=SECOND_CLIENT["timezone"],
+            at_ms=now_ms - days_ago * 24 * 3600 * 1000,
+            names=names,
+        )
 
 
 def _connect_ad_account(remote, page: MessengerPage) -> None:

@@ -153,6 +153,7 @@ class ControlApi:
             timezone=body.get("timezone", "UTC"),
             payload=body.get("payload", "-"),
             at_ms=body.get("at_ms"),
+            names=body.get("names"),
         )
         return 201, {"data": people}
 

@@ -127,13 +127,15 @@ class SimulatorRemote:
         timezone: str = "UTC",
         payload: str | None = None,
         at_ms: int | None = None,
+        names: list[str] | None = None,
     ) -> list[dict[str, Any]]:
         """``count`` people who opened the thread and (``subscribed``) accepted the opt-in for
         ``title`` (default: the opt-in template's default title), in one call and without webhooks:
         ``[{"psid", "token"}, ...]`` (``token`` is None when not subscribed). ``at_ms`` dates it
-        (default now): tokens the Page already held before it came to us."""
+        (default now): tokens the Page already held before it came to us. ``names``: one per person
+        (default "Person <n>")."""
         body = {"page_id": page_id, "count": count, "subscribed": subscribed, "timezone": timezone}
-        optional = (("title", title), ("payload", payload), ("at_ms", at_ms))
+        optional = (("title", title), ("payload", payload), ("at_ms", at_ms), ("names", names))
         body.update({key: value for key, value in optional if value is not None})
         return self.call("POST", "people/bulk", body)["data"]
 

@@ -53,6 +53,12 @@ def test_bulk_people_not_subscribed_and_defaults(sim, graph: Graph):
     assert graph.send(contacted["psid"], PROMO).status_code == 200  # their 24 h window is open
     [default] = sim.create_people(PAGE_ID, 1)
     assert sim.person(default["psid"])["tokens"][0]["topic_title"] == "Updates and promotions"
+    assert sim.person(default["psid"])["name"].startswith("Person ")
+
+
+def test_bulk_people_can_be_named(sim):
+    people = sim.create_people(PAGE_ID, 2, names=["Léa", "Hugo"])
+    assert [sim.person(p["psid"])["name"] for p in people] == ["Léa", "Hugo"]
 
 
 @pytest.mark.parametrize(
@@ -65,6 +71,9 @@ def test_bulk_people_not_subscribed_and_defaults(sim, graph: Graph):
         ({"page_id": PAGE_ID, "count": 1, "title": "x" * 66}, 400),
         ({"page_id": PAGE_ID, "count": 1, "subscribed": "yes"}, 400),
         ({"page_id": PAGE_ID, "count": 1, "timezone": ""}, 400),
+        ({"page_id": PAGE_ID, "count": 2, "names": ["Léa"]}, 400),
+        ({"page_id": PAGE_ID, "count": 1, "names": [""]}, 400),
+        ({"page_id": PAGE_ID, "count": 1, "names": "Léa"}, 400),
     ],
 )
 def test_bulk_people_validation(sim, body, status):

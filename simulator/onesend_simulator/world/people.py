@@ -44,22 +44,25 @@ class PeopleMixin(WorldState):
         timezone: Any = "UTC",
         payload: Any = "-",
         at_ms: Any = None,
+        names: Any = None,
     ) -> list[dict[str, str | None]]:
         """``count`` people who opened the Page's thread (Get Started, 24 h window open) and, when
         ``subscribed``, were sent the opt-in request for ``title`` and accepted it: the end state of
         ``open_link`` + opt-in send + ``accept_optin``, without the webhooks, the send log or the
         rate windows (set-up, not traffic). ``at_ms`` (default now) dates it all, e.g. tokens a
         Page got long ago through another app, which ``notification_message_tokens`` lists with
-        that ``creation_timestamp``. Returns ``[{"psid", "token"}]`` in creation order."""
+        that ``creation_timestamp``. ``names`` (one per person, default "Person <n>") are what the
+        simulator's pages show. Returns ``[{"psid", "token"}]`` in creation order."""
         page = self.page(page_id)
         title = _bulk_title(count, subscribed, title, timezone)
         payload = str(payload)
         if at_ms is not None and (isinstance(at_ms, bool) or not isinstance(at_ms, int) or at_ms <= 0):
             raise ControlError("at_ms must be a positive timestamp in milliseconds")
         now, first = at_ms or now_ms(), len(self.people) + 1
+        names = _bulk_names(count, names) or [f"Person {number}" for number in range(first, first + count)]
         created = []
-        for number in range(first, first + count):
-            person = self._opened_thread(page, number, now)
+        for name in names:
+            person = self._opened_thread(page, name, now)
             value = self._subscribed_in_bulk(person, title, payload, timezone, now) if subscribed else None
             created.append({"psid": person.psid, "token": value})
         return created
@@ -85,13 +88,13 @@ class PeopleMixin(WorldState):
             self.people[token.psid].tokens.remove(value)
         return dropped
 
-    def _opened_thread(self, page: Page, number: int, now: int) -> Person:
+    def _opened_thread(self, page: Page, name: str, now: int) -> Person:
         """A new person who tapped Get Started ``now`` (as ``open_link``'s first contact leaves them)."""
         psid = new_digits(16, self.people)
         person = Person(
             psid=psid,
             page_id=page.page_id,
-            name=f"Person {number}",
+            name=name,
             contacted=True,
             last_interaction_ms=now,
         )
@@ -361,3 +364,14 @@ def _bulk_title(count: Any, subscribed: Any, title: Any, timezone: Any) -> Any:
     if subscribed and (not isinstance(title, str) or not 0 < len(title) <= OPTIN_TITLE_LIMIT):
         raise ControlError(f"title (the opt-in topic) must be 1-{OPTIN_TITLE_LIMIT} characters")
     return title
+
+
+def _bulk_names(count: int, names: Any) -> list[str] | None:
+    """Check ``add_people_bulk``'s ``names``: None, or one non-empty string per person."""
+    if names is None:
+        return None
+    if not isinstance(names, list) or not all(isinstance(name, str) and name for name in names):
+        raise ControlError("names must be a list of non-empty strings")
+    if len(names) != count:
+        raise ControlError(f"names must name each of the {count} people ({len(names)} given)")
+    return names
