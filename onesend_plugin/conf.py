@@ -79,12 +79,12 @@ DEFAULTS: dict[str, Any] = {
     # Paid Marketing Messages API: Meta refuses a message to a person who talked with the Page
     # within this many seconds (the person is skipped, ``recipient_unavailable``). None: no gap.
     "PAID_MIN_CONVERSATION_GAP_SECONDS": None,
-    # Meta's insights (spend, delivered, clicks) of a campaign on the paid Marketing Messages API
-    # are fetched every this many minutes once it started, and until this many days after it
-    # finished or was cancelled (Meta's figures still change a while after the last send).
     # A paid campaign Meta says is not ready yet (it warms up for about an hour after creation and
     # announces nothing) is tried again after this many seconds, unless Meta says how long to wait.
     "PAID_WARM_UP_RETRY_SECONDS": 300,
+    # Meta's insights (spend, delivered, clicks) of a campaign on the paid Marketing Messages API
+    # are fetched every this many minutes once it started, and until this many days after it
+    # finished or was cancelled (Meta's figures still change a while after the last send).
     "PAID_INSIGHTS_MINUTES": 30,
     "PAID_INSIGHTS_DAYS": 7,
     # Facebook Login for Business configurations (App Dashboard › Facebook Login for Business ›
