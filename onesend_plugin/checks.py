@@ -142,6 +142,39 @@ def check_page_caps(app_configs=None, databases=None, **kwargs) -> list:
     ]
 
 
+@register(Tags.database)
+def check_paid_tokens(app_configs=None, databases=None, **kwargs) -> list:
+    """A paid Page whose Flow 2 token (about 60 days: Onboard Businesses with Marketing Message
+    API for Messenger) expires within a week or has expired: Meta then refuses every paid call,
+    so its campaigns stop until the ad account is connected again."""
+    if not databases:
+        return []
+    from django.utils import timezone
+
+    from .models import PAID_TOKEN_WARNING, Channel, MessengerPage
+
+    try:
+        pages = list(
+            MessengerPage.objects.filter(
+                channel=Channel.MARKETING_API,
+                paid_token_expires_at__lt=timezone.now() + PAID_TOKEN_WARNING,
+            ).exclude(paid_access_token="")
+        )
+    except DatabaseError:  # tables not migrated yet
+        return []
+    return [
+        Warning(
+            f"Page {page.name} ({page.page_id}): its paid-channel token "
+            f"{'has expired' if page.paid_token_left() <= timedelta(0) else 'expires'} on "
+            f"{page.paid_token_expires_at:%Y-%m-%d %H:%M} UTC; Meta then refuses its paid messages.",
+            hint='Reconnect the ad account: the Page\'s connection panel, "Connect the ad account".',
+            obj=page,
+            id="onesend.W004",
+        )
+        for page in pages
+    ]
+
+
 def _cap_source(page) -> str:
     if page.frequency_cap_hours:
         return "set on the Page"

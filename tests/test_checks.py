@@ -1,7 +1,10 @@
 """System checks report misconfiguration clearly."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import checks
+from django.utils import timezone
 
 from onesend_plugin import checks as onesend_checks
 from onesend_plugin.hooks import plugins
@@ -90,6 +93,29 @@ def test_a_page_capped_below_its_channels_rule_is_reported(settings):
     assert "24 h (FREQUENCY_CAP_HOURS), below Meta's 48 h" in warnings["Legacy"].msg
     assert "6 h (set on the Page), below Meta's 12 h" in warnings["Paid"].msg
     assert "47 h (set on its account)" in warnings["Lax"].msg
+
+
+@pytest.mark.django_db
+def test_a_paid_token_expiring_within_a_week_or_expired_is_reported():
+    """A Flow 2 token lives about 60 days; a week before its end, and after, the check says so."""
+    now = timezone.now()
+
+    def paid(name, token="t", expires=None):
+        return MessengerPageFactory(
+            name=name, channel=Channel.MARKETING_API, paid_access_token=token, paid_token_expires_at=expires
+        )
+
+    paid("Never")  # a system-user token: "Expiration: Never"
+    paid("Later", expires=now + timedelta(days=30))
+    soon = paid("Soon", expires=now + timedelta(days=6))
+    gone = paid("Gone", expires=now - timedelta(days=1))
+    paid("Disconnected", token="", expires=now - timedelta(days=1))
+    assert onesend_checks.check_paid_tokens() == []  # only with databases, as Django runs them
+    warnings = {w.obj.name: w for w in onesend_checks.check_paid_tokens(databases=["default"])}
+    assert set(warnings) == {soon.name, gone.name}
+    assert {w.id for w in warnings.values()} == {"onesend.W004"}
+    assert "token expires on" in warnings["Soon"].msg and "has expired on" in warnings["Gone"].msg
+    assert "Reconnect the ad account" in warnings["Gone"].hint
 
 
 def test_plugin_load_failures_are_reported(monkeypatch):

@@ -219,6 +219,33 @@ def test_without_a_configuration_the_admin_says_what_to_set(admin_client, shop, 
 # -- The health panel ----------------------------------------------------------------------------
 
 
+def test_a_flow_2_token_near_its_end_warns_and_an_expired_one_sends_nothing(
+    admin_client, simulator, shop, make_subscribers
+):
+    """The asset-based token lives about 60 days (Onboard Businesses with Marketing Message API
+    for Messenger, Flow 2): the panel warns in its last week; once expired, no campaign starts."""
+    connect_ad_account(admin_client, shop, "asset")
+    inspect = f"/admin/messenger/pages/inspect/{shop.pk}/"
+    assert "reconnect the ad account" not in admin_client.get(inspect).content.decode()
+    left = timedelta(days=3, hours=2)
+    MessengerPage.objects.filter(pk=shop.pk).update(paid_token_expires_at=timezone.now() + left)
+    panel = admin_client.get(inspect).content.decode()
+    assert "✘ Asset based (user token, 60 days), expires in 3 days — reconnect the ad account" in panel
+    MessengerPage.objects.filter(pk=shop.pk).update(paid_token_expires_at=timezone.now() - timedelta(hours=1))
+    panel = admin_client.get(inspect).content.decode()
+    assert (
+        "✘ Asset based (user token, 60 days), expired on" in panel and "— reconnect the ad account" in panel
+    )
+    shop.refresh_from_db()
+    make_subscribers(shop, 1)
+    campaign = CampaignFactory(page=shop)
+    with pytest.raises(CampaignError, match="token has expired: reconnect the ad account"):
+        broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.DRAFT and not campaign.deliveries.exists()
+    assert paid_sends(simulator, shop) == {}
+
+
 def recheck_panel(admin_client, page) -> str:
     admin_client.post(f"/admin/messenger/pages/recheck/{page.pk}/")
     return admin_client.get(f"/admin/messenger/pages/inspect/{page.pk}/").content.decode()

@@ -136,6 +136,22 @@ def test_without_a_budget_the_estimate_is_for_the_whole_audience(
     assert "4–5 people reached" in html and "costing 4.00 USD–5.00 USD." in html
 
 
+def test_when_metas_estimate_is_below_our_count_the_confirm_says_why(
+    admin_client, simulator, paid_page, make_subscribers
+):
+    """Meta leaves out of its estimate whom its own rules refuse: here everyone it took a paid
+    message to less than 12 hours ago, whom our audience still counts."""
+    make_subscribers(paid_page, 3)
+    assert 'data-testid="estimate-fewer"' not in confirm_page(admin_client, CampaignFactory(page=paid_page))
+    first = CampaignFactory(page=paid_page)
+    broadcast.start(first)
+    first.refresh_from_db()
+    assert first.status == Campaign.Status.FINISHED, first.last_error
+    html = confirm_page(admin_client, CampaignFactory(page=paid_page))
+    assert "3 subscribers of" in html and "0–0 people reached" in html
+    assert 'data-testid="estimate-fewer"' in html and "so fewer subscribers than counted above" in html
+
+
 def test_when_meta_gives_no_estimate_the_confirm_says_so_and_still_sends(
     admin_client, simulator, paid_page, make_subscribers
 ):

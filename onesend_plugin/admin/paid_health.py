@@ -6,17 +6,18 @@ words), and shown here instead of the code."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ..accounts.onboarding import PAID_WEBHOOK_FIELDS
 from ..messenger.errors import PAID_ADVICE, PAID_TOKEN_ADVICE, REGION_ERRORS, TERMS_ERRORS, paid_advice
-from ..models import Channel, MessengerPage
+from ..models import PAID_TOKEN_WARNING, Channel, MessengerPage
 
 #: The one advice for an ad account Meta reports as not active (Ad Account reference, ``account_status``).
 INACTIVE_ADVICE = _("Resolve it in Meta Ads Manager (Account quality), then re-check.")
@@ -56,9 +57,21 @@ def _token_row(page: MessengerPage, paid: dict) -> dict:
         }
         return {"label": _("Paid-channel token"), "ok": False, "text": text}
     flow = page.get_paid_token_flow_display() or _("entered by hand")
-    expires = page.paid_token_expires_at
-    when = _("expires on %(date)s") % {"date": date_format(expires)} if expires else _("never expires")
-    return {"label": _("Paid-channel token"), "ok": True, "text": f"{flow}, {when}"}
+    expires, left = page.paid_token_expires_at, page.paid_token_left()
+    if left is None:  # Flow 1 and 3 system-user tokens: "Expiration: Never"
+        return {"label": _("Paid-channel token"), "ok": True, "text": f"{flow}, {_('never expires')}"}
+    date = date_format(expires)
+    if left <= timedelta(0):  # Meta refuses it now: no campaign of the Page starts
+        when = _("expired on %(date)s — reconnect the ad account") % {"date": date}
+    elif left < PAID_TOKEN_WARNING:
+        when = ngettext(
+            "expires in %(days)d day — reconnect the ad account (%(date)s)",
+            "expires in %(days)d days — reconnect the ad account (%(date)s)",
+            left.days,
+        ) % {"days": left.days, "date": date}
+    else:
+        when = _("expires on %(date)s") % {"date": date}
+    return {"label": _("Paid-channel token"), "ok": left >= PAID_TOKEN_WARNING, "text": f"{flow}, {when}"}
 
 
 def _account_row(account: dict) -> dict:

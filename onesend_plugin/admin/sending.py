@@ -45,7 +45,7 @@ class SendCampaignView(CampaignActionView):
             send_at is None or send_at <= timezone.now()
         )
         if messages.is_paid(self.object.page):
-            context["paid"] = paid_summary(self.object)
+            context["paid"] = paid_summary(self.object, context["audience"])
         return context
 
     def perform(self):
@@ -55,9 +55,13 @@ class SendCampaignView(CampaignActionView):
         return _("Sending started.")
 
 
-def paid_summary(campaign: Campaign) -> dict:
+def paid_summary(campaign: Campaign, audience: int | None) -> dict:
     """The budget and Meta's delivery estimate as the confirmation shows them (amounts in the ad
-    account's currency); ``estimate`` is None when Meta gave none."""
+    account's currency); ``estimate`` is None when Meta gave none. ``fewer``: Meta's upper bound is
+    below our ``audience``. Its estimate (Send Messages on Marketing Message API for Messenger,
+    "Delivery estimate"; reference §3.4) leaves out people its own rules refuse (one paid message
+    per person every 12 h, its frequency caps, regions it does not serve; reference §6), so fewer
+    than our count may be reached, and the page says why."""
     code = campaign.page.ad_account_currency
     budget = currency.label(campaign.budget, code) if campaign.budget else None
     estimate = channels.delivery_estimate(campaign)
@@ -69,4 +73,10 @@ def paid_summary(campaign: Campaign) -> dict:
             "cost_lower": currency.label(estimate.cost_lower, code),
             "cost_upper": currency.label(estimate.cost_upper, code),
         }
-    return {"budget": budget, "period": campaign.get_budget_period_display(), "estimate": shown}
+    fewer = estimate is not None and audience is not None and estimate.delivery_upper < audience
+    return {
+        "budget": budget,
+        "period": campaign.get_budget_period_display(),
+        "estimate": shown,
+        "fewer": fewer,
+    }

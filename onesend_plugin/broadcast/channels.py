@@ -66,7 +66,12 @@ class MarketingApiChannel:
     def setup_problem(self, page: MessengerPage) -> str:
         if not page.ad_account_id:
             return "Set the Page's ad account: the paid Marketing Messages API sends through it."
-        return "" if page.paid_access_token else PAID_TOKEN_ADVICE
+        if not page.paid_access_token:
+            return PAID_TOKEN_ADVICE
+        left = page.paid_token_left()  # a Flow 2 token ends after about 60 days; Meta then refuses it (190)
+        if left is not None and left <= timedelta(0):
+            return "The ad account's token has expired: reconnect the ad account (the Page's connection panel, \"Connect the ad account\")."
+        return ""
 
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
         """Create the campaign's ``message_campaign`` (Meta's "Send Messages on Marketing Message

@@ -8,6 +8,7 @@ database constraints, so concurrent workers cannot break them.
 
 from .accounts import (
     OPTIN_TITLE_MAX_LENGTH,
+    PAID_TOKEN_WARNING,
     Account,
     Channel,
     Invitation,
@@ -53,6 +54,7 @@ __all__ = [
     "MAX_BUTTONS",
     "OPTIN_TITLE_MAX_LENGTH",
     "PAID_TEXT_MAX_LENGTH",
+    "PAID_TOKEN_WARNING",
     "TEXT_MAX_LENGTH",
     "Account",
     "Campaign",

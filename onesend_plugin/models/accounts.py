@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 OPTIN_TITLE_MAX_LENGTH = 65  # Meta's limit for the notification_messages template title.
 
+#: How long before a paid token expires its Page warns (panel and ``onesend.W004``): a Flow 2 token
+#: lives about 60 days (Onboard Businesses with Marketing Message API for Messenger, Flow 2).
+PAID_TOKEN_WARNING = timedelta(days=7)
+
 
 def _new_secret() -> str:
     return secrets.token_hex(32)
@@ -377,6 +381,13 @@ class MessengerPage(models.Model):
         """Keep Meta's last refusal of a paid-API call for the connection panel."""
         self.paid_error = {"code": code, "message": message[:500], "at": timezone.now().isoformat()}
         MessengerPage.objects.filter(pk=self.pk).update(paid_error=self.paid_error)
+
+    def paid_token_left(self) -> timedelta | None:
+        """Time left before the paid token expires (negative once it has); None when it never
+        expires (Flow 1 and 3 system-user tokens) or there is none."""
+        if not self.paid_access_token or self.paid_token_expires_at is None:
+            return None
+        return self.paid_token_expires_at - timezone.now()
 
     @property
     def cooldown(self) -> timedelta:
