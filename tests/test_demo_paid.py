@@ -58,6 +58,32 @@ def test_the_us_page_is_seeded_beside_acmes_each_page_its_own(seeded, simulator)
     assert simulator.config()["campaign_warmup_seconds"] == demo.DEMO_WARMUP_SECONDS
 
 
+def test_every_id_the_demo_seeds_is_its_own(seeded, simulator):
+    """Page ids, ad account ids, PSIDs, the app's and the owner's ids: one id names one thing
+    across the whole seed (a Page sharing another's id shows its name to the other's people)."""
+    ad_accounts = [a["account_id"].removeprefix("act_") for a in simulator.call("GET", "ad_accounts")["data"]]
+    ids = {
+        "Page": [page_id for page_id, _ in demo.seeded_pages()],
+        "ad account": ad_accounts,
+        "PSID": [person["psid"] for person in simulator.people()],
+        "app": [demo.APP["app_id"]],
+        "user": [user["user_id"] for user in simulator.users()],
+    }
+    named: dict[str, list[str]] = {}
+    for kind, values in ids.items():
+        for value in values:
+            named.setdefault(value, []).append(kind)
+    clashes = {value: kinds for value, kinds in named.items() if len(kinds) > 1}
+    assert not clashes, f"ids naming more than one thing: {clashes}"
+    assert sorted(page["page_id"] for page in simulator.pages()) == sorted(ids["Page"])
+    assert len(ids["PSID"]) == len(demo.BLOOM_EARLIER_SUBSCRIBERS) * 5 + len(demo.SIMULATED_PEOPLE) + len(
+        demo.US_PEOPLE
+    )
+    assert ad_accounts == [demo.US_PAGE["ad_account_id"].removeprefix("act_")]
+    stored = list(MessengerPage.objects.values_list("page_id", flat=True))
+    assert set(stored) <= set(ids["Page"]), "each connected Page is the simulator's Page of that id"
+
+
 def test_blooms_earlier_subscribers_held_at_meta_are_imported_in_one_action(seeded, simulator, admin_client):
     bloom = MessengerPage.objects.get(page_id=demo.SECOND_PAGE["page_id"])
     names = [name for _, group in demo.BLOOM_EARLIER_SUBSCRIBERS for name in group]
