@@ -38,7 +38,7 @@ def unsubscribe_in_admin(simulator, psid):
     ("unsubscribe", "source"),
     [
         (lambda simulator, psid: simulator.send_text(psid, "STOP"), "keyword"),
-        (tap_unsubscribe_quick_reply, "keyword"),
+        (tap_unsubscribe_quick_reply, "quick_reply"),
         (lambda simulator, psid: simulator.tap(psid, UNSUBSCRIBE_PAYLOAD), "unsubscribe_button"),
         (lambda simulator, psid: simulator.stop_notifications(psid), "meta_control"),
         (unsubscribe_in_admin, "admin"),

@@ -199,9 +199,9 @@ def test_unsubscribe_quick_reply_and_button(post_webhook, page, sent):
         ("7", "unsubscribed"),
         ("8", "unsubscribed"),
     }
-    assert set(ConsentRecord.objects.values_list("entry_point", flat=True)) == {
-        "keyword",
-        "unsubscribe_button",
+    assert dict(ConsentRecord.objects.values_list("subscriber__psid", "entry_point")) == {
+        "7": "quick_reply",
+        "8": "unsubscribe_button",
     }
 
 

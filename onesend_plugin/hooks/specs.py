@@ -210,9 +210,9 @@ def subscriber_opted_in(subscriber: Subscriber, source: str, customer_ref: str) 
 @hookspec
 def subscriber_unsubscribed(subscriber: Subscriber, source: str) -> None:
     """Marketing messages stopped. ``source`` says how: ``"keyword"`` (STOP),
-    ``"unsubscribe_button"``, ``"meta_control"`` (Meta's own stop control), ``"send_error"``
+    ``"quick_reply"`` (the Unsubscribe quick reply), ``"unsubscribe_button"``, ``"meta_control"`` (Meta's own stop control), ``"send_error"``
     (Meta reported them blocked or unreachable) or ``"admin"``. Called after commit, once the
-    confirmation (if any) is queued. From a webhook (the first three), a listener that raises is
+    confirmation (if any) is queued. From a webhook (the first four), a listener that raises is
     recorded on the event and called again, as for ``webhook_event_processed``; from a send
     error or the admin there is no event to keep it on: it is logged and affects nothing
     else."""

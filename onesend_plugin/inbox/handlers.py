@@ -63,8 +63,8 @@ def on_message(event: meta_events.MessageEvent, page: MessengerPage, told: list[
     the opt-in (if the Page allows it; the weekly rule keeps this from nagging)."""
     _opened_window(page, event)
     subscriber = Subscriber.objects.get(page=page, psid=event.psid)
-    if subscriptions.is_unsubscribe_request(page, event.text, event.quick_reply_payload):
-        subscriptions.unsubscribe(subscriber, source="keyword", confirm=True, told=told)
+    if source := subscriptions.unsubscribe_source(page, event.text, event.quick_reply_payload):
+        subscriptions.unsubscribe(subscriber, source=source, confirm=True, told=told)
     elif page.offer_optin_without_ref and subscriber.status != Subscriber.Status.SUBSCRIBED:
         subscriptions.offer_optin(page, event.psid, raw_ref="", entry_point="message")
 

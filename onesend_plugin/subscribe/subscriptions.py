@@ -31,10 +31,10 @@ OPTIN_REPEAT_AFTER = timedelta(days=7)
 #: meta-messenger.md, corrections 2026-12-05). onesend sends one: the Page's welcome message.
 FOLLOWUP_WINDOW = timedelta(minutes=2)
 
-#: Unsubscribes the person (or the business for them) asked for: STOP or the Unsubscribe quick
-#: reply (``keyword``), the Unsubscribe button, Meta's own stop control, the admin. Not
-#: ``send_error``: Meta itself found them gone.
-ASKED_SOURCES = frozenset({"keyword", "unsubscribe_button", "meta_control", "admin"})
+#: Unsubscribes the person (or the business for them) asked for: a STOP-like word (``keyword``),
+#: the Unsubscribe quick reply (``quick_reply``), the Unsubscribe button, Meta's own stop
+#: control, the admin. Not ``send_error``: Meta itself found them gone.
+ASKED_SOURCES = frozenset({"keyword", "quick_reply", "unsubscribe_button", "meta_control", "admin"})
 
 # Why a person can no longer be messaged → the status that records it.
 GONE_STATUS = {
@@ -51,12 +51,16 @@ def _person(page: MessengerPage, psid: str) -> Subscriber:
     return subscriber
 
 
-def is_unsubscribe_request(page: MessengerPage, text: str | None, payload: str | None) -> bool:
-    """A STOP-like keyword sent alone (any case, trailing punctuation ignored), or our button."""
+def unsubscribe_source(page: MessengerPage, text: str | None, payload: str | None) -> str | None:
+    """How a message asks to unsubscribe, as its consent record names it: our Unsubscribe quick
+    reply (``quick_reply``), or a STOP-like keyword sent alone (``keyword``; any case, trailing
+    punctuation ignored). None: it does not ask."""
     if payload == UNSUBSCRIBE_PAYLOAD:
-        return True
+        return "quick_reply"
     words = {word.strip().upper() for word in page.unsubscribe_keywords.split(",") if word.strip()}
-    return bool(text) and text.strip().rstrip(".!¡?¿ ").upper() in words
+    if text and text.strip().rstrip(".!¡?¿ ").upper() in words:
+        return "keyword"
+    return None
 
 
 def offer_optin(page: MessengerPage, psid: str, *, raw_ref: str, entry_point: str) -> bool:
