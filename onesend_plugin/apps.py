@@ -15,7 +15,7 @@ class OnesendConfig(AppConfig):
         # visible at start-up (reported by a system check) instead of at the first webhook.
         from django.db.models.signals import post_migrate
 
-        from . import checks  # noqa: F401
+        from . import checks, site_checks  # noqa: F401
         from .accounts.groups import ensure_client_group
         from .accounts.scoping import log_entries
         from .hooks import plugins

@@ -62,6 +62,8 @@ cat >> foreignsite/settings/base.py <<'EOF'
 
 INSTALLED_APPS += ["onesend_plugin", "django_q"]
 Q_CLUSTER = {"orm": "default", "timeout": 60, "retry": 120}
+ONESEND = {"PUBLIC_BASE_URL": "https://www.foreignsite.test"}
+DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
 EOF
 cat >> foreignsite/urls.py <<'EOF'
 

@@ -67,7 +67,11 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": _DB,
         "TEST": {"NAME": _DB},
-        "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        },
     }
 }
 
@@ -80,7 +84,8 @@ Q_CLUSTER = {
     "retry": 120,
     "log_level": "WARNING",
 }
-ONESEND = {"LOAD_ENTRYPOINTS": True}  # the fixtures point the Graph API at the simulator
+# The fixtures point the Graph API at the simulator.
+ONESEND = {"LOAD_ENTRYPOINTS": True, "PUBLIC_BASE_URL": "http://testserver"}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 USE_TZ = True
