@@ -7,7 +7,7 @@ words an editor understands; the admin form shows it.
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from django.conf import settings
 
@@ -31,6 +31,9 @@ from .models import (
 #: depend on the subscribe package).
 UNSUBSCRIBE_PAYLOAD = "ONESEND_UNSUBSCRIBE"
 UNSUBSCRIBE_QUICK_REPLY: QuickReply = builders.quick_reply("Unsubscribe", UNSUBSCRIBE_PAYLOAD)
+#: A button opens its link in the person's browser: a web page, never ``ftp:``, ``javascript:``
+#: or an app's scheme, which the browser would refuse or run.
+LINK_SCHEMES = ("http", "https")
 
 
 def public_url(path: str) -> str:
@@ -44,11 +47,13 @@ def validate(campaign: Campaign, buttons: list[tuple[str, str]]) -> dict[str, st
     text = campaign.text.strip()
     if len(buttons) > MAX_BUTTONS:
         errors["text"] = f"A message can carry at most {MAX_BUTTONS} buttons."
-    for title, _url in buttons:
+    for title, url in buttons:
         if len(title) > BUTTON_TITLE_MAX_LENGTH:
             errors["text"] = (
                 f"Button titles must be at most {BUTTON_TITLE_MAX_LENGTH} characters ('{title}')."
             )
+        if problem := link_problem(url):
+            errors["buttons"] = f"{problem} ('{title}')"
     if campaign.media == Campaign.Media.IMAGE:
         if not campaign.image:
             errors["image"] = "Choose the image."
@@ -64,6 +69,13 @@ def validate(campaign: Campaign, buttons: list[tuple[str, str]]) -> dict[str, st
     else:
         errors.update(_text_problems(campaign, text, bool(buttons)))
     return errors
+
+
+def link_problem(url: str) -> str | None:
+    """What is wrong with a button's link, or None: it must be a web address."""
+    if urlsplit(url.strip()).scheme.lower() not in LINK_SCHEMES:
+        return "A button's link must be a web address starting with https:// (or http://)."
+    return None
 
 
 def is_paid(page: MessengerPage | None) -> bool:

@@ -12,7 +12,7 @@ from onesend_plugin.broadcast import ledger, ratelimit, runner, timing
 from onesend_plugin.messenger.errors import MIN_RETRY_AFTER
 from onesend_plugin.models import Campaign, CampaignButton, Delivery, MessengerPage, Subscriber
 
-from .factories import CampaignFactory
+from .factories import CampaignFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -173,6 +173,18 @@ def test_expired_campaigns_send_nothing_late(simulator, sim_page, make_subscribe
 def test_only_published_campaigns_start(sim_page):
     with pytest.raises(broadcast.CampaignError, match="Publish"):
         broadcast.start(CampaignFactory(page=sim_page, live=False))
+
+
+@pytest.mark.parametrize("url", ["ftp://files.example/sale.pdf", "javascript:alert(1)", "shop/sale"])
+def test_a_button_linking_outside_the_web_does_not_start_nor_go_as_a_test(sim_page, url):
+    campaign = CampaignFactory(page=sim_page)
+    CampaignButton.objects.create(campaign=campaign, title="Sale", url=url)
+    campaign.save_revision().publish()
+    with pytest.raises(broadcast.CampaignError, match="https://"):
+        broadcast.start(campaign)
+    with pytest.raises(broadcast.CampaignError, match="https://"):
+        broadcast.send_test(campaign, SubscriberFactory(page=sim_page))
+    assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
 
 
 def test_content_meta_would_reject_does_not_start(sim_page):

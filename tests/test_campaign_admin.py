@@ -239,6 +239,19 @@ def test_button_title_over_20_characters_is_an_error_on_the_button(admin_client,
     assert "at most 20 characters" in button.errors["title"][0]
 
 
+@pytest.mark.parametrize("url", ["ftp://files.example/sale.pdf", "ftps://files.example/sale.pdf"])
+def test_a_button_link_must_be_a_web_address(admin_client, campaign, url):
+    data = form_data(campaign, buttons=[("Sale", url)])
+    response = admin_client.post(f"{URL}edit/{campaign.pk}/", data)
+    assert response.status_code == 200
+    [button] = response.context["form"].formsets["buttons"].forms
+    assert button.errors["url"] == [
+        "A button's link must be a web address starting with https:// (or http://)."
+    ]
+    data = form_data(campaign, buttons=[("Sale", "https://shop.example/sale")])
+    assert admin_client.post(f"{URL}edit/{campaign.pk}/", data).status_code == 302
+
+
 def test_image_card_within_limits_is_accepted(admin_client, campaign):
     image = Image.objects.create(
         title="Sale", file=get_test_image_file(), collection=campaign.page.account.collection

@@ -171,14 +171,19 @@ class CampaignForm(WagtailAdminModelForm):
             )
 
     def valid_buttons(self) -> list[tuple[str, str]]:
-        """(title, url) of the button forms that are valid and not being deleted."""
+        """(title, url) of the button forms that are valid and not being deleted. A link that is
+        not a web address (``messages.link_problem``) is an error on the button's own field."""
         formset = self.formsets["buttons"]
         formset.is_valid()  # cleans every button form, so cleaned_data exists
-        return [
-            (button.cleaned_data["title"], button.cleaned_data["url"])
-            for button in formset.forms
-            if button.is_valid() and button.cleaned_data and not button.cleaned_data.get("DELETE")
-        ]
+        valid = []
+        for button in formset.forms:
+            if not (button.is_valid() and button.cleaned_data) or button.cleaned_data.get("DELETE"):
+                continue
+            if problem := messages.link_problem(button.cleaned_data["url"]):
+                button.add_error("url", problem)
+            else:
+                valid.append((button.cleaned_data["title"], button.cleaned_data["url"]))
+        return valid
 
     def check_schedule(self, cleaned) -> None:
         """Settings the engine could only read one way or another: refuse them instead."""
