@@ -15,6 +15,7 @@ from typing import Any
 
 from . import batch as graph_batch
 from . import builders
+from .audiences import AudienceCalls
 from .batch import MAX_BATCH, BatchRequest
 from .builders import MAX_OPTIN_TITLE
 from .errors import GraphError
@@ -74,9 +75,10 @@ __all__ = [
 PAGE_FIELDS = "id,name,access_token,tasks"
 
 
-class GraphClient(GraphHttp):
+class GraphClient(AudienceCalls, GraphHttp):
     """Graph API calls made with one access token: a Page's (most calls), a user's
-    (``managed_pages``, ``permissions``) or the app's (``exchange_code``, ``debug_token``)."""
+    (``managed_pages``, ``permissions``) or the app's (``exchange_code``, ``debug_token``); the
+    Custom Audience calls are :class:`~.audiences.AudienceCalls`'."""
 
     # -- Send API ---------------------------------------------------------------------------
 

@@ -253,11 +253,19 @@ def parse_payload(data: Any) -> list[MessagingEvent]:
     return events
 
 
+#: Parsers of the events other modules define (``.audience_events``): each returns its event for
+#: an item of its kind, else None.
+ITEM_PARSERS: list[Callable[[dict[str, Any], str], MessagingEvent | None]] = []
+
+
 def parse_item(item: Any, entry_page_id: str, *, standby: bool = False) -> MessagingEvent:
     """One ``messaging[]`` (or ``standby[]``) item of an entry; never raises."""
     # Parsers index required fields with [] and let KeyError/TypeError/ValueError/AttributeError
     # escape; catching them here is what turns any malformed item into an UnknownEvent.
     try:
+        extra = next((e for e in (parse(item, entry_page_id) for parse in ITEM_PARSERS) if e), None)
+        if extra is not None:
+            return extra
         paid = _paid_body(item)
         if paid is not None:
             return _paid(*paid, item, entry_page_id)

@@ -46,6 +46,8 @@ class TokenInfo:
     next_eligible_at: datetime | None
     raw: dict[str, Any] = field(repr=False, compare=False)
     next_paid_eligible_at: datetime | None = None
+    #: The Custom Audiences whose upload made (or matched) the token (Get subscription tokens).
+    custom_audience_ids: tuple[str, ...] = ()
 
     @property
     def eligible_at(self) -> datetime | None:
@@ -68,6 +70,7 @@ class TokenInfo:
             next_eligible_at=parse_timestamp(data.get("next_eligible_time")),
             raw=data,
             next_paid_eligible_at=parse_timestamp(data.get("next_eligible_time_for_paid_messaging")),
+            custom_audience_ids=tuple(str(i) for i in data.get("custom_audience_ids") or ()),
         )
 
 

@@ -61,6 +61,17 @@ class Config:
     #: outside the cooldown (Marketing Messages, "Limitations"; reference corrections 2026-12-05).
     followup_seconds: float = 120.0
     followup_limit: int = 3
+    #: Custom Audience matching is asynchronous at Meta, "up to 24 hours" (Grow your Audience for
+    #: Marketing Message API for Messenger): the matched people's tokens are listed, and the
+    #: ``marketing_messages_subscriber_upload_status`` webhook sent, this long after the upload.
+    audience_match_seconds: float = 1.0
+    #: Meta's rate-limiting page, "High-volume messaging": a Page that "sends more than 40
+    #: messages per second ... cannot send new messages until the volume decreases". Off by
+    #: default; when on, a Send API call made while the Page's calls of the last second (refused
+    #: ones too) reach ``high_volume_rate`` is refused. Meta documents no error for it: the
+    #: simulator answers ``613`` (its rate-limit code) with its own wording, an assumption.
+    high_volume_lock: bool = False
+    high_volume_rate: int = 40
     text_rate: int = 300
     media_rate: int = 10
     latency_ms: float = 0.0
@@ -79,7 +90,9 @@ class Config:
     webhooks_paused: bool = False
 
     PROBABILITIES = frozenset({"failure_rate", "read_probability", "mids_omit_rate", "duplicate_rate"})
-    AT_LEAST_ONE = frozenset({"text_rate", "media_rate", "batch_max", "webhook_concurrency"})
+    AT_LEAST_ONE = frozenset(
+        {"text_rate", "media_rate", "high_volume_rate", "batch_max", "webhook_concurrency"}
+    )
     CHOICES = {
         "paid_error_field": ("code", "subcode"),
         "paid_webhook_envelope": ("changes", "messaging"),

@@ -89,6 +89,8 @@ class ControlApi:
             web.post("/_sim/people", self.add_person),
             web.post("/_sim/people/bulk", self.add_people_bulk),
             web.get("/_sim/people", self.people),
+            web.get("/_sim/audiences", self.audiences),
+            web.get("/_sim/audiences/{audience_id}", self.audience),
             web.get("/_sim/people/{psid}", self.person),
             web.post("/_sim/people/{psid}/{action}", self.act),
             web.get("/_sim/messages", self.messages),
@@ -155,6 +157,8 @@ class ControlApi:
             at_ms=body.get("at_ms"),
             names=body.get("names"),
         )
+        if body.get("contacts") is not None:
+            self.world.set_contacts([self.world.people[p["psid"]] for p in people], body["contacts"])
         return 201, {"data": people}
 
     @endpoint
@@ -170,6 +174,18 @@ class ControlApi:
         page_id = request.query.get("page_id")
         people = (p for p in self.world.people.values() if page_id is None or p.page_id == page_id)
         return {"data": [self.world.person_view(person) for person in people]}
+
+    @endpoint
+    def audiences(self, request: web.Request, body: dict) -> Any:
+        return {"data": [self.world.audience_view(a) for a in self.world.audiences.values()]}
+
+    @endpoint
+    def audience(self, request: web.Request, body: dict) -> Any:
+        """One Custom Audience with every row uploaded to it, as received."""
+        audience = self.world.audiences.get(request.match_info["audience_id"])
+        if audience is None:
+            raise ControlError(f"No audience {request.match_info['audience_id']}", 404)
+        return self.world.audience_view(audience, rows=True)
 
     @endpoint
     def person(self, request: web.Request, body: dict) -> Any:

@@ -110,6 +110,17 @@ def rate_limited() -> GraphError:
     return GraphError(613, "Calls to this api have exceeded the rate limit.")
 
 
+def high_volume_locked() -> GraphError:
+    """A Page over Meta's high-volume threshold "cannot send new messages until the volume
+    decreases" (Messenger Platform rate limits, "High-volume messaging"). Meta names no error
+    for it: 613, its rate-limit code, is the simulator's assumption."""
+    return GraphError(
+        613,
+        "Calls to this api have exceeded the rate limit. (high-volume messaging: the Page sends "
+        "too many messages per second; it can send again when the volume decreases)",
+    )
+
+
 def message_and_action() -> GraphError:
     return param("Cannot send message and sender_action in the same request", 2018014)
 

@@ -115,6 +115,24 @@ class GraphApi:
                 self._estimate,
                 auth="paid",
             ),
+            Route(
+                frozenset({"POST"}),
+                re.compile(r"act_(?P<account>\d+)/customaudiences"),
+                self._create_audience,
+                auth="paid",
+            ),
+            Route(
+                frozenset({"GET"}),
+                re.compile(r"act_(?P<account>\d+)/customaudiences"),
+                self._audiences,
+                auth="business",
+            ),
+            Route(
+                frozenset({"POST", "DELETE"}),
+                re.compile(r"(?P<audience>238\d{14})/users"),
+                self._audience_users,
+                auth="paid",
+            ),
             Route(frozenset({"GET"}), re.compile(r"act_(?P<account>\d+)"), self._ad_account, auth="business"),
             Route(
                 frozenset({"GET"}),
@@ -293,14 +311,18 @@ class GraphApi:
         """The Page a paid call acts for, named by its campaign (the path's, or ``message_id``),
         its ``page_id`` or its ``promoted_object`` (``World.paid_page`` checks the token)."""
         groups = match.groupdict()
+        if groups.get("audience"):
+            audience = self.world.audience_of(groups["audience"])
+            return self.world.paid_page(token, audience.ad_account_id, audience.page_id)
         key = groups.get("campaign") or params.get("message_id")
         campaign = self.world.campaigns.get(str(key or ""))
         if campaign is not None:
             return self.world.paid_page(
                 token, groups.get("account") or campaign.ad_account_id, campaign.page_id
             )
-        promoted = params.get("promoted_object")
-        page_id = params.get("page_id") or (promoted.get("page_id") if isinstance(promoted, dict) else None)
+        promoted = params.get("promoted_object") or params.get("marketing_message_channels")
+        named = promoted.get("page_id") or promoted.get("MESSENGER") if isinstance(promoted, dict) else None
+        page_id = params.get("page_id") or named
         return self.world.paid_page(token, groups.get("account"), None if key else page_id)
 
     @staticmethod
@@ -365,6 +387,18 @@ class GraphApi:
 
     def _insights(self, page: Page, call: Call) -> Any:
         return self.world.campaign_insights(page, call.match["campaign"])
+
+    def _create_audience(self, page: Page, call: Call) -> Any:
+        return self.world.create_audience(call.match["account"], page, call.params)
+
+    def _audiences(self, issued: BusinessToken, call: Call) -> Any:
+        if call.match["account"] not in issued.ad_account_ids:
+            raise errors.no_object(f"act_{call.match['account']}", "get")
+        return self.world.list_audiences(call.match["account"])
+
+    def _audience_users(self, page: Page, call: Call) -> Any:
+        audience = self.world.audience_of(call.match["audience"])
+        return self.world.audience_users(audience, call.method, call.params)
 
     def _unsubscribe_customers(self, page: Page, call: Call) -> Any:
         return self.world.unsubscribe_customers(page, call.params)

@@ -145,6 +145,10 @@ class Person:
     tokens: list[str] = field(default_factory=list)
     thread: list[dict[str, Any]] = field(default_factory=list)
     refusals: list[int] = field(default_factory=list)  # error codes of the next sends (refuse_sends)
+    #: The e-mail and phone the person gave Meta, which a Custom Audience upload is matched
+    #: against (raw here; Meta compares SHA-256 hashes of the normalised values).
+    email: str | None = None
+    phone: str | None = None
 
 
 @dataclass
@@ -163,6 +167,10 @@ class Token:
     last_paid_ms: int = 0  # the last paid Marketing Messages API send to this token
     optin_ms: int = 0  # when the person last accepted the opt-in (0: follow-ups are over)
     followups: int = 0  # follow-ups sent since that opt-in
+    #: The Custom Audiences whose upload matched the person (Get subscription tokens lists them).
+    custom_audience_ids: list[str] = field(default_factory=list)
+    #: Made by a Custom Audience match (not an opt-in): listed without PSID or dates (same page).
+    from_audience: bool = False
 
 
 @dataclass
@@ -187,6 +195,25 @@ class Campaign:
     sent: int = 0  # paid messages accepted, in all and on ``day`` (UTC date)
     day: str = ""
     sent_on_day: int = 0
+
+
+@dataclass
+class Audience:
+    """A Marketing Messages Custom Audience of an ad account for one Page (Grow your Audience
+    for Marketing Message API for Messenger, step 1), and every row uploaded to it as received
+    (so tests can check that nothing unhashed arrived)."""
+
+    audience_id: str
+    ad_account_id: str
+    page_id: str
+    name: str
+    description: str
+    created_ms: int = 0
+    received: list[list[str]] = field(default_factory=list)
+    schema: list[str] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)  # PSIDs, in match order
+    invalid: int = 0
+    removed: int = 0
 
 
 @dataclass
@@ -219,8 +246,9 @@ class SlidingWindow:
 
 
 class PageRates:
-    __slots__ = ("text", "media")
+    __slots__ = ("attempts", "media", "text")
 
     def __init__(self) -> None:
         self.text = SlidingWindow()
         self.media = SlidingWindow()
+        self.attempts = SlidingWindow()  # every Send API call, refused ones too (high-volume lock)

@@ -128,14 +128,18 @@ class SimulatorRemote:
         payload: str | None = None,
         at_ms: int | None = None,
         names: list[str] | None = None,
+        contacts: list[dict[str, str]] | None = None,
     ) -> list[dict[str, Any]]:
         """``count`` people who opened the thread and (``subscribed``) accepted the opt-in for
         ``title`` (default: the opt-in template's default title), in one call and without webhooks:
         ``[{"psid", "token"}, ...]`` (``token`` is None when not subscribed). ``at_ms`` dates it
         (default now): tokens the Page already held before it came to us. ``names``: one per person
-        (default "Person <n>")."""
+        (default "Person <n>"). ``contacts``: one ``{"email", "phone"}`` per person, what they gave
+        Meta, which a Custom Audience upload is matched against."""
         body = {"page_id": page_id, "count": count, "subscribed": subscribed, "timezone": timezone}
-        optional = (("title", title), ("payload", payload), ("at_ms", at_ms), ("names", names))
+        optional = (
+            ("title", title), ("payload", payload), ("at_ms", at_ms), ("names", names), ("contacts", contacts)
+        )  # fmt: skip
         body.update({key: value for key, value in optional if value is not None})
         return self.call("POST", "people/bulk", body)["data"]
 
@@ -146,6 +150,14 @@ class SimulatorRemote:
         ``tokens``): no longer listed, refused when sent to. Returns those dropped."""
         body = {"page_id": page_id, "count": count, "tokens": tokens}
         return self.call("POST", "tokens/drop", {k: v for k, v in body.items() if v is not None})["dropped"]
+
+    def audiences(self) -> list[dict[str, Any]]:
+        """Every Custom Audience: its Page, rows received, invalid rows, people matched."""
+        return self.call("GET", "audiences")["data"]
+
+    def audience(self, audience_id: str) -> dict[str, Any]:
+        """One Custom Audience with ``received``: every uploaded row, as it arrived."""
+        return self.call("GET", f"audiences/{audience_id}")
 
     def people(self, page_id: str | None = None) -> list[dict[str, Any]]:
         return self.call("GET", "people", page_id=page_id)["data"]

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from ..model import AdAccount, App, Attachment, BusinessToken, Campaign, Person, Token, User
+from ..model import AdAccount, App, Attachment, Audience, BusinessToken, Campaign, Person, Token, User
+from .audiences import AudiencesMixin
 from .base import Sink
 from .business import BusinessMixin
 from .login import LoginMixin
@@ -44,6 +45,7 @@ class World(
     PeopleMixin,
     SendMixin,
     PaidMixin,
+    AudiencesMixin,
     WebhooksMixin,
     ViewsMixin,
 ):
@@ -61,6 +63,7 @@ class World(
             "tokens": [asdict(token) for token in self.tokens.values()],
             "attachments": attachments,
             "campaigns": [asdict(campaign) for campaign in self.campaigns.values()],
+            "audiences": [asdict(audience) for audience in self.audiences.values()],
             "users": [asdict(user) for user in self.users.values()],
             "login_configs": self.login_configs,
             "ad_accounts": [asdict(account) for account in self.ad_accounts.values()],
@@ -80,6 +83,7 @@ class World(
             attachment = Attachment(**raw, data=base64.b64decode(encoded) if encoded is not None else None)
             self.attachments[attachment.attachment_id] = attachment
         self.campaigns = {c["campaign_id"]: Campaign(**c) for c in data.get("campaigns", [])}
+        self.audiences = {a["audience_id"]: Audience(**a) for a in data.get("audiences", [])}
         self.users = {user["user_id"]: User(**user) for user in data.get("users", [])}
         self.login_configs = dict(data.get("login_configs", {}))
         self.ad_accounts = {a["account_id"]: AdAccount(**a) for a in data.get("ad_accounts", [])}

@@ -14,6 +14,7 @@ from ..model import (
     AdAccount,
     App,
     Attachment,
+    Audience,
     BusinessToken,
     Campaign,
     Grant,
@@ -49,6 +50,7 @@ class WorldState:
         self.tokens: dict[str, Token] = {}
         self.attachments: dict[str, Attachment] = {}
         self.campaigns: dict[str, Campaign] = {}
+        self.audiences: dict[str, Audience] = {}  # Custom Audiences by id
         self.users: dict[str, User] = {}
         self.apps: dict[str, App] = {}  # apps whose settings were changed through the control API
         self.codes: dict[str, Grant] = {}  # authorization code -> what the dialog granted

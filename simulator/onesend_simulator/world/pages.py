@@ -26,6 +26,8 @@ PAID_WEBHOOK_FIELDS = (
     "marketing_message_reads",
     "marketing_message_clicks",
     "marketing_message_delivery_failed",
+    # Grow your Audience for Marketing Message API for Messenger: a Custom Audience upload's status.
+    "marketing_messages_subscriber_upload_status",
 )
 WEBHOOK_FIELDS = frozenset(
     {

@@ -105,7 +105,7 @@ class PaidMixin(WorldState):
         if campaign.ad_account_id != ad_account_id:
             raise self._paid_error(2300014, "The campaign belongs to another ad account")
         token = self.tokens.get(str(delivery["subscription_token"]))
-        if token is None:
+        if token is None or token.created_ms > now_ms():  # a Custom Audience's, not matched yet
             raise self._paid_error(2300004, "The messenger subscription token could not be loaded")
         if not token.page_id == campaign.page_id == page.page_id:
             raise self._paid_error(2300005, "The Page of the message does not match the Page of the token")
@@ -386,7 +386,8 @@ class PaidMixin(WorldState):
         row must use exactly one identifier combination, ``psid`` and ``subscriber_token`` alone:
         the answer's ``invalid_rows_count`` is where Meta reports rows it cannot use, so a mixed
         row, or one naming nobody of this Page, is counted there rather than failing the call.
-        People here have no phone or email: such rows are well formed and change nothing."""
+        A phone or email row (raw or SHA-256) names the people who gave Meta that contact; one
+        naming nobody is well formed and changes nothing."""
         rows = params.get("data")
         if not isinstance(rows, list) or not rows:
             raise errors.param("Param data must be a non-empty array of rows")
@@ -400,10 +401,11 @@ class PaidMixin(WorldState):
         return {"invalid_rows_count": invalid}
 
     def _unsubscribe_row(self, page: Page, row: Any) -> list[Token] | None:
-        """The tokens one Unsubscribe API row names (none for phone/email rows), None if invalid."""
+        """The tokens one Unsubscribe API row names, None if invalid."""
         keys = set(row) if isinstance(row, dict) else set()
         if keys in ({"phone"}, {"email"}, {"phone", "email"}):
-            return []
+            people = self.people_by_contact(page.page_id, row)  # type: ignore[attr-defined]
+            return [self.tokens[t] for person in people for t in person.tokens]  # nobody: well formed
         if keys == {"psid"}:
             person = self.people.get(str(row["psid"]))
             if person is None or person.page_id != page.page_id:

@@ -56,6 +56,7 @@ class SendMixin(WorldState):
         if message is None and action is None:
             raise errors.param("Must send either message or sender_action")
         tagged = self._tagged(params)
+        self._check_high_volume(page)
         if action is not None:
             return self._sender_action(page, recipient, action, tagged)
         content = self._content(page, message)
@@ -123,6 +124,20 @@ class SendMixin(WorldState):
             raise errors.rate_limited()
         return window, now
 
+    def _check_high_volume(self, page: Page) -> None:
+        """With ``high_volume_lock`` on, a Page whose Send API calls of the last second (refused
+        ones too, so a sender that keeps pushing stays locked) reach ``high_volume_rate`` cannot
+        send until they drop below it (Messenger Platform rate limits, "High-volume messaging":
+        more than 40 messages per second; reference meta-messenger.md, corrections 2026-12-05).
+        Whether paid ``act_/messages`` sends count is not documented: they do not here."""
+        if not self.config.high_volume_lock:
+            return
+        attempts, now = self._page_rates(page).attempts, time.monotonic()
+        busy = attempts.count(now) >= self.config.high_volume_rate
+        attempts.record(now)
+        if busy:
+            raise errors.high_volume_locked()
+
     def usage(self, page: Page) -> dict[str, Any]:
         """The ``X-Business-Use-Case-Usage`` value: percentages of the busier bucket."""
         rates, now = self._page_rates(page), time.monotonic()
@@ -157,7 +172,7 @@ class SendMixin(WorldState):
 
     def _token(self, page: Page, value: Any) -> Token:
         token = self.tokens.get(str(value))
-        if token is None or token.page_id != page.page_id:
+        if token is None or token.page_id != page.page_id or token.created_ms > now_ms():
             raise errors.invalid_optin_token()
         return token
 
@@ -308,6 +323,15 @@ class SendMixin(WorldState):
     def token_fields(self, token: Token) -> dict[str, Any]:
         """A token as the Graph API shows it (times in seconds), as in
         https://developers.facebook.com/documentation/business-messaging/messenger-platform/marketing-messages-on-messenger/get-subscription-tokens"""
+        if token.from_audience:
+            # Get subscription tokens: a Custom Audience's token is listed with these fields only
+            # (no PSID, dates or eligibility).
+            return {
+                "notification_messages_token": token.token,
+                "topic_title": token.title,
+                "notification_messages_reoptin": "ENABLED",
+                "custom_audience_ids": list(token.custom_audience_ids),
+            }
         person = self.people[token.psid]
         created = token.created_ms // 1000
         next_eligible = (
@@ -327,13 +351,16 @@ class SendMixin(WorldState):
         }
         paid = self.paid_fields(token)
         fields["next_eligible_time"] = max(next_eligible, paid["next_eligible_time_for_paid_messaging"])
+        if token.custom_audience_ids:
+            fields["custom_audience_ids"] = list(token.custom_audience_ids)
         return {**fields, **paid}
 
     def list_tokens(
         self, page: Page, params: Mapping[str, Any]
     ) -> tuple[list[dict], str | None, str | None, bool]:
         """One page of ``notification_message_tokens``: (data, before cursor, after cursor, has more)."""
-        tokens = [token for token in self.tokens.values() if token.page_id == page.page_id]
+        now = now_ms()  # a Custom Audience's tokens are listed once matched (``audience_match_seconds``)
+        tokens = [t for t in self.tokens.values() if t.page_id == page.page_id and t.created_ms <= now]
         if str(params.get("do_not_return_duplicates", "")).lower() == "true":
             seen: set[str] = set()
             tokens = [token for token in tokens if not (token.psid in seen or seen.add(token.psid))]
