@@ -3,8 +3,13 @@ pickled, and a task may run more than once, so every task is idempotent or harml
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.db import OperationalError, transaction
 
 from . import analytics, conf, store
 from .broadcast import periodic, recipients, runner
@@ -19,12 +24,49 @@ from .subscribe import meta_import, subscriptions
 
 logger = logging.getLogger(__name__)
 
+#: Pauses (seconds) before each new try of a task that found SQLite locked: about 30 s in all.
+LOCKED_RETRY_PAUSES = (0.5, 1, 2, 4, 8, 15)
+Task = TypeVar("Task", bound=Callable[..., Any])
 
+
+def retry_when_locked(task: Task) -> Task:
+    """SQLite lets one writer in at a time. With the options ``onesend.W005`` gives, a writer waits
+    its turn; without them (or after a long wait), the task fails with "database is locked". Run it
+    again after a growing pause, saying so in one WARNING line rather than a failed task's ERROR
+    and traceback: every task is safe to repeat. Inside a transaction (tasks run inline, ``sync``)
+    the caller's work would be lost, so the error goes up."""
+
+    @functools.wraps(task)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        for pause in LOCKED_RETRY_PAUSES:
+            try:
+                return task(*args, **kwargs)
+            except OperationalError as exc:
+                if not _is_locked(exc) or transaction.get_connection().in_atomic_block:
+                    raise
+                logger.warning(
+                    "SQLite database is locked: task %s runs again in %g s "
+                    "(onesend.W005 gives the settings that avoid it)",
+                    task.__name__,
+                    pause,
+                )
+                time.sleep(pause)
+        return task(*args, **kwargs)  # the last try: its error goes up
+
+    return run  # type: ignore[return-value]
+
+
+def _is_locked(exc: OperationalError) -> bool:
+    return "database is locked" in str(exc) or "database table is locked" in str(exc)
+
+
+@retry_when_locked
 def process_webhooks() -> int:
     """Empty the webhook inbox (``inbox.drain``)."""
     return drain.process_webhooks()
 
 
+@retry_when_locked
 def send_optin_request(subscriber_id: int, raw_ref: str, entry_point: str) -> str | None:
     """Send the Page's opt-in request (Meta's notification_messages template) to one person.
     (Queued by earlier versions, ``raw_ref`` may still carry a customer reference: it works.)"""
@@ -52,6 +94,7 @@ def send_optin_request(subscriber_id: int, raw_ref: str, entry_point: str) -> st
     return result.message_id
 
 
+@retry_when_locked
 def send_text(subscriber_id: int, text: str) -> str | None:
     """A standard (in-window) text reply to the person's PSID: the unsubscribe confirmation."""
     return _reply(
@@ -60,6 +103,7 @@ def send_text(subscriber_id: int, text: str) -> str | None:
     )
 
 
+@retry_when_locked
 def send_followup(subscriber_id: int, token: str, text: str, opted_in_at: float) -> str | None:
     """A follow-up to an opt-in (the welcome), sent through the new ``token``, never as a response
     to the PSID: accepting the opt-in does not open the 24 h window. Meta allows up to 3 follow-ups
@@ -101,6 +145,7 @@ def _reply(
     return None
 
 
+@retry_when_locked
 def unsubscribe_at_meta(subscriber_id: int) -> int | None:
     """Unsubscribe a person of a paid-channel Page at Meta too (Meta's Unsubscribe API), after
     they were unsubscribed here. Our consent records stay the truth: we never message them again
@@ -120,6 +165,7 @@ def unsubscribe_at_meta(subscriber_id: int) -> int | None:
     return invalid
 
 
+@retry_when_locked
 def start_campaign(campaign_id: int) -> int:
     """Freeze the audience into the ledger, then put workers on it."""
     campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)
@@ -128,15 +174,18 @@ def start_campaign(campaign_id: int) -> int:
     return size
 
 
+@retry_when_locked
 def run_campaign(campaign_id: int) -> str:
     return runner.run(campaign_id)
 
 
+@retry_when_locked
 def sync_tokens(run_id: int) -> str:
     """One pass over a Page's tokens at Meta: an import or a reconciliation (``meta_import``)."""
     return meta_import.run(run_id).state
 
 
+@retry_when_locked
 def tick() -> None:
     periodic.tick()
     meta_import.queue_reconciliations()
@@ -146,5 +195,6 @@ def tick() -> None:
     analytics.refresh_insights()  # last: Meta's answers may be slow (a failure is only logged)
 
 
+@retry_when_locked
 def process_store_event(event_id: int) -> None:
     store.process(event_id)
