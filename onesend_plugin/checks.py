@@ -132,7 +132,7 @@ def check_page_caps(app_configs=None, databases=None, **kwargs) -> list:
     return [
         Warning(
             f"Page {page.name} ({page.page_id}) caps marketing messages at {_hours(page.cooldown)} h "
-            f"({_cap_source(page)}), below Meta's {_hours(channels.for_page(page).meta_cooldown)} h "
+            f"({_cap_source(page)}), below Meta's {_hours(channels.meta_rule(page))} h "
             f"for its channel ({page.get_channel_display()}); Meta will refuse the extra messages.",
             hint="Raise the Page's frequency cap, or its account's, or FREQUENCY_CAP_HOURS.",
             obj=page,

@@ -22,7 +22,6 @@ from .models import (
     PAID_TEXT_MAX_LENGTH,
     TEXT_MAX_LENGTH,
     Campaign,
-    Channel,
     MessengerPage,
 )
 
@@ -80,7 +79,7 @@ def link_problem(url: str) -> str | None:
 
 def is_paid(page: MessengerPage | None) -> bool:
     """Whether the Page sends through Meta's paid Marketing Messages API."""
-    return page is not None and page.channel == Channel.MARKETING_API
+    return page is not None and page.sends_paid
 
 
 def text_limit(page: MessengerPage | None) -> int:

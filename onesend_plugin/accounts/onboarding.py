@@ -25,7 +25,7 @@ from ..messenger import login
 from ..messenger.client import ManagedPage
 from ..messenger.errors import AuthError, GraphError
 from ..meta import app_client, client_for, client_with
-from ..models import Account, Channel, MessengerPage, MetaApp
+from ..models import Account, MessengerPage, MetaApp
 from . import get_started
 
 #: Without it nothing can be sent (Meta answers 200 to every send).
@@ -187,7 +187,7 @@ def refresh(page: MessengerPage) -> dict[str, Any]:
 
 def webhook_fields(page: MessengerPage) -> list[str]:
     """The webhook fields the app subscribes to for ``page`` (the paid channel's receipts too)."""
-    return [*WEBHOOK_FIELDS, *(PAID_WEBHOOK_FIELDS if page.channel == Channel.MARKETING_API else ())]
+    return [*WEBHOOK_FIELDS, *(PAID_WEBHOOK_FIELDS if page.sends_paid else ())]
 
 
 def is_healthy(health: dict[str, Any]) -> bool:
@@ -222,7 +222,7 @@ def check_health(page: MessengerPage) -> dict[str, Any]:
         _ask_meta(page, health)
     except GraphError as exc:  # Meta or the network failed: nothing learnt about the rest
         health["error"] = str(exc)
-    if page.channel == Channel.MARKETING_API:
+    if page.sends_paid:
         health["paid"] = check_paid(page)
     if health["token_valid"]:
         health["get_started"], health["get_started_error"] = get_started.ensure(page)

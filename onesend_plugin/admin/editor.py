@@ -29,7 +29,7 @@ def page_facts(pages) -> dict[str, dict]:
     """Page pk → what the editor shows for it: its text limit and its ad account currency."""
     return {
         str(page.pk): {"text_limit": messages.text_limit(page), "currency": page.ad_account_currency}
-        for page in pages.only("pk", "channel", "ad_account_currency")
+        for page in pages.only("pk", "channel", "ad_account_id", "ad_account_currency")
     }
 
 

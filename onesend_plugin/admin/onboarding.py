@@ -329,7 +329,7 @@ class MessengerPageInspectView(InspectView):
         if self.permission_policy.user_has_permission_for_instance(self.request.user, "change", self.object):
             context["recheck_url"] = reverse(self.recheck_url_name, args=[self.object.pk])
             context["import_tokens_url"] = reverse(f"{URLS}:import_tokens", args=[self.object.pk])
-            if self.object.channel == Channel.MARKETING_API:
+            if self.object.channel in (Channel.MARKETING_API, Channel.PER_PERSON):
                 context["ad_account_url"] = reverse(f"{URLS}:connect_ad_account", args=[self.object.pk])
         return context
 

@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 
 from ..accounts.onboarding import PAID_WEBHOOK_FIELDS
 from ..messenger.errors import PAID_ADVICE, PAID_TOKEN_ADVICE, REGION_ERRORS, TERMS_ERRORS, paid_advice
-from ..models import PAID_TOKEN_WARNING, Channel, MessengerPage
+from ..models import PAID_TOKEN_WARNING, MessengerPage
 
 #: The one advice for an ad account Meta reports as not active (Ad Account reference, ``account_status``).
 INACTIVE_ADVICE = _("Resolve it in Meta Ads Manager (Account quality), then re-check.")
@@ -25,7 +25,7 @@ INACTIVE_ADVICE = _("Resolve it in Meta Ads Manager (Account quality), then re-c
 
 def rows(page: MessengerPage) -> list[dict]:
     """The paid rows (none for a Page on another channel); ``ok`` as in the health panel."""
-    if page.channel != Channel.MARKETING_API:
+    if not page.sends_paid:
         return []
     paid = (page.health or {}).get("paid") or {}
     error = page.paid_error or {}

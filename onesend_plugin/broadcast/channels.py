@@ -1,9 +1,10 @@
-"""Delivery channels: how a marketing message reaches a subscriber, chosen per Page.
+"""Delivery channels: how a marketing message reaches a subscriber, chosen per Page or, for a
+Page that sends per person, per recipient and send (``PerPersonChannel``, ``routing``).
 
 Meta keeps changing the ground (the legacy token API survives only in some regions; elsewhere a
-paid API replaces it), so the engine only asks a channel for one Graph call per recipient, or
-for the reason it cannot reach them. Everything else (ledger, rate limit, frequency cap) is the
-same for every channel.
+paid API replaces it), so the engine only asks a channel which channel takes a recipient
+(``pick``), then for one Graph call, or for the reason it cannot reach them. Everything else
+(ledger, rate limit, our frequency cap) is the same for every channel.
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ from ..messenger.client import BatchRequest, DeliveryEstimate, GraphClient
 from ..messenger.errors import PAID_TOKEN_ADVICE, GraphError
 from ..meta import client_for, paid_client_for
 from ..models import Campaign, Channel, MarketingToken, MessengerPage, Subscriber
+from . import routing
 
 logger = logging.getLogger(__name__)
 
 
 class PageTokenChannel:
     """A channel whose calls are made with the Page token."""
+
+    #: Its calls are paid (the business's token, Meta's paid API).
+    paid = False
+
+    def pick(self, subscriber: Subscriber, context: dict) -> PageTokenChannel | MarketingApiChannel | str:
+        """The channel that takes ``subscriber`` for this send: this one (a Page's fixed channel)."""
+        return self
 
     def send_client(self, page: MessengerPage) -> GraphClient:
         """The client ``prepare`` and the sends use."""
@@ -40,6 +49,7 @@ class TokenChannel(PageTokenChannel):
     #: One message per subscriber per rolling 48 h since 2025-09-01; Meta answers 4/2018354
     #: inside it (Marketing Messages FAQ; Recurring Notifications, "Recent changes").
     meta_cooldown = timedelta(hours=48)
+    key = Channel.MARKETING_TOKEN
 
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
         return {}
@@ -57,6 +67,11 @@ class MarketingApiChannel:
     #: One message per subscription token every 12 hours (Send Messages on Marketing Message API
     #: for Messenger; changelog 2025-08-11); a person Meta refuses waits until the time it gives.
     meta_cooldown = timedelta(hours=12)
+    key = Channel.MARKETING_API
+    paid = True
+
+    def pick(self, subscriber: Subscriber, context: dict) -> MarketingApiChannel:
+        return self
 
     def send_client(self, page: MessengerPage) -> GraphClient:
         """The business's system-user token (``meta.paid_client_for``): none stored raises
@@ -137,6 +152,7 @@ class StandardChannel(PageTokenChannel):
 
     #: Meta sets no cooldown inside the standard window.
     meta_cooldown = timedelta(0)
+    key = Channel.STANDARD
 
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
         return {}
@@ -149,7 +165,38 @@ class StandardChannel(PageTokenChannel):
         )
 
 
+class PerPersonChannel(PageTokenChannel):
+    """Each recipient through the channel ``routing`` picks for them at the time of sending: a
+    free standard message, the legacy token, or the paid token (``Channel.PER_PERSON``)."""
+
+    key = Channel.PER_PERSON
+
+    def pick(self, subscriber: Subscriber, context: dict) -> PageTokenChannel | MarketingApiChannel | str:
+        """The channel for ``subscriber`` now, or the reason none takes them. Paid only when the
+        campaign's message campaign exists at Meta (``context``: made at the start only if
+        someone could need it, ``paid_needed``)."""
+        page = subscriber.page
+        options = routing.Options(
+            legacy=routing.legacy_allowed(page.country), paid="marketing_message_id" in context
+        )
+        decision = routing.route(person(subscriber), options)
+        return CHANNELS[decision.channel] if decision.channel else decision.reason
+
+    def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
+        """The paid API's message campaign when the Page can send paid at all; the engine asks
+        only when some recipient may need it (``recipients.freeze``)."""
+        if not paid_usable(campaign.page):
+            return {}
+        paid = CHANNELS[Channel.MARKETING_API]
+        return paid.prepare(campaign, paid.send_client(campaign.page))
+
+    def request(self, subscriber: Subscriber, message: dict, context: dict) -> BatchRequest | str:
+        picked = self.pick(subscriber, context)
+        return picked if isinstance(picked, str) else picked.request(subscriber, message, context)
+
+
 CHANNELS = {
+    Channel.PER_PERSON: PerPersonChannel(),
     Channel.MARKETING_TOKEN: TokenChannel(),
     Channel.MARKETING_API: MarketingApiChannel(),
     Channel.STANDARD: StandardChannel(),
@@ -160,9 +207,50 @@ def for_page(page: MessengerPage):
     return CHANNELS[page.channel]
 
 
+def person(subscriber: Subscriber) -> routing.Person:
+    """What routing needs of a subscriber loaded by the engine (``active_tokens`` prefetched)."""
+    return routing.Person(
+        in_window=subscriber.in_standard_window(),
+        has_token=bool(subscriber.active_tokens),
+        timezone=subscriber.timezone,
+        region_refused=subscriber.paid_region_refused_at is not None,
+    )
+
+
+def paid_usable(page: MessengerPage) -> bool:
+    """Whether a per-person Page may send paid messages: its ad account and token are set up and
+    its business's region allows no legacy token (which is free, and comes first)."""
+    legacy = routing.legacy_allowed(page.country)
+    return not legacy and bool(page.ad_account_id) and not MarketingApiChannel().setup_problem(page)
+
+
+def for_test(page: MessengerPage, subscriber: Subscriber) -> PageTokenChannel | MarketingApiChannel | str:
+    """The channel a test send to ``subscriber`` goes through: standard in their 24 h window,
+    else the Page's channel or, per person, the one routing picks; a string says why none."""
+    if subscriber.in_standard_window():
+        return CHANNELS[Channel.STANDARD]
+    if page.channel != Channel.PER_PERSON:
+        return for_page(page)
+    options = routing.Options(legacy=routing.legacy_allowed(page.country), paid=paid_usable(page))
+    decision = routing.route(person(subscriber), options)
+    return CHANNELS[decision.channel] if decision.channel else decision.reason
+
+
+def meta_rule(page: MessengerPage) -> timedelta:
+    """Meta's cooldown for the Page's channel; per person, the longest of those it can use."""
+    if page.channel != Channel.PER_PERSON:
+        return for_page(page).meta_cooldown
+    used = [StandardChannel.meta_cooldown]
+    if routing.legacy_allowed(page.country):
+        used.append(TokenChannel.meta_cooldown)
+    elif page.ad_account_id:
+        used.append(MarketingApiChannel.meta_cooldown)
+    return max(used)
+
+
 def below_meta_rule(page: MessengerPage) -> bool:
     """Whether the Page's frequency cap lets through what its channel's Meta rule refuses."""
-    return page.cooldown < for_page(page).meta_cooldown
+    return page.cooldown < meta_rule(page)
 
 
 def with_uploaded_media(message: dict, page: MessengerPage, client: GraphClient) -> dict:

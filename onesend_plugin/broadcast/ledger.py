@@ -33,6 +33,7 @@ SUBSCRIBER_FIELDS = (
     "customer_ref",
     "last_interaction_at",
     "last_marketing_at",
+    "paid_region_refused_at",
 )
 TOKEN_FIELDS = ("token", "topic")
 
@@ -121,19 +122,23 @@ def load_batch(claimed_at: datetime, ids: list[int], page: MessengerPage) -> lis
     return list(rows.values())
 
 
-def mark_sending(claimed_at: datetime, ids: list[int], at: datetime) -> list[int]:
-    """Mark the batch's rows ``sending`` (``sent_at`` records the attempt, and the cooldown
-    claimed for it, until Meta answers); returns the ids of those still owned."""
+def mark_sending(claimed_at: datetime, ids_by_channel: dict[str, list[int]], at: datetime) -> list[int]:
+    """Mark the batch's rows ``sending`` through their channel (``sent_at`` records the attempt,
+    and the cooldown claimed for it, until Meta answers); returns the ids of those still owned.
+    One statement per channel (one for a Page's fixed channel)."""
     table = Delivery._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    placeholders = ", ".join(["%s"] * len(ids))
+    owned_ids = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET state = %s, sent_at = %s WHERE id IN ({placeholders}) "
-            f"AND claimed_at = %s AND state = %s RETURNING id",
-            [State.SENDING, adapt(at), *ids, adapt(claimed_at), State.CLAIMED],
-        )
-        return [row[0] for row in cursor.fetchall()]
+        for channel, ids in ids_by_channel.items():
+            placeholders = ", ".join(["%s"] * len(ids))
+            cursor.execute(
+                f"UPDATE {table} SET state = %s, sent_at = %s, channel = %s WHERE id IN ({placeholders}) "
+                f"AND claimed_at = %s AND state = %s RETURNING id",
+                [State.SENDING, adapt(at), channel, *ids, adapt(claimed_at), State.CLAIMED],
+            )
+            owned_ids += [row[0] for row in cursor.fetchall()]
+    return owned_ids
 
 
 def mark_sent(claimed_at: datetime, rows: list[Delivery], at: datetime) -> int:

@@ -148,14 +148,17 @@ def retry_unknown(campaign: Campaign, *, user=None) -> int:
 def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None) -> str | None:
     """Send the campaign's latest draft to one subscriber, outside the ledger (e.g. to a
     colleague). Through the Standard channel when their 24 h window is open, else the Page's
-    channel — which uses up their Meta cooldown like any marketing message."""
+    channel (per person: the one routing picks) — which uses up their Meta cooldown like any
+    marketing message."""
     draft = campaign.get_latest_revision_as_object() if campaign.pk else campaign
     problems = messages.validate(draft, [(b.title, b.url) for b in draft.buttons.all()])
     if problems:
         raise CampaignError(" ".join(problems.values()))
     subscriber.active_tokens = list(subscriber.tokens.filter(status=MarketingToken.Status.ACTIVE))
     page = campaign.page
-    channel = channels.StandardChannel() if subscriber.in_standard_window() else channels.for_page(page)
+    channel = channels.for_test(page, subscriber)
+    if isinstance(channel, str):
+        raise CampaignError(f"This subscriber can't be reached ({channel.replace('_', ' ')}).")
     message = channels.with_uploaded_media(messages.build(draft), page, client_for(page))
     client = channel.send_client(page)
     request = channel.request(subscriber, message, _test_context(campaign, channel, client))

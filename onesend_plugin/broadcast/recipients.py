@@ -12,7 +12,7 @@ from ..hooks import PluginError, plugins
 from ..messenger.errors import GraphError, PaidAccountError, PaidTokenMissing
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, StoreEvent, Subscriber, SubscriberTag
-from . import channels, segments
+from . import channels, segments, split
 from .timing import local_wall_clock, zone
 
 logger = logging.getLogger(__name__)
@@ -88,7 +88,8 @@ def count(campaign: Campaign) -> tuple[int | None, str]:
 
 def freeze(campaign: Campaign) -> int:
     """Write the ledger: one row per recipient. Idempotent: running it again after a crash adds
-    only the rows still missing. A plugin that fails to give the audience (``audience_filter``, a
+    only the rows still missing. A per-person Page's paid message campaign is made at Meta only
+    when someone in the audience may be sent a paid message (``split.paid_needed``). A plugin that fails to give the audience (``audience_filter``, a
     segment), a segment no longer offered, or Meta refusing the channel's set-up (the paid API's
     message campaign), puts the campaign back to draft with the error, as if it had refused to
     start."""
@@ -98,10 +99,11 @@ def freeze(campaign: Campaign) -> int:
         if "channel" not in campaign.message:
             channel = channels.for_page(page)
             body = channels.with_uploaded_media(campaign.message["body"], page, client_for(page))
+            prepare = channel.key != channels.Channel.PER_PERSON or split.paid_needed(page, people)
             campaign.message = {
                 **campaign.message,
                 "body": body,
-                "channel": channel.prepare(campaign, channel.send_client(page)),
+                "channel": channel.prepare(campaign, channel.send_client(page)) if prepare else {},
             }
             Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
     except AUDIENCE_ERRORS as exc:

@@ -37,7 +37,7 @@ from ..messenger.errors import (
     TransientError,
 )
 from ..meta import client_for
-from ..models import Campaign, Delivery, Subscriber
+from ..models import Campaign, Channel, Delivery, Subscriber
 from ..subscribe import subscriptions
 from . import channels, ratelimit
 from .cooldown import claim_cooldown, note_cap_ends, release_cooldown
@@ -58,6 +58,8 @@ PLUGIN_ERROR = "plugin_error"
 NOT_ELIGIBLE_YET = "not_eligible_yet"
 #: The reason of a row the paid API's frequency caps refused (2300042-2300044, ``NotEligibleYet``).
 META_FREQUENCY_CAP = "meta_frequency_cap"
+#: The reason of a row the paid API refused for the person's region (2300032).
+RECIPIENT_REGION = "recipient_region"
 #: The note of a row Meta sent although it answered with an error (1/1357046).
 SENT_DESPITE_ERROR = "Meta reported an error after sending"
 #: The reason of a retried ``unknown`` row Meta's paid API refused as ``not_eligible_yet``: the
@@ -125,20 +127,33 @@ class Sender:
             time.sleep(wait)
         if time.monotonic() - due > LATE:
             limiter.hold(self.bucket, len(ready) / self.rate)
-        try:
-            results = self.channel.send_client(self.page).batch([request for _, request in ready])
-        except GraphError as exc:
-            results = [exc] * len(ready)
+        results = self._call(ready)
         wait = self._record(claimed_at, ready, results, attempted_at, previous)
         self._after_send([(row, result) for (row, _), result in zip(ready, results, strict=True)])
         return wait
+
+    def _call(self, ready: list) -> list[SendResult | GraphError]:
+        """Meta's answers to the batch's requests, in order: one Graph batch per token, the Page's
+        (standard and legacy sends) and the business's (paid sends, ``Channel.PER_PERSON``)."""
+        results: list[SendResult | GraphError | None] = [None] * len(ready)
+        for paid, indexes in by_value(
+            (row.channel == Channel.MARKETING_API, i) for i, (row, _) in enumerate(ready)
+        ).items():
+            channel = channels.CHANNELS[Channel.MARKETING_API if paid else Channel.STANDARD]
+            try:
+                answers = channel.send_client(self.page).batch([ready[i][1] for i in indexes])
+            except GraphError as exc:
+                answers = [exc] * len(indexes)
+            for i, answer in zip(indexes, answers, strict=True):
+                results[i] = answer
+        return results  # type: ignore[return-value]
 
     def _start(self, claimed_at: datetime, ready: list, at: datetime) -> tuple[list, dict]:
         """Mark the rows ``sending`` and claim their recipients' cooldown, committed together
         before the Graph call (at most once). Returns the (row, request) pairs to send and the
         cooldowns they replaced, to give back if nothing is sent after all."""
         with transaction.atomic():
-            sending = set(mark_sending(claimed_at, [row.id for row, _ in ready], at))
+            sending = set(mark_sending(claimed_at, by_value((row.channel, row.id) for row, _ in ready), at))
             ready = [(row, request) for row, request in ready if row.id in sending]
             allowed = claim_cooldown([row.subscriber_id for row, _ in ready], at, self.page)
             capped = [(row, "frequency_cap") for row, _ in ready if row.subscriber_id not in allowed]
@@ -191,10 +206,14 @@ class Sender:
                 skipped.append((row, "vetoed"))
                 continue
             payload = self.message_json if message is self.message else message
-            request = self.channel.request(subscriber, payload, self.context)
+            channel = self.channel.pick(subscriber, self.context)
+            request = (
+                channel if isinstance(channel, str) else channel.request(subscriber, payload, self.context)
+            )
             if isinstance(request, str):
                 skipped.append((row, request))
             else:
+                row.channel = channel.key
                 ready.append((row, request))
         return ready, skipped, deferred, failed
 
@@ -247,7 +266,7 @@ class Sender:
                 self.outcomes["sent"] += 1
                 continue
             if _not_eligible_yet(result) and row.reason != RETRIED_UNKNOWN:
-                waiting.append((row, self.channel.eligible_at(row.subscriber, self.client)))
+                waiting.append((row, channels.MarketingApiChannel().eligible_at(row.subscriber, self.client)))
                 continue
             row.state, row.reason = self._outcome(row, result, max_attempts)
             # Meta's message, unless the row goes back to the queue (a later send would keep it).
@@ -294,6 +313,8 @@ class Sender:
         if _not_eligible_yet(result):  # only a retried unknown row (`_record`): it reached them
             return State.SKIPPED, PROBABLY_DELIVERED
         if isinstance(result, NotEligibleYet):
+            if result.reason == RECIPIENT_REGION:  # remembered: later campaigns skip them unasked
+                Subscriber.objects.filter(pk=row.subscriber_id).update(paid_region_refused_at=timezone.now())
             return State.SKIPPED, result.reason
         if isinstance(result, OutsideWindow):
             return State.FAILED, "outside_window"

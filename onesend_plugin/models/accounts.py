@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +26,12 @@ OPTIN_TITLE_MAX_LENGTH = 65  # Meta's limit for the notification_messages templa
 #: How long before a paid token expires its Page warns (panel and ``onesend.W004``): a Flow 2 token
 #: lives about 60 days (Onboard Businesses with Marketing Message API for Messenger, Flow 2).
 PAID_TOKEN_WARNING = timedelta(days=7)
+
+
+#: A business's country: an ISO 3166-1 alpha-2 code in capitals (GB, FR, US).
+COUNTRY_CODE = RegexValidator(
+    r"^[A-Z]{2}$", _("Enter the country's two-letter ISO code in capitals, e.g. GB.")
+)
 
 
 def _new_secret() -> str:
@@ -78,6 +85,16 @@ class Account(models.Model):
         help_text=_("The client's images and documents: its users see and choose only these."),
     )
 
+    business_country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[COUNTRY_CODE],
+        help_text=_(
+            "Where the business is (ISO 3166 code: GB, FR, US…). Meta's legacy marketing-message tokens "
+            "work only for businesses in the EU, the UK, Australia, Japan and South Korea; Pages sending "
+            "per person use them only there. A Page may say otherwise."
+        ),
+    )
     # Defaults of the account's Pages and campaigns (empty: the site-wide setting).
     frequency_cap_hours = models.PositiveIntegerField(
         null=True,
@@ -268,6 +285,7 @@ class MetaApp(models.Model):
 class Channel(models.TextChoices):
     """How marketing messages reach a Page's subscribers (see docs/channels in the README)."""
 
+    PER_PERSON = "per_person", _("Per person: free, token or paid, whichever reaches them (recommended)")
     MARKETING_TOKEN = "token", _("Marketing-message token (Send API)")
     MARKETING_API = "marketing_api", _("Marketing Messages API (paid)")
     STANDARD = "standard", _("Standard messaging (24 h window only)")
@@ -298,6 +316,12 @@ class MessengerPage(models.Model):
     )
     access_token = models.TextField(help_text=_("Page access token. Never shown in listings or logs."))
     channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.MARKETING_TOKEN)
+    business_country = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[COUNTRY_CODE],
+        help_text=_("Where the Page's business is (ISO 3166 code), when not where its account's is."),
+    )
     ad_account_id = models.CharField(
         max_length=64, blank=True, help_text=_("Required by the paid Marketing Messages API channel.")
     )
@@ -388,6 +412,21 @@ class MessengerPage(models.Model):
         if not self.paid_access_token or self.paid_token_expires_at is None:
             return None
         return self.paid_token_expires_at - timezone.now()
+
+    @property
+    def sends_paid(self) -> bool:
+        """Whether the Page may send through Meta's paid Marketing Messages API: its channel, or a
+        per-person Page with an ad account (its messages then keep to the paid API's limits, and
+        the paid webhooks and unsubscribes apply)."""
+        return self.channel == Channel.MARKETING_API or (
+            self.channel == Channel.PER_PERSON and bool(self.ad_account_id)
+        )
+
+    @property
+    def country(self) -> str:
+        """The business's country (ISO 3166, upper case) this Page sends for: its own, else its
+        account's; empty when neither says."""
+        return (self.business_country or self.account.business_country).upper()
 
     @property
     def cooldown(self) -> timedelta:

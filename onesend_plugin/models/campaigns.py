@@ -261,6 +261,9 @@ class Delivery(models.Model):
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     reason = models.CharField(max_length=50, blank=True)
+    # The channel the message went through (``Channel``), written when it is sent: one Page may
+    # reach each person differently, and reports count outcomes and cost per channel.
+    channel = models.CharField(max_length=20, blank=True)
     not_before = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

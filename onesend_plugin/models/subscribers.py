@@ -86,6 +86,15 @@ class Subscriber(models.Model):
     last_marketing_at = models.DateTimeField(
         null=True, blank=True, help_text=_("Last marketing message sent (frequency cap).")
     )
+    paid_region_refused_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "When Meta refused a paid message because of the person's region (2300032): later "
+            "campaigns skip them without asking Meta again."
+        ),
+    )
     # Meta's receipts: everything sent up to these times was delivered / read.
     delivered_watermark = models.DateTimeField(null=True, blank=True, editable=False)
     read_watermark = models.DateTimeField(null=True, blank=True, editable=False)

@@ -19,7 +19,7 @@ from .. import analytics
 from ..hooks import PluginError, plugins
 from ..hooks.listeners import Call
 from ..messages import UNSUBSCRIBE_PAYLOAD
-from ..models import Channel, ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
+from ..models import ConsentRecord, MarketingToken, MessengerPage, Subscriber, WebhookEvent
 from . import refs
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ def unsubscribe(
         detail=f"{reason}; topic: {topic or 'all'}",
     )
 
-    if source in ASKED_SOURCES and not still_active and subscriber.page.channel == Channel.MARKETING_API:
+    if source in ASKED_SOURCES and not still_active and subscriber.page.sends_paid:
         # Meta's paid tokens are unsubscribed at Meta too, by a task after commit: the Graph call
         # never runs inside the webhook's transaction, and its failure never undoes ours.
         transaction.on_commit(lambda: async_task("onesend_plugin.tasks.unsubscribe_at_meta", subscriber.pk))

@@ -140,7 +140,7 @@ class ControlApi:
     def add_person(self, request: web.Request, body: dict) -> Any:
         if not body.get("page_id"):
             raise ControlError("page_id is required")
-        person = self.world.add_person(str(body["page_id"]), body.get("name"))
+        person = self.world.add_person(str(body["page_id"]), body.get("name"), body.get("country", ""))
         return 201, self.world.person_view(person)
 
     @endpoint
@@ -156,6 +156,7 @@ class ControlApi:
             payload=body.get("payload", "-"),
             at_ms=body.get("at_ms"),
             names=body.get("names"),
+            country=body.get("country", ""),
         )
         if body.get("contacts") is not None:
             self.world.set_contacts([self.world.people[p["psid"]] for p in people], body["contacts"])

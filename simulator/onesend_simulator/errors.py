@@ -145,6 +145,15 @@ def stopped() -> GraphError:
     return GraphError(10, "This user has currently stopped notification messages for this topic", 1893015)
 
 
+def legacy_region() -> GraphError:
+    """A legacy token send for a business outside Meta's five geos. Meta says only that "the
+    Messenger API will start returning errors" (Marketing Messages FAQ) and documents no code:
+    code 10 (permission) is the simulator's choice."""
+    return GraphError(
+        10, "Recurring Notifications are only available to businesses in the AU, EU, JP, KR and UK geos"
+    )
+
+
 def cooldown() -> GraphError:
     return GraphError(4, "Marketing message sent before the minimum delay for this person", 2018354)
 

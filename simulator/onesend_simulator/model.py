@@ -36,6 +36,13 @@ ALL_SCOPES = (
     "ads_management",
     "paid_marketing_messages",
 )
+#: Meta's five "geos" (ISO 3166 codes): the only places legacy marketing-message tokens work after
+#: 2026-02-10 ("except for the AU, EU, JP, KR, and UK geos", Marketing Messages FAQ) and the
+#: recipient regions the paid API excludes (every Marketing Messages page). Meta does not say
+#: whether the legacy "geo" is the business's or the person's: the simulator takes the business's.
+META_GEOS = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE AU GB JP KR".split()
+)
 #: The tasks ``/me/accounts`` lists for a Page its owner fully manages.
 PAGE_TASKS = ("ADVERTISE", "ANALYZE", "CREATE_CONTENT", "MESSAGING", "MODERATE", "MANAGE")
 
@@ -50,6 +57,9 @@ class Page:
     subscribed_fields: list[str]
     scopes: list[str] = field(default_factory=lambda: list(ALL_SCOPES))
     get_started: str | None = None  # the Get Started button's payload (Messenger Profile API)
+    #: Where the Page's business is (ISO 3166 code): outside ``META_GEOS`` legacy token sends are
+    #: refused (Marketing Messages FAQ, reference §9). Empty: not enforced, as before 2026-02-10.
+    business_country: str = ""
 
 
 @dataclass
@@ -149,6 +159,9 @@ class Person:
     #: against (raw here; Meta compares SHA-256 hashes of the normalised values).
     email: str | None = None
     phone: str | None = None
+    #: Where Meta places the person (ISO 3166 code; empty: unknown, served): paid messages to
+    #: ``META_GEOS`` are refused with 2300032 (API References; reference §1).
+    country: str = ""
 
 
 @dataclass

@@ -114,8 +114,9 @@ class SimulatorRemote:
         ``page_ids``, ``ad_account_ids``, ``app_id``. Returns it with its ``token``."""
         return self.call("POST", "business_tokens", fields)
 
-    def create_person(self, page_id: str, name: str | None = None) -> dict[str, Any]:
-        return self.call("POST", "people", {"page_id": page_id, "name": name})
+    def create_person(self, page_id: str, name: str | None = None, country: str = "") -> dict[str, Any]:
+        """A person of the Page; ``country`` is where Meta places them (the paid API's regions)."""
+        return self.call("POST", "people", {"page_id": page_id, "name": name, "country": country})
 
     def create_people(
         self,
@@ -129,14 +130,17 @@ class SimulatorRemote:
         at_ms: int | None = None,
         names: list[str] | None = None,
         contacts: list[dict[str, str]] | None = None,
+        country: str = "",
     ) -> list[dict[str, Any]]:
         """``count`` people who opened the thread and (``subscribed``) accepted the opt-in for
         ``title`` (default: the opt-in template's default title), in one call and without webhooks:
         ``[{"psid", "token"}, ...]`` (``token`` is None when not subscribed). ``at_ms`` dates it
         (default now): tokens the Page already held before it came to us. ``names``: one per person
         (default "Person <n>"). ``contacts``: one ``{"email", "phone"}`` per person, what they gave
-        Meta, which a Custom Audience upload is matched against."""
+        Meta, which a Custom Audience upload is matched against. ``country``: where Meta places them
+        (the paid API's regions)."""
         body = {"page_id": page_id, "count": count, "subscribed": subscribed, "timezone": timezone}
+        body["country"] = country
         optional = (
             ("title", title), ("payload", payload), ("at_ms", at_ms), ("names", names), ("contacts", contacts)
         )  # fmt: skip

@@ -236,3 +236,12 @@ def test_the_unsubscribe_api_takes_a_subscriber_token_and_needs_rows(sim, graph:
     assert_error(unsubscribe(graph), 100)
     assert unsubscribe(graph, {"subscriber_token": paid.token}).json() == {"invalid_rows_count": 0}
     assert_error(paid.send(), 2300034)
+
+
+def test_meta_sends_no_paid_message_to_people_in_its_excluded_regions(sim, graph: Graph, paid):
+    """Recipient regions excluded: the EU, Japan, South Korea, Australia, the UK (reference §1)."""
+    [person] = sim.create_people(PAGE_ID, 1, country="fr")
+    assert sim.person(person["psid"])["country"] == "FR"
+    assert_error(paid.send(messenger_delivery_data={"subscription_token": person["token"]}), 2300032)
+    [served] = sim.create_people(PAGE_ID, 1, country="US")
+    assert paid.send(messenger_delivery_data={"subscription_token": served["token"]}).status_code == 200

@@ -208,3 +208,20 @@ def test_latency_and_transient_failures(sim, graph: Graph):
     sim.configure(failure_rate=0.0, latency_ms=150)
     response = graph.send(psid, TEXT)
     assert response.status_code == 200 and response.elapsed.total_seconds() >= 0.15
+
+
+@pytest.mark.parametrize(
+    ("country", "refused"), [("US", True), ("BR", True), ("GB", False), ("FR", False), ("", False)]
+)
+def test_legacy_tokens_work_only_for_businesses_in_metas_five_geos(sim, graph, country, refused):
+    """Marketing Messages FAQ: from 2026-02-10 "discontinued ... except for the AU, EU, JP, KR, and
+    UK geos" (reference §9); the simulator reads "geo" as the business's, and with no business
+    country set it does not enforce the rule."""
+    [person] = sim.create_people(PAGE_ID, 1)
+    sim.create_page(page_id=PAGE_ID, business_country=country)
+    body = {"recipient": {"notification_messages_token": person["token"]}, "message": {"text": "Hi"}}
+    answer = graph.request("POST", "me/messages", json=body)
+    if refused:
+        assert_error(answer, 10)
+    else:
+        assert answer.status_code == 200, answer.text

@@ -25,7 +25,12 @@ class AccountViewSet(ScopedViewSetMixin, ModelViewSet):
     edit_handler = TabbedInterface(
         [
             ObjectList(
-                [FieldPanel("name"), FieldPanel("slug"), FieldPanel("timezone"), FieldPanel("sites")],
+                [
+                    FieldPanel("name"),
+                    FieldPanel("slug"),
+                    FieldRowPanel([FieldPanel("timezone"), FieldPanel("business_country")]),
+                    FieldPanel("sites"),
+                ],
                 heading=_("Account"),
             ),
             ObjectList(

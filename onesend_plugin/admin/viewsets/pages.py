@@ -29,6 +29,7 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
         "account",
         "app",
         "channel",
+        "business_country",
         "status",
         "status_reason",
         "last_webhook_at",
@@ -49,7 +50,7 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
             ),
             MultiFieldPanel(
                 [
-                    FieldPanel("channel"),
+                    FieldRowPanel([FieldPanel("channel"), FieldPanel("business_country")]),
                     FieldRowPanel([FieldPanel("ad_account_id"), FieldPanel("paid_access_token")]),
                     FieldPanel("frequency_cap_hours"),
                 ],

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import errors
 from ..config import Config
+from ..errors import ControlError
 from ..model import (
     AdAccount,
     App,
@@ -89,3 +90,10 @@ def page_of(
     if not chunk:
         return [], None, None, False
     return chunk, cursor(start), cursor(start + len(chunk) - 1), start + len(chunk) < len(rows)
+
+
+def country_code(value: Any) -> str:
+    """An ISO 3166 country code as the control API takes it (two letters, any case; empty: none)."""
+    if not isinstance(value, str) or (value and not (len(value) == 2 and value.isalpha())):
+        raise ControlError("a country is a two-letter ISO 3166 code")
+    return value.upper()

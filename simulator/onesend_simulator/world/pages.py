@@ -18,7 +18,7 @@ from ..model import (
     Page,
     new_digits,
 )
-from .base import WorldState
+from .base import WorldState, country_code
 
 PAID_WEBHOOK_FIELDS = (
     "marketing_message_echoes",
@@ -82,6 +82,8 @@ class PagesMixin(WorldState):
             changes["subscribed_fields"] = self._fields(data["subscribed_fields"])
         if "scopes" in data:
             changes["scopes"] = self._scopes(data["scopes"])
+        if "business_country" in data:
+            changes["business_country"] = country_code(data["business_country"])
         if "get_started" in data:  # set-up scripts; apps use messenger_profile
             changes["get_started"] = self._get_started_payload(data["get_started"], ControlError)
         for index, key in ((self._page_by_token, "access_token"), (self._page_by_username, "username")):

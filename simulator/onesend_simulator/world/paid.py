@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from .. import errors
 from ..errors import ControlError
 from ..messages import Content, parse_message
-from ..model import Campaign, Page, Person, Token, new_digits, now_ms
+from ..model import META_GEOS, Campaign, Page, Person, Token, new_digits, now_ms
 from .base import WorldState
 
 #: Text Template: "up to 640 characters".
@@ -188,6 +188,8 @@ class PaidMixin(WorldState):
         """The subscriber, if a paid message may reach them now (API References errors 2300034-36,
         2300052; Send Messages: one message per subscription token every 12 hours)."""
         person = self.people[token.psid]
+        if person.country in META_GEOS:  # reference §1: recipient regions excluded
+            raise self._paid_error(2300032, "The subscription token is not in a supported region")
         if token.stopped:
             raise self._paid_error(2300034, "The person stopped the marketing messages subscription")
         if person.blocked:

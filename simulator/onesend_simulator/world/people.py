@@ -17,7 +17,7 @@ from ..model import (
     new_mid,
     now_ms,
 )
-from .base import WorldState
+from .base import WorldState, country_code
 
 GET_STARTED_PAYLOAD = "GET_STARTED"
 #: People one ``POST /_sim/people/bulk`` may create (a benchmark's audience, in seconds).
@@ -27,10 +27,11 @@ MAX_BULK_PEOPLE = 1_000_000
 class PeopleMixin(WorldState):
     """People, their threads and their actions (a part of ``World``)."""
 
-    def add_person(self, page_id: str, name: str | None = None) -> Person:
+    def add_person(self, page_id: str, name: str | None = None, country: Any = "") -> Person:
         page = self.page(page_id)
         psid = new_digits(16, self.people)
         person = Person(psid=psid, page_id=page.page_id, name=name or f"Person {len(self.people) + 1}")
+        person.country = country_code(country)
         self.people[psid] = person
         return person
 
@@ -45,6 +46,7 @@ class PeopleMixin(WorldState):
         payload: Any = "-",
         at_ms: Any = None,
         names: Any = None,
+        country: Any = "",
     ) -> list[dict[str, str | None]]:
         """``count`` people who opened the Page's thread (Get Started, 24 h window open) and, when
         ``subscribed``, were sent the opt-in request for ``title`` and accepted it: the end state of
@@ -52,7 +54,8 @@ class PeopleMixin(WorldState):
         rate windows (set-up, not traffic). ``at_ms`` (default now) dates it all, e.g. tokens a
         Page got long ago through another app, which ``notification_message_tokens`` lists with
         that ``creation_timestamp``. ``names`` (one per person, default "Person <n>") are what the
-        simulator's pages show. Returns ``[{"psid", "token"}]`` in creation order."""
+        simulator's pages show; ``country`` is where Meta places them. Returns ``[{"psid",
+        "token"}]`` in creation order."""
         page = self.page(page_id)
         title = _bulk_title(count, subscribed, title, timezone)
         payload = str(payload)
@@ -63,6 +66,7 @@ class PeopleMixin(WorldState):
         created = []
         for name in names:
             person = self._opened_thread(page, name, now)
+            person.country = country_code(country)
             value = self._subscribed_in_bulk(person, title, payload, timezone, now) if subscribed else None
             created.append({"psid": person.psid, "token": value})
         return created

@@ -14,6 +14,7 @@ from .. import errors
 from ..errors import ControlError
 from ..messages import MEDIA_TYPES, Content, parse_message
 from ..model import (
+    META_GEOS,
     Attachment,
     Page,
     PageRates,
@@ -62,6 +63,8 @@ class SendMixin(WorldState):
         content = self._content(page, message)
         window, now = self._window(page, content.media)
         if "notification_messages_token" in recipient:
+            if page.business_country and page.business_country not in META_GEOS:
+                raise errors.legacy_region()
             token = self._token(page, recipient["notification_messages_token"])
             person = self._token_person(token)
         else:

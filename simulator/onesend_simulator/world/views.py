@@ -29,6 +29,7 @@ class ViewsMixin(WorldState):
             "page_id": person.page_id,
             "page_name": self.pages[person.page_id].name,
             "name": person.name,
+            "country": person.country,
             "contacted": person.contacted,
             # A new thread's welcome screen shows the Page's Get Started button, if it has one.
             "get_started_button": not person.contacted and bool(self.pages[person.page_id].get_started),

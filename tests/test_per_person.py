@@ -1,0 +1,168 @@
+"""A channel per person, per send (issue 20, item 7): a Page sending per person reaches each
+recipient through the cheapest channel Meta allows them (free standard message in their 24 h
+window, the legacy token where the business's region allows it, else the paid API where Meta
+serves their region) or skips them with the reason, exactly once, our frequency cap holding
+across channels. Against the simulator over HTTP, which refuses what Meta refuses (legacy tokens
+of a business outside the five geos, paid messages to people in them: 2300032)."""
+
+from collections import Counter
+
+import pytest
+from django.utils import timezone
+
+from onesend_plugin import broadcast
+from onesend_plugin.broadcast import split
+from onesend_plugin.models import Channel, Delivery, MarketingToken, Subscriber
+
+from .factories import CampaignFactory, MessengerPageFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def person(simulator, page, name, *, in_window=False, token=True, timezone_name="UTC", country=""):
+    """A subscriber of ``page``, who is ``country`` for Meta and ``timezone_name`` in their opt-in."""
+    [made] = simulator.create_people(page.page_id, 1, subscribed=token, names=[name], country=country)
+    subscriber = Subscriber.objects.create(
+        page=page,
+        psid=made["psid"],
+        status=Subscriber.Status.SUBSCRIBED,
+        opted_in_at=timezone.now(),
+        timezone=timezone_name,
+        customer_ref=name,
+        last_interaction_at=timezone.now() if in_window else None,
+    )
+    if token:
+        MarketingToken.objects.create(subscriber=subscriber, token=made["token"], topic=page.optin_title)
+    return subscriber
+
+
+def outcomes(campaign) -> dict[str, tuple[str, str, str]]:
+    """Each person's row: (state, channel, reason)."""
+    return {
+        row.subscriber.customer_ref: (row.state, row.channel, row.reason)
+        for row in campaign.deliveries.select_related("subscriber")
+    }
+
+
+def received(simulator, page) -> Counter:
+    """Campaign messages per person and way Meta took them (psid: standard, token, marketing)."""
+    return Counter(
+        (m["psid"], m["via"]) for m in simulator.messages(page.page_id) if m.get("type") != "optin"
+    )
+
+
+def region_refusals(simulator) -> int:
+    """Paid sends Meta refused for the person's region (2300032)."""
+    refused = simulator.stats()["send"]["rejected"]
+    return sum(count for key, count in refused.items() if "2300032" in key)
+
+
+@pytest.fixture
+def us_page(simulator, paid_page):
+    """A US business's Page sending per person, its ad account connected."""
+    paid_page.account.business_country = "US"
+    paid_page.account.save()
+    paid_page.channel = Channel.PER_PERSON
+    paid_page.save()
+    simulator.create_page(page_id=paid_page.page_id, business_country="US")
+    return paid_page
+
+
+@pytest.fixture
+def uk_page(simulator, us_page):
+    """A second Page of the same account whose business is in the UK (the Page's own setting)."""
+    page = MessengerPageFactory(
+        account=us_page.account, app=us_page.app, channel=Channel.PER_PERSON, business_country="GB"
+    )
+    simulator.create_page(
+        page_id=page.page_id,
+        name=page.name,
+        username=page.username,
+        access_token=page.access_token,
+        business_country="GB",
+    )
+    return page
+
+
+def test_a_mixed_audience_gets_each_person_through_the_right_channel_once(simulator, us_page, uk_page):
+    people = {
+        "window": person(simulator, us_page, "window", in_window=True),
+        "us": person(simulator, us_page, "us", timezone_name="America/New_York"),
+        "paris": person(simulator, us_page, "paris", timezone_name="Europe/Paris", country="FR"),
+        "hidden": person(simulator, us_page, "hidden", country="DE"),  # Meta knows; we don't
+        "tokenless": person(simulator, us_page, "tokenless", token=False),
+    }
+    campaign = CampaignFactory(page=us_page)
+    counts = split.split(us_page, broadcast.audience(campaign))
+    assert counts.channels == {Channel.STANDARD: 1, Channel.MARKETING_API: 2}
+    assert counts.skipped == {"recipient_region": 1, "no_token": 1}
+
+    broadcast.start(campaign)
+
+    assert outcomes(campaign) == {
+        "window": ("sent", Channel.STANDARD, ""),
+        "us": ("sent", Channel.MARKETING_API, ""),
+        "paris": ("skipped", "", "recipient_region"),
+        "hidden": ("skipped", Channel.MARKETING_API, "recipient_region"),
+        "tokenless": ("skipped", "", "no_token"),
+    }
+    assert received(simulator, us_page) == {
+        (people["window"].psid, "psid"): 1,
+        (people["us"].psid, "marketing"): 1,
+    }
+    assert region_refusals(simulator) == 1
+    people["hidden"].refresh_from_db()
+    assert people["hidden"].paid_region_refused_at is not None
+
+    # The UK business's Page: legacy tokens, free; the window first.
+    uk = {
+        "window": person(simulator, uk_page, "uk-window", in_window=True),
+        "token": person(simulator, uk_page, "uk-token", timezone_name="Europe/London"),
+        "none": person(simulator, uk_page, "uk-none", token=False),
+    }
+    uk_campaign = CampaignFactory(page=uk_page)
+    broadcast.start(uk_campaign)
+    assert outcomes(uk_campaign) == {
+        "uk-window": ("sent", Channel.STANDARD, ""),
+        "uk-token": ("sent", Channel.MARKETING_TOKEN, ""),
+        "uk-none": ("skipped", "", "no_token"),
+    }
+    assert received(simulator, uk_page) == {(uk["window"].psid, "psid"): 1, (uk["token"].psid, "token"): 1}
+
+
+def test_the_cap_holds_across_channels_and_a_refused_region_is_not_asked_again(simulator, us_page):
+    window = person(simulator, us_page, "window", in_window=True)
+    us = person(simulator, us_page, "us", timezone_name="America/Chicago")
+    hidden = person(simulator, us_page, "hidden", country="JP")
+    broadcast.start(CampaignFactory(page=us_page))
+    # A day later the first person wrote again and the US person is out of their window: still
+    # one marketing message per person per cap (48 h), whatever the channel.
+    Subscriber.objects.filter(pk=us.pk).update(last_interaction_at=timezone.now())
+    second = CampaignFactory(page=us_page)
+    broadcast.start(second)
+
+    assert outcomes(second) == {
+        "window": ("skipped", Channel.STANDARD, "frequency_cap"),
+        "us": ("skipped", Channel.STANDARD, "frequency_cap"),
+        "hidden": ("skipped", "", "recipient_region"),
+    }
+    assert received(simulator, us_page) == {(window.psid, "psid"): 1, (us.psid, "marketing"): 1}
+    assert region_refusals(simulator) == 1  # asked once, in the first campaign
+    assert hidden.deliveries.filter(state=Delivery.State.SENT).count() == 0
+
+
+def test_the_paid_campaign_is_made_at_meta_only_when_someone_may_need_it(simulator, us_page):
+    """Not for people in their window without a token, nor for people in excluded regions; yes
+    for anyone with a token Meta may serve (their window may close while the campaign runs)."""
+    person(simulator, us_page, "window", in_window=True, token=False)
+    person(simulator, us_page, "paris", timezone_name="Europe/Paris")
+    free = CampaignFactory(page=us_page)
+    broadcast.start(free)
+    free.refresh_from_db()
+    assert free.message["channel"] == {}
+
+    person(simulator, us_page, "us", timezone_name="America/Denver")
+    paid = CampaignFactory(page=us_page)
+    broadcast.start(paid)
+    paid.refresh_from_db()
+    assert paid.message["channel"]["marketing_message_id"]
