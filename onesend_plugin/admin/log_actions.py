@@ -85,6 +85,11 @@ LOG_ACTIONS: tuple[tuple, ...] = (
     ("onesend.page.connect", _("Connect Page"), _("Page connected through Facebook Login")),
     ("onesend.page.recheck", _("Re-check Page"), _("Page connection re-checked")),
     (
+        "onesend.page.subscribe_app",
+        _("Subscribe app to Page"),
+        _("App subscribed to the Page's webhooks from its health panel"),
+    ),
+    (
         "onesend.page.import_tokens",
         _("Import subscribers from Meta"),
         _("Import of Meta's subscribers started"),

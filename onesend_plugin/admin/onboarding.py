@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +15,7 @@ from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView, TemplateView
-from wagtail.admin.views.generic import IndexView, InspectView
+from wagtail.admin.views.generic import CreateView, EditView, IndexView, InspectView
 from wagtail.admin.views.generic.base import BaseOperationView, WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets import HeaderButton
@@ -315,6 +316,57 @@ def _activity_rows(page: MessengerPage) -> list[dict]:
     return rows
 
 
+#: A Page's fields that make a new connection when saved with a token.
+CONNECTION_FIELDS = ("access_token", "app_id", "page_id", "channel")
+
+
+class SubscribeOnSaveMixin:
+    """A Page added or edited by hand ("Add", a new token, app, id or channel): once saved (after
+    commit), the app is subscribed to its webhook fields and the connection checked, as "Connect a
+    Facebook Page" does; without it Meta sends the Page's webhooks nowhere. The Page stays saved
+    whatever Meta answers: a problem is shown, with the health panel to fix it."""
+
+    def save_instance(self):
+        before = (
+            MessengerPage.objects.filter(pk=self.form.instance.pk).values_list(*CONNECTION_FIELDS).first()
+        )
+        page = super().save_instance()
+        if page.access_token and before != tuple(getattr(page, name) for name in CONNECTION_FIELDS):
+            transaction.on_commit(lambda: self.subscribe_saved(page))
+        return page
+
+    def subscribe_saved(self, page: MessengerPage) -> None:
+        health = onboarding.refresh(page)
+        if onboarding.is_healthy(health):
+            messages.success(
+                self.request, _("%(page)s: the app is subscribed to its webhooks.") % {"page": page.name}
+            )
+            return
+        problems = "; ".join(
+            f"{row['label']}: {row['text']}" for row in _check_rows(page) if row["ok"] is False
+        )
+        messages.warning(
+            self.request,
+            _("%(page)s is saved, but its connection has a problem (%(problems)s). See its health panel.")
+            % {"page": page.name, "problems": problems or health.get("error") or _("see below")},
+        )
+
+
+class MessengerPageCreateView(SubscribeOnSaveMixin, CreateView):
+    pass
+
+
+class MessengerPageEditView(SubscribeOnSaveMixin, EditView):
+    pass
+
+
+def needs_subscribing(health: dict) -> bool:
+    """The token works, but Meta sends none (or not all) of the Page's webhooks to the app."""
+    return bool(health.get("token_valid")) and (
+        not health.get("app_subscribed") or bool(health.get("fields_missing"))
+    )
+
+
 class MessengerPageInspectView(InspectView):
     """The Page's connection: what the last check found, and "Re-check" for those who may change it."""
 
@@ -328,6 +380,8 @@ class MessengerPageInspectView(InspectView):
         context["token_import"] = token_import.summary(self.object)
         if self.permission_policy.user_has_permission_for_instance(self.request.user, "change", self.object):
             context["recheck_url"] = reverse(self.recheck_url_name, args=[self.object.pk])
+            if needs_subscribing(self.object.health or {}):
+                context["subscribe_url"] = reverse(f"{URLS}:subscribe_app", args=[self.object.pk])
             context["import_tokens_url"] = reverse(f"{URLS}:import_tokens", args=[self.object.pk])
             if self.object.channel in (Channel.MARKETING_API, Channel.PER_PERSON):
                 context["ad_account_url"] = reverse(f"{URLS}:connect_ad_account", args=[self.object.pk])
@@ -349,3 +403,22 @@ class RecheckPageView(PermissionCheckedMixin, ScopedObjectMixin, BaseOperationVi
             messages.success(self.request, _("Re-checked: the connection is healthy."))
         else:
             messages.warning(self.request, _("Re-checked: the connection has problems (see below)."))
+
+
+class SubscribeAppView(RecheckPageView):
+    """The health panel's fix for a Page whose webhooks reach no onesend app: subscribe the app to
+    its webhook fields, then check again (POST)."""
+
+    def perform_operation(self):
+        health = onboarding.refresh(self.object)
+        log(self.object, "onesend.page.subscribe_app", user=self.request.user, data={"health": health})
+
+    def add_success_message(self):
+        if not needs_subscribing(self.object.health or {}):
+            messages.success(self.request, _("The app is subscribed to the Page's webhooks."))
+        else:
+            messages.error(
+                self.request,
+                _("Meta did not subscribe the app: %(error)s")
+                % {"error": self.object.health.get("error") or _("see below")},
+            )

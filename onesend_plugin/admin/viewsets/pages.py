@@ -20,6 +20,8 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
     icon = "comment"
     menu_label = _("Pages")
     index_view_class = onboarding.MessengerPageIndexView
+    add_view_class = onboarding.MessengerPageCreateView
+    edit_view_class = onboarding.MessengerPageEditView
     inspect_view_enabled = True
     inspect_view_class = onboarding.MessengerPageInspectView
     inspect_view_fields = [
@@ -98,6 +100,13 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
                     onboarding.RecheckPageView, success_url_name=self.get_url_name("inspect")
                 ),
                 name="recheck",
+            ),
+            path(
+                "subscribe-app/<int:pk>/",
+                self.construct_view(
+                    onboarding.SubscribeAppView, success_url_name=self.get_url_name("inspect")
+                ),
+                name="subscribe_app",
             ),
             path(
                 "import-tokens/<int:pk>/",
