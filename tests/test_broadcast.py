@@ -187,6 +187,15 @@ def test_a_button_linking_outside_the_web_does_not_start_nor_go_as_a_test(sim_pa
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
 
 
+def test_a_broadcast_with_nobody_to_send_to_does_not_start(sim_page, make_subscribers):
+    make_subscribers(sim_page, 1)
+    campaign = CampaignFactory(page=sim_page, include_tags="nobody-has-this")
+    with pytest.raises(broadcast.CampaignError, match="Nobody would receive it"):
+        broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.deliveries.count()) == (Campaign.Status.DRAFT, 0)
+
+
 def test_content_meta_would_reject_does_not_start(sim_page):
     with pytest.raises(broadcast.CampaignError, match="2000|1999"):
         broadcast.start(CampaignFactory(page=sim_page, text="x" * 2000))

@@ -404,6 +404,24 @@ def test_schedule_confirmation_states_the_time(client, sender, campaign):
     assert "in each subscriber's own timezone." in html and "Yes, schedule it" in html
 
 
+def test_a_time_already_past_confirms_as_send_now(client, sender, campaign, engine):
+    subscribed(campaign.page)
+    campaign.schedule, campaign.send_at = Campaign.Schedule.AT, timezone.now() - timedelta(hours=1)
+    campaign.save()
+    html = client.get(f"{URL}send/{campaign.pk}/").content.decode()
+    assert "Yes, send it now" in html and "Yes, schedule it" not in html
+    assert "has passed: it is sent now." in html and "<title>Send now" in html
+
+
+def test_an_empty_audience_cannot_start_and_the_confirmation_says_why(client, sender, campaign, engine):
+    html = client.get(f"{URL}send/{campaign.pk}/").content.decode()
+    assert "Nobody would receive it" in html and "Yes, send it now" not in html
+    campaign.schedule, campaign.send_at = Campaign.Schedule.AT, timezone.now() + timedelta(days=1)
+    campaign.save()
+    html = client.get(f"{URL}send/{campaign.pk}/").content.decode()
+    assert "Yes, schedule it" in html, "a scheduled campaign's audience is counted when it starts"
+
+
 def test_engine_refusals_are_shown_as_errors(client, sender, campaign, monkeypatch):
     def refuse(campaign, *, user=None):
         raise broadcast.CampaignError("Publish the campaign before sending it.")

@@ -14,7 +14,7 @@ from onesend_plugin import broadcast
 from onesend_plugin.broadcast import lifecycle
 from onesend_plugin.models import Campaign
 
-from .factories import CampaignFactory
+from .factories import CampaignFactory, MarketingTokenFactory, SubscriberFactory
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def entries(campaign, action):
 @pytest.mark.django_db
 def test_the_press_that_read_a_stale_draft_loses(queued, django_capture_on_commit_callbacks):
     campaign = CampaignFactory()
+    MarketingTokenFactory(subscriber=SubscriberFactory(page=campaign.page))  # someone to send to
     first, second = Campaign.objects.get(pk=campaign.pk), Campaign.objects.get(pk=campaign.pk)
     with django_capture_on_commit_callbacks(execute=True):
         broadcast.start(first)

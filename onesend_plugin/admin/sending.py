@@ -26,8 +26,25 @@ class SendCampaignView(CampaignActionView):
     template_name = "onesend_plugin/admin/campaign_send.html"
 
     @cached_property
+    def time_has_passed(self) -> bool:
+        """A set time already past: the campaign goes out now, and the page says "Send now"."""
+        send_at = self.object.send_at
+        return self.object.schedule == Campaign.Schedule.AT and (send_at is None or send_at <= timezone.now())
+
+    @cached_property
     def scheduled(self) -> bool:
-        return self.object.schedule != Campaign.Schedule.NOW
+        return self.object.schedule != Campaign.Schedule.NOW and not self.time_has_passed
+
+    @cached_property
+    def audience(self) -> tuple[int | None, str]:
+        """(how many it would reach now, the error when that can't be said)."""
+        return broadcast.count(self.object)
+
+    @property
+    def can_confirm(self) -> bool:
+        """Nobody to send to now: the engine would refuse (``lifecycle.EMPTY_AUDIENCE``), so
+        the page says why instead of offering the button. A scheduled one is counted again."""
+        return self.scheduled or self.audience[0] != 0
 
     def get_page_title(self):
         return _("Schedule") if self.scheduled else _("Send now")
@@ -38,12 +55,8 @@ class SendCampaignView(CampaignActionView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["audience"], context["audience_error"] = broadcast.count(self.object)
+        context["audience"], context["audience_error"] = self.audience
         context["segment"] = broadcast.segments.label(self.object.segment) if self.object.segment else ""
-        send_at = self.object.send_at
-        context["time_has_passed"] = self.object.schedule == Campaign.Schedule.AT and (
-            send_at is None or send_at <= timezone.now()
-        )
         if messages.is_paid(self.object.page):
             context["paid"] = paid_summary(self.object, context["audience"])
         return context

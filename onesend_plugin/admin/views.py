@@ -355,6 +355,7 @@ class CampaignActionView(CampaignObjectView):
     confirmation_message = None
     button_label = None
     button_classname = "button"
+    can_confirm = True  # False: the page says why it can't be done, and offers no button
 
     def get(self, request, *args, **kwargs):
         if not self.button_label:

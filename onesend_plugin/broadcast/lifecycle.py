@@ -25,9 +25,16 @@ logger = logging.getLogger(__name__)
 State = Delivery.State
 Status = Campaign.Status
 
+#: Why a broadcast with nobody to send to does not start (the confirm step says it too).
+EMPTY_AUDIENCE = (
+    "Nobody would receive it: no subscriber of the Page matches its audience now. "
+    "The campaign was not started."
+)
+
 
 def start(campaign: Campaign, *, user=None) -> None:
-    """Send the published campaign now, or schedule it when its time is still to come."""
+    """Send the published campaign now, or schedule it when its time is still to come. A
+    broadcast that would start now with nobody to send to is refused (it would "finish" at once)."""
     if not campaign.live:
         raise CampaignError("Publish the campaign before sending it.")
     if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
@@ -43,12 +50,15 @@ def start(campaign: Campaign, *, user=None) -> None:
     problems = messages.validate(campaign, [(b.title, b.url) for b in campaign.buttons.all()])
     if problems:
         raise CampaignError(" ".join(problems.values()))
+    later = starts_at(campaign) > timezone.now()
     if not campaign.is_flow:
         try:
-            recipients.audience(campaign)
+            people = recipients.audience(campaign)
         except recipients.AUDIENCE_ERRORS as exc:
             raise CampaignError(f"{exc}. The campaign was not started.") from exc
-    if starts_at(campaign) > timezone.now():
+        if not later and not people.exists():  # a scheduled one counts again when its time comes
+            raise CampaignError(EMPTY_AUDIENCE)
+    if later:
         claim_start(campaign, Status.DRAFT, status=Status.SCHEDULED)
         log(campaign, "onesend.campaign.schedule", user=user)
         return
