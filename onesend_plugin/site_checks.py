@@ -149,7 +149,7 @@ def check_meta_urls(app_configs=None, **kwargs) -> list:
 @register(deploy=True)
 def check_https(app_configs=None, **kwargs) -> list:
     """Links in messages over plain HTTP can be read and altered on the way, and browsers mark
-    them unsafe; Meta also calls webhooks over HTTPS only."""
+    them unsafe."""
     base = public_base_url()
     if urlsplit(base).scheme == "https":
         return []
