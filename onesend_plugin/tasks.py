@@ -20,7 +20,7 @@ from .messenger.client import GraphClient, SendResult
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
 from .models import Campaign, MarketingToken, Subscriber
-from .subscribe import meta_import, subscriptions
+from .subscribe import audience_members, meta_import, store_audience, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -155,14 +155,29 @@ def unsubscribe_at_meta(subscriber_id: int) -> int | None:
     if subscriber is None:  # erased since
         return None
     page = subscriber.page
+    # One Meta matched from the shop's audience has no PSID: named by its tokens instead.
+    psids, tokens = [subscriber.psid] if subscriber.psid else [], []
+    if not psids:
+        tokens = list(subscriber.tokens.values_list("token", flat=True))
     try:
-        invalid = client_for(page).unsubscribe_customers(page_id=page.page_id, psids=[subscriber.psid])
+        invalid = client_for(page).unsubscribe_customers(page_id=page.page_id, psids=psids, tokens=tokens)
     except GraphError as exc:
         logger.warning("Unsubscribing %s at Meta failed: %s", subscriber, exc)
         return None
     if invalid:
         logger.warning("Meta did not recognise %s when unsubscribing them", subscriber)
     return invalid
+
+
+@retry_when_locked
+def upload_audience(upload_id: int) -> str:
+    """Upload the shop's consenting customers to the Page's audience at Meta (``store_audience``)."""
+    return store_audience.run(upload_id).state
+
+
+def leave_audience(member_id: int) -> None:
+    """Tell Meta an erased customer left the Page's audience (``audience_members.leave``)."""
+    audience_members.leave(member_id)
 
 
 @retry_when_locked

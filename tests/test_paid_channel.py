@@ -174,6 +174,7 @@ PAID_FIELDS = [
     "marketing_message_reads",
     "marketing_message_clicks",
     "marketing_message_delivery_failed",
+    "marketing_messages_subscriber_upload_status",
 ]
 
 

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import broadcast, conf
+from ..messenger import audience_events, login
 from ..messenger import events as meta_events
-from ..messenger import login
 from ..messenger.client import ManagedPage
 from ..messenger.errors import AuthError, GraphError
 from ..meta import app_client, client_for, client_with
@@ -54,7 +54,7 @@ WEBHOOK_FIELDS = (
 )
 #: A Page on the paid Marketing Messages API also needs its ``marketing_message_*`` receipts
 #: (Send Messages on Marketing Message API for Messenger, "Webhooks").
-PAID_WEBHOOK_FIELDS = tuple(meta_events.PAID_KINDS)
+PAID_WEBHOOK_FIELDS = (*meta_events.PAID_KINDS, audience_events.FIELD)
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ import pluggy
 
 from .inventory import loaded
 from .manager import PluginError, Plugins
-from .types import Message, Segment
+from .types import Message, Segment, StoreCustomer
 
 hookimpl = pluggy.HookimplMarker("onesend")
 
 plugins = Plugins()
 
-__all__ = ["Message", "PluginError", "Segment", "hookimpl", "loaded", "plugins"]
+__all__ = ["Message", "PluginError", "Segment", "StoreCustomer", "hookimpl", "loaded", "plugins"]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..messenger.errors import GraphError
     from ..messenger.events import MessagingEvent
     from ..models import Account, Campaign, Delivery, MessengerPage, StoreEvent, Subscriber
-    from .types import Message, Segment
+    from .types import Message, Segment, StoreCustomer
 
 hookspec = pluggy.HookspecMarker("onesend")
 
@@ -122,6 +122,18 @@ def customer_ref_for_request(request: HttpRequest) -> str | None:
     """Return the shop's reference for the visitor of ``request`` (e.g. the customer id), or
     None. Subscribe buttons put it, signed, into the subscription link, so the subscriber is
     linked to the shop customer when they opt in."""
+
+
+@hookspec
+def store_customers(account: Account) -> list[StoreCustomer]:  # type: ignore[empty-body]
+    """Return the shop's customers of ``account`` (``onesend_plugin.hooks.StoreCustomer``): those
+    who accepted marketing and gave an e-mail or a phone can be uploaded, hashed, to a Page's
+    Marketing Messages audience at Meta, which gives the people it matches on Messenger a
+    subscription token ("Upload store customers to Meta" on the Page; Meta's Custom Audience for
+    Marketing Messages). Every plugin's lists are concatenated; a customer_ref given twice counts
+    once (the first). Called in the worker at each upload; a customer no longer given, or no
+    longer accepting marketing, is taken out of the audience then. If it raises, the upload
+    fails with the error and nothing is sent."""
 
 
 # -- Trigger types.

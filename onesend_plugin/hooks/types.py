@@ -53,6 +53,22 @@ class Segment:
     select: Callable[[QuerySet[Subscriber]], QuerySet[Subscriber]]
 
 
+@dataclass(frozen=True)
+class StoreCustomer:
+    """A shop customer, as ``store_customers`` gives them. ``customer_ref`` is the shop's own
+    stable reference (the one store events use). ``accepts_marketing`` is the customer's
+    marketing consent in the shop: only those who gave it are uploaded to Meta. The e-mail and
+    phone (with its country code, e.g. ``+44 20 7946 0000``) and the names are hashed before
+    they leave the process; a customer needs an e-mail or a phone."""
+
+    customer_ref: str
+    accepts_marketing: bool
+    email: str = ""
+    phone: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+
 __all__ = [
     "AttachmentMessage",
     "ButtonTemplate",
@@ -63,6 +79,7 @@ __all__ = [
     "Message",
     "QuickReply",
     "Segment",
+    "StoreCustomer",
     "TemplateAttachment",
     "TextMessage",
     "UrlButton",

@@ -12,7 +12,7 @@ from ..analytics.balance import count_organic
 from ..hooks.listeners import Call
 from ..messenger import events as meta_events
 from ..models import MessengerPage, Subscriber
-from ..subscribe import subscriptions
+from ..subscribe import store_audience, subscriptions
 
 # Events the person caused: they open (or keep open) Meta's 24 h standard messaging window.
 INTERACTION_KINDS = {"message", "postback", "referral"}
@@ -134,7 +134,13 @@ def on_receipt(event: meta_events.MessagingEvent, page: MessengerPage, told: lis
     handle_receipts([event], page)
 
 
+def on_upload_status(event, page: MessengerPage, told: list[Call]) -> None:
+    """Meta matched a batch of the Page's customer upload (``store_audience``)."""
+    store_audience.record_status(page, event)
+
+
 HANDLERS: dict[str, Callable] = {
+    "audience_upload": on_upload_status,
     "delivery": on_receipt,
     "read": on_receipt,
     "paid_delivery": on_receipt,

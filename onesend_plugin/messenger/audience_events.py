@@ -24,7 +24,7 @@ class UploadStatusEvent(MessagingEvent):
     sample shows ``SUCCESS``; no other value is documented), ``rows`` its ``num_rows``,
     ``matched_low``/``matched_high`` the approximate count of people matched."""
 
-    kind: str = "audience_upload_status"
+    kind: str = "audience_upload"
     audience_id: str
     ad_account_id: str
     status: str

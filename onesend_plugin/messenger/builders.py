@@ -235,11 +235,12 @@ def marketing_campaign(
     return {key: value for key, value in fields.items() if value is not None}  # type: ignore[return-value]
 
 
-def unsubscribe_body(psids: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+def unsubscribe_body(psids: Sequence[str], tokens: Sequence[str] = ()) -> dict[str, list[dict[str, str]]]:
     """The rows of Meta's Unsubscribe API (Grow your Audience for Marketing Message API for
-    Messenger; changelog 2026-06-11): one ``psid`` per row, alone, since a row's ``psid`` "never
-    mixes" with another identifier. It unsubscribes the person at Page level."""
-    return {"data": [{"psid": psid} for psid in psids]}
+    Messenger; changelog 2026-06-11): one ``psid`` or ``subscriber_token`` per row, alone, since
+    they "never mix" with another identifier. It unsubscribes the person at Page level."""
+    rows = [{"psid": psid} for psid in psids] + [{"subscriber_token": token} for token in tokens]
+    return {"data": rows}
 
 
 def delivery_estimate_query(

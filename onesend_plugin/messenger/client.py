@@ -356,11 +356,12 @@ class GraphClient(AudienceCalls, GraphHttp):
         )
         return SendResult.from_graph(*self._call("POST", call.relative_url, json_body=call.body))
 
-    def unsubscribe_customers(self, *, page_id: str, psids: Sequence[str]) -> int:
+    def unsubscribe_customers(self, *, page_id: str, psids: Sequence[str], tokens: Sequence[str] = ()) -> int:
         """Unsubscribe people from the Page's marketing messages at Meta (``POST
         {page_id}/messaging_customer_base/unsubscribe``, Grow your Audience for Marketing Message
-        API for Messenger; changelog 2026-06-11), so their paid subscription tokens stop working.
+        API for Messenger; changelog 2026-06-11), so their paid subscription tokens stop working:
+        by PSID, or by ``tokens`` for people Meta gave no PSID for (Custom Audience matches).
         Returns Meta's ``invalid_rows_count``: the rows it could not use."""
         path = f"{page_id}/messaging_customer_base/unsubscribe"
-        body, _ = self._call("POST", path, json_body=builders.unsubscribe_body(psids))
+        body, _ = self._call("POST", path, json_body=builders.unsubscribe_body(psids, tokens))
         return int(expect(body, "invalid_rows_count"))

@@ -20,6 +20,7 @@ from .accounts import (
     _invitation_expiry,  # named by migration 0007
     _new_secret,  # named by migration 0003
 )
+from .audiences import AudienceMember, AudienceUpload, StoreAudience
 from .audit import ScopedLogEntryManager, ScopedModelLogEntry
 from .campaigns import (
     BUTTON_TEXT_MAX_LENGTH,
@@ -57,6 +58,8 @@ __all__ = [
     "PAID_TOKEN_WARNING",
     "TEXT_MAX_LENGTH",
     "Account",
+    "AudienceMember",
+    "AudienceUpload",
     "Campaign",
     "CampaignButton",
     "CampaignStat",
@@ -77,6 +80,7 @@ __all__ = [
     "RateLimitState",
     "ScopedLogEntryManager",
     "ScopedModelLogEntry",
+    "StoreAudience",
     "StoreEvent",
     "Subscriber",
     "SubscriberTag",

@@ -101,7 +101,11 @@ class Subscriber(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["page", "psid"], name="onesend_subscriber_unique_psid")
+            # A subscriber Meta matched from the shop's Custom Audience has no PSID (Get
+            # subscription tokens lists its token without one): "" for each of them.
+            models.UniqueConstraint(
+                fields=["page", "psid"], condition=~models.Q(psid=""), name="onesend_subscriber_unique_psid"
+            )
         ]
         ordering = ["-created_at"]
         permissions = [("erase_subscriber", "Can erase subscriber (GDPR erasure)")]

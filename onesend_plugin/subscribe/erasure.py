@@ -21,6 +21,9 @@ A person is a ``Subscriber`` (a PSID on one Page). Their data lives in:
 - ``StoreEvent`` and ``Conversion``: kept for revenue reports; the customer reference, wherever it
   appears (the reference itself, default idempotency keys and order ids, event properties),
   becomes ``erased-<subscriber id>``.
+- ``AudienceMember`` (a shop customer sent to Meta's Custom Audience, by hashes): Meta is told
+  to take them out of the audience and unsubscribe them, then the hashes are dropped; a
+  tombstone (a keyed hash of the shop reference) keeps them from being uploaded again.
 - Wagtail's audit log: entries about the subscriber are titled with the PSID: retitled.
 - django-q's queue and results (``OrmQ``, ``Task``): onesend's tasks take primary keys, but tasks
   queued by earlier versions carried the opt-in ref (with the customer) in their arguments: the
@@ -50,6 +53,7 @@ from ..models import (
     WebhookDelivery,
     WebhookEvent,
 )
+from . import audience_members
 
 #: Tasks whose first argument is a subscriber's primary key.
 SUBSCRIBER_TASKS = (
@@ -64,6 +68,7 @@ def erase(subscriber: Subscriber, *, by: str) -> ConsentRecord:
     """Erase everything onesend holds about a person (see the module's docstring); ``by`` says
     who asked, in the ``erased`` consent record that remains."""
     page, pk, psid = subscriber.page, subscriber.pk, subscriber.psid
+    audience_members.forget(subscriber)  # the shop customer out of Meta's audience, after commit
     if subscriber.customer_ref:
         _pseudonymise_customer(subscriber, f"erased-{pk}")
     _redact_webhooks(subscriber)

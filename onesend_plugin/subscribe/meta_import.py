@@ -18,6 +18,10 @@ The rules:
 - Each page of Meta's list is stored in one transaction, after all of it was checked
   (``messenger.responses.token_page``): a page Meta sends malformed stops the pass with its error
   and keeps nothing of it; the pages before it stay, and the next pass finds them unchanged.
+- A token Meta made by matching the shop's customers to a Custom Audience (it lists it with the
+  audience's id, without a PSID: Get subscription tokens) is imported as a subscriber without a
+  PSID, reachable by token only, with the consent source "matched from the shop's customers".
+  A token without PSID nor audience is skipped.
 - Tokens are expired only after a complete list, and only those that existed when it started (an
   opt-in during the pass is not expired); a list with no token at all expires nothing, as that is
   likelier a list Meta does not give (whether it lists legacy tokens is not documented) than a
@@ -56,6 +60,9 @@ logger = logging.getLogger(__name__)
 #: ``source_ref``, so campaigns and reports can tell them apart.
 ENTRY_POINT = "imported from Meta"
 SOURCE_REF = "meta-import"
+#: The same for a subscriber Meta matched from the shop's customers (``store_audience``).
+MATCHED_ENTRY_POINT = "matched from the shop's customers"
+MATCHED_REF = "store-audience"
 #: A pass queued or running for longer is presumed dead (its worker stopped): another may start.
 STALE_AFTER = timedelta(hours=1)
 
@@ -67,7 +74,7 @@ SKIP_REASONS = {
     "unreachable": _("Meta said they cannot be messaged"),
     "rejected": _("Meta rejected the token when we sent to it"),
     "erased": _("erased at their request (GDPR)"),
-    "no_psid": _("no PSID: a Custom Audience's token"),
+    "no_psid": _("no PSID and no Custom Audience: Meta did not say whose it is"),
     "other_page": _("the token belongs to another Page here"),
     "other_token": _("another token for the same topic is held"),
     "new": _("new at Meta: a reconciliation imports nobody (press Import)"),
@@ -179,8 +186,10 @@ def _store(page: MessengerPage, infos: list[TokenInfo], seen_at: datetime, sync:
     MarketingToken.objects.bulk_update(
         changed, ["status", "timezone", "expires_at", "meta_created_at", "meta_status", "unlisted_at"]
     )
-    if new:
-        _create(page, new, people, seen_at, sync)
+    if any(info.recipient_id for info in new):
+        _create(page, [info for info in new if info.recipient_id], people, seen_at, sync)
+    if any(not info.recipient_id for info in new):
+        _create_matched(page, [info for info in new if not info.recipient_id], seen_at, sync)
     listed = MarketingToken.objects.filter(token__in=[info.token for info in infos], subscriber__page=page)
     listed.update(listed_at=seen_at)
     return counts
@@ -221,7 +230,9 @@ def _admit(
 ) -> str:
     """A token we do not hold: "imported" (``held`` then has its topic) or why not."""
     if not info.recipient_id:
-        return "no_psid"
+        if not info.custom_audience_ids:
+            return "no_psid"
+        return "imported" if kind == Kind.IMPORT else "new"
     person = people.get(info.recipient_id)
     if person is not None and person.status in GONE:
         return GONE[person.status]
@@ -282,6 +293,29 @@ def _create(
     ConsentRecord.objects.bulk_create(
         _consent(people[info.recipient_id], info, page, seen_at, sync) for info in infos
     )
+
+
+def _create_matched(
+    page: MessengerPage, infos: list[TokenInfo], seen_at: datetime, sync: TokenImport
+) -> None:
+    """Store tokens Meta made from a Custom Audience: one subscriber each, without a PSID (Meta
+    does not say who it is), subscribed when the list was read, with its token and consent record."""
+    people = Subscriber.objects.bulk_create(
+        Subscriber(
+            page=page,
+            psid="",
+            status=Subscriber.Status.SUBSCRIBED,
+            opted_in_at=seen_at,
+            source_ref=MATCHED_REF,
+        )
+        for _ in infos
+    )
+    MarketingToken.objects.bulk_create(_token(p, info, page) for p, info in zip(people, infos, strict=True))
+    records = [_consent(p, info, page, seen_at, sync) for p, info in zip(people, infos, strict=True)]
+    for record, info in zip(records, infos, strict=True):
+        record.entry_point, record.ref = MATCHED_ENTRY_POINT, MATCHED_REF
+        record.shown["custom_audience_ids"] = list(info.custom_audience_ids)
+    ConsentRecord.objects.bulk_create(records)
 
 
 def _token(person: Subscriber, info: TokenInfo, page: MessengerPage) -> MarketingToken:

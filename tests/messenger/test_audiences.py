@@ -102,6 +102,6 @@ def test_the_upload_status_webhook_is_read_in_either_envelope(envelope):
     [event] = parse_payload({"object": "page", "entry": [{"id": "77", "time": 1, envelope: [item]}]})
     assert isinstance(event, UploadStatusEvent)
     assert (event.kind, event.page_id, event.audience_id, event.rows) == (
-        "audience_upload_status", "77", "2380000000000001", 1000
+        "audience_upload", "77", "2380000000000001", 1000
     )  # fmt: skip
     assert (event.matched_low, event.matched_high, event.status) == (105, 120, "SUCCESS")
