@@ -15,6 +15,7 @@ from onesend_plugin.broadcast import split
 from onesend_plugin.models import Channel, Delivery, MarketingToken, Subscriber
 
 from .factories import CampaignFactory, MessengerPageFactory
+from .test_paid_editor import confirm_page
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,6 +64,7 @@ def us_page(simulator, paid_page):
     paid_page.account.business_country = "US"
     paid_page.account.save()
     paid_page.channel = Channel.PER_PERSON
+    paid_page.ad_account_currency = "USD"
     paid_page.save()
     simulator.create_page(page_id=paid_page.page_id, business_country="US")
     return paid_page
@@ -166,3 +168,28 @@ def test_the_paid_campaign_is_made_at_meta_only_when_someone_may_need_it(simulat
     broadcast.start(paid)
     paid.refresh_from_db()
     assert paid.message["channel"]["marketing_message_id"]
+
+
+def test_the_confirm_step_shows_the_channel_split_before_sending(admin_client, simulator, us_page):
+    for name, fields in {
+        "window": {"in_window": True},
+        "us": {"timezone_name": "America/New_York"},
+        "br": {"timezone_name": "America/Sao_Paulo"},
+        "paris": {"timezone_name": "Europe/Paris"},
+        "tokenless": {"token": False},
+    }.items():
+        person(simulator, us_page, name, **fields)
+    simulator.configure(paid_price_cents=150)  # 1.50 USD a message
+    html = " ".join(confirm_page(admin_client, CampaignFactory(page=us_page)).split())
+
+    assert 'data-testid="split-standard"> <strong>1</strong> — Free: a standard message' in html
+    assert 'data-testid="split-token"> <strong>0</strong>' in html
+    assert 'data-testid="split-marketing_api"> <strong>2</strong> — Paid' in html
+    assert "(estimated cost 3.00 USD)" in html
+    assert (
+        'data-testid="split-skipped-recipient_region"> <strong>1</strong> — skipped: Meta sends no paid'
+        in html
+    )
+    assert (
+        'data-testid="split-skipped-no_token"> <strong>1</strong> — skipped: not in their 24 h window' in html
+    )

@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from .. import broadcast, messages
 from ..broadcast import channels
 from ..messenger import currency
-from ..models import Campaign
+from ..models import Campaign, Channel
+from . import channel_split
 from .views import CampaignActionView
 
 
@@ -57,9 +58,22 @@ class SendCampaignView(CampaignActionView):
         context = super().get_context_data(**kwargs)
         context["audience"], context["audience_error"] = self.audience
         context["segment"] = broadcast.segments.label(self.object.segment) if self.object.segment else ""
-        if messages.is_paid(self.object.page):
-            context["paid"] = paid_summary(self.object, context["audience"])
+        context.update(self._paid_and_split(context["audience"]))
         return context
+
+    def _paid_and_split(self, audience: int | None) -> dict:
+        """The paid summary (budget, Meta's estimate) of a Page that may send paid messages and,
+        for a Page sending per person, the channel split (``channel_split``): the paid summary
+        then counts only the people routed to paid, and is left out when there are none."""
+        campaign, shown = self.object, {}
+        counted = channel_split.counts(campaign) if campaign.page.channel == Channel.PER_PERSON else None
+        paid_audience = counted.channels[Channel.MARKETING_API] if counted else audience
+        if messages.is_paid(campaign.page) and (counted is None or paid_audience):
+            shown["paid"] = paid_summary(campaign, paid_audience)
+        if counted is not None:
+            estimate = shown["paid"]["meta_estimate"] if "paid" in shown else None
+            shown["split"] = channel_split.summary(campaign, counted, estimate)
+        return shown
 
     def perform(self):
         broadcast.start(self.object, user=self.request.user)
@@ -92,4 +106,5 @@ def paid_summary(campaign: Campaign, audience: int | None) -> dict:
         "period": campaign.get_budget_period_display(),
         "estimate": shown,
         "fewer": fewer,
+        "meta_estimate": estimate,
     }

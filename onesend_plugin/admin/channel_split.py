@@ -1,0 +1,63 @@
+"""The confirm step's channel split for a Page that sends per person: before sending, how many go
+free (standard message in their 24 h window, legacy token), how many by paid message and at what
+estimated cost, and how many are skipped and why (``broadcast.split``, ``broadcast.routing``).
+
+The estimated cost is our paid count at Meta's estimated cost per message (its delivery estimate
+for the Page's tokens, Send Messages on Marketing Message API for Messenger, "Delivery
+estimate"): Meta estimates for everyone it could reach, not for the people routing sends paid."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from ..broadcast import recipients, routing, split
+from ..messenger import currency
+from ..messenger.client import DeliveryEstimate
+from ..models import Campaign, Channel
+
+#: What each channel's line says, in the order routing tries them.
+CHANNEL_LABELS = {
+    Channel.STANDARD: _("Free: a standard message (they wrote to the Page in the last 24 hours)"),
+    Channel.MARKETING_TOKEN: _("Free: their marketing-message token"),
+    Channel.MARKETING_API: _("Paid: Meta's Marketing Messages API"),
+}
+
+
+def counts(campaign: Campaign) -> split.Split | None:
+    """The split of the campaign's audience now; None when the audience can't be given (the
+    confirm step already says why)."""
+    try:
+        return split.split(campaign.page, recipients.audience(campaign))
+    except recipients.AUDIENCE_ERRORS:
+        return None
+
+
+def summary(campaign: Campaign, counted: split.Split, estimate: DeliveryEstimate | None) -> dict:
+    """The split as the confirm step shows it: a line per channel (the paid one with its
+    estimated cost, or None when Meta gave no estimate) and a line per skip reason."""
+    channels = [
+        {"channel": channel, "label": label, "count": counted.channels[channel]}
+        for channel, label in CHANNEL_LABELS.items()
+    ]
+    paid = counted.channels[Channel.MARKETING_API]
+    channels[-1]["cost"] = _estimated_cost(paid, estimate, campaign.page.ad_account_currency)
+    skipped = [
+        {"reason": reason, "label": routing.REASONS.get(reason, reason), "count": count}
+        for reason, count in counted.skipped.most_common()
+    ]
+    return {"channels": channels, "skipped": skipped, "paid": paid}
+
+
+def _estimated_cost(paid: int, estimate: DeliveryEstimate | None, code: str) -> str | None:
+    """``paid`` messages at Meta's estimated cost per message, as a range in the ad account's
+    currency; "0" without paid messages; None when Meta gave no usable estimate."""
+    if not paid:
+        return currency.label(0, code)
+    if estimate is None or not estimate.delivery_lower or not estimate.delivery_upper:
+        return None
+    low = round(paid * estimate.cost_lower / estimate.delivery_lower)
+    high = round(paid * estimate.cost_upper / estimate.delivery_upper)
+    low, high = sorted((low, high))
+    if low == high:
+        return currency.label(low, code)
+    return f"{currency.label(low, code)}–{currency.label(high, code)}"
