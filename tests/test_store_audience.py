@@ -184,3 +184,28 @@ def test_the_row_builder_is_the_only_way_out(paid_page, simulator, register_plug
         audiences.sha256("zoë"),
         audiences.sha256("darc"),
     ]
+
+
+def test_the_admin_action_uploads_and_shows_what_was_not_sent(
+    admin_client, paid_page, simulator, register_plugin, django_capture_on_commit_callbacks
+):
+    register_plugin(
+        Shop([customer(1), customer(2, email="", phone=""), customer(3, accepts_marketing=False)])
+    )
+    page_url = f"/admin/messenger/pages/inspect/{paid_page.pk}/"
+    assert 'data-testid="upload-customers"' in admin_client.get(page_url).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"/admin/messenger/pages/upload-customers/{paid_page.pk}/")
+    assert response.status_code == 302 and response["Location"] == page_url
+    html = admin_client.get(page_url).content.decode()
+    assert 'data-state="matching"' in html
+    assert "3 customers given by the shop: 1 uploaded, hashed, in 1 batches; 1 without marketing" in html
+    assert "1: no e-mail and no phone" in html
+
+
+def test_a_page_without_ad_account_is_not_offered_the_upload(admin_client, sim_page):
+    html = admin_client.get(f"/admin/messenger/pages/inspect/{sim_page.pk}/").content.decode()
+    assert 'data-testid="store-audience"' in html and 'data-testid="upload-customers"' not in html
+    admin_client.post(f"/admin/messenger/pages/upload-customers/{sim_page.pk}/")
+    assert not AudienceUpload.objects.exists()

@@ -94,6 +94,11 @@ LOG_ACTIONS: tuple[tuple, ...] = (
         _("Import subscribers from Meta"),
         _("Import of Meta's subscribers started"),
     ),
+    (
+        "onesend.page.upload_customers",
+        _("Upload store customers to Meta"),
+        _("Upload of the shop's customers to the Page's Meta audience started"),
+    ),
     # Written by the Page's "Connect the ad account" (``onesend_plugin.admin.adaccounts``).
     (
         "onesend.page.connect_ad_account",

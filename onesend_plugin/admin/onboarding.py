@@ -26,7 +26,7 @@ from ..broadcast import ratelimit
 from ..messenger import login as facebook_login
 from ..messenger.errors import GraphError
 from ..models import Account, Channel, Delivery, MessengerPage, MetaApp
-from . import paid_health, token_import
+from . import paid_health, store_audience, token_import
 from .views import ScopedObjectMixin
 
 #: The Pages viewset's URL names (``MessengerPageViewSet.name``).
@@ -378,11 +378,14 @@ class MessengerPageInspectView(InspectView):
         context["health_rows"] = health_rows(self.object)
         context["healthy"] = onboarding.is_healthy(self.object.health or {})
         context["token_import"] = token_import.summary(self.object)
+        context["store_audience"] = store_audience.summary(self.object)
         if self.permission_policy.user_has_permission_for_instance(self.request.user, "change", self.object):
             context["recheck_url"] = reverse(self.recheck_url_name, args=[self.object.pk])
             if needs_subscribing(self.object.health or {}):
                 context["subscribe_url"] = reverse(f"{URLS}:subscribe_app", args=[self.object.pk])
             context["import_tokens_url"] = reverse(f"{URLS}:import_tokens", args=[self.object.pk])
+            if store_audience.offered(self.object):
+                context["upload_customers_url"] = reverse(f"{URLS}:upload_customers", args=[self.object.pk])
             if self.object.channel in (Channel.MARKETING_API, Channel.PER_PERSON):
                 context["ad_account_url"] = reverse(f"{URLS}:connect_ad_account", args=[self.object.pk])
         return context

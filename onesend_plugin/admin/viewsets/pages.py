@@ -8,7 +8,7 @@ from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, Obj
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...models import MessengerPage
-from .. import adaccounts, onboarding, token_import
+from .. import adaccounts, onboarding, store_audience, token_import
 from ..forms import MessengerPageForm
 from .scoped import ScopedViewSetMixin
 
@@ -114,6 +114,13 @@ class MessengerPageViewSet(ScopedViewSetMixin, ModelViewSet):
                     token_import.ImportTokensView, success_url_name=self.get_url_name("inspect")
                 ),
                 name="import_tokens",
+            ),
+            path(
+                "upload-customers/<int:pk>/",
+                self.construct_view(
+                    store_audience.UploadCustomersView, success_url_name=self.get_url_name("inspect")
+                ),
+                name="upload_customers",
             ),
         ]
 
