@@ -18,7 +18,9 @@ def test_the_default_pace_never_trips_the_high_volume_lock(simulator, sim_page):
     people = simulator.create_people(sim_page.page_id, 160, title=sim_page.optin_title)
     for person in people:
         subscriber = Subscriber.objects.create(page=sim_page, psid=person["psid"], status="subscribed")
-        MarketingToken.objects.create(subscriber=subscriber, token=person["token"], topic=sim_page.optin_title)
+        MarketingToken.objects.create(
+            subscriber=subscriber, token=person["token"], topic=sim_page.optin_title
+        )
     simulator.configure(high_volume_lock=True, high_volume_rate=40)
 
     campaign = CampaignFactory(page=sim_page)

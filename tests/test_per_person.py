@@ -8,9 +8,11 @@ of a business outside the five geos, paid messages to people in them: 2300032)."
 from collections import Counter
 
 import pytest
+from bs4 import BeautifulSoup
+from django.urls import reverse
 from django.utils import timezone
 
-from onesend_plugin import broadcast
+from onesend_plugin import broadcast, tasks
 from onesend_plugin.broadcast import split
 from onesend_plugin.models import Channel, Delivery, MarketingToken, Subscriber
 
@@ -193,3 +195,25 @@ def test_the_confirm_step_shows_the_channel_split_before_sending(admin_client, s
     assert (
         'data-testid="split-skipped-no_token"> <strong>1</strong> — skipped: not in their 24 h window' in html
     )
+
+
+def test_the_report_shows_outcomes_and_cost_per_channel(admin_client, simulator, us_page):
+    person(simulator, us_page, "window", in_window=True)
+    person(simulator, us_page, "us", timezone_name="America/New_York")
+    person(simulator, us_page, "hidden", country="DE")
+    simulator.configure(paid_price_cents=150)
+    campaign = CampaignFactory(page=us_page)
+    broadcast.start(campaign)
+    tasks.tick()  # asks Meta for the paid campaign's spend
+
+    response = admin_client.get(reverse("onesend_reports:campaign", args=[campaign.pk]))
+    shown = BeautifulSoup(response.content, "html.parser").select_one('[data-testid="channels"]')
+    rows = {
+        row["data-channel"]: [cell.get_text(strip=True) for cell in row.select("td")]
+        for row in shown.select("tr[data-channel]")
+    }
+    # sent, delivered, read, clicked, failed, refused, cost, per delivered (no receipts came back)
+    assert rows == {
+        Channel.STANDARD: ["1", "0", "0", "0", "0", "0", "0.00 USD", "0.00 USD"],
+        Channel.MARKETING_API: ["1", "0", "0", "0", "0", "1", "1.50 USD", "—"],
+    }

@@ -22,8 +22,9 @@ from django.utils import timezone
 from .. import conf
 from ..messenger.errors import GraphError
 from ..meta import paid_client_for
-from ..models import Campaign, PaidInsights
+from ..models import Campaign, Channel, PaidInsights
 from .counters import Kind, breakdown
+from .per_channel import per_channel
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +132,16 @@ def cost_of(campaign: Campaign, counters: dict[str, int]) -> Cost | None:
     meta = insights if insights and insights.fetched_at else None
     currency = campaign.page.ad_account_currency.upper()
     revenue = breakdown(counters, Kind.REVENUE)
+    delivered, clicked = counters.get(Kind.DELIVERED, 0), counters.get(Kind.UNIQUE_CLICKS, 0)
+    if campaign.page.channel == Channel.PER_PERSON:  # only the paid channel's messages were paid for
+        paid = next((line for line in per_channel(campaign) if line.paid), None)
+        delivered, clicked = (paid.delivered, paid.clicked) if paid else (0, 0)
     return Cost(
         currency=currency,
         insights=insights,
         lines=[
-            CostLine("delivered", counters.get(Kind.DELIVERED, 0), meta.delivered if meta else None),
-            CostLine("clicked", counters.get(Kind.UNIQUE_CLICKS, 0), meta.clicks if meta else None),
+            CostLine("delivered", delivered, meta.delivered if meta else None),
+            CostLine("clicked", clicked, meta.clicks if meta else None),
             CostLine("converted", counters.get(Kind.CONVERSIONS, 0), None),
         ],
         revenue=Decimal(revenue.get(currency, 0)) / 100 if currency else None,

@@ -1,5 +1,5 @@
-"""One campaign's report: funnel, revenue, what a paid campaign cost, hourly reads and clicks,
-clicks per button; and its CSV."""
+"""One campaign's report: funnel, revenue, what a paid campaign cost, outcomes and cost per
+channel (a Page sending per person), hourly reads and clicks, clicks per button; and its CSV."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ from wagtail.admin.widgets import HeaderButton
 from ... import analytics, conf
 from ...accounts import scoping
 from ...analytics.counters import Kind
+from ...analytics.per_channel import per_channel
 from ...analytics.reports import SERIES_HOURS, ButtonClicks, button_clicks, funnel, hourly, rate
 from ...analytics.spend import Cost
 from ...broadcast import segments
-from ...models import Campaign
+from ...models import Campaign, Channel
 from .. import charts
 from ..exports import spreadsheet_safe
 from .base import CSS, NAMESPACE, CampaignReportPermissionMixin, comparison_crumb
@@ -123,6 +124,21 @@ def cost_context(cost: Cost) -> dict:
         "return_on_spend": "—" if roas is None else f"{number_format(roas.quantize(Decimal('0.01')), 2)}×",
         "other_currencies": ", ".join(cost.other_currencies),
     }
+
+
+def channel_context(campaign: Campaign, cost: Cost | None) -> list[dict]:
+    """A per-person campaign's outcomes and cost per channel (``analytics.per_channel``), as the
+    report's "By channel" panel shows them: the free channels cost nothing, the paid one Meta's
+    spend (— until Meta reports it)."""
+    spend, currency = (cost.spend, cost.currency) if cost else (None, campaign.page.ad_account_currency)
+    return [
+        {
+            "line": line,
+            "cost": amount(spend if line.paid else Decimal(0), currency),
+            "each": amount(line.cost_each(spend), currency, each=True),
+        }
+        for line in per_channel(campaign)
+    ]
 
 
 def cost_rows(cost: Cost | None) -> list[list]:
@@ -223,6 +239,7 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
             segment=segments.label(campaign.segment) if campaign.segment else "",
             funnel=funnel(campaign, counters),
             cost=cost_context(cost) if cost else None,
+            channels=channel_context(campaign, cost) if campaign.page.channel == Channel.PER_PERSON else None,
             insights_minutes=conf.get("PAID_INSIGHTS_MINUTES"),
             series=series,
             series_rows=[
