@@ -63,6 +63,12 @@ def scope_tag_autocomplete():
     return tags.admin_urls()
 
 
+@hooks.register("register_admin_urls", order=-1)  # before Wagtail's viewsets build their URLs
+def upload_media_into_account_collections():
+    """The campaign's media choosers upload into its account's collection (``admin.media``)."""
+    return media.chooser_urls()
+
+
 @hooks.register("register_admin_urls")
 def register_account_switch_urls():
     from .admin import switcher

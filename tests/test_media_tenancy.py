@@ -9,6 +9,7 @@ import importlib
 from types import SimpleNamespace
 
 import pytest
+from bs4 import BeautifulSoup
 from django.apps import apps
 from django.contrib.auth.models import Group, Permission
 from django.core.files.base import ContentFile
@@ -333,3 +334,40 @@ def test_editors_of_every_collection_keep_wagtails_popular_tags(client, django_u
     for url in OFFERING_TAGS:
         html = text(client.get(url))
         assert f"alphaword-{TAG_PAGES[url]}" in html and f"bravoword-{TAG_PAGES[url]}" in html, url
+
+
+# -- Uploading from the campaign's choosers -------------------------------------------------------
+
+
+def selected_collection(html: str) -> str | None:
+    """The Upload tab's collection chosen beforehand (None: the first, Root, shows)."""
+    select = BeautifulSoup(html, "html.parser").select_one("select[name$=collection]")
+    selected = select.select_one("option[selected]")
+    return selected.get_text(strip=True) if selected else None
+
+
+@pytest.mark.parametrize("chooser", ["/admin/images/chooser/", "/admin/documents/chooser/"])
+def test_a_choosers_upload_starts_in_the_campaign_accounts_collection(admin_client, alpha, bravo, chooser):
+    for owner in (alpha, bravo):
+        html = admin_client.get(chooser, {"onesend_page": owner.campaign.page_id}).json()["html"]
+        assert selected_collection(html) == owner.account.collection.name
+    assert selected_collection(admin_client.get(chooser).json()["html"]) is None  # no campaign: Wagtail's
+
+
+def test_the_campaign_form_links_its_choosers_to_the_chosen_page(admin_client, alpha):
+    html = text(admin_client.get(f"/admin/messenger/campaigns/edit/{alpha.campaign.pk}/"))
+    for chooser in ('ImageChooser("id_image", ', 'DocumentChooser("id_document", '):
+        options = html.split(f"new {chooser}")[1].split(");")[0]
+        assert options.endswith('"linkedFields": {"onesend_page": "#id_page"}}')
+
+
+def test_a_client_uploads_from_the_chooser_into_its_collection(client_a, alpha, bravo):
+    response = client_a.post(
+        f"/admin/documents/chooser/create/?onesend_page={bravo.campaign.page_id}",
+        {
+            "document-chooser-upload-title": "Alpha menu",
+            "document-chooser-upload-file": ContentFile(b"%PDF-1.4", name="menu.pdf"),
+        },
+    )
+    assert response.json()["step"] == "chosen"
+    assert Document.objects.get(title="Alpha menu").collection == alpha.account.collection

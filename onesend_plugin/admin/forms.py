@@ -16,7 +16,7 @@ from .. import broadcast, messages, store
 from ..accounts import scoping
 from ..models import Account, Campaign, Subscriber
 from .editor import CountedTextarea, budget_field, budget_in_minor_units
-from .media import check_campaign_media
+from .media import check_campaign_media, link_choosers_to_page
 
 AUDIENCE_FIELDS = [
     "page",
@@ -110,6 +110,7 @@ class CampaignForm(WagtailAdminModelForm):
             self.fields["text"].widget.page_field = self.fields.get("page")
         if "budget" in self.fields:
             self.offer_budget()
+        link_choosers_to_page(self)
 
     def offer_budget(self) -> None:
         """The budget in the ad account's currency units; the model keeps Meta's smallest unit."""

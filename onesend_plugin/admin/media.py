@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from wagtail.documents import get_document_model
 from wagtail.documents.api.admin.views import DocumentsAdminAPIViewSet
+from wagtail.documents.views import chooser as document_chooser
 from wagtail.images import get_image_model
 from wagtail.images.api.admin.views import ImagesAdminAPIViewSet
 from wagtail.models import Collection
@@ -26,13 +27,18 @@ from wagtail.permission_policies.collections import CollectionOwnershipPermissio
 from wagtail.permissions import policy_registry, register_permission_policy
 
 from ..accounts import scoping
-from ..models import Account, Membership
+from ..models import Account, Membership, MessengerPage
 
 #: Wagtail's media action (its permission codename's prefix) → the role action it needs.
 ROLE_ACTION_OF_MEDIA = {"add": "add", "change": "change", "choose": "view"}
 
 #: The permission models of Wagtail's images and documents (custom models keep these).
 AUTH_MODELS = {"wagtailimages": "image", "wagtaildocs": "document"}
+
+#: The media choosers' URL parameter naming the campaign's Page (the campaign form's image and
+#: document choosers send it, Wagtail's ``linked_fields``): their Upload tab starts in the
+#: collection of that Page's account, not in Root.
+PAGE_PARAM = "onesend_page"
 
 
 def media_permissions() -> list[Permission]:
@@ -160,3 +166,43 @@ def check_campaign_media(form, campaign, cleaned) -> None:
                 field,
                 _("Choose one from the collection of %(account)s.") % {"account": campaign.page.account},
             )
+
+
+def upload_collection(request) -> Collection | None:
+    """The collection of the account of the Page named by :data:`PAGE_PARAM`, if the user may
+    see that Page."""
+    page_pk = request.GET.get(PAGE_PARAM, "")
+    if not page_pk.isdigit():
+        return None
+    pages = scoping.scope(MessengerPage.objects.select_related("account__collection"), request.user)
+    page = pages.filter(pk=page_pk).first()
+    return page.account.collection if page else None
+
+
+class AccountUploadMixin:
+    """A media chooser whose Upload tab starts in :func:`upload_collection` (a user with a
+    single collection has no choice to make: Wagtail hides the field)."""
+
+    def get_creation_form_kwargs(self):
+        kwargs = super().get_creation_form_kwargs()
+        if self.request.method == "GET" and (collection := upload_collection(self.request)):
+            kwargs["initial"] = {"collection": collection.pk}
+        return kwargs
+
+
+class DocumentChooseView(AccountUploadMixin, document_chooser.DocumentChooseView):
+    pass
+
+
+def chooser_urls() -> list:
+    """Give Wagtail's document chooser :class:`DocumentChooseView` before its viewset builds its
+    URLs (the image chooser's view, ``tags.ImageChooseView``, includes the mixin too)."""
+    document_chooser.viewset.choose_view_class = DocumentChooseView
+    return []
+
+
+def link_choosers_to_page(form) -> None:
+    """The campaign form's image and document choosers send the chosen Page (:data:`PAGE_PARAM`)."""
+    for name in ("image", "document"):
+        if name in form.fields and "page" in form.fields:
+            form.fields[name].widget.linked_fields = {PAGE_PARAM: f"#{form['page'].auto_id}"}

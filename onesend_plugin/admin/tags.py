@@ -47,6 +47,7 @@ from wagtail.images.views import images
 from wagtail.permissions import policy_registry
 
 from ..accounts import scoping
+from .media import AccountUploadMixin
 
 #: Wagtail's URL names of the tag autocomplete (any tag model; one tag model).
 WAGTAIL_URL_NAMES = ("wagtailadmin_tag_autocomplete", "wagtailadmin_tag_model_autocomplete")
@@ -146,7 +147,9 @@ class DocumentsIndexView(documents.IndexView):
     filterset_class = DocumentsFilterSet
 
 
-class ImageChooseView(image_chooser.ImageChooseView):
+class ImageChooseView(AccountUploadMixin, image_chooser.ImageChooseView):
+    """Popular tags in sight only; the Upload tab in the campaign's account collection."""
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["popular_tags"] = popular_tags(self.model, self.request.user)
