@@ -4,6 +4,7 @@ live audience count, the send actions (guarded by ``send_campaign``) and live pr
 from datetime import timedelta
 
 import pytest
+from bs4 import BeautifulSoup
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 from wagtail import hooks
@@ -370,6 +371,27 @@ def test_progress_page_shows_actions_to_a_sender(client, sender, campaign):
     assert f'action="{URL}send_test/{campaign.pk}/"' in html
     assert f'data-onesend-progress="{URL}progress/{campaign.pk}/"' in html
     assert 'id="onesend-progress-data"' in html and "campaign-progress.js" in html
+
+
+def test_a_drafts_progress_page_counts_its_audience_as_the_confirmation_does(client, sender, campaign):
+    subscribed(campaign.page, 6)
+    soup = BeautifulSoup(client.get(f"{URL}inspect/{campaign.pk}/").content, "html.parser")
+    assert soup.select_one("[data-testid=audience-now]").get_text(strip=True) == "6 would receive it now"
+    assert not soup.select("[data-testid=report-link]"), "nothing to report before it is sent"
+    settings = [dt.get_text(strip=True) for dt in soup.select("main dl:not(.onesend-counts) dt")]
+    assert "Page" in settings and "Send at" not in settings and "Expires at" not in settings
+    assert not soup.select(".help-critical:not([hidden])"), "nothing for 'Go to the first error' to find"
+
+
+def test_a_sent_campaigns_page_links_to_its_report_and_shows_no_rate_once_finished(client, sender, campaign):
+    Campaign.objects.filter(pk=campaign.pk).update(
+        status=Campaign.Status.FINISHED, started_at=timezone.now(), finished_at=timezone.now()
+    )
+    soup = BeautifulSoup(client.get(f"{URL}inspect/{campaign.pk}/").content, "html.parser")
+    link = soup.select_one("[data-testid=report-link]")
+    assert link["href"] == f"/admin/messenger/reports/campaign/{campaign.pk}/"
+    assert "Campaign performance" in link.get_text()
+    assert soup.select_one("[data-shown-if=rate_per_second]").has_attr("hidden")
 
 
 def test_editor_without_send_permission_sees_no_actions_and_cannot_send(client, editor, campaign, engine):

@@ -302,12 +302,21 @@ class CampaignInspectView(snippets.InspectView):
     action_url_names: dict[str, str] = {}
     progress_url_name = None
 
+    def get_fields_context(self):
+        """The settings this campaign uses: those left empty are not listed (a row of "None"
+        per unused option says nothing)."""
+        return [field for field in super().get_fields_context() if field["value"] not in (None, "", "-")]
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         campaign, args = self.object, [self.object.pk]
         context["progress"] = broadcast.progress(campaign)
         context["progress_url"] = reverse(self.progress_url_name, args=args)
         context["not_sent_url"] = reverse("onesend_reports:campaign_not_sent", args=args)
+        if campaign.status == Status.DRAFT and not campaign.is_flow:  # as the confirmation counts it
+            context["audience_now"], context["audience_error"] = broadcast.count(campaign)
+        if campaign.started_at:
+            context["report_url"] = reverse("onesend_reports:campaign", args=args)
         can = self.permission_policy.user_has_permission_for_instance
         if can(self.request.user, "send", campaign):
             names = list(self.actions_by_status.get(campaign.status, []))
