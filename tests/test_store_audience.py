@@ -11,12 +11,14 @@ import re
 import pytest
 from onesend_simulator.remote import wait_for
 
+from onesend_plugin import broadcast
 from onesend_plugin.hooks import StoreCustomer, hookimpl
 from onesend_plugin.messenger import audiences
 from onesend_plugin.models import AudienceMember, AudienceUpload, ConsentRecord, Subscriber
-from onesend_plugin.subscribe import erasure, store_audience, subscriptions
+from onesend_plugin.subscribe import erasure, meta_import, store_audience, subscriptions
 
 from .conftest import connect_paid
+from .factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -209,3 +211,22 @@ def test_a_page_without_ad_account_is_not_offered_the_upload(admin_client, sim_p
     assert 'data-testid="store-audience"' in html and 'data-testid="upload-customers"' not in html
     admin_client.post(f"/admin/messenger/pages/upload-customers/{sim_page.pk}/")
     assert not AudienceUpload.objects.exists()
+
+
+def test_a_paid_campaign_reaches_the_people_meta_matched(
+    paid_page, simulator, register_plugin, upload, django_capture_on_commit_callbacks
+):
+    simulator.configure(audience_match_seconds=0)
+    contacts = [{"email": f"buyer{n}@shop.example"} for n in range(2)]
+    people = simulator.create_people(paid_page.page_id, 2, subscribed=False, contacts=contacts)
+    register_plugin(Shop([customer(0), customer(1)]))
+    upload(paid_page)
+    with django_capture_on_commit_callbacks(execute=True):  # the status webhook's work, by hand here
+        meta_import.request(paid_page, by="tester")
+    assert Subscriber.objects.filter(page=paid_page, psid="").count() == 2
+
+    campaign = CampaignFactory(page=paid_page)
+    broadcast.start(campaign)
+    assert set(campaign.deliveries.values_list("state", flat=True)) == {"sent"}, campaign.last_error
+    paid = [m for m in simulator.messages(paid_page.page_id) if m.get("via") == "marketing"]
+    assert sorted(m["psid"] for m in paid) == sorted(p["psid"] for p in people)

@@ -121,3 +121,23 @@ def test_the_high_volume_lock_stops_a_page_until_its_volume_drops(sim, graph: Gr
 def test_the_high_volume_lock_is_off_by_default(sim, graph: Graph):
     psid = contacted_person(sim)
     assert all(graph.send(psid, {"text": f"hi {n}"}).status_code == 200 for n in range(45))
+
+
+def test_a_paid_message_to_a_matched_person_hides_who_they_are(sim, graph: Graph, audience, receiver):
+    sim.configure(audience_match_seconds=0)
+    [page] = [page for page in sim.pages() if page["page_id"] == PAGE_ID]
+    sim.create_page(
+        page_id=PAGE_ID, subscribed_fields=[*page["subscribed_fields"], "marketing_message_echoes"]
+    )
+    sim.create_people(PAGE_ID, 1, subscribed=False, contacts=[{"email": "ann@example.com"}])
+    upload(graph, audience, [[sha("ann@example.com"), "", "", ""]])
+    [token] = listed(graph)
+    campaign = graph.request("POST", "act_42/message_campaign", json={"name": "S", "page_id": PAGE_ID}).json()
+    body = {
+        "message_id": campaign["id"],
+        "messenger_delivery_data": {"subscription_token": token["notification_messages_token"]},
+        "message": {"text": "Hello"},
+    }
+    assert graph.request("POST", "act_42/messages", json=body).status_code == 200
+    [echo] = wait_for(lambda: receiver.changes("marketing_message_echoes"), what="the echo")
+    assert echo["recipient_id"] is None and "mid" not in echo and echo["marketing_message_tracking_id"]

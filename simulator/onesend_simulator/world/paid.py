@@ -120,6 +120,8 @@ class PaidMixin(WorldState):
         item.update(
             tracking_id=str(uuid.uuid4()), campaign_id=campaign.campaign_id, ad_account_id=ad_account_id
         )
+        if token.from_audience:  # Send Messages: the PSID and mid are "invisible" for these
+            item["hidden"] = True
         token.last_paid_ms = item["timestamp"]
         campaign.sent += 1
         campaign.sent_on_day += 1
@@ -226,14 +228,17 @@ class PaidMixin(WorldState):
     ) -> dict[str, Any]:
         """One ``marketing_message_*`` body, keys and types as in Meta's samples (ids as numbers,
         the token and campaign id as strings; reads carry no ``mid``, clicks no tracking id and
-        no ``app_id``). The timestamp's unit is not documented: milliseconds, as Messenger's."""
+        no ``app_id``). The timestamp's unit is not documented: milliseconds, as Messenger's. A
+        subscriber from a Custom Audience upload has ``recipient_id`` null (changelog 2026-01-22)
+        and no ``mid`` (Send Messages: both "invisible")."""
+        hidden = bool(item.get("hidden"))
         event: dict[str, Any] = {
-            "recipient_id": int(person.psid),
+            "recipient_id": None if hidden else int(person.psid),
             "page_id": int(page.page_id),
             "app_id": int(page.app_id),
             "timestamp": now_ms(),
         }
-        if mid:
+        if mid and not hidden:
             event["mid"] = item["mid"]
         if tracking:
             event["marketing_message_tracking_id"] = item["tracking_id"]
