@@ -14,7 +14,7 @@ from onesend_simulator.remote import wait_for
 from onesend_plugin import broadcast
 from onesend_plugin.hooks import StoreCustomer, hookimpl
 from onesend_plugin.messenger import audiences
-from onesend_plugin.models import AudienceMember, AudienceUpload, ConsentRecord, Subscriber
+from onesend_plugin.models import AudienceMember, AudienceUpload, ConsentRecord, Subscriber, WebhookDelivery
 from onesend_plugin.subscribe import erasure, meta_import, store_audience, subscriptions
 
 from .conftest import connect_paid
@@ -230,3 +230,27 @@ def test_a_paid_campaign_reaches_the_people_meta_matched(
     assert set(campaign.deliveries.values_list("state", flat=True)) == {"sent"}, campaign.last_error
     paid = [m for m in simulator.messages(paid_page.page_id) if m.get("via") == "marketing"]
     assert sorted(m["psid"] for m in paid) == sorted(p["psid"] for p in people)
+
+
+def test_an_erased_matched_subscriber_is_not_imported_again_and_other_webhooks_stay(
+    paid_page, simulator, register_plugin, upload, django_capture_on_commit_callbacks
+):
+    simulator.configure(audience_match_seconds=0)
+    simulator.create_people(
+        paid_page.page_id, 1, subscribed=False, contacts=[{"email": "buyer0@shop.example"}]
+    )
+    register_plugin(Shop([customer(0)]))
+    upload(paid_page)
+    with django_capture_on_commit_callbacks(execute=True):
+        meta_import.request(paid_page, by="tester")
+    matched = Subscriber.objects.get(page=paid_page, psid="")
+    other = WebhookDelivery.objects.create(app=paid_page.app, body=b'{"object":"page"}')
+
+    with django_capture_on_commit_callbacks(execute=True):
+        erasure.erase(matched, by="tester")
+    assert bytes(WebhookDelivery.objects.get(pk=other.pk).body) == b'{"object":"page"}'
+    with django_capture_on_commit_callbacks(execute=True):
+        run = meta_import.request(paid_page, by="tester")
+    run.refresh_from_db()
+    assert (run.imported, run.skipped) == (0, {"erased": 1})
+    assert not Subscriber.objects.filter(page=paid_page).exists()

@@ -68,13 +68,17 @@ def erase(subscriber: Subscriber, *, by: str) -> ConsentRecord:
     """Erase everything onesend holds about a person (see the module's docstring); ``by`` says
     who asked, in the ``erased`` consent record that remains."""
     page, pk, psid = subscriber.page, subscriber.pk, subscriber.psid
+    # Meta gave no PSID for a person it matched from a Custom Audience: their token names them.
+    tokens = subscriber.tokens.values_list("token", flat=True)
+    identity = psid or next((token_identity(token) for token in tokens), "")
     audience_members.forget(subscriber)  # the shop customer out of Meta's audience, after commit
     if subscriber.customer_ref:
         _pseudonymise_customer(subscriber, f"erased-{pk}")
-    _redact_webhooks(subscriber)
-    Delivery.objects.filter(subscriber=subscriber).update(
-        psid="", error=Replace("error", Value(psid), Value("erased"))
-    )
+    if psid:  # without one, no webhook or ledger row names them (an empty one would match all)
+        _redact_webhooks(subscriber)
+        Delivery.objects.filter(subscriber=subscriber).update(
+            psid="", error=Replace("error", Value(psid), Value("erased"))
+        )
     log_registry.get_logs_for_instance(subscriber).update(label=f"Subscriber {pk} (erased)")
     _forget_tasks(pk)
     subscriber.delete()  # tokens and tags cascade; consent records, ledger rows, clicks are detached
@@ -82,8 +86,13 @@ def erase(subscriber: Subscriber, *, by: str) -> ConsentRecord:
         page=page,
         action=ConsentRecord.Action.ERASED,
         detail=f"erased by {by}",
-        person_key=person_key(page.page_id, psid),
+        person_key=person_key(page.page_id, identity),
     )
+
+
+def token_identity(token: str) -> str:
+    """What ``person_key`` is given for a person known only by their token (no PSID)."""
+    return f"token:{token}"
 
 
 def person_key(page_id: str, psid: str) -> str:

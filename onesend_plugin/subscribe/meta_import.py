@@ -52,7 +52,7 @@ from ..models import (
     Subscriber,
     TokenImport,
 )
-from .erasure import person_key
+from .erasure import person_key, token_identity
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +167,8 @@ def _store(page: MessengerPage, infos: list[TokenInfo], seen_at: datetime, sync:
     )
     psids = {info.recipient_id for info in infos if info.recipient_id}
     people = {s.psid: s for s in Subscriber.objects.filter(page=page, psid__in=psids)}
-    erased = _erased(page, psids - people.keys())
+    matched = {token_identity(i.token) for i in infos if not i.recipient_id and i.token not in known}
+    erased = _erased(page, (psids - people.keys()) | matched)
     held = set(
         MarketingToken.objects.filter(subscriber__page=page, subscriber__psid__in=psids).values_list(
             "subscriber__psid", "topic"
@@ -232,6 +233,8 @@ def _admit(
     if not info.recipient_id:
         if not info.custom_audience_ids:
             return "no_psid"
+        if token_identity(info.token) in erased:
+            return "erased"
         return "imported" if kind == Kind.IMPORT else "new"
     person = people.get(info.recipient_id)
     if person is not None and person.status in GONE:
@@ -247,7 +250,7 @@ def _admit(
 
 
 def _erased(page: MessengerPage, psids: set[str]) -> set[str]:
-    """Which of ``psids`` were erased from the Page (``erasure.person_key``)."""
+    """Which of ``psids`` (or ``token_identity``s) were erased from the Page (``erasure.person_key``)."""
     keys = {person_key(page.page_id, psid): psid for psid in psids}
     found = ConsentRecord.objects.filter(
         page=page, action=ConsentRecord.Action.ERASED, person_key__in=keys
