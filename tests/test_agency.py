@@ -613,9 +613,10 @@ def test_the_demo_seeds_a_second_client_with_its_own_user_and_a_us_business_on_t
     demo.seed()  # idempotent
     assert Account.objects.count() == 3
     us = MessengerPage.objects.get(page_id=demo.US_PAGE["page_id"])
-    assert (us.account.name, us.channel, us.ad_account_id, us.ad_account_currency) == (
+    assert (us.account.name, us.country, us.channel, us.ad_account_id, us.ad_account_currency) == (
         "Coyote Outfitters",
-        Channel.MARKETING_API,
+        "US",
+        Channel.PER_PERSON,
         "act_2000000000000001",
         "USD",
     )

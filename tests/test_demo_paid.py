@@ -1,8 +1,11 @@
-"""The demo's US business, walked as the paid channel's "done when" says: its Page and people
-seeded in the simulator beside Acme's, a campaign that warms up then sends, the people see it
-once marked sponsored, and the report shows the spend and the cost per click. And Bloom's Page,
-whose earlier subscribers Meta holds: one press of Import brings them in."""
+"""The demo's US business, walked as the "done when"s of the paid channel and of a channel per
+person say: its Page and people seeded in the simulator beside Acme's; a campaign to its mixed
+audience shows the channel split on the confirm step, warms up, then each person gets it once
+through the right channel (free in their 24 h window, else a paid message marked sponsored, or a
+skip with the reason), and the report shows outcomes and cost per channel and the cost per
+click. And Bloom's Page, whose earlier subscribers Meta holds: one press of Import brings them in."""
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -50,9 +53,10 @@ def test_the_us_page_is_seeded_beside_acmes_each_page_its_own(seeded, simulator)
     shown = {page["page_id"]: page["name"] for page in simulator.pages()}
     assert shown == dict(demo.seeded_pages())
     people = {p["name"] for p in simulator.people(seeded.page_id)}
-    assert people == set(demo.US_PEOPLE)
+    assert people == set(demo.US_PEOPLE) | {name for name, *_ in demo.US_EARLIER}
     subscribed = Subscriber.objects.filter(page=seeded, status=Subscriber.Status.SUBSCRIBED)
-    wait_for(lambda: subscribed.count() == len(demo.US_PEOPLE), what="the US Page's subscribers")
+    total = len(demo.US_PEOPLE) + len(demo.US_EARLIER)
+    wait_for(lambda: subscribed.count() == total, what="the US Page's subscribers")
     [us] = [page for page in simulator.pages() if page["page_id"] == seeded.page_id]
     assert "marketing_message_clicks" in us["subscribed_fields"]
     assert simulator.config()["campaign_warmup_seconds"] == demo.DEMO_WARMUP_SECONDS
@@ -78,7 +82,7 @@ def test_every_id_the_demo_seeds_is_its_own(seeded, simulator):
     assert sorted(page["page_id"] for page in simulator.pages()) == sorted(ids["Page"])
     assert len(ids["PSID"]) == len(demo.BLOOM_EARLIER_SUBSCRIBERS) * 5 + len(demo.SIMULATED_PEOPLE) + len(
         demo.US_PEOPLE
-    )
+    ) + len(demo.US_EARLIER)
     assert ad_accounts == [demo.US_PAGE["ad_account_id"].removeprefix("act_")]
     stored = list(MessengerPage.objects.values_list("page_id", flat=True))
     assert set(stored) <= set(ids["Page"]), "each connected Page is the simulator's Page of that id"
@@ -104,32 +108,87 @@ def test_blooms_earlier_subscribers_held_at_meta_are_imported_in_one_action(seed
     assert ago == sorted(days for days, group in demo.BLOOM_EARLIER_SUBSCRIBERS for _ in group)
 
 
-def test_a_us_campaign_warms_up_sends_sponsored_and_reports_its_cost_per_click(
+def split_shown(admin_client, campaign) -> dict[str, str]:
+    """The confirm step's channel split: each line's count by its test id."""
+    response = admin_client.get(f"/admin/messenger/campaigns/send/{campaign.pk}/")
+    shown = BeautifulSoup(response.content, "html.parser").select_one('[data-testid="channel-split"]')
+    return {li["data-testid"]: li.strong.get_text(strip=True) for li in shown.select("li")}
+
+
+def test_a_us_campaign_splits_per_person_warms_up_sends_once_each_and_reports_per_channel(
     seeded, simulator, admin_client, client
 ):
-    wait_for(lambda: seeded.subscribers.filter(tokens__isnull=False).count() == 3, what="the tokens")
+    active = seeded.subscribers.filter(tokens__status="active")
+    wait_for(lambda: active.count() == len(demo.US_PEOPLE) + 4, what="the tokens")
+    wait_for(
+        lambda: (
+            seeded.subscribers.filter(last_interaction_at__gt=timezone.now() - timedelta(hours=1)).count()
+            == 3
+        ),
+        what="Ava's, Liam's and Mia's windows",
+    )
     campaign = Campaign.objects.create(page=seeded, name="Spring sale", text="20 % off all boots", live=True)
     CampaignButton.objects.create(campaign=campaign, title="Shop", url="https://coyote.example.com/boots")
+    assert split_shown(admin_client, campaign) == {
+        "split-standard": "3",  # Ava, Liam, Mia: they just wrote
+        "split-token": "0",  # a US business has no legacy token
+        "split-marketing_api": "3",  # Noah, Sofia, and Oliver, whose timezone says nothing
+        "split-skipped-recipient_region": "1",  # Emma, in Ireland
+        "split-skipped-no_token": "1",  # Ethan
+    }
     broadcast.start(campaign)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.RUNNING and "2300003" in campaign.last_error  # warming up
     simulator.configure(campaign_warmup_seconds=0)  # a minute later
     RateLimitState.objects.all().delete()
     assert runner.run(campaign.pk) == "finished"
-    paid = [m for m in simulator.messages(seeded.page_id) if m.get("via") == "marketing"]
-    assert sorted(m["psid"] for m in paid) == sorted(p["psid"] for p in simulator.people(seeded.page_id))
-    assert all(m["sponsored"] for m in paid)
-    ava = next(p for p in simulator.people(seeded.page_id) if p["name"] == "Ava")
-    [ava_message] = [m for m in paid if m["psid"] == ava["psid"]]
-    client.get(urlsplit(ava_message["buttons"][0]["url"]).path)  # Ava taps Shop
-    simulator.click_paid(ava["psid"])
-    wait_for(lambda: campaign.deliveries.filter(clicked_at__isnull=False).exists(), what="Ava's click")
-    wait_for(lambda: campaign.deliveries.filter(delivered_at__isnull=False).count() == 3, what="deliveries")
+
+    names = {p["psid"]: p["name"] for p in simulator.people(seeded.page_id)}
+    received = sorted(
+        (names[m["psid"]], m["via"])
+        for m in simulator.messages(seeded.page_id)
+        if m.get("type") != "optin" and "text" in m and "boots" in m["text"]
+    )
+    assert received == [
+        ("Ava", "psid"),
+        ("Liam", "psid"),
+        ("Mia", "psid"),
+        ("Noah", "marketing"),
+        ("Sofia", "marketing"),
+    ]
+    assert all(m["sponsored"] for m in simulator.messages(seeded.page_id) if m.get("via") == "marketing")
+    skipped = dict(campaign.deliveries.filter(state="skipped").values_list("subscriber__psid", "reason"))
+    assert {names[psid]: reason for psid, reason in skipped.items()} == {
+        "Emma": "recipient_region",
+        "Oliver": "recipient_region",  # Meta refused him (2300032): remembered for the next one
+        "Ethan": "no_token",
+    }
+
+    noah = next(psid for psid, name in names.items() if name == "Noah")
+    [noah_message] = [
+        m for m in simulator.messages(seeded.page_id) if m["psid"] == noah and m.get("via") == "marketing"
+    ]
+    client.get(urlsplit(noah_message["buttons"][0]["url"]).path)  # Noah taps Shop
+    simulator.click_paid(noah)
+    wait_for(lambda: campaign.deliveries.filter(clicked_at__isnull=False).exists(), what="Noah's click")
+    wait_for(lambda: campaign.deliveries.filter(delivered_at__isnull=False).count() == 5, what="deliveries")
     simulator.wait_webhooks_drained()
     tasks.tick()
-    report = admin_client.get(reverse("onesend_reports:campaign", args=[campaign.pk]))
-    cost = BeautifulSoup(report.content, "html.parser").select_one('[data-testid="cost"]')
-    spend = cost.select_one('[data-testid="spend"]').get_text(strip=True)
-    assert spend == "0.04 USD"  # 3 × 1.4 cents, in cents as Meta reports it
-    clicked = [td.get_text(strip=True) for td in cost.select('tr[data-cost="clicked"] td')]
-    assert clicked == ["1", "0.0400 USD", "1"]  # Meta reports its spend in cents
+    report = BeautifulSoup(
+        admin_client.get(reverse("onesend_reports:campaign", args=[campaign.pk])).content, "html.parser"
+    )
+    spend = report.select_one('[data-testid="spend"]').get_text(strip=True)
+    assert spend == "0.03 USD"  # 2 × 1.4 cents, in cents as Meta reports it
+    clicked = [
+        td.get_text(strip=True) for td in report.select('[data-testid="cost"] tr[data-cost="clicked"] td')
+    ]
+    assert clicked == ["1", "0.0300 USD", "1"]
+    channels = {
+        row["data-channel"]: [td.get_text(strip=True) for td in row.select("td")]
+        for row in report.select('[data-testid="channels"] tr[data-channel]')
+    }
+    # sent, delivered, read, clicked, failed, refused by Meta, cost, per delivered
+    assert channels == {
+        "standard": ["3", "3", "0", "0", "0", "0", "0.00 USD", "0.00 USD"],
+        "marketing_api": ["2", "2", "0", "1", "0", "1", spend, "0.0150 USD"],
+    }

@@ -3,10 +3,12 @@ finds what it created the first time instead of adding copies."""
 
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from wagtail.models import Page, Site
 from wagtail.rich_text import RichText
 
@@ -18,10 +20,12 @@ from onesend_plugin.models import (
     Campaign,
     CampaignButton,
     Channel,
+    MarketingToken,
     Membership,
     MessengerPage,
     MetaApp,
     PaidLoginFlow,
+    Subscriber,
 )
 
 from .models import ContentPage, HomePage
@@ -64,20 +68,39 @@ BLOOM_EARLIER_SUBSCRIBERS = [
     (30, ["Lina", "Théo", "Anna", "Maël", "Juliette"]),
 ]
 
-# A business in the United States, where Meta's paid Marketing Messages API is the only way to
-# send a marketing message (the legacy tokens work only in AU, the EU, JP, KR and the UK): its
-# Page sends through its ad account, which pays per delivered message in US dollars.
-US_CLIENT = {"slug": "coyote-outfitters", "name": "Coyote Outfitters", "timezone": "America/Phoenix"}
+# A business in the United States, where the legacy tokens no longer work (only in AU, the EU,
+# JP, KR and the UK): its Page sends per person, free to people who wrote to it in the last 24 h,
+# else through its ad account on Meta's paid Marketing Messages API (per delivered message, USD).
+US_CLIENT = {
+    "slug": "coyote-outfitters",
+    "name": "Coyote Outfitters",
+    "timezone": "America/Phoenix",
+    "business_country": "US",
+}
 US_PAGE = {
     "page_id": "1000000000000005",
     "name": "Coyote Outfitters",
     "username": "coyoteoutfitters",
     "access_token": "demo-coyote-page-token",
-    "channel": Channel.MARKETING_API,
+    "channel": Channel.PER_PERSON,
     "ad_account_id": "act_2000000000000001",
     "ad_account_currency": "USD",
 }
-US_PEOPLE = ["Ava", "Liam", "Mia"]  # all subscribed
+US_PEOPLE = ["Ava", "Liam", "Mia"]  # subscribe while the demo starts: their 24 h window is open
+#: Coyote's earlier subscribers, whose window closed long ago: (name, opt-in timezone, where Meta
+#: places them, token still active). A campaign's confirm step shows how they split: Noah and
+#: Sofia go paid; Emma's timezone is in Ireland, where Meta sends no paid message (skipped
+#: without a call); Oliver's says nothing, so Meta is asked and refuses him (2300032: skipped,
+#: and remembered); Ethan's token has expired (skipped: no token).
+US_EARLIER = [
+    ("Noah", "America/Denver", "US", True),
+    ("Sofia", "America/Los_Angeles", "US", True),
+    ("Emma", "Europe/Dublin", "IE", True),
+    ("Oliver", "UTC", "GB", True),
+    ("Ethan", "America/Phoenix", "US", False),
+]
+US_EARLIER_DAYS = 60
+US_EARLIER_REF = "earlier-subscribers"
 #: Meta asks to wait about an hour after creating a message campaign; the demo's simulator a minute.
 DEMO_WARMUP_SECONDS = 60
 
@@ -290,8 +313,10 @@ def ensure_second_client(app: MetaApp) -> MessengerPage:
 
 
 def ensure_us_client(app: MetaApp) -> MessengerPage:
-    """The US business and its Page on the paid channel (served by the same Meta app)."""
+    """The US business and its Page sending per person (served by the same Meta app)."""
     account, _ = Account.objects.get_or_create(slug=US_CLIENT["slug"], defaults=US_CLIENT)
+    if not account.business_country:  # a demo database seeded before regions existed
+        Account.objects.filter(pk=account.pk).update(business_country=US_CLIENT["business_country"])
     page, _ = MessengerPage.objects.get_or_create(
         page_id=US_PAGE["page_id"], defaults={**US_PAGE, "account": account, "app": app}
     )
@@ -331,6 +356,7 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
             app_id=known.app.app_id,
             subscribed_fields=webhook_fields(known),
         )
+    remote.create_page(page_id=us_page.page_id, business_country=US_CLIENT["business_country"])
     _connect_ad_account(remote, us_page)
     for known in connected:  # the connection check: it also gives the Page its Get Started button
         known.refresh_from_db()
@@ -342,7 +368,40 @@ def populate_simulator(simulator_url: str, page: MessengerPage) -> None:
         remote, page, SIMULATED_PEOPLE[:SUBSCRIBED_PEOPLE], SIMULATED_PEOPLE[SUBSCRIBED_PEOPLE:]
     )
     _subscribe_people(remote, us_page, US_PEOPLE)
+    _earlier_us_subscribers(remote, us_page)
     _tokens_held_at_meta(remote, bloom)
+
+
+def _earlier_us_subscribers(remote, page: MessengerPage) -> None:
+    """Coyote's earlier subscribers (``US_EARLIER``, unless they are there already), as Meta
+    and onesend hold them: subscribed ``US_EARLIER_DAYS`` ago, not heard from since."""
+    if page.subscribers.filter(source_ref=US_EARLIER_REF).exists():
+        return
+    since = timezone.now() - timedelta(days=US_EARLIER_DAYS)
+    for name, zone, country, active in US_EARLIER:
+        [made] = remote.create_people(
+            page.page_id,
+            1,
+            names=[name],
+            timezone=zone,
+            country=country,
+            at_ms=round(since.timestamp() * 1000),
+        )
+        person = Subscriber.objects.create(
+            page=page,
+            psid=made["psid"],
+            status=Subscriber.Status.SUBSCRIBED,
+            timezone=zone,
+            opted_in_at=since,
+            last_interaction_at=since,
+            source_ref=US_EARLIER_REF,
+        )
+        status = MarketingToken.Status.ACTIVE if active else MarketingToken.Status.EXPIRED
+        if not active:  # Meta no longer holds it
+            remote.drop_tokens(page.page_id, tokens=[made["token"]])
+        MarketingToken.objects.create(
+            subscriber=person, token=made["token"], topic=page.optin_title, status=status
+        )
 
 
 def _tokens_held_at_meta(remote, page: MessengerPage) -> None:

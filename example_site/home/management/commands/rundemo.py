@@ -126,8 +126,9 @@ class Command(BaseCommand):
                 f"  Admin:      {site_url}/admin/  (login {demo.ADMIN_USERNAME} / {demo.ADMIN_PASSWORD})\n"
                 f"  Client:     {demo.CLIENT_USERNAME} / {demo.CLIENT_PASSWORD} sees only {demo.SECOND_CLIENT['name']}; "
                 f"agency overview at {site_url}/admin/messenger/agency/\n"
-                f"  Paid:       {demo.US_CLIENT['name']} (US) sends through Meta's paid Marketing Messages API, "
-                f"ad account {demo.US_PAGE['ad_account_id']} in {demo.US_PAGE['ad_account_currency']}\n"
+                f"  Per person: {demo.US_CLIENT['name']} (US) sends free in the 24 h window, else through Meta's "
+                f"paid Marketing Messages API, ad account {demo.US_PAGE['ad_account_id']} in "
+                f"{demo.US_PAGE['ad_account_currency']}\n"
                 + (f"  Simulator:  {simulator_url}/_sim/\n" if use_simulator else "")
                 + "Press Ctrl-C to stop."
             )
