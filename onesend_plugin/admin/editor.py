@@ -1,5 +1,7 @@
 """The campaign editor's live helpers: a character counter under the text, with the limit of the
-chosen Page's channel, and the budget entered in the Page's ad account currency.
+chosen Page's channel (or of an image card's title, or of a text with buttons), the media fields
+that match "Attach" (only the chosen one shows), and the budget entered in the Page's ad account
+currency.
 
 What each Page allows is rendered into the form (``data-onesend-pages``) by the widgets below,
 from the page field's choices at render time (the user's Pages only), so
@@ -18,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import messages
 from ..messenger import currency
-from ..models import CARD_TITLE_MAX_LENGTH, MessengerPage
+from ..models import BUTTON_TEXT_MAX_LENGTH, CARD_TITLE_MAX_LENGTH, MessengerPage
 
 EDITOR_MEDIA = forms.Media(
     css={"all": ["onesend_plugin/css/campaign-admin.css"]}, js=["onesend_plugin/js/campaign-editor.js"]
@@ -48,11 +50,16 @@ class PageAwareMixin:
 
 class CountedTextarea(PageAwareMixin, forms.Textarea):
     """The message text, with ``used / limit`` under it (``data-card-limit``: with an image the
-    text is the card's title)."""
+    text is the card's title; ``data-button-limit``: with buttons, the button template's text)."""
 
     def __init__(self, attrs=None):
         super().__init__(
-            {"data-onesend-counted": "", "data-card-limit": CARD_TITLE_MAX_LENGTH, **(attrs or {})}
+            {
+                "data-onesend-counted": "",
+                "data-card-limit": CARD_TITLE_MAX_LENGTH,
+                "data-button-limit": BUTTON_TEXT_MAX_LENGTH,
+                **(attrs or {}),
+            }
         )
 
     @property

@@ -103,6 +103,7 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
                     ),
                     InlinePanel(
                         "buttons",
+                        panels=[FieldPanel("title"), FieldPanel("url", heading=_("Link (https://…)"))],
                         min_num=0,
                         max_num=MAX_BUTTONS,
                         heading=_("Buttons"),

@@ -1,8 +1,16 @@
 // The campaign editor's live helpers, following the Page select (what each Page allows comes in
 // data-onesend-pages, rendered by the server):
 // - under the text (textarea[data-onesend-counted]): "used / limit" characters, the limit of the
-//   Page's channel (or the card title's with an image), marked when over; saving refuses it too;
+//   Page's channel (the card title's with an image, the button template's with buttons), marked
+//   when over; saving refuses it too;
+// - the media fields: only those of what "Attach" says (an image and its subtitle, a document,
+//   a video's URL) are shown;
 // - after the budget (input[data-onesend-budget]): the Page's ad account currency.
+
+// "Attach" (the media select's value) → the fields it uses.
+const ATTACHED = { "": [], image: ["image", "subtitle"], file: ["document"], video: ["video_url"] };
+const MEDIA_FIELDS = Object.values(ATTACHED).flat();
+
 document.addEventListener("DOMContentLoaded", () => {
   const text = document.querySelector("textarea[data-onesend-counted]");
   const budget = document.querySelector("input[data-onesend-budget]");
@@ -17,6 +25,34 @@ document.addEventListener("DOMContentLoaded", () => {
     return pages[select ? select.value : ""] || null;
   }
 
+  // The panel wrapping a media field (its label and input), marked with the field's name.
+  const wrappers = MEDIA_FIELDS.map((name) => {
+    const wrapper = form.querySelector(`label[for="id_${name}"]`)?.closest(".w-panel__wrapper");
+    if (wrapper) wrapper.dataset.onesendField = name;
+    return wrapper;
+  }).filter(Boolean);
+
+  function showAttached(media) {
+    const shown = ATTACHED[media ? media.value : ""] || [];
+    wrappers.forEach((wrapper) => {
+      wrapper.hidden = !shown.includes(wrapper.dataset.onesendField);
+    });
+    // A row of media fields (the image and its subtitle) goes with its fields.
+    form.querySelectorAll(".w-field-row").forEach((row) => {
+      const fields = [...row.querySelectorAll("[data-onesend-field]")];
+      const outer = row.closest(".w-panel__wrapper");
+      if (fields.length && outer) outer.hidden = fields.every((field) => field.hidden);
+    });
+  }
+
+  // Buttons the message will carry: the inline forms with a title, not deleted.
+  function hasButtons() {
+    return [...form.querySelectorAll("input[name^='buttons-'][name$='-title']")].some((title) => {
+      const deleted = form.elements.namedItem(title.name.replace(/-title$/, "-DELETE"));
+      return title.value.trim() && !(deleted && deleted.value === "1");
+    });
+  }
+
   let counter;
   if (text) {
     counter = document.createElement("p");
@@ -26,12 +62,18 @@ document.addEventListener("DOMContentLoaded", () => {
     text.after(counter);
   }
 
+  function textLimit(chosen, media) {
+    if (media && media.value === "image") return Number(text.dataset.cardLimit);
+    const limit = chosen && chosen.text_limit;
+    return limit && hasButtons() ? Math.min(limit, Number(text.dataset.buttonLimit)) : limit;
+  }
+
   function update() {
     const chosen = page();
+    const media = form.elements.namedItem("media");
+    showAttached(media);
     if (counter) {
-      const media = form.elements.namedItem("media");
-      const card = media && media.value === "image";
-      const limit = card ? Number(text.dataset.cardLimit) : chosen && chosen.text_limit;
+      const limit = textLimit(chosen, media);
       // Characters as Meta counts them (code points), the text trimmed as it is sent.
       const used = [...text.value.trim()].length;
       counter.textContent = limit ? `${numbers.format(used)} / ${numbers.format(limit)}` : numbers.format(used);
@@ -44,5 +86,8 @@ document.addEventListener("DOMContentLoaded", () => {
 
   form.addEventListener("input", update);
   form.addEventListener("change", update);
+  // Adding or deleting a button (Wagtail's inline panel) changes the text's limit, without an input event.
+  const buttons = document.getElementById("id_buttons-FORMS");
+  if (buttons) new MutationObserver(update).observe(buttons, { childList: true, subtree: true, attributes: true });
   update();
 });
