@@ -254,3 +254,24 @@ def test_an_erased_matched_subscriber_is_not_imported_again_and_other_webhooks_s
     run.refresh_from_db()
     assert (run.imported, run.skipped) == (0, {"erased": 1})
     assert not Subscriber.objects.filter(page=paid_page).exists()
+
+
+class BrokenShop:
+    @hookimpl
+    def store_customers(self, account):
+        raise RuntimeError("the shop's database is down")
+
+
+def test_a_failing_shop_fails_the_upload_with_why(paid_page, simulator, register_plugin, upload):
+    register_plugin(BrokenShop())
+    run = upload(paid_page)
+    assert run.state == "failed" and "the shop's database is down" in run.error
+    assert not simulator.audiences()
+
+
+def test_an_upload_meta_refuses_fails_with_why(paid_page, simulator, register_plugin, upload):
+    paid_page.ad_account_id = "act_999"  # one the business's token does not hold
+    paid_page.save(update_fields=["ad_account_id"])
+    register_plugin(Shop([customer(1)]))
+    run = upload(paid_page)
+    assert run.state == "failed" and run.error.startswith("Meta refused the upload")
