@@ -37,6 +37,23 @@ class MessengerPageFactory(factory.django.DjangoModelFactory):
     access_token = factory.Sequence(lambda n: f"page-token-{n}")
 
 
+def page_form_data(**fields) -> dict:
+    """The admin's Page form ("Add" or "Edit"), filled in with ``fields`` over plain defaults."""
+    return {
+        "status": "active",
+        "status_reason": "",
+        "channel": "token",
+        "ad_account_id": "",
+        "frequency_cap_hours": "48",
+        "optin_title": "Deals",
+        "optin_cta": "GET_UPDATES",
+        "optin_image_url": "",
+        "welcome_message": "Welcome!",
+        "unsubscribe_keywords": "STOP",
+        **fields,
+    }
+
+
 class SubscriberFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = models.Subscriber

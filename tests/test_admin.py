@@ -7,6 +7,7 @@ import pytest
 from onesend_plugin.models import MessengerPage, WebhookEvent
 
 from . import payloads
+from .factories import page_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -44,25 +45,15 @@ def test_page_token_never_shown_and_kept_when_left_blank(admin_client, page):
     form = admin_client.get(edit_url)
     assert form.status_code == 200
     assert page.access_token.encode() not in form.content
-    data = {
-        "account": page.account_id,
-        "app": page.app_id,
-        "page_id": page.page_id,
-        "name": "Renamed",
-        "username": page.username,
-        "access_token": "",
-        "status": "active",
-        "status_reason": "",
-        "channel": "token",
-        "ad_account_id": "",
-        "frequency_cap_hours": "48",
-        "optin_title": "Deals",
-        "optin_cta": "GET_UPDATES",
-        "optin_image_url": "",
-        "welcome_message": "Welcome!",
-        "unsubscribe_keywords": "STOP",
-        "offer_optin_without_ref": "on",
-    }
+    data = page_form_data(
+        account=page.account_id,
+        app=page.app_id,
+        page_id=page.page_id,
+        name="Renamed",
+        username=page.username,
+        access_token="",
+        offer_optin_without_ref="on",
+    )
     response = admin_client.post(edit_url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     saved = MessengerPage.objects.get(pk=page.pk)

@@ -9,7 +9,7 @@ from django.contrib.messages import get_messages
 from onesend_plugin.accounts import onboarding
 from onesend_plugin.models import MessengerPage
 
-from .factories import AccountFactory, MessengerPageFactory, MetaAppFactory
+from .factories import AccountFactory, MessengerPageFactory, MetaAppFactory, page_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -29,25 +29,17 @@ def app(simulator, settings):
 
 
 def page_form(app, **fields):
-    return {
-        "account": AccountFactory().pk,
-        "app": app.pk,
-        "page_id": PAGE_ID,
-        "name": "Corner Shop",
-        "username": "cornershop",
-        "access_token": "EAA-shop",
-        "status": "active",
-        "status_reason": "",
-        "channel": "token",
-        "ad_account_id": "",
-        "frequency_cap_hours": "48",
-        "optin_title": "Deals",
-        "optin_cta": "GET_UPDATES",
-        "optin_image_url": "",
-        "welcome_message": "Welcome!",
-        "unsubscribe_keywords": "STOP",
-        **fields,
-    }
+    return page_form_data(
+        **{
+            "account": AccountFactory().pk,
+            "app": app.pk,
+            "page_id": PAGE_ID,
+            "name": "Corner Shop",
+            "username": "cornershop",
+            "access_token": "EAA-shop",
+            **fields,
+        }
+    )
 
 
 def subscribed_fields(simulator, app):
