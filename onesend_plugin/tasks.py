@@ -20,7 +20,7 @@ from .messenger.client import GraphClient, SendResult
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
 from .models import Campaign, MarketingToken, Subscriber
-from .subscribe import audience_members, meta_import, store_audience, subscriptions
+from .subscribe import audience_members, meta_import, profiles, store_audience, subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -213,3 +213,9 @@ def tick() -> None:
 @retry_when_locked
 def process_store_event(event_id: int) -> None:
     store.process(event_id)
+
+
+@retry_when_locked
+def ask_profile(subscriber_pk: int) -> bool:
+    """A new subscriber's name and picture from Meta (once; ``subscribe.profiles``)."""
+    return profiles.ask_profile(subscriber_pk)

@@ -119,8 +119,11 @@ def page_messages(thread: Page, text: str):
     return thread.locator("[data-testid=thread-message][data-direction=page][data-type=text]", has_text=text)
 
 
-def subscriber_row(admin: Page, psid: str):
-    return admin.locator("table.listing tbody tr", has_text=psid)
+def subscriber_row(admin: Page, name: str):
+    """The listing's row of a person, by the name Meta's profile gives them (waited for)."""
+    wait_for(lambda: Subscriber.objects.filter(first_name=name.split()[0]).exists(), what=f"{name}'s profile")
+    admin.reload()
+    return admin.locator("table.listing tbody tr", has_text=name)
 
 
 # -- Tests -----------------------------------------------------------------------------------------
@@ -169,18 +172,17 @@ def test_subscribe_from_the_site_and_see_it_in_the_admin(
     expect(page_messages(visitor, connected_page.welcome_message)).to_have_count(1)
     shot(visitor, "04-welcome")
 
-    # The admin lists the new subscriber, with the block's source and tags.
-    editor.reload()
-    row = subscriber_row(editor, psid)
+    # The admin lists the new subscriber by name (never by PSID), with the block's source and tags.
+    row = subscriber_row(editor, "Grace Hopper")
     expect(row).to_have_count(1)
     expect(row.locator(".w-status")).to_have_text("Subscribed")
     expect(row).to_contain_text(SOURCE)
     expect(row).to_contain_text("vip, website")
     shot(editor, "05-admin-subscribers")
 
-    # Its inspect page, from the row's "More options" menu: the consent history.
-    row.get_by_role("button", name=re.compile("^More options")).click()
-    row.get_by_role("link", name="Inspect").click()
+    expect(row).not_to_contain_text(psid)
+    # The person's page, from their name: the consent history in words, the tags beside it.
+    row.get_by_role("link", name="Grace Hopper").click()
     subscriber = Subscriber.objects.get(page=connected_page, psid=psid)
     editor.wait_for_url(f"{live_server.url}{SUBSCRIBERS_URL}inspect/{subscriber.pk}/")
     heading = editor.get_by_role("heading", name="Consent history")
@@ -188,7 +190,10 @@ def test_subscribe_from_the_site_and_see_it_in_the_admin(
     opted_in = history.locator("tbody tr", has_text="Opted in")
     expect(opted_in).to_have_count(1)
     expect(opted_in).to_contain_text(SOURCE)
-    expect(history.locator("tbody tr", has_text="Opt-in request shown")).to_have_count(1)
+    requested = history.locator("tbody tr", has_text="Opt-in request shown")
+    expect(requested).to_contain_text(f"Topic “{connected_page.optin_title}”")
+    expect(history).not_to_contain_text("{")  # no raw JSON
+    expect(editor.get_by_test_id("tags-form").locator("input[name=tags]")).to_be_attached()
     heading.scroll_into_view_if_needed()  # the admin scrolls an inner pane: full_page can't reach it
     shot(editor, "06-admin-consent-history")
 
@@ -220,8 +225,7 @@ def test_stop_in_the_thread_unsubscribes(visitor, editor, shot, simulator, conne
     expect(page_messages(visitor, f"You're unsubscribed from {connected_page.name}.")).to_have_count(1)
     shot(visitor, "02-unsubscribe-confirmation")
 
-    editor.reload()
-    row = subscriber_row(editor, psid)
+    row = subscriber_row(editor, "Alan Turing")
     expect(row.locator(".w-status")).to_have_text("Unsubscribed")
     shot(editor, "03-admin-unsubscribed")
 

@@ -509,20 +509,23 @@ def test_real_engine_pause_and_cancel_are_in_the_history(client, sender, campaig
 
 
 def test_send_test_to_a_subscriber_of_the_page(client, sender, campaign, engine):
-    person = subscribed(campaign.page, 1, customer_ref="me@shop")[0]
-    form = client.get(f"{URL}send_test/{campaign.pk}/").content.decode()
-    assert f'<option value="{person.psid}">me@shop</option>' in form
+    person = subscribed(campaign.page, 1, first_name="Ann", last_name="Lee")[0]
+    unnamed = subscribed(campaign.page, 1, source_ref="poster")[0]
+    soup = BeautifulSoup(client.get(f"{URL}send_test/{campaign.pk}/").content, "html.parser")
+    offered = [option.get_text() for option in soup.select("select[name=subscriber] option")]
+    assert sorted(offered[1:]) == sorted(["Ann Lee", unnamed.label]) and unnamed.label.startswith("Subscriber via poster, ")
+    assert person.psid not in soup.get_text(), "a PSID is a detail of the subscriber's own page"
 
     response = client.post(f"{URL}send_test/{campaign.pk}/", {"subscriber": person.psid}, follow=True)
     assert engine == [("send_test", campaign.pk, person, "editor")]
-    assert messages_of(response) == [f"Test sent to {person.psid}."]
+    assert messages_of(response) == ["Test sent to Ann Lee."]
 
 
 def test_send_test_rejects_strangers_and_shows_meta_errors(client, sender, campaign, monkeypatch):
     elsewhere = SubscriberFactory()  # another Page's subscriber
     response = client.post(f"{URL}send_test/{campaign.pk}/", {"subscriber": elsewhere.psid})
     assert response.status_code == 200
-    assert "No subscriber of this Page has this PSID." in response.content.decode()
+    assert "Choose a subscriber of this Page." in response.content.decode()
 
     def fail(campaign, subscriber, *, user=None):
         raise GraphError(code=10, message="This message is sent outside of allowed window.")

@@ -215,7 +215,7 @@ def marker(model, owner: Client_) -> str | None:
     return {
         Campaign: owner.campaign.name,
         MessengerPage: owner.page.name,
-        Subscriber: owner.subscriber.psid,
+        Subscriber: owner.subscriber.source_ref,  # in their label, where people are listed by it
         SubscriptionLink: owner.link.name,
         Account: owner.account.name,
         WebhookEvent: owner.subscriber.psid,
@@ -306,7 +306,7 @@ def test_the_send_test_suggestions_are_the_campaigns_page_subscribers(client_a, 
     response = client_a.post(
         f"/admin/messenger/campaigns/send_test/{alpha.campaign.pk}/", {"subscriber": bravo.subscriber.psid}
     )
-    assert response.status_code == 200 and "No subscriber of this Page has this PSID" in body(response)
+    assert response.status_code == 200 and "Choose a subscriber of this Page" in body(response)
 
 
 def test_subscribe_block_offers_the_editors_own_pages(user_a, alpha, bravo):

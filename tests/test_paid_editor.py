@@ -283,7 +283,7 @@ def test_test_sends_share_one_message_campaign_that_warms_up_once(
     test_id = campaign.test_channel["marketing_message_id"]
     simulator.configure(campaign_warmup_seconds=0)  # an hour later
     response = admin_client.post(f"{URL}send_test/{campaign.pk}/", data, follow=True)
-    assert [str(m) for m in response.context["messages"]] == [f"Test sent to {colleague.psid}."]
+    assert [str(m) for m in response.context["messages"]] == [f"Test sent to {colleague.label}."]
     [sent] = [m for m in simulator.messages(paid_page.page_id) if m.get("via") == "marketing"]
     assert sent["campaign_id"] == test_id
     campaign.refresh_from_db()

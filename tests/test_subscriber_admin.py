@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from bs4 import BeautifulSoup
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
@@ -63,7 +64,7 @@ def test_listing_shows_subscribers_and_a_summary_by_status(admin_client, subscri
     response = admin_client.get(URL)
     assert response.status_code == 200
     html = response.content.decode()
-    assert subscriber.psid in html and "footer, vip" in html
+    assert subscriber.label in html and "footer, vip" in html
     assert "Subscribed: 1" in html and "Unsubscribed: 1" in html
     assert "SECRET-TOKEN-123" not in html
 
@@ -110,10 +111,10 @@ def test_csv_export_has_the_rows_and_never_tokens(admin_client, subscriber):
     assert response.status_code == 200
     csv = b"".join(response.streaming_content).decode()
     header, *rows = csv.strip().splitlines()
-    assert header.startswith("PSID,Page,Status,Tags,Source ref,Customer ref")
+    assert header.startswith("First name,Last name,PSID,Page,Status,Tags,Source ref,Customer ref")
     assert len(rows) == 2
     assert any(
-        row.startswith(f'{subscriber.psid},{subscriber.page.name},subscribed,"footer, vip",footer,cust-42')
+        row.startswith(f',,{subscriber.psid},{subscriber.page.name},subscribed,"footer, vip",footer,cust-42')
         for row in rows
     )
     assert "SECRET-TOKEN-123" not in csv
@@ -130,16 +131,31 @@ def test_xlsx_export_follows_the_filters(admin_client, subscriber):
 # -- Inspect and tag editing -----------------------------------------------------------------------
 
 
-def test_inspect_shows_topics_and_consent_history_never_tokens(admin_client, subscriber):
+def test_inspect_shows_topics_and_consent_history_in_words_never_tokens(admin_client, subscriber):
     ConsentRecordFactory(
-        subscriber=subscriber, action=ConsentRecord.Action.UNSUBSCRIBED, entry_point="keyword", ref=""
+        subscriber=subscriber,
+        action=ConsentRecord.Action.OPTIN_REQUESTED,
+        entry_point="GET_STARTED",
+        ref="",
+        shown={"title": "Weekly deals", "cta": "GET_UPDATES", "image_url": None, "message_id": "m_1"},
+    )
+    ConsentRecordFactory(
+        subscriber=subscriber, action=ConsentRecord.Action.UNSUBSCRIBED, entry_point="quick_reply", ref=""
     )
     response = admin_client.get(f"{URL}inspect/{subscriber.pk}/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert subscriber.psid in html and "cust-42" in html
-    assert "Consent history" in html and "Opted in" in html and "SHORTLINK" in html and "keyword" in html
-    assert "Updates and promotions" in html  # what was shown, and the topic
+    assert subscriber.psid in html and "cust-42" in html  # the details
+    history = [
+        [cell.get_text(" ", strip=True) for cell in row.select("td")]
+        for row in BeautifulSoup(html, "html.parser").select("#onesend-consent-heading ~ table tbody tr")
+    ]
+    assert [row[1:] for row in history] == [
+        ["Unsubscribed", "The Unsubscribe quick reply", f"Topic “{subscriber.page.optin_title}”"],
+        ["Opt-in request shown", "The Get Started button", "Topic “Weekly deals”; button “GET_UPDATES”"],
+        ["Opted in", "An m.me link, link “footer”", f"Topic “{subscriber.page.optin_title}”"],
+    ]
+    assert "{" not in "".join(map(str, history)), "no raw JSON"
     assert "SECRET-TOKEN-123" not in html
     assert f"{URL}unsubscribe/{subscriber.pk}/" in html and f"{URL}erase/{subscriber.pk}/" in html
 
@@ -154,6 +170,30 @@ def test_tags_are_the_only_editable_field(admin_client, subscriber):
     subscriber.refresh_from_db()
     assert sorted(subscriber.tags.names()) == ["black-friday", "vip"]
     assert subscriber.psid != "hijacked"
+
+
+def test_the_tags_are_edited_beside_the_consent_history(admin_client, subscriber):
+    html = admin_client.get(f"{URL}inspect/{subscriber.pk}/").content.decode()
+    form = BeautifulSoup(html, "html.parser").select_one("[data-testid=tags-form]")
+    assert form["action"] == f"{URL}edit/{subscriber.pk}/" and form.select_one("input[name=tags]")
+    response = admin_client.post(form["action"], {"tags": "vip, roses"})
+    assert response["Location"] == f"{URL}inspect/{subscriber.pk}/"
+    assert sorted(subscriber.tags.names()) == ["roses", "vip"]
+
+
+def test_people_are_listed_by_name_and_picture_or_by_where_and_when_they_came(admin_client, page):
+    named = SubscriberFactory(
+        page=page, first_name="Ann", last_name="Lee", profile_pic="https://pics.example/ann.jpg"
+    )
+    unnamed = SubscriberFactory(page=page, source_ref="poster", opted_in_at=timezone.now())
+    soup = BeautifulSoup(admin_client.get(URL).content, "html.parser")
+    cells = {cell.get_text(" ", strip=True): cell for cell in soup.select("table.listing tbody td.title")}
+    assert set(cells) == {"Ann Lee", f"Subscriber via poster, {timezone.localtime():%d %b %Y}"}
+    assert cells["Ann Lee"].select_one("img")["src"] == "https://pics.example/ann.jpg"
+    assert cells["Ann Lee"].select_one("a")["href"] == f"{URL}inspect/{named.pk}/"
+    assert named.psid not in soup.select_one("table.listing").get_text()
+    assert unnamed.psid not in soup.select_one("table.listing").get_text()
+    assert listed(admin_client.get(URL, {"q": "Ann"})) == {named.psid}
 
 
 # -- Unsubscribe, export, erase --------------------------------------------------------------------

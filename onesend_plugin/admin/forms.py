@@ -208,22 +208,24 @@ class CampaignAudienceForm(WagtailAdminModelForm):
 
 
 class SendTestForm(forms.Form):
-    """A test recipient, picked by PSID among the Page's subscribers (a text field with
-    suggestions: a select would list every subscriber of a large Page)."""
+    """A test recipient, picked by name (or by where and when they came, ``Subscriber.label``)
+    among the Page's most recently active subscribers: a select of every subscriber would be
+    endless on a large Page."""
+
+    #: How many recently active subscribers the select offers.
+    OFFERED = 50
 
     subscriber = forms.ModelChoiceField(
         queryset=Subscriber.objects.none(),
         to_field_name="psid",
-        label=_("PSID of the test recipient"),
-        widget=forms.TextInput(attrs={"list": "onesend-test-recipients", "autocomplete": "off"}),
-        error_messages={"invalid_choice": _("No subscriber of this Page has this PSID.")},
+        label=_("Test recipient"),
+        help_text=_("The Page's most recently active subscribers."),
+        error_messages={"invalid_choice": _("Choose a subscriber of this Page.")},
     )
 
     def __init__(self, *args, page, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["subscriber"].queryset = page.subscribers.filter(status=Subscriber.Status.SUBSCRIBED)
-
-    def suggestions(self):
-        """The Page's most recently active subscribers, offered as the field's suggestions."""
-        queryset = self.fields["subscriber"].queryset
-        return queryset.order_by(F("last_interaction_at").desc(nulls_last=True))[:20]
+        field = self.fields["subscriber"]
+        field.queryset = page.subscribers.filter(status=Subscriber.Status.SUBSCRIBED)
+        recent = field.queryset.order_by(F("last_interaction_at").desc(nulls_last=True))[: self.OFFERED]
+        field.widget.choices = [("", "---------"), *((person.psid, person.label) for person in recent)]

@@ -4,12 +4,10 @@ sending campaigns."""
 from __future__ import annotations
 
 import io
-import json
 
 import segno
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
@@ -22,26 +20,19 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 from wagtail.admin.ui.menus import MenuItem
-from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn, Table
-from wagtail.admin.views.generic import DeleteView, IndexView, InspectView
-from wagtail.admin.views.generic.base import BaseObjectMixin, BaseOperationView, WagtailAdminTemplateMixin
+from wagtail.admin.ui.tables import StatusTagColumn
+from wagtail.admin.views.generic import IndexView, InspectView
+from wagtail.admin.views.generic.base import BaseObjectMixin, WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
-from wagtail.admin.views.mixins import SpreadsheetExportMixin
 from wagtail.admin.widgets import HeaderButton
-from wagtail.log_actions import log
 from wagtail.snippets.views import snippets
 
 from .. import broadcast
 from ..accounts import scoping
 from ..messenger.errors import GraphError
 from ..models import Campaign, Subscriber, SubscriptionLink
-from ..subscribe import erasure, links, subscriptions
+from ..subscribe import links
 from .forms import CampaignAudienceForm, SendTestForm
-
-
-def tag_names(tags) -> str:
-    """A subscriber's tags (the related manager, prefetched by the listing) as one cell."""
-    return ", ".join(sorted(tag.name for tag in tags.all()))
 
 
 class ScopedObjectMixin(BaseObjectMixin):
@@ -82,107 +73,6 @@ class AccountIndexView(IndexView):
             url = reverse("onesend_members", args=[instance.pk])
             buttons.append(MenuItem(_("Members"), url=url, icon_name="group", priority=20))
         return buttons
-
-
-# -- Subscribers ---------------------------------------------------------------------------------
-
-
-class SubscriberIndexView(IndexView):
-    results_template_name = "onesend_plugin/admin/subscriber_index_results.html"
-    custom_field_preprocess = {"tags": dict.fromkeys(SpreadsheetExportMixin.FORMATS, tag_names)}
-
-    def get_base_queryset(self):
-        return super().get_base_queryset().select_related("page").prefetch_related("tags")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        counts = dict(self.object_list.order_by().values_list("status").annotate(Count("pk")))
-        context["status_counts"] = [
-            (label, counts[value]) for value, label in Subscriber.Status.choices if value in counts
-        ]
-        return context
-
-
-class SubscriberInspectView(InspectView):
-    """The subscriber, their topics (never the token itself), their consent history, and the
-    actions an admin may take on a person's data."""
-
-    template_name = "onesend_plugin/admin/subscriber_inspect.html"
-    unsubscribe_url_name = None
-    export_url_name = None
-    erase_url_name = None
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        subscriber, args = self.object, [self.object.pk]
-        context["topics"] = Table(
-            [
-                Column("topic"),
-                Column("status", accessor="get_status_display"),
-                DateColumn("created_at", label=_("Since")),
-                DateColumn("expires_at", label=_("Expires")),
-            ],
-            subscriber.tokens.all(),
-        )
-        context["consent"] = Table(
-            [
-                DateColumn("at", label=_("When")),
-                Column("action", accessor="get_action_display"),
-                Column("entry_point"),
-                Column("ref"),
-                Column("shown", label=_("What was shown"), accessor=lambda record: json.dumps(record.shown)),
-                Column("detail"),
-            ],
-            subscriber.consent_records.all(),
-        )
-        context["export_url"] = reverse(self.export_url_name, args=args)
-        can = self.permission_policy.user_has_permission_for_instance
-        if can(self.request.user, "change", subscriber) and subscriber.status == Subscriber.Status.SUBSCRIBED:
-            context["unsubscribe_url"] = reverse(self.unsubscribe_url_name, args=args)
-        if can(self.request.user, "erase", subscriber):
-            context["erase_url"] = reverse(self.erase_url_name, args=args)
-        return context
-
-
-class SubscriberUnsubscribeView(PermissionCheckedMixin, ScopedObjectMixin, BaseOperationView):
-    """Stop marketing messages to a person, as if they had sent STOP (POST only)."""
-
-    permission_required = "change"
-    success_message = _("Unsubscribed. They will get no more marketing messages.")
-
-    @transaction.atomic
-    def perform_operation(self):
-        if subscriptions.unsubscribe(self.object, source="admin"):
-            log(self.object, "onesend.unsubscribe", user=self.request.user)
-
-
-class SubscriberExportView(ObjectDownloadView):
-    """Everything onesend holds about a person, as JSON (GDPR access request)."""
-
-    def get_file(self):
-        data = json.dumps(
-            subscriptions.export(self.object), cls=DjangoJSONEncoder, indent=2, ensure_ascii=False
-        )
-        return f"subscriber-{self.object.pk}.json", "application/json", data
-
-
-class SubscriberEraseView(DeleteView):
-    """Erase a person's data after confirmation (GDPR erasure). Needs ``erase_subscriber``."""
-
-    permission_required = "erase"
-    template_name = "onesend_plugin/admin/subscriber_erase.html"
-    page_title = _("Erase")
-    confirmation_message = _(
-        "Erase everything onesend holds about this person? Their tags, topics and messages are "
-        "deleted; their consent history is kept without personal data. This cannot be undone."
-    )
-    success_message = _("Subscriber erased.")
-
-    @transaction.atomic
-    def delete_action(self):
-        subscriber, pk, page = self.object, self.object.pk, self.object.page
-        erasure.erase(subscriber, by=f"user {self.request.user.pk}")
-        log(page, "onesend.erase", user=self.request.user, data={"subscriber": pk})
 
 
 # -- Subscription links ----------------------------------------------------------------------------
@@ -444,7 +334,7 @@ class SendTestView(CampaignObjectView):
         except (broadcast.CampaignError, GraphError) as exc:
             messages.error(request, _("The test was not sent: %(error)s") % {"error": exc})
         else:
-            messages.success(request, _("Test sent to %(psid)s.") % {"psid": subscriber.psid})
+            messages.success(request, _("Test sent to %(person)s.") % {"person": subscriber.label})
         return redirect(self.inspect_url)
 
 

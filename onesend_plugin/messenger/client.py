@@ -29,6 +29,7 @@ from .http import (
     make_session,
 )
 from .responses import (
+    USER_PROFILE_FIELDS,
     AccessToken,
     AdAccount,
     AppSubscription,
@@ -39,6 +40,7 @@ from .responses import (
     SendResult,
     TokenCheck,
     TokenInfo,
+    UserProfile,
     expect,
     get_started_payload,
     token_page,
@@ -282,6 +284,13 @@ class GraphClient(AudienceCalls, GraphHttp):
         documented raises :class:`~.responses.MalformedAnswer` before any of it is returned."""
         for body in self._pages(f"{page_id}/notification_message_tokens", {"limit": limit}):
             yield token_page(body)
+
+    def user_profile(self, *, psid: str) -> UserProfile:
+        """The person's name and picture, with the Page's token (User Profile API: ``GET /<PSID>``
+        with ``fields``; Meta's Messenger Platform page "User Profile API", Identity). Meta gives
+        it once the person started the conversation (Get Started, a message, ...)."""
+        body, _ = self._call("GET", psid, params={"fields": ",".join(USER_PROFILE_FIELDS)})
+        return UserProfile.from_graph(body)
 
     def get_token(self, *, token: str) -> TokenInfo:
         """One token's settings, e.g. its ``next_eligible_at``."""

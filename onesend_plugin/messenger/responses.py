@@ -363,3 +363,21 @@ def expect(body: Any, key: str) -> str:
     if value is None:
         raise TransientError(message=f"Graph response has no {key!r}")
     return str(value)
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """A person's public profile by PSID (the User Profile API: Meta's Messenger Platform page
+    "User Profile API", Identity). Each field is "" when Meta gave none."""
+
+    first_name: str
+    last_name: str
+    profile_pic: str
+
+    @classmethod
+    def from_graph(cls, data: dict[str, Any]) -> UserProfile:
+        return cls(*(str(data.get(name) or "") for name in USER_PROFILE_FIELDS))
+
+
+#: The profile fields onesend asks for: a name and a picture to show people by.
+USER_PROFILE_FIELDS = ("first_name", "last_name", "profile_pic")

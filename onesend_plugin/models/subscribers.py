@@ -74,6 +74,12 @@ class Subscriber(models.Model):
         help_text=_("The shop's customer reference (identity link)."),
     )
     tags = TaggableManager(through=SubscriberTag, blank=True)
+    # The person's public profile, asked of Meta once (User Profile API), so the admin shows
+    # people by name and picture; blank when Meta gave none. Erased with the subscriber.
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    profile_pic = models.URLField(max_length=2000, blank=True)
+    profile_asked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     opted_in_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -111,7 +117,25 @@ class Subscriber(models.Model):
         permissions = [("erase_subscriber", "Can erase subscriber (GDPR erasure)")]
 
     def __str__(self) -> str:
-        return f"{self.psid} @ {self.page}"
+        return self.label
+
+    @property
+    def name(self) -> str:
+        """The person's name from their Meta profile, "" when unknown."""
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def label(self) -> str:
+        """How the admin names the person: their name, else where and when they came (a PSID is
+        for the details view only)."""
+        if self.name:
+            return self.name
+        came = self.opted_in_at or self.created_at or timezone.now()
+        source = self.source_ref or _("no link")
+        return _("Subscriber via %(source)s, %(date)s") % {
+            "source": source,
+            "date": f"{timezone.localtime(came):%d %b %Y}",
+        }
 
     def in_standard_window(self, now=None) -> bool:
         """Whether Meta's 24 h standard messaging window is open for this person."""

@@ -2,7 +2,8 @@
 
 A person is a ``Subscriber`` (a PSID on one Page). Their data lives in:
 
-- ``Subscriber``: PSID, customer reference, source, timezone, locale: deleted. Their tags and
+- ``Subscriber``: PSID, name and picture (their Meta profile, ``profiles``), customer reference,
+  source, timezone, locale: deleted. Their tags and
   ``MarketingToken`` rows (Meta's permission to message them) go with it (CASCADE).
 - ``ConsentRecord``: kept as proof of consent, detached (``subscriber`` NULL); it holds no
   identity. An ``erased`` record is appended, with a keyed hash of the Page and PSID
@@ -24,7 +25,7 @@ A person is a ``Subscriber`` (a PSID on one Page). Their data lives in:
 - ``AudienceMember`` (a shop customer sent to Meta's Custom Audience, by hashes): Meta is told
   to take them out of the audience and unsubscribe them, then the hashes are dropped; a
   tombstone (a keyed hash of the shop reference) keeps them from being uploaded again.
-- Wagtail's audit log: entries about the subscriber are titled with the PSID: retitled.
+- Wagtail's audit log: entries about the subscriber are titled with their name or PSID: retitled.
 - django-q's queue and results (``OrmQ``, ``Task``): onesend's tasks take primary keys, but tasks
   queued by earlier versions carried the opt-in ref (with the customer) in their arguments: the
   person's tasks are removed. (With the Redis broker, queued tasks are out of reach; they find no
@@ -60,6 +61,7 @@ SUBSCRIBER_TASKS = (
     "onesend_plugin.tasks.send_optin_request",
     "onesend_plugin.tasks.send_text",
     "onesend_plugin.tasks.send_followup",
+    "onesend_plugin.tasks.ask_profile",
 )
 
 

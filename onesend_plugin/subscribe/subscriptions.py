@@ -170,6 +170,8 @@ def confirm_optin(
     if page.welcome_message:
         followup = (subscriber.pk, token, page.welcome_message, at.timestamp())
         transaction.on_commit(lambda: async_task("onesend_plugin.tasks.send_followup", *followup))
+    if subscriber.profile_asked_at is None:  # a name and a picture for the admin (``profiles``)
+        transaction.on_commit(lambda: async_task("onesend_plugin.tasks.ask_profile", subscriber.pk))
     arguments = {"subscriber": subscriber, "source": ref.entry_point, "customer_ref": subscriber.customer_ref}
     _tell_plugins(told, ("subscriber_opted_in", arguments))
     return subscriber
@@ -268,6 +270,11 @@ def export(subscriber: Subscriber) -> dict:
     return {
         "page": {"id": subscriber.page.page_id, "name": subscriber.page.name},
         "psid": subscriber.psid,
+        "profile": {
+            "first_name": subscriber.first_name,
+            "last_name": subscriber.last_name,
+            "profile_pic": subscriber.profile_pic,
+        },
         "status": subscriber.status,
         "timezone": subscriber.timezone,
         "locale": subscriber.locale,

@@ -168,7 +168,7 @@ class GraphApi:
             ),
             Route(frozenset({"GET"}), re.compile(page + "/notification_message_tokens"), self._tokens),
             Route(frozenset({"GET"}), re.compile(r"notification_messages_(?P<token>[^/]+)"), self._token),
-            Route(frozenset({"GET"}), re.compile(page), self._page),
+            Route(frozenset({"GET"}), re.compile(r"(?P<node>me|\d+)"), self._node),
         ]
 
     def routes(self) -> list[web.RouteDef]:
@@ -415,8 +415,12 @@ class GraphApi:
     def _token(self, page: Page, call: Call) -> Any:
         return self.world.token_info(page, call.match["token"])
 
-    def _page(self, page: Page, call: Call) -> Any:
-        return {"id": page.page_id, "name": page.name, "username": page.username}
+    def _node(self, page: Page, call: Call) -> Any:
+        """The Page itself, or one of its people by PSID (the User Profile API)."""
+        node = call.match["node"]
+        if node in ("me", page.page_id):
+            return {"id": page.page_id, "name": page.name, "username": page.username}
+        return self.world.profile(page, node, call.params.get("fields"), call.root)
 
     def _ad_account(self, issued: BusinessToken, call: Call) -> Any:
         return self.world.ad_account_fields(issued, call.match["account"], call.params.get("fields"))

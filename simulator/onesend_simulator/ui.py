@@ -50,12 +50,27 @@ class Ui:
         return [
             web.get("/_sim/", self.index),
             web.get("/_sim/ui/{psid}", self.thread),
+            web.get("/_sim/people/{psid}/picture", self.picture),
             web.get("/m.me/{page}", self.link),
             web.post("/m.me/{page}", self.open),
             web.static("/_sim/static", STATIC),
             *(web.get(path, self.dialog) for path in DIALOG_PATHS),
             *(web.post(path, self.answer) for path in DIALOG_PATHS),
         ]
+
+    async def picture(self, request: web.Request) -> web.Response:
+        """A person's profile picture (the User Profile API's ``profile_pic``): their initials."""
+        try:
+            person = self.world.person(request.match_info["psid"])
+        except ControlError:
+            raise web.HTTPNotFound(text="No such person in the simulator") from None
+        initials = escape("".join(word[0] for word in person.name.split()[:2]).upper())
+        svg = (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">'
+            '<circle cx="32" cy="32" r="32" fill="#0866ff"/><text x="32" y="40" font-size="24" '
+            f'font-family="sans-serif" fill="#fff" text-anchor="middle">{initials}</text></svg>'
+        )
+        return web.Response(text=svg, content_type="image/svg+xml")
 
     def _page(self, request: web.Request) -> Page:
         try:

@@ -8,12 +8,14 @@ from wagtail.admin.ui.tables import Column, DateColumn, StatusTagColumn
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...models import Subscriber, SubscriptionLink
-from .. import views
+from .. import subscribers, views
 from ..filters import SubscriberFilterSet
 from .scoped import ScopedViewSetMixin
 
 # What the admin shows and exports about a subscriber: never their marketing-message tokens.
 SUBSCRIBER_FIELDS = [
+    "first_name",
+    "last_name",
     "psid",
     "page",
     "status",
@@ -39,14 +41,15 @@ class SubscriberViewSet(ScopedViewSetMixin, ModelViewSet):
     url_prefix = "messenger/subscribers"
     model = Subscriber
     icon = "user"
-    index_view_class = views.SubscriberIndexView
+    index_view_class = subscribers.SubscriberIndexView
+    edit_view_class = subscribers.SubscriberEditView
     inspect_view_enabled = True
-    inspect_view_class = views.SubscriberInspectView
+    inspect_view_class = subscribers.SubscriberInspectView
     inspect_view_fields = SUBSCRIBER_FIELDS
     copy_view_enabled = False
     form_fields = ["tags"]
     list_display = [
-        "psid",
+        subscribers.PersonColumn(),
         "page",
         StatusTagColumn(
             "status",
@@ -54,13 +57,13 @@ class SubscriberViewSet(ScopedViewSetMixin, ModelViewSet):
             primary=lambda subscriber: subscriber.status == Subscriber.Status.SUBSCRIBED,
             sort_key="status",
         ),
-        Column("tags", accessor=lambda subscriber: views.tag_names(subscriber.tags)),
+        Column("tags", accessor=lambda subscriber: subscribers.tag_names(subscriber.tags)),
         "source_ref",
         DateColumn("opted_in_at", label=_("Opted in"), sort_key="opted_in_at"),
         DateColumn("last_marketing_at", label=_("Last marketing message"), sort_key="last_marketing_at"),
     ]
     filterset_class = SubscriberFilterSet
-    search_fields = ["psid", "customer_ref", "source_ref"]
+    search_fields = ["first_name", "last_name", "psid", "customer_ref", "source_ref"]
     list_export = SUBSCRIBER_FIELDS
     export_filename = "subscribers"
 
@@ -82,17 +85,17 @@ class SubscriberViewSet(ScopedViewSetMixin, ModelViewSet):
     @property
     def unsubscribe_view(self):
         return self.construct_view(
-            views.SubscriberUnsubscribeView, success_url_name=self.get_url_name("inspect")
+            subscribers.SubscriberUnsubscribeView, success_url_name=self.get_url_name("inspect")
         )
 
     @property
     def export_view(self):
-        return self.construct_view(views.SubscriberExportView)
+        return self.construct_view(subscribers.SubscriberExportView)
 
     @property
     def erase_view(self):
         return self.construct_view(
-            views.SubscriberEraseView, delete_url_name=self.get_url_name("erase"), usage_url_name=None
+            subscribers.SubscriberEraseView, delete_url_name=self.get_url_name("erase"), usage_url_name=None
         )
 
 

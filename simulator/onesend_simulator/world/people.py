@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import errors
 from ..errors import ControlError
 from ..messages import CTA_LABELS, DEFAULT_OPTIN_TITLE, OPTIN_TITLE_LIMIT
 from ..model import (
@@ -144,6 +145,23 @@ class PeopleMixin(WorldState):
             }
         )
         return value
+
+    def profile(self, page: Page, psid: str, fields: Any, root: str) -> dict[str, Any]:
+        """The User Profile API: ``GET /<PSID>?fields=first_name,last_name,profile_pic`` with the
+        Page's token gives the person's public profile (Meta's Messenger Platform page "User
+        Profile API", Identity). Their name is split at the first space; the picture is served by
+        the simulator (``/_sim/people/<psid>/picture``). A PSID of another Page is no object."""
+        person = self.people.get(str(psid))
+        if person is None or person.page_id != page.page_id:
+            raise errors.no_object(str(psid), "GET")
+        first, _, last = person.name.partition(" ")
+        host = root.rsplit("/", 1)[0]
+        known = {"first_name": first, "last_name": last, "profile_pic": f"{host}/_sim/people/{psid}/picture"}
+        wanted = [name.strip() for name in str(fields or ",".join(known)).split(",") if name.strip()]
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise errors.param(f"Tried accessing nonexisting field ({unknown[0]})")
+        return {"id": person.psid, **{name: known[name] for name in wanted}}
 
     def person(self, psid: str) -> Person:
         person = self.people.get(str(psid))

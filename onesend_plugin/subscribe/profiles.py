@@ -1,0 +1,36 @@
+"""People's names and pictures, from their Meta profile, so the admin shows a person rather than a
+PSID. Asked once per subscriber, with the Page's token, after they opt in (Meta gives a profile
+once the person started the conversation: Meta's Messenger Platform page "User Profile API",
+Identity); kept on the subscriber and erased with it (``erasure``)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from ..messenger.errors import GraphError
+from ..meta import client_for
+from ..models import Subscriber
+
+logger = logging.getLogger(__name__)
+
+
+def ask_profile(subscriber_pk: int) -> bool:
+    """Ask Meta for the subscriber's name and picture, unless already asked (whatever the answer:
+    a person Meta gives no profile of is not asked again). Returns whether a profile was stored."""
+    claimed = Subscriber.objects.filter(pk=subscriber_pk, profile_asked_at__isnull=True).update(
+        profile_asked_at=timezone.now()
+    )
+    subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_pk).first()
+    if not claimed or subscriber is None:
+        return False
+    try:
+        profile = client_for(subscriber.page).user_profile(psid=subscriber.psid)
+    except GraphError as exc:  # the label (source and date) shows instead
+        logger.warning("No Meta profile for subscriber %s: %s", subscriber_pk, exc)
+        return False
+    Subscriber.objects.filter(pk=subscriber_pk).update(
+        first_name=profile.first_name[:255], last_name=profile.last_name[:255], profile_pic=profile.profile_pic
+    )
+    return True
