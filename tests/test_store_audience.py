@@ -275,3 +275,14 @@ def test_an_upload_meta_refuses_fails_with_why(paid_page, simulator, register_pl
     register_plugin(Shop([customer(1)]))
     run = upload(paid_page)
     assert run.state == "failed" and run.error.startswith("Meta refused the upload")
+
+
+def test_a_shop_returning_something_else_fails_the_upload(paid_page, register_plugin, upload):
+    class Sloppy:
+        @hookimpl
+        def store_customers(self, account):
+            return [{"customer_ref": "c-1", "email": "a@b.example"}]
+
+    register_plugin(Sloppy())
+    run = upload(paid_page)
+    assert run.state == "failed" and "must return a list of onesend_plugin.hooks.StoreCustomer" in run.error

@@ -68,8 +68,12 @@ def refusal(page: MessengerPage) -> str:
 
 
 def request(page: MessengerPage, *, by: str = "") -> AudienceUpload | None:
-    """Queue an upload (run by ``tasks.upload_audience``); None when one is queued or running."""
-    if page.audience_uploads.filter(state__in=(State.QUEUED, State.RUNNING)).exists():
+    """Queue an upload (run by ``tasks.upload_audience``); None when one is queued or running.
+    One open for longer than ``meta_import.STALE_AFTER`` is presumed dead (its worker stopped)."""
+    open_uploads = page.audience_uploads.filter(state__in=(State.QUEUED, State.RUNNING))
+    stale = open_uploads.filter(created_at__lt=timezone.now() - meta_import.STALE_AFTER)
+    stale.update(state=State.FAILED, error="Stopped without finishing.")
+    if open_uploads.exists():
         return None
     upload = AudienceUpload.objects.create(page=page, requested_by=by)
     transaction.on_commit(lambda: async_task("onesend_plugin.tasks.upload_audience", upload.pk))
@@ -119,8 +123,15 @@ def run(upload_id: int) -> AudienceUpload:
 
 
 def _customers(page: MessengerPage) -> list[StoreCustomer]:
-    """The shop's customers of the Page's account, every plugin's lists joined."""
-    return [c for found in plugins.call_contained("store_customers", account=page.account) for c in found]
+    """The shop's customers of the Page's account, every plugin's lists joined; a plugin that
+    returns anything but a list of ``StoreCustomer`` fails the upload (``PluginError``)."""
+    found = plugins.call_contained("store_customers", account=page.account, check=_check_customers)
+    return [customer for customers in found for customer in customers]
+
+
+def _check_customers(result: object) -> None:
+    if not isinstance(result, list) or not all(isinstance(c, StoreCustomer) for c in result):
+        raise TypeError("store_customers must return a list of onesend_plugin.hooks.StoreCustomer")
 
 
 def _plan(page: MessengerPage, customers: list[StoreCustomer]) -> Plan:
@@ -221,8 +232,18 @@ def record_status(page: MessengerPage, event: UploadStatusEvent) -> None:
         upload.error = f"Meta reported a batch as {event.status}."
     if upload.statuses >= upload.batches:
         upload.state, upload.matched_at = State.DONE, timezone.now()
-        transaction.on_commit(lambda: meta_import.request(page, by="store audience upload"))
+        transaction.on_commit(lambda: _import_matches(page, upload))
     upload.save()
+
+
+def _import_matches(page: MessengerPage, upload: AudienceUpload) -> None:
+    """Import the Page's tokens now that Meta matched; if a pass is already under way (it may
+    have listed the tokens before they existed), say so on the upload."""
+    if meta_import.request(page, by="store audience upload") is None:
+        AudienceUpload.objects.filter(pk=upload.pk).update(
+            error="An import from Meta was already under way: press “Import existing subscribers "
+            "from Meta” once it is done to bring in the people Meta matched."
+        )
 
 
 def invalid_reasons(upload: AudienceUpload) -> list[tuple[str, int]]:
