@@ -251,6 +251,19 @@ def test_a_campaign_sent_an_hour_ago_charts_only_the_hours_so_far(page):
     svg = ET.fromstring(str(campaign_report.hourly_chart(campaign, series)))
     points = svg.find(f".//{SVG}g[@data-series='reads']/{SVG}polyline").get("points").split()
     assert len(points) == len(series["reads"])
+    # The axis follows the campaign's age: its first 6 hours, not a dot at the edge of 72.
+    x_labels = [t.text for t in svg.find(f"{SVG}g").iter(f"{SVG}text") if t.text.endswith(" h")]
+    assert x_labels == ["0 h", "1 h", "2 h", "3 h", "4 h", "5 h", "6 h"]
+    first_x = float(points[0].split(",")[0])
+    assert first_x == pytest.approx(charts.LINE_BOX.left + 0.5 * charts.LINE_BOX.plot_width / 6, abs=0.06)
+    assert "first 6 hours" in str(campaign_report.hourly_chart(campaign, series))
+
+
+@pytest.mark.parametrize(
+    ("hours", "span"), [(1, (6, 1)), (7, (12, 2)), (24, (24, 4)), (30, (48, 8)), (72, (72, 12))]
+)
+def test_the_hourly_axis_is_the_shortest_span_holding_the_hours_so_far(hours, span):
+    assert charts.hour_span(hours) == span
 
 
 def test_chart_text_is_escaped():

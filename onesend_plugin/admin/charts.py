@@ -222,6 +222,18 @@ def _line_series(s: Series, scale: LineScale, point_label: Callable[[int], str])
     ]
 
 
+#: The widths an hourly chart's axis takes (hours), the shortest holding the data first.
+HOUR_SPANS = (6, 12, 24, 48, 72)
+
+
+def hour_span(hours: int) -> tuple[int, int]:
+    """The axis of an hourly chart holding ``hours`` buckets: (its width in hours, hours between
+    ticks). It follows the data's age, so a campaign sent an hour ago is drawn over its first
+    6 hours, not as one dot at the left edge of 72."""
+    width = next((span for span in HOUR_SPANS if span >= hours), max(hours, HOUR_SPANS[-1]))
+    return width, max(1, width // 6)
+
+
 def line_chart(
     series: Sequence[Series],
     *,

@@ -24,7 +24,7 @@ from ... import analytics, conf
 from ...accounts import scoping
 from ...analytics.counters import Kind
 from ...analytics.per_channel import per_channel
-from ...analytics.reports import SERIES_HOURS, ButtonClicks, button_clicks, funnel, hourly, rate
+from ...analytics.reports import ButtonClicks, button_clicks, funnel, hourly, rate
 from ...analytics.spend import Cost
 from ...broadcast import segments
 from ...models import Campaign, Channel
@@ -36,6 +36,7 @@ from .base import CSS, NAMESPACE, CampaignReportPermissionMixin, comparison_crum
 def hourly_chart(campaign: Campaign, series: dict, chart_id: str = "onesend-hourly") -> str:
     start = series["start"]
     reads, clicks = series["reads"], series["clicks"]
+    hours, tick_every = charts.hour_span(len(reads))
 
     def at(i: int) -> str:
         return date_format(timezone.localtime(start + timedelta(hours=i)), "D j M, H:i")
@@ -50,7 +51,7 @@ def hourly_chart(campaign: Campaign, series: dict, chart_id: str = "onesend-hour
         "Reads and clicks per hour over the first %(hours)s hours after sending started (%(start)s). "
         "%(reads)s reads%(read_peak)s; %(clicks)s clicks%(click_peak)s."
     ) % {
-        "hours": SERIES_HOURS,
+        "hours": hours,
         "start": at(0),
         "reads": f"{sum(reads):,}",
         "read_peak": f", {peak(reads)}" if any(reads) else "",
@@ -65,8 +66,8 @@ def hourly_chart(campaign: Campaign, series: dict, chart_id: str = "onesend-hour
         chart_id=chart_id,
         title=_("Reads and clicks per hour: %(name)s") % {"name": campaign.name},
         desc=desc,
-        buckets=SERIES_HOURS,
-        x_tick_every=12,
+        buckets=hours,
+        x_tick_every=tick_every,
         x_tick_label=lambda h: f"{h} h",
         point_label=lambda i: _("Hour %(n)s (%(at)s)") % {"n": i + 1, "at": at(i)},
         x_axis_label=_("Hours after sending started"),
@@ -247,7 +248,7 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
                 for i, (r, c) in enumerate(zip(series["reads"], series["clicks"], strict=True))
                 if r or c
             ],
-            series_hours=SERIES_HOURS,
+            series_hours=charts.hour_span(len(series["reads"]))[0],
             hourly_chart=hourly_chart(campaign, series) if series["start"] else None,
             buttons=buttons,
             buttons_chart=buttons_chart(campaign, buttons) if any(b.clicks for b in buttons) else None,
