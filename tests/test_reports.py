@@ -492,7 +492,10 @@ def test_dashboard_panel_shows_growth_and_latest_campaigns(admin_client, page, t
     assert [r.select_one("a").get_text() for r in rows] == ["Newer", "Elsewhere", "Older"]
     newer = three[1]
     assert rows[0].select_one("a")["href"] == f"/admin/messenger/reports/campaign/{newer.pk}/"
-    assert [td.get_text(strip=True) for td in rows[0].select("td")][2:] == ["200", "10.0%", "5", "9.90 USD"]
+    headers = [th.get_text(strip=True) for th in panel.select("thead th")][2:]
+    assert headers == ["Sent (messages)", "Read (% of sent)", "Clicked (% of sent)", "Revenue"]
+    assert [td.get_text(strip=True) for td in rows[0].select("td")][2:] == ["200", "10.0%", "2.5%", "9.90 USD"]
+    assert rows[0].select("td")[4]["title"] == "5 people clicked"
     assert html.find("link", href=re.compile(r"onesend_plugin/css/reports\.css"))
 
 

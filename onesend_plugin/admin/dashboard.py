@@ -143,6 +143,7 @@ class MessengerDashboardPanel(Component):
                 "campaign": campaign,
                 "report_url": reverse(f"{NAMESPACE}:campaign", args=[campaign.pk]),
                 "read_rate": percent(campaign.read_rate),
+                "click_rate": percent(campaign.click_rate),
                 "revenue": revenue_text(campaign),
             }
             for campaign in latest_campaigns(request)
