@@ -171,7 +171,11 @@ def test_a_us_campaign_splits_per_person_warms_up_sends_once_each_and_reports_pe
     client.get(urlsplit(noah_message["buttons"][0]["url"]).path)  # Noah taps Shop
     simulator.click_paid(noah)
     wait_for(lambda: campaign.deliveries.filter(clicked_at__isnull=False).exists(), what="Noah's click")
-    wait_for(lambda: campaign.deliveries.filter(delivered_at__isnull=False).count() == 5, what="deliveries")
+    wait_for(
+        lambda: campaign.deliveries.filter(delivered_at__isnull=False).count() == 5,
+        timeout=60,
+        what="deliveries",
+    )
     simulator.wait_webhooks_drained()
     tasks.tick()
     report = BeautifulSoup(

@@ -6,6 +6,7 @@ across channels. Against the simulator over HTTP, which refuses what Meta refuse
 of a business outside the five geos, paid messages to people in them: 2300032)."""
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
@@ -13,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from onesend_plugin import broadcast, tasks
-from onesend_plugin.broadcast import split
+from onesend_plugin.broadcast import channels, split
 from onesend_plugin.models import Channel, Delivery, MarketingToken, Subscriber
 
 from .factories import CampaignFactory, MessengerPageFactory
@@ -217,3 +218,11 @@ def test_the_report_shows_outcomes_and_cost_per_channel(admin_client, simulator,
         Channel.STANDARD: ["1", "0", "0", "0", "0", "0", "0.00 USD", "0.00 USD"],
         Channel.MARKETING_API: ["1", "0", "0", "0", "0", "1", "1.50 USD", "—"],
     }
+
+
+def test_metas_rule_for_a_per_person_page_is_the_longest_of_the_channels_it_can_use(us_page, uk_page):
+    """What the system check compares the Page's frequency cap with (onesend.W003)."""
+    assert channels.meta_rule(us_page) == timedelta(hours=12)  # paid; no legacy in the US
+    assert channels.meta_rule(uk_page) == timedelta(hours=48)  # the legacy token's cooldown
+    nowhere = MessengerPageFactory(channel=Channel.PER_PERSON)  # no country, no ad account
+    assert channels.meta_rule(nowhere) == timedelta(0)  # standard messages only
