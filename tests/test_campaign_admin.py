@@ -513,7 +513,9 @@ def test_send_test_to_a_subscriber_of_the_page(client, sender, campaign, engine)
     unnamed = subscribed(campaign.page, 1, source_ref="poster")[0]
     soup = BeautifulSoup(client.get(f"{URL}send_test/{campaign.pk}/").content, "html.parser")
     offered = [option.get_text() for option in soup.select("select[name=subscriber] option")]
-    assert sorted(offered[1:]) == sorted(["Ann Lee", unnamed.label]) and unnamed.label.startswith("Subscriber via poster, ")
+    assert sorted(offered[1:]) == sorted(["Ann Lee", unnamed.label]) and unnamed.label.startswith(
+        "Subscriber via poster, "
+    )
     assert person.psid not in soup.get_text(), "a PSID is a detail of the subscriber's own page"
 
     response = client.post(f"{URL}send_test/{campaign.pk}/", {"subscriber": person.psid}, follow=True)
@@ -585,3 +587,34 @@ def test_engine_log_actions_are_registered(campaign, admin_user):
     ]:
         entry = log(campaign, action, user=admin_user, data=data)
         assert entry.message == message
+
+
+# -- Flows ----------------------------------------------------------------------------------------
+
+
+def test_flows_have_their_own_list_and_are_active_or_paused(admin_client, page):
+    broadcast_ = CampaignFactory(page=page, name="Summer sale", status=Campaign.Status.RUNNING)
+    active = CampaignFactory(page=page, name="Cart reminder", trigger_event="cart_abandoned")
+    paused = CampaignFactory(page=page, name="Thank you", trigger_event="order_placed")
+    Campaign.objects.filter(pk=active.pk).update(status=Campaign.Status.RUNNING)
+    Campaign.objects.filter(pk=paused.pk).update(status=Campaign.Status.PAUSED)
+
+    broadcasts = BeautifulSoup(admin_client.get(URL).content, "html.parser")
+    assert [a.get_text(strip=True) for a in broadcasts.select("tbody td.title .title-wrapper a")] == [
+        broadcast_.name
+    ]
+    assert broadcasts.select_one(f'a[href="{URL}flows/"]').get_text(strip=True) == "Flows"
+
+    flows = BeautifulSoup(admin_client.get(f"{URL}flows/").content, "html.parser")
+    rows = {
+        row.select_one("td.title .title-wrapper a").get_text(strip=True): [
+            td.get_text(" ", strip=True) for td in row.select("td")
+        ]
+        for row in flows.select("tbody tr")
+    }
+    assert set(rows) == {"Cart reminder", "Thank you"}
+    assert "cart_abandoned" in rows["Cart reminder"] and "Active" in rows["Cart reminder"]
+    assert "Paused" in rows["Thank you"] and not any("Sending" in cell for cell in rows["Cart reminder"])
+    assert flows.select_one(f'a[href="{URL}"]').get_text(strip=True) == "Broadcasts"
+    results = admin_client.get(f"{URL}flows/results/", {"q": "Cart"}).content.decode()
+    assert "Cart reminder" in results and "Thank you" not in results

@@ -151,11 +151,25 @@ class CampaignStatusColumn(StatusTagColumn):
 
 
 class CampaignIndexView(snippets.IndexView):
-    """Lists and exports each campaign with its progress as the engine counts it; columns and
-    export fields read it as ``progress.<key>``."""
+    """Lists and exports each broadcast with its progress as the engine counts it; columns and
+    export fields read it as ``progress.<key>``. Flows (campaigns with a trigger) have a list of
+    their own (:class:`FlowIndexView`): they are on or off, never "sending" to an audience."""
+
+    flows = False
+    other_list_url_name = None
 
     def get_base_queryset(self):
-        return super().get_base_queryset().select_related("page")
+        queryset = super().get_base_queryset().select_related("page")
+        return queryset.exclude(trigger_event="") if self.flows else queryset.filter(trigger_event="")
+
+    @cached_property
+    def header_buttons(self):
+        label = _("Broadcasts") if self.flows else _("Flows")
+        icon = "mail" if self.flows else "repeat"
+        return [
+            *super().header_buttons,
+            HeaderButton(label, url=reverse(self.other_list_url_name), icon_name=icon),
+        ]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -166,6 +180,13 @@ class CampaignIndexView(snippets.IndexView):
     def to_row_dict(self, item):
         item.progress = broadcast.progress(item)
         return super().to_row_dict(item)
+
+
+class FlowIndexView(CampaignIndexView):
+    """The flows: each one Active or Paused, with what triggers it and how many it sent."""
+
+    flows = True
+    page_title = _("Flows")
 
 
 class CampaignEditView(snippets.EditView):

@@ -23,6 +23,10 @@ BUTTON_TITLE_MAX_LENGTH = 20
 MAX_BUTTONS = 3
 
 
+#: A flow's status in words, where it differs from a broadcast's: a flow is on or off.
+FLOW_STATES = {"running": _("Active"), "paused": _("Paused"), "cancelled": _("Stopped")}
+
+
 class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, ClusterableModel):
     """A one-off marketing broadcast to a Page's subscribers (a Wagtail snippet).
 
@@ -201,7 +205,12 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         return "warming_up" if self.status == self.Status.RUNNING and self.warming_up_since else self.status
 
     def get_phase_display(self) -> str:
-        return str(_("Warming up")) if self.phase == "warming_up" else self.get_status_display()
+        """The status in words; a flow is on ("Active") or off ("Paused"), never "sending"."""
+        if self.phase == "warming_up":
+            return str(_("Warming up"))
+        if self.is_flow and self.status in FLOW_STATES:
+            return str(FLOW_STATES[self.status])
+        return self.get_status_display()
 
     def with_content_json(self, content):
         """Revisions restore content, never the broadcast's state (publishing a draft while a

@@ -22,6 +22,16 @@ from ..forms import CampaignForm
 from ..panels import AudienceCountPanel
 from .scoped import ScopedSnippetChooserViewSet, ScopedViewSetMixin
 
+#: The flows' list: what starts each one, whether it is on, and what it sent.
+FLOW_COLUMNS = [
+    "name",
+    "page",
+    Column("trigger_event", label=_("Trigger")),
+    views.CampaignStatusColumn("status", label=_("State"), accessor="get_phase_display", sort_key="status"),
+    Column("sent", label=_("Sent"), accessor="progress.sent"),
+    LiveStatusTagColumn(label=_("Content")),
+]
+
 
 class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
     """Campaigns: content with drafts, revisions and a Messenger preview; audience; schedule;
@@ -197,10 +207,30 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
         "send_test": views.SendTestView,
     }
 
+    def get_index_view_kwargs(self, **kwargs):
+        kwargs.setdefault("other_list_url_name", self.get_url_name("flows"))
+        return super().get_index_view_kwargs(**kwargs)
+
+    def flows_view(self, results_only: bool = False):
+        """The flows' own list (``views.FlowIndexView``), with its own columns and URLs."""
+        return self.construct_view(
+            views.FlowIndexView,
+            **self.get_index_view_kwargs(
+                list_display=FLOW_COLUMNS,
+                list_export=[],
+                index_url_name=self.get_url_name("flows"),
+                index_results_url_name=self.get_url_name("flows_results"),
+                other_list_url_name=self.get_url_name("list"),
+            ),
+            results_only=results_only,
+        )
+
     def get_urlpatterns(self):
         audience_view = self.construct_view(views.CampaignAudienceView)
         return [
             *super().get_urlpatterns(),
+            path("flows/", self.flows_view(), name="flows"),
+            path("flows/results/", self.flows_view(results_only=True), name="flows_results"),
             *(
                 path(f"{name}/<int:pk>/", self.construct_view(view_class), name=name)
                 for name, view_class in self.action_views.items()
