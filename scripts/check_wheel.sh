@@ -54,21 +54,11 @@ step "creating a throwaway venv with the wheel"
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q "$wheel"
 
-step "starting a foreign Wagtail project"
+step "starting a foreign Wagtail project, set up as the README says"
 cd "$work"
-"$work/venv/bin/wagtail" start foreignsite
-cd foreignsite
-cat >> foreignsite/settings/base.py <<'EOF'
-
-INSTALLED_APPS += ["onesend_plugin", "django_q"]
-Q_CLUSTER = {"orm": "default", "timeout": 60, "retry": 120}
-ONESEND = {"PUBLIC_BASE_URL": "https://www.foreignsite.test"}
-DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
-EOF
-cat >> foreignsite/urls.py <<'EOF'
-
-urlpatterns.insert(0, path("onesend/", include("onesend_plugin.urls")))
-EOF
+"$work/venv/bin/wagtail" start mysite
+cd mysite
+"$build_python" "$repo/scripts/readme_install.py" .
 
 python="$work/venv/bin/python"
 step "checking that onesend_plugin comes from the wheel"

@@ -1,10 +1,10 @@
 """README's "Add onesend to your Wagtail site", followed as written, so it cannot rot.
 
-A project made by ``wagtail start`` gets the README's blocks marked ``<!-- install: … -->``:
-``append FILE`` adds the block to FILE, ``insert FILE after TEXT`` puts it after the first line
-holding TEXT, ``run`` runs its commands, ``worker`` starts its command in the background. Only
-the Meta side is not the README's: ``settings/local.py`` (which ``wagtail start``'s ``dev.py``
-imports) points the site at the simulator and at the web server the test starts. Then one
+A project made by ``wagtail start`` gets the README's blocks marked ``<!-- install: … -->``
+(``scripts/readme_install.py``): its files are edited as they say, ``run`` commands are run,
+the ``worker`` command is started in the background. Only the Meta side is not the README's:
+``settings/local.py`` (which ``wagtail start``'s ``dev.py`` imports) points the site at the
+simulator and at the web server the test starts. Then one
 simulated person subscribes through the opt-in flow, a campaign goes out with a tracked link on
 the public URL, the link is followed, and neither the worker nor the web server logged an ERROR.
 """
@@ -12,8 +12,7 @@ the public URL, the link is followed, and neither the worker nor the web server 
 from __future__ import annotations
 
 import os
-import re
-import shlex
+import runpy
 import socket
 import sqlite3
 import subprocess
@@ -25,8 +24,8 @@ import requests
 from onesend_simulator.pytest_plugin import running_simulator
 from onesend_simulator.remote import SimulatorRemote, wait_for
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-STEP = re.compile(r"^<!-- install: (.+?) -->\n```\w*\n(.*?)^```$", re.M | re.S)
+#: scripts/readme_install.py: the README's marked blocks, applied or listed.
+readme = runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" / "readme_install.py"))
 WAIT = 60.0  # the worker polls the database broker; under load a step takes seconds
 APP_ID, PAGE_ID, TOKEN = "880000000000099", "1000000000000099", "EAA-mysite"
 LINK = "https://shop.example.net/sale"
@@ -53,36 +52,6 @@ campaign = Campaign.objects.create(
 CampaignButton.objects.create(campaign=campaign, title="Shop", url="{LINK}")
 broadcast.start(campaign)
 """
-
-
-def readme_steps() -> list[tuple[list[str], str]]:
-    """``(marker words, code)``; the last word of ``insert FILE after TEXT`` is TEXT, spaces kept."""
-    return [(marker.split(" ", 3), code) for marker, code in STEP.findall(README.read_text())]
-
-
-def apply_file_steps(project: Path) -> None:
-    """The README's ``append`` and ``insert`` blocks, in their order."""
-    for marker, code in readme_steps():
-        if marker[0] == "append":
-            with (project / marker[1]).open("a") as file:
-                file.write("\n" + code)
-        elif marker[0] == "insert":
-            path, anchor = project / marker[1], marker[3]
-            lines = path.read_text().splitlines(keepends=True)
-            [at] = [number for number, line in enumerate(lines) if anchor in line][:1]
-            path.write_text("".join([*lines[: at + 1], code, *lines[at + 1 :]]))
-
-
-def commands(kind: str) -> list[list[str]]:
-    """The commands of the README's ``kind`` blocks, ``python`` being this interpreter."""
-    found = []
-    for marker, code in readme_steps():
-        if marker == [kind]:
-            for line in code.splitlines():
-                words = shlex.split(line, comments=True)
-                if words:
-                    found.append([sys.executable if words[0] == "python" else words[0], *words[1:]])
-    return found
 
 
 def free_port() -> int:
@@ -153,7 +122,7 @@ def served(url: str) -> bool:
 
 def test_a_wagtail_site_set_up_as_the_readme_says_subscribes_and_sends(project):
     web = f"http://127.0.0.1:{free_port()}"
-    apply_file_steps(project.root)
+    readme["apply_file_steps"](project.root)
     with running_simulator() as simulator_url:
         simulator = SimulatorRemote(simulator_url)
         (project.root / "mysite/settings/local.py").write_text(
@@ -165,7 +134,7 @@ def test_a_wagtail_site_set_up_as_the_readme_says_subscribes_and_sends(project):
             "{'format': '%(levelname)s %(name)s %(message)s'}}, 'root': {'handlers': ['console'], "
             "'level': 'INFO'}}\n"
         )
-        checked = [project.run(*command) for command in commands("run")]
+        checked = [project.run(*command) for command in readme["commands"]("run")]
         assert "System check identified no issues" in checked[-1]
 
         simulator.configure(
@@ -178,7 +147,7 @@ def test_a_wagtail_site_set_up_as_the_readme_says_subscribes_and_sends(project):
         web_log = project.start(
             "web", sys.executable, "manage.py", "runserver", web.split("//")[1], "--noreload"
         )
-        [worker] = commands("worker")
+        [worker] = readme["commands"]("worker")
         worker_log = project.start("worker", *worker)
         wait_for(lambda: served(f"{web}/onesend/c/x/"), timeout=WAIT, what="the web server")
 
