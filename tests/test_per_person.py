@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from onesend_plugin import broadcast, tasks
 from onesend_plugin.broadcast import channels, split
-from onesend_plugin.models import Channel, Delivery, MarketingToken, Subscriber
+from onesend_plugin.models import Channel, Delivery, MarketingToken, MessengerPage, Subscriber
 
 from .factories import CampaignFactory, MessengerPageFactory
 from .test_paid_editor import confirm_page
@@ -226,3 +226,12 @@ def test_metas_rule_for_a_per_person_page_is_the_longest_of_the_channels_it_can_
     assert channels.meta_rule(uk_page) == timedelta(hours=48)  # the legacy token's cooldown
     nowhere = MessengerPageFactory(channel=Channel.PER_PERSON)  # no country, no ad account
     assert channels.meta_rule(nowhere) == timedelta(0)  # standard messages only
+
+
+def test_without_a_business_country_the_confirm_step_says_where_to_set_it(admin_client, simulator, sim_page):
+    MessengerPage.objects.filter(pk=sim_page.pk).update(channel=Channel.PER_PERSON)
+    sim_page.refresh_from_db()
+    person(simulator, sim_page, "token holder")
+    html = " ".join(confirm_page(admin_client, CampaignFactory(page=sim_page)).split())
+    assert 'data-testid="split-skipped-no_channel"> <strong>1</strong>' in html
+    assert 'data-testid="split-no-country"' in html and "set the account's Business country" in html

@@ -45,7 +45,9 @@ def summary(campaign: Campaign, counted: split.Split, estimate: DeliveryEstimate
         {"reason": reason, "label": routing.REASONS.get(reason, reason), "count": count}
         for reason, count in counted.skipped.most_common()
     ]
-    return {"channels": channels, "skipped": skipped, "paid": paid}
+    # Without a country no legacy token is used (``routing``): say where to set it.
+    no_country = bool(counted.skipped["no_channel"]) and not campaign.page.country
+    return {"channels": channels, "skipped": skipped, "paid": paid, "no_country": no_country}
 
 
 def _estimated_cost(paid: int, estimate: DeliveryEstimate | None, code: str) -> str | None:
