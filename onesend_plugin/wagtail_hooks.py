@@ -118,6 +118,38 @@ def register_log_actions(actions):
     log_actions.register(actions)
 
 
+# -- "Send this page to Messenger" (``onesend_plugin.admin.from_page``) ---------------------------
+
+
+@hooks.register("register_admin_urls")
+def register_send_page_urls():
+    from .admin import from_page
+
+    return from_page.admin_urls()
+
+
+@hooks.register("register_page_action_menu_item")
+def register_send_page_menu_item():
+    from .admin import from_page
+
+    return from_page.SendPageMenuItem(order=90)
+
+
+@hooks.register("register_page_header_buttons")
+@hooks.register("register_page_listing_more_buttons")
+def send_page_buttons(page, user, view_name=None, next_url=None):
+    from .admin import from_page
+
+    yield from from_page.page_buttons(page, user)
+
+
+@hooks.register("after_publish_page")
+def offer_campaign_after_publish(request, page):
+    from .admin import from_page
+
+    from_page.offer_after_publish(request, page)
+
+
 # -- Reports and the dashboard panel (``onesend_plugin.admin.reports`` and ``.dashboard``) ------
 
 

@@ -156,12 +156,12 @@ def scope_admin_api(router) -> None:
 def check_campaign_media(form, campaign, cleaned) -> None:
     """A campaign may send only its own account's image or document: one chosen by id from
     another collection (another client's) is refused on its field."""
-    collection = campaign.page.account.collection if campaign.page_id else None
+    account = campaign.page.account if campaign.page_id else None
     for field in ("image", "document"):
         media = cleaned.get(field)
-        if media is None or collection is None:
+        if media is None or account is None:
             continue
-        if not (media.collection_id == collection.pk or media.collection.is_descendant_of(collection)):
+        if not account.owns_media(media):
             form.add_error(
                 field,
                 _("Choose one from the collection of %(account)s.") % {"account": campaign.page.account},

@@ -175,6 +175,14 @@ class Account(models.Model):
             if getattr(self, name) and getattr(page, name) == default:
                 setattr(page, name, getattr(self, name))
 
+    def owns_media(self, media) -> bool:
+        """Whether an image or document is in the account's collection (or one inside it): a
+        campaign may send only its own account's media. An account without a collection owns any."""
+        collection = self.collection
+        if collection is None:
+            return True
+        return media.collection_id == collection.pk or media.collection.is_descendant_of(collection)
+
     def apply_quiet_hours(self, campaign: Campaign) -> None:
         """A new campaign without quiet hours gets the account's."""
         if campaign.quiet_hours_start is None and campaign.quiet_hours_end is None:
