@@ -120,6 +120,12 @@ def is_agency(user) -> bool:
     return bool(user.is_active and (user.is_superuser or user.has_perm("onesend.access_all_accounts")))
 
 
+def several_accounts() -> bool:
+    """Whether a second account exists: until then the site is a single business's, and the
+    agency's tools (the account switcher, the overview) would only get in its way."""
+    return len(Account.objects.values_list("pk", flat=True)[:2]) > 1
+
+
 def roles(user) -> dict[int, str]:
     """Account id → role, for a client user (cached on the user object for the request)."""
     if not hasattr(user, "_onesend_roles"):

@@ -35,8 +35,10 @@ class AgencyOverviewView(WagtailAdminTemplateMixin, TemplateView):
 
 
 class AgencyMenuItem(MenuItem):
+    """Shown once there is a second account to compare with the first."""
+
     def is_shown(self, request):
-        return scoping.is_agency(request.user)
+        return scoping.is_agency(request.user) and scoping.several_accounts()
 
 
 def menu_item() -> MenuItem:

@@ -21,7 +21,7 @@ URL_NAME = "onesend_account_switch"
 
 
 def has_choice(user) -> bool:
-    return scoping.is_agency(user) or len(scoping.roles(user)) > 1
+    return len(scoping.roles(user)) > 1 or (scoping.is_agency(user) and scoping.several_accounts())
 
 
 class AccountSwitchView(WagtailAdminTemplateMixin, TemplateView):
