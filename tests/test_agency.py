@@ -6,10 +6,14 @@ from __future__ import annotations
 import re
 from datetime import time, timedelta
 from decimal import Decimal
+from smtplib import SMTPConnectError
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -328,6 +332,27 @@ def test_a_client_admin_invites_and_the_new_user_joins(acme_admin, acme, globex,
     assert {"onesend.invitation.send", "onesend.invitation.accept"} <= actions
 
 
+class FailingMailBackend(BaseEmailBackend):
+    """An SMTP server that refuses the connection."""
+
+    def send_messages(self, email_messages):
+        raise SMTPConnectError(421, "Service not available")
+
+
+def test_an_invitation_whose_email_fails_is_shown_with_its_link_and_stays_valid(acme_admin, acme, settings):
+    settings.EMAIL_BACKEND = f"{__name__}.FailingMailBackend"
+    response = invite(acme_admin, acme)
+    assert response.status_code == 302 and not mail.outbox
+    shown = [str(message) for message in get_messages(response.wsgi_request)]
+    assert len(shown) == 1 and "could not be sent" in shown[0] and "new@client.example" in shown[0]
+    url = re.search(r"https?://\S+/onesend/invitation/\S+/", shown[0]).group(0)
+    assert Invitation.objects.get().token_hash == Invitation.hash(url.rstrip("/").rsplit("/", 1)[1])
+
+    acme_admin.logout()
+    page = acme_admin.get(urlsplit(url).path)
+    assert page.status_code == 200 and "Choose a password" in page.content.decode()
+
+
 def test_an_existing_user_signs_in_then_accepts(client, acme_admin, acme, django_user_model, member, globex):
     existing = member(globex, Membership.Role.EDITOR, username="gina", email="gina@example.com")
     invite(acme_admin, acme, email="GINA@example.com", role=Membership.Role.ADMIN)
@@ -477,6 +502,16 @@ def test_the_overview_is_for_agency_staff_only(client, member, acme):
     client.force_login(member(acme, Membership.Role.ADMIN))
     assert denied(client.get("/admin/messenger/agency/"))
     assert "/admin/messenger/agency/" not in client.get("/admin/").content.decode()
+
+
+def test_a_single_business_sees_no_agency_menu_until_a_second_account_exists(admin_client, acme):
+    """One account (a single-site install): nothing to switch between, no clients to overview."""
+    agency_items = ("/admin/messenger/agency/", "/admin/messenger/account/", "Account: all")
+    home = admin_client.get("/admin/").content.decode()
+    assert not [item for item in agency_items if item in home]
+    AccountFactory(name="Globex", slug="globex")
+    home = admin_client.get("/admin/").content.decode()
+    assert [item for item in agency_items if item in home] == list(agency_items)
 
 
 def test_the_overview_shows_every_client(client, agency_user, acme, globex):

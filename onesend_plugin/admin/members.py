@@ -5,6 +5,8 @@ accepts an invitation. The rules (who may change what, once-only invitations) ar
 
 from __future__ import annotations
 
+import logging
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
@@ -24,6 +26,8 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from ..accounts import membership, scoping
 from ..models import Account, Invitation, Membership
+
+logger = logging.getLogger(__name__)
 
 URL_NAME = "onesend_members"
 
@@ -90,13 +94,27 @@ class MembersView(WagtailAdminTemplateMixin, TemplateView):
         return redirect(URL_NAME, pk=self.account.pk)
 
     def invite(self, email: str, role: str) -> None:
-        membership.invite(
-            self.account,
-            email,
-            role,
-            by=self.request.user,
-            send=lambda invitation, token: send_invitation(self.request, invitation, token),
-        )
+        unsent: list[str] = []  # the link, when the e-mail could not be sent
+
+        def send(invitation: Invitation, token: str) -> None:
+            url = self.request.build_absolute_uri(reverse("onesend:invitation", args=[token]))
+            try:
+                send_invitation(self.request, invitation, url)
+            except Exception:  # whatever the e-mail backend raises (SMTP down, wrong settings)
+                logger.exception("The invitation e-mail to %s could not be sent.", email)
+                unsent.append(url)
+
+        membership.invite(self.account, email, role, by=self.request.user, send=send)
+        if unsent:  # the invitation stands: its link is shown once, here, to hand over another way
+            messages.warning(
+                self.request,
+                _(
+                    "The invitation e-mail to %(email)s could not be sent (see the server's log), but "
+                    "the invitation is valid: give them this link another way: %(url)s"
+                )
+                % {"email": email, "url": unsent[0]},
+            )
+            return
         messages.success(self.request, _("Invitation sent to %(email)s.") % {"email": email})
 
     def revoke(self, invitation_id) -> None:
@@ -124,11 +142,12 @@ class MembersView(WagtailAdminTemplateMixin, TemplateView):
         )
 
 
-def send_invitation(request, invitation: Invitation, token: str) -> None:
-    """E-mail the invitation through Django's e-mail backend (the console backend in the demo)."""
+def send_invitation(request, invitation: Invitation, url: str) -> None:
+    """E-mail the invitation's link through Django's e-mail backend (the console backend in the
+    demo); the backend's errors reach the caller."""
     context = {
         "invitation": invitation,
-        "url": request.build_absolute_uri(reverse("onesend:invitation", args=[token])),
+        "url": url,
         "inviter": request.user.get_full_name() or request.user.get_username(),
     }
     send_mail(
