@@ -8,6 +8,7 @@ from onesend_plugin.accounts import get_started
 from onesend_plugin.inbox import drain, storage
 from onesend_plugin.messenger import signature
 from onesend_plugin.models import Channel, MessengerPage, PaidLoginFlow
+from onesend_plugin.testing.pytest_plugin import let_webhooks_land
 
 from .factories import MessengerPageFactory, MetaAppFactory
 
@@ -25,6 +26,18 @@ def _forget_webhook_memos():
     a test's rolled-back apps and its Redis keys."""
     storage._apps.clear()
     drain._flag_trusted_until = 0.0
+
+
+@pytest.fixture(autouse=True)
+def _webhooks_land_before_the_flush(request):
+    """A test whose simulator posts webhooks to the live server ends once they are answered (the
+    database flush comes after this teardown): the site still writing while PostgreSQL truncates
+    its tables deadlocks the flush, and a request still running between two tests finds database
+    access blocked. The session's server, not ``simulator``: that one is torn down already, and
+    asking for it again would reset the simulator."""
+    yield
+    if {"simulator", "live_server"} <= set(request.fixturenames):
+        let_webhooks_land(request.getfixturevalue("simulator_server"))
 
 
 @pytest.fixture

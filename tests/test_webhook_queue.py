@@ -4,6 +4,7 @@ deliveries many at a time, with receipts applied in bulk, and the counts stay ex
 import json
 import random
 import threading
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -135,7 +136,7 @@ def test_one_drain_at_a_time_and_nothing_is_stranded(post_webhook, page, monkeyp
     """With the Redis broker, a flag says a drain runs: POSTs meanwhile enqueue nothing. The drain
     clears it before its last look, so a POST after that enqueues a new one."""
     client = redis.Redis.from_url(REDIS_URL)
-    key = f"onesend-test-drain-{page.pk}"
+    key = f"onesend-test-drain-{uuid.uuid4().hex}"  # unique: suites run at once share Redis
     client.delete(key)
     enqueued = []
     monkeypatch.setattr(drain, "_drain_flag", lambda: client)
@@ -160,7 +161,7 @@ def test_posts_that_saw_the_flag_skip_redis_until_the_drains_last_look(post_webh
     """The drain waits ``DRAIN_LAST_LOOK_DELAY`` between clearing its flag and its last look, so a
     process that saw the flag that recently needs not ask Redis: what it commits is looked at."""
     client = redis.Redis.from_url(REDIS_URL)
-    key = f"onesend-test-drain-trust-{page.pk}"
+    key = f"onesend-test-drain-trust-{uuid.uuid4().hex}"
     client.delete(key)
     log = []
 
@@ -249,7 +250,7 @@ def test_the_minute_tick_restarts_a_drain_that_died(page, monkeypatch):
 @pytest.mark.django_db
 def test_a_backlog_gets_a_second_drain(post_webhook, page, monkeypatch):
     client = redis.Redis.from_url(REDIS_URL)
-    key = f"onesend-test-drain-backlog-{page.pk}"
+    key = f"onesend-test-drain-backlog-{uuid.uuid4().hex}"
     client.delete(key, f"{key}:help")
     enqueued = []
     monkeypatch.setattr(drain, "_drain_flag", lambda: client)

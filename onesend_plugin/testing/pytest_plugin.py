@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from onesend_plugin.models import Account, Campaign, MessengerPage, StoreEvent, Subscriber
 
-__all__ = ["Outcome", "Sent"]
+__all__ = ["Outcome", "Sent", "let_webhooks_land"]
 
 _numbers = itertools.count(1)
 WAIT_SECONDS = 30.0  # a broadcast to a handful of people takes well under a second
@@ -113,10 +113,10 @@ def onesend_page(
     # button, without which a new person's link click never reaches the site.
     onboarding.check_health(page)
     yield page
-    _let_webhooks_land(simulator)
+    let_webhooks_land(simulator)
 
 
-def _let_webhooks_land(simulator: SimulatorRemote) -> None:
+def let_webhooks_land(simulator: SimulatorRemote) -> None:
     """Give the receipts a test set off time to be written before its database is flushed: the site
     still writing them while PostgreSQL truncates the tables deadlocks the flush. A test that
     broke webhook delivery on purpose is held a few seconds at most."""
