@@ -175,6 +175,7 @@ def upload_audience(upload_id: int) -> str:
     return store_audience.run(upload_id).state
 
 
+@retry_when_locked
 def leave_audience(member_id: int) -> None:
     """Tell Meta an erased customer left the Page's audience (``audience_members.leave``)."""
     audience_members.leave(member_id)
