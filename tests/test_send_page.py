@@ -4,8 +4,13 @@ page type that asks for it (never a send)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.contrib.auth.models import Group
+from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 from wagtail.actions.create import CreatePermissionError
 from wagtail.images.models import Image
 from wagtail.images.tests.utils import get_test_image_file
@@ -54,6 +59,13 @@ def client_user(django_user_model, account, role: str):
     user = django_user_model.objects.create_user(f"{role}-user", password="pw")
     user.groups.add(ensure_client_group())
     Membership.objects.create(user=user, account=account, role=role)
+    return user
+
+
+def wagtail_editor(django_user_model):
+    """A member of Wagtail's own "Editors" group: edits pages, has no onesend permission."""
+    user = django_user_model.objects.create_user("page-editor", password="pw")
+    user.groups.add(Group.objects.get(name="Editors"))
     return user
 
 
@@ -173,9 +185,13 @@ def send_url(article: Page) -> str:
 
 def test_the_page_editor_offers_it_to_those_who_may_add_campaigns(client, page, superuser, django_user_model):
     article = add_article()
+    edit_url = reverse("wagtailadmin_pages:edit", args=[article.pk])
     client.force_login(superuser)
-    html = client.get(reverse("wagtailadmin_pages:edit", args=[article.pk])).content.decode()
+    html = client.get(edit_url).content.decode()
     assert html.count(f'href="{send_url(article)}"') >= 2  # the action menu and the header's menu
+    client.force_login(wagtail_editor(django_user_model))
+    html = client.get(edit_url).content.decode()
+    assert "Spring tulips" in html and send_url(article) not in html
     analyst = client_user(django_user_model, page.account, Membership.Role.ANALYST)
     client.force_login(analyst)
     response = client.get(send_url(article))
@@ -231,12 +247,34 @@ def test_publishing_a_page_type_that_asks_offers_a_campaign_and_sends_nothing(cl
     assert not Campaign.objects.exists()
 
 
-def test_a_page_type_that_does_not_ask_gets_no_offer(superuser, rf, page):
+def offers(user, article, monkeypatch) -> list[str]:
+    """The messages ``offer_after_publish`` gives ``user`` after publishing ``article``."""
+    given = []
+    monkeypatch.setattr(admin_from_page.messages, "info", lambda request, text, **kwargs: given.append(text))
+    request = RequestFactory().post("/")
+    request.user = user
+    admin_from_page.offer_after_publish(request, article)
+    return given
+
+
+def test_only_page_types_that_ask_are_offered_a_campaign(superuser, page, monkeypatch):
     home = site_root().add_child(instance=HomePage(title="Home", slug="home-2"))
-    request = rf.post("/")
-    request.user = superuser
-    sent = []
-    request._messages = type("Messages", (), {"add": lambda self, *args, **kwargs: sent.append(args)})()
-    admin_from_page.offer_after_publish(request, home)
-    assert sent == []
-    assert not from_page.offers_campaign(home) and from_page.offers_campaign(add_article())
+    assert not from_page.offers_campaign(home) and offers(superuser, home, monkeypatch) == []
+    article = add_article()
+    assert from_page.offers_campaign(article)
+    assert offers(superuser, article, monkeypatch) == [
+        "'Spring tulips' is published. Tell your Messenger subscribers about it?"
+    ]
+
+
+def test_a_publication_scheduled_for_later_is_not_offered_yet(superuser, page, monkeypatch):
+    article = add_article()
+    article.save_revision(approved_go_live_at=timezone.now() + timedelta(days=1))
+    assert offers(superuser, article, monkeypatch) == []
+
+
+def test_the_offer_needs_a_user_who_may_add_campaigns(page, django_user_model, monkeypatch):
+    article = add_article()
+    page_editor = wagtail_editor(django_user_model)
+    assert article.permissions_for_user(page_editor).can_edit()
+    assert offers(page_editor, article, monkeypatch) == []

@@ -43,11 +43,12 @@ def messenger_pages(user, page):
 
 
 def may_send(user, page) -> bool:
-    """Whether to offer the action: a live page, a user who may add campaigns, and a Messenger
-    Page the campaign can go to."""
+    """Whether to offer the action: a live page the user may edit (the action belongs to the
+    page's editor), a user who may add campaigns, and a Messenger Page the campaign can go to."""
     return bool(
         page.live
         and policy_registry.get_by_type(Campaign).user_has_permission(user, "add")
+        and page.permissions_for_user(user).can_edit()
         and messenger_pages(user, page)
     )
 
@@ -144,8 +145,9 @@ def page_buttons(page, user, view_name=None, next_url=None):
 
 def offer_after_publish(request, page) -> None:
     """After a page whose type sets ``onesend_offer_campaign`` is published: a message with a
-    link to the draft's view. Only an offer: the draft is made, reviewed and sent by a person."""
-    if from_page.offers_campaign(page) and may_send(request.user, page):
+    link to the draft's view. Only an offer: the draft is made, reviewed and sent by a person.
+    None for a publication scheduled for later: the page's own menu offers it once it is out."""
+    if from_page.offers_campaign(page) and not page.approved_schedule and may_send(request.user, page):
         messages.info(
             request,
             _("'%(title)s' is published. Tell your Messenger subscribers about it?") % {"title": page.title},
