@@ -86,6 +86,20 @@ def hashed_row(
     return [sha256(value) if value else "" for value in (email_value, phone_value, *names)]
 
 
+def kept_hashes(row: Sequence[str]) -> tuple[str, str]:
+    """The e-mail and phone hashes of a :func:`hashed_row`: what onesend keeps of an uploaded
+    customer to take them out again (names are not kept)."""
+    return row[SCHEMA.index("EMAIL")], row[SCHEMA.index("PHONE")]
+
+
+def row_from_hashes(email_hash: str, phone_hash: str) -> list[str]:
+    """A row of :data:`SCHEMA` from :func:`kept_hashes`: enough for Meta to find the person
+    (every row needs an e-mail or a phone)."""
+    row = [""] * len(SCHEMA)
+    row[SCHEMA.index("EMAIL")], row[SCHEMA.index("PHONE")] = email_hash, phone_hash
+    return row
+
+
 def audience_body(*, page_id: str, name: str, description: str) -> dict[str, Any]:
     """``POST act_{id}/customaudiences`` (Grow, step 1; "all parameters are required")."""
     return {

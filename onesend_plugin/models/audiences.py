@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from ..messenger import audiences
 from .accounts import MessengerPage
 
 
@@ -84,5 +85,5 @@ class AudienceMember(models.Model):
 
     @property
     def row(self) -> list[str]:
-        """The member as an upload row (``EMAIL, PHONE, FN, LN``; names are not kept)."""
-        return [self.email_hash, self.phone_hash, "", ""]
+        """The member as an upload row (names are not kept)."""
+        return audiences.row_from_hashes(self.email_hash, self.phone_hash)

@@ -201,7 +201,7 @@ def _remember(page: MessengerPage, rows: dict[str, list[str]], at) -> None:
     known = {m.customer_key: m for m in page.audience_members.filter(customer_key__in=rows)}
     new, changed = [], []
     for key, row in rows.items():
-        email, phone = row[0], row[1]
+        email, phone = audiences.kept_hashes(row)
         member = known.get(key)
         if member is None:
             new.append(

@@ -56,6 +56,13 @@ def test_a_row_is_hashed_or_says_why_not():
     assert audiences.hashed_row(email="ann@example.com", phone="12") == audiences.BAD_PHONE
 
 
+def test_the_kept_hashes_make_a_row_that_names_the_person_again():
+    row = audiences.hashed_row("ann@example.com", "+44 20 7946 0000", "Ann", "Lee")
+    email, phone = audiences.kept_hashes(row)
+    assert (email, phone) == (sha("ann@example.com"), sha("442079460000"))
+    assert audiences.row_from_hashes(email, phone) == [email, phone, "", ""]
+
+
 def test_an_upload_takes_one_to_ten_thousand_rows():
     with pytest.raises(ValueError):
         audiences.users_body([])
