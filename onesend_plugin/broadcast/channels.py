@@ -175,12 +175,7 @@ class PerPersonChannel(PageTokenChannel):
         """The channel for ``subscriber`` now, or the reason none takes them. Paid only when the
         campaign's message campaign exists at Meta (``context``: made at the start only if
         someone could need it, ``paid_needed``)."""
-        page = subscriber.page
-        options = routing.Options(
-            legacy=routing.legacy_allowed(page.country), paid="marketing_message_id" in context
-        )
-        decision = routing.route(person(subscriber), options)
-        return CHANNELS[decision.channel] if decision.channel else decision.reason
+        return routed(subscriber.page, subscriber, paid="marketing_message_id" in context)
 
     def prepare(self, campaign: Campaign, client: GraphClient) -> dict[str, Any]:
         """The paid API's message campaign when the Page can send paid at all; the engine asks
@@ -217,6 +212,16 @@ def person(subscriber: Subscriber) -> routing.Person:
     )
 
 
+def routed(
+    page: MessengerPage, subscriber: Subscriber, *, paid: bool
+) -> PageTokenChannel | MarketingApiChannel | str:
+    """The channel ``routing`` picks for ``subscriber`` of a per-person ``page``, or the reason
+    none takes them; ``paid``: whether the paid API may be used for this send."""
+    options = routing.Options(legacy=routing.legacy_allowed(page.country), paid=paid)
+    decision = routing.route(person(subscriber), options)
+    return CHANNELS[decision.channel] if decision.channel else decision.reason
+
+
 def paid_usable(page: MessengerPage) -> bool:
     """Whether a per-person Page may send paid messages: its ad account and token are set up and
     its business's region allows no legacy token (which is free, and comes first)."""
@@ -231,9 +236,7 @@ def for_test(page: MessengerPage, subscriber: Subscriber) -> PageTokenChannel | 
         return CHANNELS[Channel.STANDARD]
     if page.channel != Channel.PER_PERSON:
         return for_page(page)
-    options = routing.Options(legacy=routing.legacy_allowed(page.country), paid=paid_usable(page))
-    decision = routing.route(person(subscriber), options)
-    return CHANNELS[decision.channel] if decision.channel else decision.reason
+    return routed(page, subscriber, paid=paid_usable(page))
 
 
 def meta_rule(page: MessengerPage) -> timedelta:

@@ -8,16 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from ..models import Channel, MarketingToken, MessengerPage, Subscriber
+from ..models import STANDARD_WINDOW, Channel, MarketingToken, MessengerPage, Subscriber
 from . import channels, routing
-
-#: Meta's standard messaging window (a person who wrote less than this ago gets a free message).
-WINDOW = timedelta(hours=24)
 
 
 @dataclass
@@ -65,7 +61,7 @@ def paid_needed(page: MessengerPage, people: QuerySet[Subscriber]) -> bool:
 def _groups(people: QuerySet[Subscriber]) -> Iterator[tuple[routing.Person, int]]:
     """``people`` counted by what routing reads of each, in one grouped query."""
     token = MarketingToken.objects.filter(subscriber=OuterRef("pk"), status=MarketingToken.Status.ACTIVE)
-    since = timezone.now() - WINDOW
+    since = timezone.now() - STANDARD_WINDOW
     rows = (
         people.order_by()
         .annotate(

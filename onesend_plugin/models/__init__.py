@@ -40,6 +40,7 @@ from .campaigns import (
 from .inbox import InboxCount, WebhookDelivery, WebhookEvent
 from .store import Conversion, StoreEvent
 from .subscribers import (
+    STANDARD_WINDOW,
     ConsentRecord,
     MarketingToken,
     Subscriber,
@@ -56,6 +57,7 @@ __all__ = [
     "OPTIN_TITLE_MAX_LENGTH",
     "PAID_TEXT_MAX_LENGTH",
     "PAID_TOKEN_WARNING",
+    "STANDARD_WINDOW",
     "TEXT_MAX_LENGTH",
     "Account",
     "AudienceMember",

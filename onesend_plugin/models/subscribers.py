@@ -45,6 +45,11 @@ class SubscriptionLink(models.Model):
         return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
 
 
+#: Meta's standard messaging window: a person who wrote to the Page less than this ago may be sent
+#: a standard message, free.
+STANDARD_WINDOW = timedelta(hours=24)
+
+
 class SubscriberTag(TaggedItemBase):
     content_object = models.ForeignKey("Subscriber", on_delete=models.CASCADE, related_name="tagged_items")
 
@@ -140,7 +145,7 @@ class Subscriber(models.Model):
     def in_standard_window(self, now=None) -> bool:
         """Whether Meta's 24 h standard messaging window is open for this person."""
         now = now or timezone.now()
-        return bool(self.last_interaction_at and now - self.last_interaction_at < timedelta(hours=24))
+        return bool(self.last_interaction_at and now - self.last_interaction_at < STANDARD_WINDOW)
 
 
 class MarketingToken(models.Model):
