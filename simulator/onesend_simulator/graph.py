@@ -61,6 +61,11 @@ class Route:
     auth: str = "page"
 
 
+def route(methods: str, pattern: str, handler: Callable[..., Any], **options: Any) -> Route:
+    """A route from its methods (space-separated), its path pattern and its handler."""
+    return Route(frozenset(methods.split()), re.compile(pattern), handler, **options)
+
+
 def _decode(params: dict[str, Any]) -> dict[str, Any]:
     """Form and query values holding JSON (``recipient``, ``message``, ``batch`` ...) become objects."""
     for key, value in params.items():
@@ -85,90 +90,41 @@ class GraphApi:
         self.world = world
         page = r"(?P<page>me|\d+)"
         self.routes_table = [
-            Route(frozenset({"GET"}), re.compile(r"oauth/access_token"), self._exchange, auth="none"),
-            Route(frozenset({"GET"}), re.compile(r"me/accounts"), self._accounts, auth="user"),
-            Route(frozenset({"GET"}), re.compile(r"me/permissions"), self._permissions, auth="user"),
-            Route(frozenset({"GET"}), re.compile(r"me/businesses"), self._businesses, auth="user"),
-            Route(
-                frozenset({"GET"}),
-                re.compile(r"(?P<business>\d+)/(?P<edge>owned_pages|client_pages)"),
+            route("GET", r"oauth/access_token", self._exchange, auth="none"),
+            route("GET", r"me/accounts", self._accounts, auth="user"),
+            route("GET", r"me/permissions", self._permissions, auth="user"),
+            route("GET", r"me/businesses", self._businesses, auth="user"),
+            route(
+                "GET",
+                r"(?P<business>\d+)/(?P<edge>owned_pages|client_pages)",
                 self._business_pages,
                 auth="user",
             ),
-            Route(frozenset({"GET"}), re.compile(r"debug_token"), self._debug_token, auth="app"),
-            Route(
-                frozenset({"POST"}),
-                re.compile(r"act_(?P<account>\d+)/message_campaign"),
-                self._campaign,
-                auth="paid",
-            ),
-            Route(
-                frozenset({"POST"}),
-                re.compile(r"act_(?P<account>\d+)/messages"),
-                self._marketing,
-                sends=True,
-                auth="paid",
-            ),
-            Route(
-                frozenset({"GET"}),
-                re.compile(r"act_(?P<account>\d+)/message_delivery_estimate"),
-                self._estimate,
-                auth="paid",
-            ),
-            Route(
-                frozenset({"POST"}),
-                re.compile(r"act_(?P<account>\d+)/customaudiences"),
-                self._create_audience,
-                auth="paid",
-            ),
-            Route(
-                frozenset({"GET"}),
-                re.compile(r"act_(?P<account>\d+)/customaudiences"),
-                self._audiences,
-                auth="business",
-            ),
-            Route(
-                frozenset({"POST", "DELETE"}),
-                re.compile(r"(?P<audience>238\d{14})/users"),
-                self._audience_users,
-                auth="paid",
-            ),
-            Route(frozenset({"GET"}), re.compile(r"act_(?P<account>\d+)"), self._ad_account, auth="business"),
-            Route(
-                frozenset({"GET"}),
-                re.compile(r"(?P<campaign>120\d{15})/insights"),
-                self._insights,
-                auth="paid",
-            ),
-            Route(
-                frozenset({"GET", "DELETE"}),
-                re.compile(r"(?P<campaign>120\d{15})"),
-                self._campaign_object,
-                auth="paid",
-            ),
-            Route(
-                frozenset({"POST"}),
-                re.compile(r"system_accounts/(?P<user>\d+)/asset-connections"),
+            route("GET", r"debug_token", self._debug_token, auth="app"),
+            route("POST", r"act_(?P<account>\d+)/message_campaign", self._campaign, auth="paid"),
+            route("POST", r"act_(?P<account>\d+)/messages", self._marketing, sends=True, auth="paid"),
+            route("GET", r"act_(?P<account>\d+)/message_delivery_estimate", self._estimate, auth="paid"),
+            route("POST", r"act_(?P<account>\d+)/customaudiences", self._create_audience, auth="paid"),
+            route("GET", r"act_(?P<account>\d+)/customaudiences", self._audiences, auth="business"),
+            route("POST DELETE", r"(?P<audience>238\d{14})/users", self._audience_users, auth="paid"),
+            route("GET", r"act_(?P<account>\d+)", self._ad_account, auth="business"),
+            route("GET", r"(?P<campaign>120\d{15})/insights", self._insights, auth="paid"),
+            route("GET DELETE", r"(?P<campaign>120\d{15})", self._campaign_object, auth="paid"),
+            route(
+                "POST",
+                r"system_accounts/(?P<user>\d+)/asset-connections",
                 self._asset_connection,
                 auth="business",
             ),
-            Route(frozenset({"GET"}), re.compile(r"me"), self._me, auth="token"),
-            Route(frozenset({"POST"}), re.compile(page + "/messages"), self._send, sends=True),
-            Route(frozenset({"POST"}), re.compile(page + "/message_attachments"), self._upload),
-            Route(
-                frozenset({"POST"}),
-                re.compile(page + "/messaging_customer_base/unsubscribe"),
-                self._unsubscribe_customers,
-            ),
-            Route(
-                frozenset({"GET", "POST", "DELETE"}), re.compile(page + "/subscribed_apps"), self._subscribed
-            ),
-            Route(
-                frozenset({"GET", "POST", "DELETE"}), re.compile(page + "/messenger_profile"), self._profile
-            ),
-            Route(frozenset({"GET"}), re.compile(page + "/notification_message_tokens"), self._tokens),
-            Route(frozenset({"GET"}), re.compile(r"notification_messages_(?P<token>[^/]+)"), self._token),
-            Route(frozenset({"GET"}), re.compile(r"(?P<node>me|\d+)"), self._node),
+            route("GET", r"me", self._me, auth="token"),
+            route("POST", page + "/messages", self._send, sends=True),
+            route("POST", page + "/message_attachments", self._upload),
+            route("POST", page + "/messaging_customer_base/unsubscribe", self._unsubscribe_customers),
+            route("GET POST DELETE", page + "/subscribed_apps", self._subscribed),
+            route("GET POST DELETE", page + "/messenger_profile", self._profile),
+            route("GET", page + "/notification_message_tokens", self._tokens),
+            route("GET", r"notification_messages_(?P<token>[^/]+)", self._token),
+            route("GET", r"(?P<node>me|\d+)", self._node),
         ]
 
     def routes(self) -> list[web.RouteDef]:
