@@ -123,7 +123,7 @@ def is_agency(user) -> bool:
 def several_accounts() -> bool:
     """Whether a second account exists: until then the site is a single business's, and the
     agency's tools (the account switcher, the overview) would only get in its way."""
-    return len(Account.objects.values_list("pk", flat=True)[:2]) > 1
+    return len(Account.objects.order_by().values_list("pk", flat=True)[:2]) > 1
 
 
 def roles(user) -> dict[int, str]:

@@ -12,6 +12,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from ..accounts import scoping
 from ..accounts.overview import ERROR_PERIOD, GROWTH_PERIOD, overview
+from . import switcher
 
 URL_NAME = "onesend_agency"
 
@@ -34,11 +35,18 @@ class AgencyOverviewView(WagtailAdminTemplateMixin, TemplateView):
         return context
 
 
-class AgencyMenuItem(MenuItem):
-    """Shown once there is a second account to compare with the first."""
+class AgencyStaffMenuItem(MenuItem):
+    """A menu item for agency staff only."""
 
     def is_shown(self, request):
-        return scoping.is_agency(request.user) and scoping.several_accounts()
+        return scoping.is_agency(request.user)
+
+
+class AgencyMenuItem(AgencyStaffMenuItem):
+    """The overview's: shown once there is a second account to compare with the first."""
+
+    def is_shown(self, request):
+        return super().is_shown(request) and switcher.several_accounts(request)
 
 
 def menu_item() -> MenuItem:

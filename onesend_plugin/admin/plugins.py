@@ -13,7 +13,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from ..accounts import scoping
 from ..hooks import loaded
-from .agency import AgencyMenuItem
+from .agency import AgencyStaffMenuItem
 
 URL_NAME = "onesend_plugins"
 
@@ -33,7 +33,7 @@ class PluginsView(WagtailAdminTemplateMixin, TemplateView):
 
 
 def menu_item() -> MenuItem:
-    return AgencyMenuItem(
+    return AgencyStaffMenuItem(
         _("Messenger plugins"), reverse(URL_NAME), name="onesend-plugins", icon_name="cogs", order=900
     )
 

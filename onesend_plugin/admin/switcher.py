@@ -20,8 +20,17 @@ from ..accounts import scoping
 URL_NAME = "onesend_account_switch"
 
 
-def has_choice(user) -> bool:
-    return len(scoping.roles(user)) > 1 or (scoping.is_agency(user) and scoping.several_accounts())
+def several_accounts(request) -> bool:
+    """Whether the site holds a second account (before that, there is nothing to switch between
+    or to overview): asked once per request, for the menu items that depend on it."""
+    if not hasattr(request, "_onesend_several_accounts"):
+        request._onesend_several_accounts = scoping.several_accounts()
+    return request._onesend_several_accounts
+
+
+def has_choice(request) -> bool:
+    user = request.user
+    return several_accounts(request) and (scoping.is_agency(user) or len(scoping.roles(user)) > 1)
 
 
 class AccountSwitchView(WagtailAdminTemplateMixin, TemplateView):
@@ -58,7 +67,7 @@ class AccountSwitchMenuItem(MenuItem):
     """The "Account: <the active one>" main menu item, for people who have a choice."""
 
     def is_shown(self, request):
-        return request.user.is_authenticated and has_choice(request.user)
+        return request.user.is_authenticated and has_choice(request)
 
     def render_component(self, request):
         active = scoping.active_account(request)
