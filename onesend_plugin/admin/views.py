@@ -1,5 +1,6 @@
-"""Admin views beyond Wagtail's generic ones: subscriber actions, subscription-link sharing, and
-sending campaigns."""
+"""Admin views beyond Wagtail's generic ones: the object views' scoping, accounts,
+subscription-link sharing, and campaigns (listings, actions, test sends, progress). The
+subscribers' views are :mod:`onesend_plugin.admin.subscribers`."""
 
 from __future__ import annotations
 
