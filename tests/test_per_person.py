@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from onesend_plugin import broadcast, tasks
 from onesend_plugin.broadcast import channels, split
+from onesend_plugin.messenger.client import DeliveryEstimate
 from onesend_plugin.models import Channel, Delivery, MarketingToken, MessengerPage, Subscriber
 
 from .factories import CampaignFactory, MessengerPageFactory
@@ -235,3 +236,11 @@ def test_without_a_business_country_the_confirm_step_says_where_to_set_it(admin_
     html = " ".join(confirm_page(admin_client, CampaignFactory(page=sim_page)).split())
     assert 'data-testid="split-skipped-no_channel"> <strong>1</strong>' in html
     assert 'data-testid="split-no-country"' in html and "set the account's Business country" in html
+
+
+def test_the_estimated_cost_is_metas_cost_per_message_times_the_paid_count():
+    estimate = DeliveryEstimate(delivery_lower=100, delivery_upper=200, cost_lower=1000, cost_upper=3000)
+    assert split.estimated_cost(4, estimate) == (40, 60)  # 10 and 15 minor units a message
+    assert split.estimated_cost(0, None) == (0, 0)
+    assert split.estimated_cost(4, None) is None
+    assert split.estimated_cost(4, DeliveryEstimate(0, 0, 0, 0)) is None

@@ -1,10 +1,7 @@
 """The confirm step's channel split for a Page that sends per person: before sending, how many go
 free (standard message in their 24 h window, legacy token), how many by paid message and at what
 estimated cost, and how many are skipped and why (``broadcast.split``, ``broadcast.routing``).
-
-The estimated cost is our paid count at Meta's estimated cost per message (its delivery estimate
-for the Page's tokens, Send Messages on Marketing Message API for Messenger, "Delivery
-estimate"): Meta estimates for everyone it could reach, not for the people routing sends paid."""
+The estimated cost is ``split.estimated_cost``'s."""
 
 from __future__ import annotations
 
@@ -51,15 +48,12 @@ def summary(campaign: Campaign, counted: split.Split, estimate: DeliveryEstimate
 
 
 def _estimated_cost(paid: int, estimate: DeliveryEstimate | None, code: str) -> str | None:
-    """``paid`` messages at Meta's estimated cost per message, as a range in the ad account's
-    currency; "0" without paid messages; None when Meta gave no usable estimate."""
-    if not paid:
-        return currency.label(0, code)
-    if estimate is None or not estimate.delivery_lower or not estimate.delivery_upper:
+    """``split.estimated_cost`` in the ad account's currency: one amount, or a range; None when
+    Meta gave no usable estimate."""
+    cost = split.estimated_cost(paid, estimate)
+    if cost is None:
         return None
-    low = round(paid * estimate.cost_lower / estimate.delivery_lower)
-    high = round(paid * estimate.cost_upper / estimate.delivery_upper)
-    low, high = sorted((low, high))
+    low, high = cost
     if low == high:
         return currency.label(low, code)
     return f"{currency.label(low, code)}–{currency.label(high, code)}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from ..messenger.client import DeliveryEstimate
 from ..models import STANDARD_WINDOW, Channel, MarketingToken, MessengerPage, Subscriber
 from . import channels, routing
 
@@ -40,6 +41,21 @@ def split(page: MessengerPage, people: QuerySet[Subscriber]) -> Split:
         else:
             result.skipped[decision.reason] += count
     return result
+
+
+def estimated_cost(paid: int, estimate: DeliveryEstimate | None) -> tuple[int, int] | None:
+    """What ``paid`` messages would cost, low and high, in the ad account currency's smallest unit:
+    Meta's estimated cost per message (its delivery estimate's cost over its reach, Send Messages
+    on Marketing Message API for Messenger, "Delivery estimate") times our paid count, as Meta
+    estimates for everyone it could reach, not for the people routing sends paid. (0, 0) without
+    paid messages; None when Meta gave no usable estimate."""
+    if not paid:
+        return 0, 0
+    if estimate is None or not estimate.delivery_lower or not estimate.delivery_upper:
+        return None
+    low = round(paid * estimate.cost_lower / estimate.delivery_lower)
+    high = round(paid * estimate.cost_upper / estimate.delivery_upper)
+    return min(low, high), max(low, high)
 
 
 def paid_needed(page: MessengerPage, people: QuerySet[Subscriber]) -> bool:
