@@ -21,9 +21,11 @@ import secrets
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .http import GraphHttp
+
+Row = TypeVar("Row")
 
 #: Grow, step 2: the schema of every upload.
 SCHEMA = ("EMAIL", "PHONE", "FN", "LN")
@@ -84,6 +86,11 @@ def hashed_row(
         return BAD_PHONE
     names = (normal_name(first_name), normal_name(last_name))
     return [sha256(value) if value else "" for value in (email_value, phone_value, *names)]
+
+
+def batches(rows: Sequence[Row]) -> list[Sequence[Row]]:
+    """``rows`` cut into the requests Meta takes: at most :data:`MAX_ROWS` each."""
+    return [rows[start : start + MAX_ROWS] for start in range(0, len(rows), MAX_ROWS)]
 
 
 def kept_hashes(row: Sequence[str]) -> tuple[str, str]:

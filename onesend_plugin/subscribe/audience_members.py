@@ -36,14 +36,10 @@ def remove(
     Returns how many left."""
     if not members:
         return 0
-    for start in range(0, len(members), audiences.MAX_ROWS):
-        batch = [m.row for m in members[start : start + audiences.MAX_ROWS]]
+    for batch in audiences.batches([m.row for m in members]):
         client.remove_audience_users(audience_id=audience.audience_id, rows=batch)
-    withdrawn = [m.row for m in members if m.customer_key in unsubscribe]
-    for start in range(0, len(withdrawn), audiences.MAX_ROWS):
-        client_for(page).unsubscribe_contacts(
-            page_id=page.page_id, rows=withdrawn[start : start + audiences.MAX_ROWS]
-        )
+    for batch in audiences.batches([m.row for m in members if m.customer_key in unsubscribe]):
+        client_for(page).unsubscribe_contacts(page_id=page.page_id, rows=batch)
     AudienceMember.objects.filter(pk__in=[m.pk for m in members]).delete()
     return len(members)
 

@@ -181,14 +181,12 @@ def _audience(page: MessengerPage, client) -> StoreAudience:
 
 def _send(client, audience: StoreAudience, rows: dict[str, list[str]], upload: AudienceUpload) -> None:
     """Every row in batches of at most ``MAX_ROWS``, one session; progress saved per batch."""
-    values = list(rows.values())
-    session = audiences.Session.new(len(values))
+    batches = audiences.batches(list(rows.values()))
+    session = audiences.Session.new(len(rows))
     upload.session_id = str(session.session_id)
-    for seq, start in enumerate(range(0, len(values), audiences.MAX_ROWS), start=1):
-        batch = values[start : start + audiences.MAX_ROWS]
-        last = start + len(batch) >= len(values)
+    for seq, batch in enumerate(batches, start=1):
         result = client.add_audience_users(
-            audience_id=audience.audience_id, rows=batch, session=session.of_batch(seq, last)
+            audience_id=audience.audience_id, rows=batch, session=session.of_batch(seq, seq == len(batches))
         )
         upload.uploaded += len(batch)
         upload.batches += 1

@@ -63,6 +63,12 @@ def test_the_kept_hashes_make_a_row_that_names_the_person_again():
     assert audiences.row_from_hashes(email, phone) == [email, phone, "", ""]
 
 
+def test_rows_are_cut_into_requests_of_at_most_ten_thousand():
+    rows = list(range(20_001))
+    assert [len(batch) for batch in audiences.batches(rows)] == [10_000, 10_000, 1]
+    assert audiences.batches([]) == []
+
+
 def test_an_upload_takes_one_to_ten_thousand_rows():
     with pytest.raises(ValueError):
         audiences.users_body([])
