@@ -45,6 +45,8 @@ if kit not in in_wheel or "onesend = onesend_plugin.testing.pytest_plugin" not i
     wheel
 ).read(entry_points).decode():
     sys.exit("The test kit (onesend_plugin.testing) or its pytest11 entry point is not in the wheel.")
+if not any(name.endswith(".dist-info/licenses/LICENSE") for name in in_wheel):
+    sys.exit("The LICENSE file is not in the wheel.")
 simulator = sorted(name for name in in_wheel if "simulator" in name)
 if simulator:
     sys.exit("The simulator is a distribution of its own, yet the wheel has:\n  " + "\n  ".join(simulator))
@@ -103,6 +105,8 @@ in_wheel, source = set(zipfile.ZipFile(sys.argv[1]).namelist()), Path(sys.argv[2
 package = source / "onesend_simulator"
 expected = {str(path.relative_to(source)) for path in package.rglob("*") if path.is_file()}
 missing = sorted(name for name in expected - in_wheel if "__pycache__" not in name)
+if not any(name.endswith(".dist-info/licenses/LICENSE") for name in in_wheel):
+    missing.append("LICENSE")
 if missing:
     sys.exit("Missing from the simulator's wheel:\n  " + "\n  ".join(missing))
 EOF
