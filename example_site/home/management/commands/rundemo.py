@@ -1,7 +1,8 @@
 """``manage.py rundemo``: the whole demo from one command.
 
 Migrates, seeds demo data, then runs the Graph API simulator, the web server and a django-q2
-worker as child processes until Ctrl-C (or SIGTERM), which stops all of them.
+worker as child processes until Ctrl-C (or SIGTERM, or SIGHUP: the terminal closed), which stops
+all of them; if it is killed outright, the kernel stops them (see ``example_site.home.processes``).
 """
 
 import os
@@ -18,11 +19,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django_q.tasks import async_task, fetch
 
-from example_site.home import demo
+from example_site.home import demo, processes
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60  # seconds for each child to answer
 STOP_TIMEOUT = 10  # seconds for each child to exit after SIGINT, before it is killed
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class Command(BaseCommand):
@@ -49,10 +51,10 @@ class Command(BaseCommand):
             raise CommandError("--time-scale must be positive.")
         self.time_scale = time_scale
         self.children = []
-        # Without a handler, SIGTERM would end this process and orphan the children. SIGINT
-        # gets one too: a background job starts with SIGINT ignored, and the children would
-        # inherit that (exec keeps ignored signals but resets handled ones).
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # Without a handler, SIGTERM or SIGHUP would end this process before it stops the children.
+        # SIGINT gets one too: a background job starts with SIGINT ignored, and the children
+        # would inherit that (exec keeps ignored signals but resets handled ones).
+        for signum in STOP_SIGNALS:
             signal.signal(signum, _raise_keyboard_interrupt)
         try:
             self.run(port, simulator_port, no_simulator)
@@ -139,10 +141,7 @@ class Command(BaseCommand):
 
     def start(self, name, args, env):
         self.stdout.write(f"Starting the {name}…")
-        # A session of its own: Ctrl-C reaches only this command, which then stops the children
-        # itself, and a child's own subprocesses (qcluster's workers) can be killed as a group.
-        process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, start_new_session=True)
-        self.children.append((name, process))
+        self.children.append((name, processes.start(args, env)))
 
     def check_children(self):
         for name, process in self.children:
@@ -159,7 +158,7 @@ class Command(BaseCommand):
 
     def stop_children(self):
         # A second Ctrl-C must not cut the clean stop short and leave children behind.
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
         for _name, process in self.children:
             if process.poll() is None:
@@ -184,7 +183,11 @@ def _ensure_port_free(port):
     """Refuse to start next to another server: polling would take its answers for ours."""
     with socket.socket() as sock:
         if sock.connect_ex((HOST, port)) == 0:
-            raise CommandError(f"Port {port} on {HOST} is in use; stop what runs there or pick another port.")
+            holder = processes.port_holder(port) or "another program"
+            raise CommandError(
+                f"Port {port} on {HOST} is in use by {holder}; stop it or pick another port "
+                "(--port, --simulator-port)."
+            )
 
 
 def _answers(url):
