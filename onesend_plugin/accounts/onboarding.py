@@ -190,6 +190,28 @@ def webhook_fields(page: MessengerPage) -> list[str]:
     return [*WEBHOOK_FIELDS, *(PAID_WEBHOOK_FIELDS if page.sends_paid else ())]
 
 
+def needs_subscribing(health: dict[str, Any]) -> bool:
+    """The token works, but Meta sends none (or not all) of the Page's webhooks to the app."""
+    return bool(health.get("token_valid")) and (
+        not health.get("app_subscribed") or bool(health.get("fields_missing"))
+    )
+
+
+#: A Page's fields that make a new connection when saved with a token.
+CONNECTION_FIELDS = ("access_token", "app_id", "page_id", "channel")
+
+
+def connection(pk: int | None) -> tuple | None:
+    """The saved Page's :data:`CONNECTION_FIELDS`, None for a new Page."""
+    return MessengerPage.objects.filter(pk=pk).values_list(*CONNECTION_FIELDS).first() if pk else None
+
+
+def is_new_connection(page: MessengerPage, before: tuple | None) -> bool:
+    """Whether saving ``page`` by hand made a connection to subscribe and check, as "Connect a
+    Facebook Page" does: it has a token, and it is new or its token, app, id or channel changed."""
+    return bool(page.access_token) and before != tuple(getattr(page, name) for name in CONNECTION_FIELDS)
+
+
 def is_healthy(health: dict[str, Any]) -> bool:
     """Whether the Page can send: its token, permissions, webhooks, and for a paid Page its ad
     account and token (``check_paid``)."""

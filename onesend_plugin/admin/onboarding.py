@@ -316,10 +316,6 @@ def _activity_rows(page: MessengerPage) -> list[dict]:
     return rows
 
 
-#: A Page's fields that make a new connection when saved with a token.
-CONNECTION_FIELDS = ("access_token", "app_id", "page_id", "channel")
-
-
 class SubscribeOnSaveMixin:
     """A Page added or edited by hand ("Add", a new token, app, id or channel): once saved (after
     commit), the app is subscribed to its webhook fields and the connection checked, as "Connect a
@@ -327,11 +323,9 @@ class SubscribeOnSaveMixin:
     whatever Meta answers: a problem is shown, with the health panel to fix it."""
 
     def save_instance(self):
-        before = (
-            MessengerPage.objects.filter(pk=self.form.instance.pk).values_list(*CONNECTION_FIELDS).first()
-        )
+        before = onboarding.connection(self.form.instance.pk)
         page = super().save_instance()
-        if page.access_token and before != tuple(getattr(page, name) for name in CONNECTION_FIELDS):
+        if onboarding.is_new_connection(page, before):
             transaction.on_commit(lambda: self.subscribe_saved(page))
         return page
 
@@ -360,13 +354,6 @@ class MessengerPageEditView(SubscribeOnSaveMixin, EditView):
     pass
 
 
-def needs_subscribing(health: dict) -> bool:
-    """The token works, but Meta sends none (or not all) of the Page's webhooks to the app."""
-    return bool(health.get("token_valid")) and (
-        not health.get("app_subscribed") or bool(health.get("fields_missing"))
-    )
-
-
 class MessengerPageInspectView(InspectView):
     """The Page's connection: what the last check found, and "Re-check" for those who may change it."""
 
@@ -381,7 +368,7 @@ class MessengerPageInspectView(InspectView):
         context["store_audience"] = store_audience.summary(self.object)
         if self.permission_policy.user_has_permission_for_instance(self.request.user, "change", self.object):
             context["recheck_url"] = reverse(self.recheck_url_name, args=[self.object.pk])
-            if needs_subscribing(self.object.health or {}):
+            if onboarding.needs_subscribing(self.object.health or {}):
                 context["subscribe_url"] = reverse(f"{URLS}:subscribe_app", args=[self.object.pk])
             context["import_tokens_url"] = reverse(f"{URLS}:import_tokens", args=[self.object.pk])
             if store_audience.offered(self.object):
@@ -417,7 +404,7 @@ class SubscribeAppView(RecheckPageView):
         log(self.object, "onesend.page.subscribe_app", user=self.request.user, data={"health": health})
 
     def add_success_message(self):
-        if not needs_subscribing(self.object.health or {}):
+        if not onboarding.needs_subscribing(self.object.health or {}):
             messages.success(self.request, _("The app is subscribed to the Page's webhooks."))
         else:
             messages.error(
