@@ -523,6 +523,14 @@ def test_send_test_to_a_subscriber_of_the_page(client, sender, campaign, engine)
     assert messages_of(response) == ["Test sent to Ann Lee."]
 
 
+def test_send_test_offers_no_subscriber_without_a_psid(client, sender, campaign):
+    """People Meta matched from the shop's audience have no PSID: as a choice, their empty value
+    would read as no choice at all."""
+    subscribed(campaign.page, 1, psid="", source_ref="store-audience")
+    soup = BeautifulSoup(client.get(f"{URL}send_test/{campaign.pk}/").content, "html.parser")
+    assert [option["value"] for option in soup.select("select[name=subscriber] option")] == [""]
+
+
 def test_send_test_rejects_strangers_and_shows_meta_errors(client, sender, campaign, monkeypatch):
     elsewhere = SubscriberFactory()  # another Page's subscriber
     response = client.post(f"{URL}send_test/{campaign.pk}/", {"subscriber": elsewhere.psid})

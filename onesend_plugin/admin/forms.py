@@ -226,6 +226,7 @@ class SendTestForm(forms.Form):
     def __init__(self, *args, page, **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["subscriber"]
-        field.queryset = page.subscribers.filter(status=Subscriber.Status.SUBSCRIBED)
+        # Picked by PSID: one Meta matched from the shop's audience has none, so can't be picked.
+        field.queryset = page.subscribers.filter(status=Subscriber.Status.SUBSCRIBED).exclude(psid="")
         recent = field.queryset.order_by(F("last_interaction_at").desc(nulls_last=True))[: self.OFFERED]
         field.widget.choices = [("", "---------"), *((person.psid, person.label) for person in recent)]
