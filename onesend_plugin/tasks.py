@@ -220,3 +220,9 @@ def process_store_event(event_id: int) -> None:
 def ask_profile(subscriber_pk: int) -> bool:
     """A new subscriber's name and picture from Meta (once; ``subscribe.profiles``)."""
     return profiles.ask_profile(subscriber_pk)
+
+
+@retry_when_locked
+def ask_profiles(page_pk: int) -> int:
+    """The names and pictures of a Page's subscribers an import from Meta brought in."""
+    return profiles.ask_missing(page_pk)

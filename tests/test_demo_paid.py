@@ -15,7 +15,8 @@ from django.utils import timezone
 from onesend_simulator.remote import wait_for
 
 from example_site.home import demo
-from onesend_plugin import broadcast, tasks
+from example_site.home.management.commands import rundemo
+from onesend_plugin import broadcast, conf, tasks
 from onesend_plugin.broadcast import runner
 from onesend_plugin.models import (
     Campaign,
@@ -57,9 +58,23 @@ def test_the_us_page_is_seeded_beside_acmes_each_page_its_own(seeded, simulator)
     subscribed = Subscriber.objects.filter(page=seeded, status=Subscriber.Status.SUBSCRIBED)
     total = len(demo.US_PEOPLE) + len(demo.US_EARLIER)
     wait_for(lambda: subscribed.count() == total, what="the US Page's subscribers")
+    earlier = seeded.subscribers.filter(source_ref=demo.US_EARLIER_REF)
+    assert sorted(earlier.values_list("first_name", flat=True)) == sorted(
+        name for name, *_ in demo.US_EARLIER
+    )
     [us] = [page for page in simulator.pages() if page["page_id"] == seeded.page_id]
     assert "marketing_message_clicks" in us["subscribed_fields"]
     assert simulator.config()["campaign_warmup_seconds"] == demo.DEMO_WARMUP_SECONDS
+
+
+def test_rundemo_points_itself_at_the_simulator_it_starts(settings):
+    """rundemo connects the Pages (their Get Started buttons) and seeds the people itself: on
+    ports of its own it must talk to its simulator, as the web server and worker it starts do."""
+    settings.ONESEND, settings.WAGTAILADMIN_BASE_URL = settings.ONESEND, settings.WAGTAILADMIN_BASE_URL
+    env = rundemo.point_at("http://127.0.0.1:8420", "http://127.0.0.1:8785")
+    assert env["ONESEND_GRAPH_API_BASE_URL"] == conf.get("GRAPH_API_BASE_URL") == "http://127.0.0.1:8785"
+    assert env["ONESEND_MME_BASE_URL"] == conf.get("MME_BASE_URL") == "http://127.0.0.1:8785/m.me"
+    assert env["WAGTAILADMIN_BASE_URL"] == conf.get("PUBLIC_BASE_URL") == "http://127.0.0.1:8420"
 
 
 def test_every_id_the_demo_seeds_is_its_own(seeded, simulator):

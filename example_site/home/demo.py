@@ -27,6 +27,7 @@ from onesend_plugin.models import (
     PaidLoginFlow,
     Subscriber,
 )
+from onesend_plugin.subscribe import profiles
 
 from .models import ContentPage, HomePage
 
@@ -402,6 +403,7 @@ def _earlier_us_subscribers(remote, page: MessengerPage) -> None:
         MarketingToken.objects.create(
             subscriber=person, token=made["token"], topic=page.optin_title, status=status
         )
+        profiles.ask_profile(person.pk)  # their name in the admin, as their opt-in would have asked
 
 
 def _tokens_held_at_meta(remote, page: MessengerPage) -> None:

@@ -26,6 +26,8 @@ The rules:
   opt-in during the pass is not expired); a list with no token at all expires nothing, as that is
   likelier a list Meta does not give (whether it lists legacy tokens is not documented) than a
   Page whose every subscriber left.
+- The people a pass imported are shown by name: their Meta profiles are asked next
+  (``profiles.ask_missing``), as an opt-in here would have.
 """
 
 from __future__ import annotations
@@ -142,6 +144,8 @@ def run(run_id: int) -> TokenImport:
         sync.state, sync.error = State.FAILED, f"Subscribers changed during the pass. {_KEPT}"
     sync.finished_at = timezone.now()
     sync.save()
+    if sync.imported:  # people known here by PSID only, so far: their names for the admin
+        async_task("onesend_plugin.tasks.ask_profiles", page.pk)
     if sync.state == State.FAILED:
         logger.warning("Token pass %s of %s failed: %s", sync.pk, page, sync.error)
     return sync

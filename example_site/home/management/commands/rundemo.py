@@ -73,20 +73,17 @@ class Command(BaseCommand):
         for free_port in [port] + ([simulator_port] if use_simulator else []):
             _ensure_port_free(free_port)
 
+        site_url = f"http://{HOST}:{port}"
+        simulator_url = f"http://{HOST}:{simulator_port}"
+        addresses = point_at(site_url, simulator_url if use_simulator else None)
         self.stdout.write("Migrating the database…")
         call_command("migrate", interactive=False, verbosity=0)
         page = demo.seed()
-        site_url = f"http://{HOST}:{port}"
         self.stdout.write("Flows (automated campaigns the shop's events trigger):")
         for line in demo.seed_flows(page, shop_url=f"{site_url}/shop/", time_scale=self.time_scale):
             self.stdout.write(f"  {line}")
-        simulator_url = f"http://{HOST}:{simulator_port}"
 
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "WAGTAILADMIN_BASE_URL": site_url}
-        if use_simulator:  # the web server and the worker talk to our simulator, not to Meta
-            env["ONESEND_GRAPH_API_BASE_URL"] = simulator_url
-            env["ONESEND_MME_BASE_URL"] = f"{simulator_url}/m.me"
-            env["ONESEND_OAUTH_DIALOG_BASE_URL"] = simulator_url
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **addresses}
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
 
         self.start("web server", [*manage, "runserver", f"{HOST}:{port}", "--noreload"], env)
@@ -173,6 +170,26 @@ class Command(BaseCommand):
             except ProcessLookupError:
                 pass
             process.wait()
+
+
+def point_at(site_url: str, simulator_url: str | None) -> dict[str, str]:
+    """Point this process at the demo's site and, if given, its simulator instead of Meta, and
+    return the environment that does the same for the web server and the worker. This process
+    needs it too: it connects the Pages (their Get Started buttons) and seeds the people, and on
+    ports other than the defaults it would otherwise talk to a simulator that is not there."""
+    onesend = {"PUBLIC_BASE_URL": site_url}
+    env = {"WAGTAILADMIN_BASE_URL": site_url}
+    if simulator_url:
+        meta = {
+            "GRAPH_API_BASE_URL": simulator_url,
+            "MME_BASE_URL": f"{simulator_url}/m.me",
+            "OAUTH_DIALOG_BASE_URL": simulator_url,
+        }
+        onesend |= meta
+        env |= {f"ONESEND_{name}": url for name, url in meta.items()}
+    settings.WAGTAILADMIN_BASE_URL = site_url
+    settings.ONESEND = {**settings.ONESEND, **onesend}
+    return env
 
 
 def _raise_keyboard_interrupt(signum, frame):
