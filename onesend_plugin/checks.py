@@ -175,6 +175,38 @@ def check_paid_tokens(app_configs=None, databases=None, **kwargs) -> list:
     ]
 
 
+@register(Tags.database)
+def check_per_person_countries(app_configs=None, databases=None, **kwargs) -> list:
+    """A per-person Page whose business country is set neither on it nor on its account: routing
+    can't tell whether Meta still takes its legacy tokens (only for the AU, EU, JP, KR and UK
+    geos since 2026-02-10: reference meta-paid-marketing-api.md, legacy marketing messages), so
+    it uses none. Its token holders outside their 24 h window then go paid, or are skipped
+    (``no_channel``) when the Page has no ad account."""
+    if not databases:
+        return []
+    from .models import Channel, MessengerPage
+
+    try:
+        pages = [
+            page
+            for page in MessengerPage.objects.filter(channel=Channel.PER_PERSON).select_related("account")
+            if not page.country
+        ]
+    except DatabaseError:  # tables not migrated yet
+        return []
+    return [
+        Warning(
+            f"Page {page.name} ({page.page_id}) sends per person, but neither it nor its account "
+            f"says where the business is: no legacy token is used, so its token holders outside "
+            f"their 24 h window are {'sent a paid message' if page.sends_paid else 'skipped (no_channel)'}.",
+            hint="Set the Business country of the Page's account (Messenger › Accounts), or of the Page.",
+            obj=page,
+            id="onesend.W010",
+        )
+        for page in pages
+    ]
+
+
 def _cap_source(page) -> str:
     if page.frequency_cap_hours:
         return "set on the Page"

@@ -96,6 +96,24 @@ def test_a_page_capped_below_its_channels_rule_is_reported(settings):
 
 
 @pytest.mark.django_db
+def test_a_per_person_page_without_a_business_country_is_reported():
+    """Without a country, routing uses no legacy token: token holders go paid, or are skipped."""
+    per_person = {"channel": Channel.PER_PERSON}
+    MessengerPageFactory(name="Account says", account=AccountFactory(business_country="FR"), **per_person)
+    MessengerPageFactory(name="Page says", business_country="US", ad_account_id="act_1", **per_person)
+    MessengerPageFactory(name="Token only")  # its channel is the legacy token, whatever the country
+    MessengerPageFactory(name="Skips", **per_person)
+    MessengerPageFactory(name="Goes paid", ad_account_id="act_2", **per_person)
+    assert onesend_checks.check_per_person_countries() == []  # only with databases, as Django runs them
+    warnings = {w.obj.name: w for w in onesend_checks.check_per_person_countries(databases=["default"])}
+    assert set(warnings) == {"Skips", "Goes paid"}
+    assert {w.id for w in warnings.values()} == {"onesend.W010"}
+    assert "are skipped (no_channel)" in warnings["Skips"].msg
+    assert "are sent a paid message" in warnings["Goes paid"].msg
+    assert "Business country" in warnings["Skips"].hint
+
+
+@pytest.mark.django_db
 def test_a_paid_token_expiring_within_a_week_or_expired_is_reported():
     """A Flow 2 token lives about 60 days; a week before its end, and after, the check says so."""
     now = timezone.now()
