@@ -27,14 +27,15 @@ ADD_URL = "/admin/messenger/campaigns/add/"
 
 
 @pytest.fixture
-def client_editor(new_context, live_server, connected_page, settings, monkeypatch) -> Page:
+def client_editor(new_context, live_server, sim_page, settings, monkeypatch) -> Page:
     """A user of the Page's client (its admin, in the clients' group), signed in on a new
-    campaign's form. Live-server threads close their connections (see ``test_browser``)."""
+    campaign's form. The Page is ``sim_page`` (no webhooks back): ``make_subscribers`` writes
+    its people itself. Live-server threads close their connections (see ``test_browser``)."""
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
     user = get_user_model().objects.create_user("florist", "florist@example.com", PASSWORD)
     user.groups.add(ensure_client_group())
-    Membership.objects.create(user=user, account=connected_page.account, role=Membership.Role.ADMIN)
+    Membership.objects.create(user=user, account=sim_page.account, role=Membership.Role.ADMIN)
     page = new_context().new_page()
     page.goto(f"{live_server.url}/admin/login/?next={ADD_URL}")
     page.locator("input[name=username]").fill("florist")
@@ -65,8 +66,8 @@ def test_the_media_fields_follow_attach(client_editor, shot):
     expect(client_editor.locator("label[for=id_buttons-0-url]")).to_contain_text("Link (https://…)")
 
 
-def test_the_counter_takes_the_button_templates_limit_once_there_is_a_button(client_editor, connected_page):
-    client_editor.locator("select[name=page]").select_option(str(connected_page.pk))
+def test_the_counter_takes_the_button_templates_limit_once_there_is_a_button(client_editor, sim_page):
+    client_editor.locator("select[name=page]").select_option(str(sim_page.pk))
     client_editor.locator("textarea[name=text]").fill("x" * 700)
     counter = client_editor.locator("[data-onesend-counter]")
     expect(counter).to_have_text("700 / 1,999")
@@ -80,12 +81,12 @@ def test_the_counter_takes_the_button_templates_limit_once_there_is_a_button(cli
 
 
 def test_a_client_uploads_an_image_and_sends_a_campaign_with_it(
-    client_editor, connected_page, make_subscribers, simulator, live_server, tmp_path, shot
+    client_editor, sim_page, make_subscribers, simulator, live_server, tmp_path, shot
 ):
-    people = make_subscribers(connected_page, 2)
+    people = make_subscribers(sim_page, 2)
     editor = client_editor
     editor.locator("input[name=name]").fill("Spring bouquets")
-    editor.locator("select[name=page]").select_option(str(connected_page.pk))
+    editor.locator("select[name=page]").select_option(str(sim_page.pk))
     editor.locator("textarea[name=text]").fill("Spring bouquets are in")
     editor.locator("select[name=media]").select_option("image")
 
@@ -100,7 +101,7 @@ def test_a_client_uploads_an_image_and_sends_a_campaign_with_it(
     editor.locator("#tab-upload").get_by_role("button", name="Upload").click()
     expect(editor.locator("#id_image-title")).to_have_text("Bouquet")
     image = Image.objects.get(title="Bouquet")
-    assert image.collection == connected_page.account.collection
+    assert image.collection == sim_page.account.collection
 
     # Published, then sent from its Sending and progress page.
     editor.locator("[data-w-dropdown-target=toggle]").last.click()
@@ -114,19 +115,17 @@ def test_a_client_uploads_an_image_and_sends_a_campaign_with_it(
     wait_for(
         lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.FINISHED, what="the broadcast"
     )
-    cards = [m for m in simulator.messages(connected_page.page_id) if "images/bouquet" in str(m)]  # its card
+    cards = [m for m in simulator.messages(sim_page.page_id) if "images/bouquet" in str(m)]  # its card
     assert sorted(card["psid"] for card in cards) == sorted(person.psid for person in people)
     editor.reload()
     expect(editor.get_by_test_id("report-link")).to_be_visible()
     shot(editor, "03-sent")
 
 
-def test_a_time_already_past_confirms_as_send_now(
-    client_editor, connected_page, make_subscribers, live_server
-):
-    make_subscribers(connected_page, 1)
+def test_a_time_already_past_confirms_as_send_now(client_editor, sim_page, make_subscribers, live_server):
+    make_subscribers(sim_page, 1)
     campaign = CampaignFactory(
-        page=connected_page, schedule=Campaign.Schedule.AT, send_at=timezone.now() - timedelta(hours=2)
+        page=sim_page, schedule=Campaign.Schedule.AT, send_at=timezone.now() - timedelta(hours=2)
     )
     client_editor.goto(f"{live_server.url}/admin/messenger/campaigns/send/{campaign.pk}/")
     expect(client_editor.get_by_role("button", name="Yes, send it now")).to_be_visible()
