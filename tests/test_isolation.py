@@ -11,6 +11,7 @@ import pytest
 from bs4 import BeautifulSoup
 from django.contrib.auth.models import Permission
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from wagtail.models import Page, Site
 
 from onesend_plugin import blocks, broadcast
 from onesend_plugin.accounts import scoping
@@ -100,9 +101,21 @@ def fill(name, pattern, owner: Client_) -> dict:
             kwargs[kwarg] = owner.revision.pk
         elif kwarg == "kind":
             kwargs[kwarg] = "png"
+        elif kwarg == "page_pk":  # a Wagtail page of a Site the owner's account owns
+            kwargs[kwarg] = site_page(owner).pk
         else:  # a new kind of argument: teach the matrix how to fill it
             pytest.fail(f"{name}: don't know how to fill the URL argument {kwarg!r}")
     return kwargs
+
+
+def site_page(owner: Client_) -> Page:
+    """A live Wagtail page, the root of a Site of ``owner``'s account."""
+    label = owner.label.lower()
+    home = Page.get_first_root_node().add_child(
+        instance=Page(title=f"{owner.label} home", slug=f"{label}-home")
+    )
+    Site.objects.create(hostname=f"{label}.example", root_page=home).onesend_accounts.add(owner.account)
+    return home
 
 
 #: Rows without an account (a Meta app, a delivery that may carry several clients' events).

@@ -169,6 +169,17 @@ def test_a_client_user_is_offered_only_the_pages_they_may_add_campaigns_to(page,
     assert not admin_from_page.may_send(analyst, add_article(slug="for-analyst"))
 
 
+def test_nobody_is_offered_another_clients_pages_for_a_clients_site(page, django_user_model):
+    other = MessengerPageFactory()
+    Site.objects.get(is_default_site=True).onesend_accounts.add(other.account)
+    editor = client_user(django_user_model, page.account, Membership.Role.EDITOR)
+    editor.groups.add(Group.objects.get(name="Editors"))  # may edit the site's pages
+    article = add_article()
+    assert article.permissions_for_user(editor).can_edit()
+    assert admin_from_page.messenger_pages(editor, article) == []
+    assert not admin_from_page.may_send(editor, article)
+
+
 def test_only_live_pages_can_be_sent(page, superuser):
     article = add_article()
     assert admin_from_page.may_send(superuser, article)
@@ -189,15 +200,17 @@ def test_the_page_editor_offers_it_to_those_who_may_add_campaigns(client, page, 
     client.force_login(superuser)
     html = client.get(edit_url).content.decode()
     assert html.count(f'href="{send_url(article)}"') >= 2  # the action menu and the header's menu
+    listing = client.get(reverse("wagtailadmin_explore", args=[site_root().pk])).content.decode()
+    assert f'href="{send_url(article)}"' in listing  # the row's "More" menu
     client.force_login(wagtail_editor(django_user_model))
     html = client.get(edit_url).content.decode()
     assert "Spring tulips" in html and send_url(article) not in html
     analyst = client_user(django_user_model, page.account, Membership.Role.ANALYST)
     client.force_login(analyst)
-    response = client.get(send_url(article))
-    assert response.status_code == 302 and not Campaign.objects.exists()
-    response = client.post(send_url(article))
-    assert response.status_code == 302 and not Campaign.objects.exists()
+    for method in (client.get, client.post):
+        response = method(send_url(article))
+        assert response.status_code == 302 and response.url == reverse("wagtailadmin_home")
+    assert not Campaign.objects.exists()
 
 
 def test_the_view_shows_the_draft_then_makes_it_and_opens_the_campaign_editor(client, page, superuser):

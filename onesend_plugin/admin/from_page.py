@@ -7,6 +7,7 @@ the campaign editor. Nothing is ever sent from here.
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
@@ -68,8 +69,7 @@ class SendPageView(WagtailAdminTemplateMixin, TemplateView):
     def dispatch(self, request, *args, **kwargs):
         self.page = get_object_or_404(Page, pk=kwargs["page_pk"]).specific
         if not may_send(request.user, self.page):
-            messages.error(request, _("This page cannot be sent to Messenger subscribers by you."))
-            return redirect("wagtailadmin_pages:edit", self.page.pk)
+            raise PermissionDenied
         if from_page.page_url(self.page) is None:
             messages.error(request, _("This page has no address on a site: it cannot be linked to."))
             return redirect("wagtailadmin_pages:edit", self.page.pk)

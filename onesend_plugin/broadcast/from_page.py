@@ -69,7 +69,7 @@ def page_url(page) -> str | None:
     parts = page.get_url_parts()
     if parts is None:
         return None
-    site_id, root_url, path = parts
+    _site_id, root_url, path = parts
     site = page.get_site()
     if site is None or site.is_default_site:
         return messages.public_url(path)
