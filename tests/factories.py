@@ -102,3 +102,23 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     page = factory.SubFactory(MessengerPageFactory)
     text = "Summer sale: 30% off today only"
     live = True
+
+
+def default_site_root():
+    """The root page of Wagtail's default Site, made if missing: transactional tests flush what
+    Wagtail's migrations created (the locale, the root page, the default Site)."""
+    from django.conf import settings
+    from django.utils.translation import get_supported_language_variant
+    from wagtail.models import Locale, Page, Site
+
+    if (site := Site.objects.filter(is_default_site=True).first()) is not None:
+        return site.root_page
+    locale, _ = Locale.objects.get_or_create(
+        language_code=get_supported_language_variant(settings.LANGUAGE_CODE)
+    )
+    root = Page.get_first_root_node() or Page.add_root(
+        instance=Page(title="Root", slug="root", locale=locale)
+    )
+    home = root.add_child(instance=Page(title="Home", slug="home"))
+    Site.objects.create(hostname="localhost", root_page=home, is_default_site=True, site_name="Home")
+    return home

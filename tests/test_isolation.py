@@ -29,6 +29,7 @@ from onesend_plugin.models import (
     WebhookEvent,
 )
 
+from .factories import default_site_root
 from .fixtures.tenants import Client_, assert_no_leak, body, client_user
 
 pytestmark = pytest.mark.django_db
@@ -111,8 +112,10 @@ def fill(name, pattern, owner: Client_) -> dict:
 def site_page(owner: Client_) -> Page:
     """A live Wagtail page, the root of a Site of ``owner``'s account."""
     label = owner.label.lower()
-    home = Page.get_first_root_node().add_child(
-        instance=Page(title=f"{owner.label} home", slug=f"{label}-home")
+    home = (
+        default_site_root()
+        .get_parent()
+        .add_child(instance=Page(title=f"{owner.label} home", slug=f"{label}-home"))
     )
     Site.objects.create(hostname=f"{label}.example", root_page=home).onesend_accounts.add(owner.account)
     return home

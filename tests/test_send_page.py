@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 from wagtail.actions.create import CreatePermissionError
 from wagtail.images.models import Image
 from wagtail.images.tests.utils import get_test_image_file
-from wagtail.models import Collection, ModelLogEntry, Page, Site
+from wagtail.models import Collection, GroupPagePermission, ModelLogEntry, Page, Site
 from wagtail.test.utils.form_data import inline_formset, nested_form_data, rich_text, streamfield
 
 from example_site.home.models import ContentPage, HomePage
@@ -24,7 +24,7 @@ from onesend_plugin.admin import from_page as admin_from_page
 from onesend_plugin.broadcast import from_page
 from onesend_plugin.models import Campaign, Membership
 
-from .factories import AccountFactory, MessengerPageFactory
+from .factories import AccountFactory, MessengerPageFactory, default_site_root
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def _public_base_url(settings):
 
 
 def site_root() -> Page:
-    return Site.objects.get(is_default_site=True).root_page
+    return default_site_root()
 
 
 def add_article(parent: Page | None = None, **fields) -> ContentPage:
@@ -62,10 +62,22 @@ def client_user(django_user_model, account, role: str):
     return user
 
 
+def editors_group() -> Group:
+    """Like Wagtail's "Editors" group (gone when a transactional test flushed the database):
+    admin access, and editing the default Site's pages."""
+    group, _ = Group.objects.get_or_create(name="Page editors")
+    group.permissions.add(
+        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
+    )
+    change = Permission.objects.get(content_type__app_label="wagtailcore", codename="change_page")
+    GroupPagePermission.objects.get_or_create(group=group, page=site_root(), permission=change)
+    return group
+
+
 def wagtail_editor(django_user_model):
-    """A member of Wagtail's own "Editors" group: edits pages, has no onesend permission."""
+    """A page editor without any onesend permission."""
     user = django_user_model.objects.create_user("page-editor", password="pw")
-    user.groups.add(Group.objects.get(name="Editors"))
+    user.groups.add(editors_group())
     return user
 
 
@@ -100,7 +112,7 @@ def test_a_long_intro_is_cut_to_what_a_message_with_a_button_may_carry(page):
 
 
 def test_a_page_of_another_site_is_linked_on_that_sites_address(page):
-    home = Page.get_first_root_node().add_child(instance=HomePage(title="Bloom", slug="bloom"))
+    home = site_root().get_parent().add_child(instance=HomePage(title="Bloom", slug="bloom"))
     Site.objects.create(hostname="bloom.example", port=443, root_page=home)
     article = add_article(home, slug="roses", title="Roses")
     [button] = from_page.build(article, page).buttons.all()
@@ -156,7 +168,7 @@ def test_a_site_owned_by_a_client_offers_only_that_clients_pages(page, superuser
     assert admin_from_page.messenger_pages(superuser, article) == sorted(
         [page, other], key=lambda p: (p.account.name, p.name)
     )
-    Site.objects.get(is_default_site=True).onesend_accounts.add(page.account)
+    site_root().get_site().onesend_accounts.add(page.account)
     del superuser.__dict__["_onesend_send_page_choices"]
     assert admin_from_page.messenger_pages(superuser, article) == [page]
 
@@ -171,9 +183,9 @@ def test_a_client_user_is_offered_only_the_pages_they_may_add_campaigns_to(page,
 
 def test_nobody_is_offered_another_clients_pages_for_a_clients_site(page, django_user_model):
     other = MessengerPageFactory()
-    Site.objects.get(is_default_site=True).onesend_accounts.add(other.account)
+    site_root().get_site().onesend_accounts.add(other.account)
     editor = client_user(django_user_model, page.account, Membership.Role.EDITOR)
-    editor.groups.add(Group.objects.get(name="Editors"))  # may edit the site's pages
+    editor.groups.add(editors_group())  # may edit the site's pages
     article = add_article()
     assert article.permissions_for_user(editor).can_edit()
     assert admin_from_page.messenger_pages(editor, article) == []

@@ -7,15 +7,14 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.utils.translation import get_supported_language_variant
 from playwright.sync_api import Page, expect
 from wagtail.images.models import Image
 from wagtail.images.tests.utils import get_test_image_file
-from wagtail.models import Locale, Site
-from wagtail.models import Page as WagtailPage
 
-from example_site.home.models import ContentPage, HomePage
+from example_site.home.models import ContentPage
 from onesend_plugin.models import Campaign
+
+from .factories import default_site_root
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -26,18 +25,10 @@ BASE = "https://shop.example"
 @pytest.fixture
 def article(page, settings) -> ContentPage:
     """A live article with an intro and an image on the default Site, which the Messenger Page's
-    account owns. Transactional tests flush the database: the page tree is rebuilt here."""
+    account owns."""
     settings.ONESEND = {**settings.ONESEND, "PUBLIC_BASE_URL": BASE}
-    locale, _ = Locale.objects.get_or_create(
-        language_code=get_supported_language_variant(settings.LANGUAGE_CODE)
-    )
-    root = WagtailPage.get_first_root_node() or WagtailPage.add_root(
-        instance=WagtailPage(title="Root", slug="root", locale=locale)
-    )
-    home = root.add_child(instance=HomePage(title="Acme Shop", slug="acme"))
-    Site.objects.all().delete()
-    site = Site.objects.create(hostname="localhost", root_page=home, is_default_site=True, site_name="Acme")
-    site.onesend_accounts.add(page.account)
+    home = default_site_root()
+    home.get_site().onesend_accounts.add(page.account)
     image = Image.objects.create(
         title="Tulips", file=get_test_image_file(), collection=page.account.collection
     )
