@@ -153,10 +153,12 @@ def test_a_us_campaign_splits_per_person_warms_up_sends_once_each_and_reports_pe
     }
     broadcast.start(campaign)
     campaign.refresh_from_db()
-    assert campaign.status == Campaign.Status.RUNNING and "2300003" in campaign.last_error  # warming up
+    assert campaign.phase == "warming_up" and "2300003" in campaign.last_error  # the free ones went out
     simulator.configure(campaign_warmup_seconds=0)  # a minute later
     RateLimitState.objects.all().delete()
     assert runner.run(campaign.pk) == "finished"
+    campaign.refresh_from_db()
+    assert "2300003" not in campaign.last_error  # warmed up: "not active yet" is no error of it now
 
     names = {p["psid"]: p["name"] for p in simulator.people(seeded.page_id)}
     received = sorted(

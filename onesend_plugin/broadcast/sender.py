@@ -283,22 +283,24 @@ class Sender:
             unsent += self._wait_for_meta(claimed_at, waiting, counters, now)
             release_cooldown(unsent, attempted_at, previous)
             analytics.bump(self.campaign.pk, counters)
-        self._note_warm_up(warming, bool(sent), now, clean=not groups and not waiting)
+        paid_sent = any(row.channel == Channel.MARKETING_API for row in sent)
+        self._note_warm_up(warming, paid_sent, now, clean=not groups and not waiting)
         return self._after_batch(hold, bool(sent))
 
-    def _note_warm_up(self, warming: bool, any_sent: bool, now: datetime, clean: bool) -> None:
+    def _note_warm_up(self, warming: bool, paid_sent: bool, now: datetime, clean: bool) -> None:
         """Show "Warming up" while Meta says the paid API's new message campaign is not ready
-        (about an hour after its creation: FAQs of the Marketing Message API for Messenger), until
-        the first message goes out; then the campaign shows "Sending" again, and Meta's "not
-        active yet" is no longer its last error when that batch had no other (``clean``)."""
+        (about an hour after its creation: FAQs of the Marketing Message API for Messenger), even
+        when free messages of a per-person campaign go out meanwhile, until the first paid message
+        goes out; then the campaign shows "Sending" again, and Meta's "not active yet" is no
+        longer its last error (the batch's own, unless ``clean``, is kept here for a throttle)."""
         campaigns = Campaign.objects.filter(pk=self.campaign.pk)
-        if any_sent and self.campaign.warming_up_since:
+        if paid_sent and self.campaign.warming_up_since:
             campaigns.update(warming_up_since=None)
             self.campaign.warming_up_since = None
+            campaigns.filter(status=Status.RUNNING).update(last_error="")
             if clean:
-                campaigns.filter(status=Status.RUNNING).update(last_error="")
                 self.campaign.last_error = ""
-        elif warming and not any_sent and not self.campaign.warming_up_since:
+        elif warming and not paid_sent and not self.campaign.warming_up_since:
             campaigns.filter(status=Status.RUNNING).update(warming_up_since=now)
             self.campaign.warming_up_since = now
 
