@@ -126,7 +126,10 @@ def test_blooms_earlier_subscribers_held_at_meta_are_imported_in_one_action(seed
 def split_shown(admin_client, campaign) -> dict[str, str]:
     """The confirm step's channel split: each line's count by its test id."""
     response = admin_client.get(f"/admin/messenger/campaigns/send/{campaign.pk}/")
-    shown = BeautifulSoup(response.content, "html.parser").select_one('[data-testid="channel-split"]')
+    html = BeautifulSoup(response.content, "html.parser")
+    # Meta's estimate covers everyone it could reach by paid message: the page says so beside it.
+    assert "not only those counted as paid" in html.select_one('[data-testid="estimate-scope"]').get_text()
+    shown = html.select_one('[data-testid="channel-split"]')
     return {li["data-testid"]: li.strong.get_text(strip=True) for li in shown.select("li")}
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from wagtail import hooks
 from wagtail.models import ModelLogEntry
 
+from onesend_plugin.admin import subscribers
 from onesend_plugin.models import ConsentRecord, MarketingToken, Membership, Subscriber
 
 from .factories import ConsentRecordFactory, MarketingTokenFactory, SubscriberFactory
@@ -152,12 +153,23 @@ def test_inspect_shows_topics_and_consent_history_in_words_never_tokens(admin_cl
     ]
     assert [row[1:] for row in history] == [
         ["Unsubscribed", "The Unsubscribe quick reply", f"Topic “{subscriber.page.optin_title}”"],
-        ["Opt-in request shown", "The Get Started button", "Topic “Weekly deals”; button “GET_UPDATES”"],
+        ["Opt-in request shown", "The Get Started button", "Topic “Weekly deals”; button “Get updates”"],
         ["Opted in", "An m.me link, link “footer”", f"Topic “{subscriber.page.optin_title}”"],
     ]
     assert "{" not in "".join(map(str, history)), "no raw JSON"
     assert "SECRET-TOKEN-123" not in html
     assert f"{URL}unsubscribe/{subscriber.pk}/" in html and f"{URL}erase/{subscriber.pk}/" in html
+
+
+def test_an_opt_in_reads_where_it_happened():
+    """An opt-in's entry point is its link's source: it happened on the opt-in request, which the
+    history says once, not as the source beside the same link."""
+    optin = ConsentRecord(entry_point="updates-page", ref="updates-page", shown={"tags": ["vip"]})
+    assert (subscribers.where(optin), subscribers.shown(optin)) == (
+        "The opt-in request, link “updates-page”",
+        "Tags vip",
+    )
+    assert subscribers.where(ConsentRecord(entry_point="direct", ref="")) == "The opt-in request"
 
 
 def test_tags_are_the_only_editable_field(admin_client, subscriber):

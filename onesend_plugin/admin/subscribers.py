@@ -21,7 +21,7 @@ from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.views.mixins import SpreadsheetExportMixin
 from wagtail.log_actions import log
 
-from ..models import ConsentRecord, Subscriber
+from ..models import ConsentRecord, OptinCTA, Subscriber
 from ..subscribe import erasure, subscriptions
 from .views import ObjectDownloadView, ScopedObjectMixin
 
@@ -62,8 +62,12 @@ def happened(record: ConsentRecord) -> str:
 
 
 def where(record: ConsentRecord) -> str:
-    """Through which entry point, and which link (its ref), in words."""
-    point = str(ENTRY_POINTS.get(record.entry_point, record.entry_point or ""))
+    """Through which entry point, and which link (its ref), in words. An opt-in's entry point is
+    its link's source (``refs.SubscriptionRef.entry_point``): it happened on the opt-in request."""
+    point = ENTRY_POINTS.get(record.entry_point)
+    if point is None and record.entry_point in (record.ref, "direct"):
+        point = _("the opt-in request")
+    point = str(point or record.entry_point or "")
     if record.ref:
         link = _("link “%(ref)s”") % {"ref": record.ref}
         return capfirst(f"{point}, {link}" if point else link)
@@ -79,6 +83,8 @@ def shown(record: ConsentRecord) -> str:
         if value in (None, "", []):
             continue
         value = ", ".join(value) if isinstance(value, list) else value
+        if key == "cta":  # Meta's value (GET_UPDATES), as the person read it (Get updates)
+            value = dict(OptinCTA.choices).get(value, value)
         parts.append(str(words) % value if "%s" in str(words) else str(words))
     return capfirst("; ".join(parts)) or "—"
 
