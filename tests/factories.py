@@ -106,11 +106,14 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
 def default_site_root():
     """The root page of Wagtail's default Site, made if missing: transactional tests flush what
-    Wagtail's migrations created (the locale, the root page, the default Site)."""
+    Wagtail's migrations created (the locale, the root page, the default Site). Wagtail's cache
+    of the Sites' root paths is emptied first: it may still name a Site of an earlier test that
+    was rolled back or flushed, and page URLs would be looked up on it."""
     from django.conf import settings
     from django.utils.translation import get_supported_language_variant
     from wagtail.models import Locale, Page, Site
 
+    Site.clear_site_root_paths_cache()
     if (site := Site.objects.filter(is_default_site=True).first()) is not None:
         return site.root_page
     locale, _ = Locale.objects.get_or_create(
