@@ -295,3 +295,12 @@ def test_opted_in_ranges_use_whole_days(admin_client, page):
     SubscriberFactory(page=page, psid="last-week", opted_in_at=now - timedelta(days=7))
     today = timezone.localdate().isoformat()
     assert listed(admin_client.get(URL, {"opted_in_at_from": today, "opted_in_at_to": today})) == {"today"}
+
+
+def test_inspect_reads_unset_fields_as_a_dash_never_none(admin_client, subscriber):
+    """A person never unsubscribed and never sent a marketing message: those fields read "—"."""
+    Subscriber.objects.filter(pk=subscriber.pk).update(unsubscribed_at=None, last_marketing_at=None)
+    response = admin_client.get(f"{URL}inspect/{subscriber.pk}/")
+    details = BeautifulSoup(response.content, "html.parser").select_one("dl, .w-dl, main").get_text(" ")
+    assert "None" not in details
+    assert "—" in details

@@ -15,7 +15,7 @@ from django.utils.text import capfirst
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView, TemplateView
-from wagtail.admin.views.generic import CreateView, EditView, IndexView, InspectView
+from wagtail.admin.views.generic import CreateView, EditView, IndexView
 from wagtail.admin.views.generic.base import BaseOperationView, WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets import HeaderButton
@@ -27,6 +27,7 @@ from ..messenger import login as facebook_login
 from ..messenger.errors import GraphError
 from ..models import Account, Channel, Delivery, MessengerPage, MetaApp
 from . import paid_health, store_audience, token_import
+from .inspect import InspectView
 from .views import ScopedObjectMixin
 
 #: The Pages viewset's URL names (``MessengerPageViewSet.name``).

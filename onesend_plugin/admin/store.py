@@ -8,10 +8,10 @@ import json
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.ui.tables import Column
-from wagtail.admin.views.generic.models import InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ..models import StoreEvent
+from .inspect import InspectView
 from .viewsets.scoped import ScopedViewSetMixin
 
 

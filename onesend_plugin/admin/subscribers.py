@@ -15,7 +15,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.ui.tables import Column, DateColumn, Table, TitleColumn
-from wagtail.admin.views.generic import DeleteView, EditView, IndexView, InspectView
+from wagtail.admin.views.generic import DeleteView, EditView, IndexView
 from wagtail.admin.views.generic.base import BaseOperationView
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.views.mixins import SpreadsheetExportMixin
@@ -23,6 +23,7 @@ from wagtail.log_actions import log
 
 from ..models import ConsentRecord, OptinCTA, Subscriber
 from ..subscribe import erasure, subscriptions
+from .inspect import InspectView
 from .views import ObjectDownloadView, ScopedObjectMixin
 
 

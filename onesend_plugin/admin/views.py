@@ -22,7 +22,7 @@ from django.views import View
 from django.views.generic import TemplateView
 from wagtail.admin.ui.menus import MenuItem
 from wagtail.admin.ui.tables import StatusTagColumn
-from wagtail.admin.views.generic import IndexView, InspectView
+from wagtail.admin.views.generic import IndexView
 from wagtail.admin.views.generic.base import BaseObjectMixin, WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.admin.widgets import HeaderButton
@@ -34,6 +34,7 @@ from ..messenger.errors import GraphError
 from ..models import Campaign, Subscriber, SubscriptionLink
 from ..subscribe import links
 from .forms import CampaignAudienceForm, SendTestForm
+from .inspect import InspectView
 
 
 class ScopedObjectMixin(BaseObjectMixin):

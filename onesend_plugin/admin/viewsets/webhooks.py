@@ -6,10 +6,10 @@ import json
 
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from wagtail.admin.views.generic.models import InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 
 from ...models import WebhookDelivery, WebhookEvent
+from ..inspect import InspectView
 from .scoped import ScopedViewSetMixin
 
 
