@@ -2,8 +2,8 @@
 # make test-fast: the SQLite suite alone, the one to run while working.
 # make test: ruff, lint-imports, the suite on SQLite and on PostgreSQL, and the example plugin
 #   package's tests: what to run before pushing.
-# make ci: what CI runs (.ci/run): make test's stages, plus the suite on Django 6.1 (if a
-#   Python >= 3.12 is found) and the packaging check.
+# make ci (or make test with CI=true, which is what CI runs: .ci/run): make test's stages, plus
+#   the suite on Django 6.1 (if a Python >= 3.12 is found) and the packaging check.
 # The stages of make test and make ci run at once, each one's output printed whole when it ends,
 # with its time; a failed stage fails the run. The suites run on pytest-xdist workers, one
 # database each.
@@ -36,12 +36,12 @@ RUN_STAGES = start=$$(date +%s); status=0; \
 	echo "make $@: $$( ((status == 0)) && echo passed || echo FAILED ) in $$(($$(date +%s) - start)) s"; \
 	exit $$status
 
-test: $(VENV)/.installed
-	@$(call RUN_STAGES,$(STAGES))
+test: $(VENV)/.installed $(if $(CI),$(if $(PYTHON312),$(VENV_DJ61)/.installed))
+	@$(if $(CI),$(if $(PYTHON312),,echo "No Python >= 3.12 found: the Django 6.1 run is skipped."))
+	@$(call RUN_STAGES,$(if $(CI),$(CI_STAGES),$(STAGES)))
 
-ci: $(VENV)/.installed $(if $(PYTHON312),$(VENV_DJ61)/.installed)
-	@$(if $(PYTHON312),,echo "No Python >= 3.12 found: the Django 6.1 run is skipped.")
-	@$(call RUN_STAGES,$(CI_STAGES))
+ci:
+	@$(MAKE) --no-print-directory test CI=true
 
 test-fast: $(VENV)/.installed test-sqlite
 

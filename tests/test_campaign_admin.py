@@ -626,3 +626,14 @@ def test_flows_have_their_own_list_and_are_active_or_paused(admin_client, page):
     assert flows.select_one(f'a[href="{URL}"]').get_text(strip=True) == "Broadcasts"
     results = admin_client.get(f"{URL}flows/results/", {"q": "Cart"}).content.decode()
     assert "Cart reminder" in results and "Thank you" not in results
+
+
+def test_listing_shows_the_audience_once_started_never_0_for_a_draft(admin_client, campaign, page):
+    """A draft's audience is counted when it starts (its page says how many would receive it now):
+    the listing shows "—" for it, not a 0 that contradicts that page."""
+    subscribed(page, 3)
+    CampaignFactory(page=page, name="Started", started_at=timezone.now(), audience_size=3)
+    table = admin_client.get(URL).context["table"]
+    column = next(column for column in table.columns.values() if column.name == "audience")
+    audience = {row.instance.name: column.get_value(row.instance) for row in table.rows}
+    assert audience == {"Summer sale": "—", "Started": 3}

@@ -143,6 +143,12 @@ def percent_label(campaign) -> str:
     return f"{campaign.progress['percent']:.0f}%" if campaign.progress["audience"] else "—"
 
 
+def audience_label(campaign) -> int | str:
+    """The audience the campaign started with; "—" before it starts, since it is counted then (a
+    draft's page says how many would receive it now; a 0 here would contradict it)."""
+    return campaign.progress["audience"] if campaign.started_at else "—"
+
+
 class CampaignStatusColumn(StatusTagColumn):
     """The status as a tag coloured by status (Wagtail's own tags have one accent only)."""
 

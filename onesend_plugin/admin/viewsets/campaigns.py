@@ -72,7 +72,7 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
         views.CampaignStatusColumn(
             "status", label=_("Broadcast"), accessor="get_phase_display", sort_key="status"
         ),
-        Column("audience", label=_("Audience"), accessor="progress.audience"),
+        Column("audience", label=_("Audience"), accessor=views.audience_label),
         Column("percent", label=_("Progress"), accessor=views.percent_label),
         Column("sent", label=_("Sent"), accessor="progress.sent"),
         DateColumn("started_at", label=_("Started"), sort_key="started_at"),
