@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
+import django
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
@@ -196,8 +197,13 @@ def check_production_database(app_configs=None, **kwargs) -> list:
 
 @register(deploy=True)
 def check_meta_apps_deploy(app_configs=None, databases=None, **kwargs) -> list:
-    """``check --deploy`` also looks at the Meta apps (``onesend.E004``), unless ``--database``
-    already does."""
+    """``check --deploy`` also looks at the Meta apps (``onesend.E004``). Before Django 6.1 a check
+    is given no databases without ``--database``, and the database check then runs only with it,
+    so this one stays quiet when it is given some. From 6.1 every check is given the databases
+    whether ``--database`` was passed or not, so this one always looks (``check --deploy
+    --database`` then names an incomplete app twice rather than ``check --deploy`` never)."""
     from .checks import check_meta_apps
 
-    return [] if databases else check_meta_apps(databases=["default"])
+    if databases and django.VERSION < (6, 1):
+        return []
+    return check_meta_apps(databases=["default"])
