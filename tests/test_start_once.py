@@ -61,6 +61,7 @@ def test_a_campaign_is_scheduled_once(queued, django_capture_on_commit_callbacks
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL")
 def test_two_simultaneous_presses_start_the_campaign_once(queued):
     campaign = CampaignFactory()
+    MarketingTokenFactory(subscriber=SubscriberFactory(page=campaign.page))  # someone to send to
     both_read = threading.Barrier(2)
     outcomes = []
 
