@@ -30,9 +30,12 @@ ADD_URL = "/admin/messenger/campaigns/add/"
 def client_editor(new_context, live_server, sim_page, settings, monkeypatch) -> Page:
     """A user of the Page's client (its admin, in the clients' group), signed in on a new
     campaign's form. The Page is ``sim_page`` (no webhooks back): ``make_subscribers`` writes
-    its people itself. Live-server threads close their connections (see ``test_browser``)."""
+    its people itself. Live-server threads close their connections (see ``test_browser``).
+    Wagtail's autosave is off: on a loaded machine its save of the new form could still be on
+    its way when the test pressed Publish, and both made a campaign."""
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
+    settings.WAGTAIL_AUTOSAVE_INTERVAL = 0
     user = get_user_model().objects.create_user("florist", "florist@example.com", PASSWORD)
     user.groups.add(ensure_client_group())
     Membership.objects.create(user=user, account=sim_page.account, role=Membership.Role.ADMIN)
