@@ -5,13 +5,15 @@ simulator's own, signed by it; the test replays them to the site over HTTP."""
 
 import random
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 import requests
 
 from onesend_plugin import analytics, broadcast
+from onesend_plugin.broadcast.ledger import mark_sent
 from onesend_plugin.messenger.events import PAID_KINDS
-from onesend_plugin.models import CampaignButton, WebhookDelivery, WebhookEvent
+from onesend_plugin.models import CampaignButton, Delivery, WebhookDelivery, WebhookEvent
 
 from .factories import CampaignFactory
 from .simulator.helpers import WebhookReceiver
@@ -37,6 +39,14 @@ def paid_field(body: dict) -> str:
     [entry] = body["entry"]
     [item] = entry.get("changes") or entry["messaging"]
     return item.get("field", "marketing_message_delivery_failed")
+
+
+def post_to_site(live_server, app_id: str, posts: list) -> None:
+    """Replay the simulator's signed POSTs to the site, as Meta would have sent them."""
+    url = f"{live_server.url}/onesend/webhook/{app_id}/"
+    for headers, body in posts:
+        signature = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-hub-signature-256")}
+        assert requests.post(url, data=body, headers=signature, timeout=30).status_code == 200
 
 
 def replayed(posts: list, newest_first: bool) -> list:
@@ -77,10 +87,7 @@ def test_every_paid_receipt_replayed_and_reordered_counts_once(
         "marketing_message_clicks": 1,
         "marketing_message_delivery_failed": 1,
     }
-    url = f"{live_server.url}/onesend/webhook/{paid_page.app.app_id}/"
-    for headers, body in replayed(posts, newest_first):
-        signature = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-hub-signature-256")}
-        assert requests.post(url, data=body, headers=signature, timeout=30).status_code == 200
+    post_to_site(live_server, paid_page.app.app_id, replayed(posts, newest_first))
 
     assert WebhookDelivery.objects.count() == len(posts) * REPLAYS
     assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"processed"}
@@ -110,3 +117,33 @@ def test_every_paid_receipt_replayed_and_reordered_counts_once(
     }
     assert counters["failed:undelivered"] == 1
     assert len(people) == campaign.deliveries.count()
+
+
+@pytest.mark.parametrize("paid", [False, True], ids=["token", "paid"])
+def test_a_receipt_that_comes_before_metas_answer_is_recorded_counts(
+    simulator, live_server, sim_page, make_subscribers, receiver, request, paid
+):
+    """Meta sends the delivery webhook as it delivers: a worker may apply it while the sending
+    worker still waits for Meta's answer, its row still ``sending``. The receipt must count all
+    the same, and recording the answer must keep it."""
+    page = request.getfixturevalue("paid_page") if paid else sim_page
+    make_subscribers(page, 3)
+    fields = list(PAID_KINDS) if paid else ["messages", "message_deliveries", "message_reads"]
+    simulator.create_page(page_id=page.page_id, app_id=page.app.app_id, subscribed_fields=fields)
+    simulator.configure(webhook_url=receiver.url, app_secret=page.app.app_secret, read_probability=0)
+    campaign = CampaignFactory(page=page)
+    broadcast.start(campaign)
+    simulator.wait_webhooks_drained()
+    answered = list(campaign.deliveries.filter(state=Delivery.State.SENT))
+    assert len(answered) == 3
+    # Back to what the sending worker had written before Meta answered: the attempt's start.
+    for row in answered:
+        Delivery.objects.filter(pk=row.pk).update(
+            state=Delivery.State.SENDING, message_id="", sent_at=row.sent_at - timedelta(seconds=2)
+        )
+    post_to_site(live_server, page.app.app_id, receiver.posts)
+    assert Counter(WebhookEvent.objects.values_list("state", flat=True)) == {"processed": len(receiver.posts)}
+
+    assert mark_sent(answered[0].claimed_at, answered, answered[0].sent_at) == 3
+    assert campaign.deliveries.filter(state="sent", delivered_at__isnull=False).count() == 3
+    assert analytics.stats(campaign).get("delivered") == 3

@@ -16,7 +16,13 @@ from .clicks import (
     with_utm,
 )
 from .conversions import record_conversion, record_unsubscribe
-from .receipts import record_paid_clicks, record_paid_failures, record_paid_receipts, record_receipts
+from .receipts import (
+    PaidReceipt,
+    record_paid_clicks,
+    record_paid_failures,
+    record_paid_receipts,
+    record_receipts,
+)
 from .spend import cost_of, refresh_insights
 from .storage import bump, stats
 
@@ -30,6 +36,7 @@ __all__ = [
     "record_conversion",
     "record_paid_clicks",
     "record_paid_failures",
+    "PaidReceipt",
     "record_paid_receipts",
     "record_receipts",
     "record_unsubscribe",

@@ -1,12 +1,20 @@
 """Delivered and read, from Meta's watermarks: a ledger field is only ever set while empty
 (``… WHERE read_at IS NULL``, on rows locked first), so a replayed, duplicated or reordered
-receipt never counts twice."""
+receipt never counts twice.
+
+A receipt can come before the sender has recorded Meta's answer: Meta sends the delivery webhook
+as it delivers, and a worker may process it while the sending worker is still reading the
+response. Such a row is still ``sending`` (its ``sent_at`` the attempt's start, before Meta
+stamped the message), and a receipt covers it too — by a watermark later than the attempt began,
+or, paid, by the subscription token and message campaign — so no receipt is lost to the race.
+``mark_sent`` keeps the times set meanwhile."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -15,6 +23,15 @@ from .. import bulk, conf
 from ..models import Delivery, MessengerPage, Subscriber
 from .counters import Kind, hourly, outcome
 from .storage import bump
+
+
+class PaidReceipt(NamedTuple):
+    """A ``marketing_message_deliveries`` or ``_reads`` webhook, as the ledger matches it."""
+
+    tracking_id: str
+    token: str
+    campaign: str
+    at: datetime
 
 
 @transaction.atomic
@@ -29,7 +46,9 @@ def record_receipts(
 
     A watermark covers every message sent to the person up to it (our ``sent_at`` is taken when
     Meta answered, a little after Meta stamped the message: hence ``RECEIPT_CLOCK_SKEW_SECONDS``);
-    a delivery's mids cover their messages whatever the clock says. A read implies delivery. A row
+    a delivery's mids cover their messages whatever the clock says. A row still ``sending`` is
+    covered by a watermark after its attempt began (no skew: Meta stamps the message after we ask,
+    so an earlier message's watermark does not cover it). A read implies delivery. A row
     takes the smallest covering watermark of the batch and is only ever set while still empty, so
     the result (and every counter) is the same as applying the receipts one by one in any order,
     and a replayed receipt changes nothing. Rows are locked in id order (people, then ledger rows),
@@ -48,61 +67,76 @@ def record_receipts(
         Delivery.objects.select_for_update()
         .filter(page=page, psid__in=psids)
         .filter(Q(delivered_at__isnull=True) | Q(read_at__isnull=True))
-        .filter(Q(state=Delivery.State.SENT) | Q(message_id__in=mids))
+        .filter(Q(state__in=(Delivery.State.SENT, Delivery.State.SENDING)) | Q(message_id__in=mids))
         .order_by("id")
         .values_list("id", "psid", "state", "sent_at", "message_id", "campaign_id", "delivered_at", "read_at")
     )
     delivered, read, campaign_of = {}, {}, {}
     for pk, psid, state, sent_at, message_id, campaign_id, delivered_at, read_at in rows:
-        sent = state == Delivery.State.SENT and sent_at is not None
         campaign_of[pk] = campaign_id
         covering = [
             wm
             for wm, ids in delivered_by.get(psid, ())
-            if (sent and sent_at <= wm + skew) or message_id in ids
+            if _covers(state, sent_at, wm, skew) or (message_id and message_id in ids)
         ]
         if covering and delivered_at is None:
             delivered[pk] = min(covering)
-        covering = [wm for wm, _ in read_by.get(psid, ()) if sent and sent_at <= wm + skew]
+        covering = [wm for wm, _ in read_by.get(psid, ()) if _covers(state, sent_at, wm, skew)]
         if covering and read_at is None:
             read[pk] = min(covering)
     return _save(delivered, read, campaign_of)
 
 
+def _covers(state: str, sent_at: datetime | None, watermark: datetime, skew: timedelta) -> bool:
+    """Whether a watermark covers a row: one sent up to it (our ``sent_at`` is a little late), or
+    one in flight whose attempt began before it."""
+    if sent_at is None:
+        return False
+    if state == Delivery.State.SENDING:
+        return sent_at < watermark
+    return state == Delivery.State.SENT and sent_at <= watermark + skew
+
+
 @transaction.atomic
 def record_paid_receipts(
     page: MessengerPage,
-    deliveries: Iterable[tuple[str, datetime]] = (),
-    reads: Iterable[tuple[str, datetime]] = (),
+    deliveries: Iterable[PaidReceipt] = (),
+    reads: Iterable[PaidReceipt] = (),
 ) -> tuple[int, int]:
-    """Apply delivery and read receipts ``(tracking id, at)`` of paid Marketing Messages API sends
+    """Apply delivery and read receipts of paid Marketing Messages API sends
     (``marketing_message_deliveries`` / ``_reads``): each names the ``marketing_message_tracking_id``
-    Meta answered the send with, which the ledger row keeps as its ``message_id``. Same rules as
-    :func:`record_receipts`: a read implies delivery, a row takes the earliest time of the batch
-    and is only set while empty, so replays and reordering change nothing. A row Meta reported
-    undelivered takes none (see :func:`record_paid_failures`)."""
+    Meta answered the send with, which the ledger row keeps as its ``message_id``; a row still
+    ``sending`` (Meta's answer not recorded yet) is found by the subscription token and message
+    campaign the receipt names too. Same rules as :func:`record_receipts`: a read implies
+    delivery, a row takes the earliest time of the batch and is only set while empty, so replays
+    and reordering change nothing. A row Meta reported undelivered takes none (see
+    :func:`record_paid_failures`)."""
     reads = list(reads)
-    earliest: dict[str, dict[str, datetime]] = {"delivered": {}, "read": {}}
+    earliest: dict[str, dict[tuple[str, str] | str, datetime]] = {"delivered": {}, "read": {}}
     for name, receipts in (("delivered", [*deliveries, *reads]), ("read", reads)):
-        for tracking_id, at in receipts:
-            if tracking_id not in earliest[name] or at < earliest[name][tracking_id]:
-                earliest[name][tracking_id] = at
+        for receipt in receipts:
+            for key in (receipt.tracking_id, (receipt.token, receipt.campaign)):
+                if key not in earliest[name] or receipt.at < earliest[name][key]:
+                    earliest[name][key] = receipt.at
     if not earliest["delivered"]:
         return 0, 0
-    rows = (
+    empty = Q(delivered_at__isnull=True) | Q(read_at__isnull=True)
+    tracking_ids = [key for key in earliest["delivered"] if isinstance(key, str)]
+    sent = (
         Delivery.objects.select_for_update()
-        .filter(page=page, state=Delivery.State.SENT, message_id__in=list(earliest["delivered"]))
-        .filter(Q(delivered_at__isnull=True) | Q(read_at__isnull=True))
+        .filter(empty, page=page, state=Delivery.State.SENT, message_id__in=tracking_ids)
         .order_by("id")
-        .values_list("id", "message_id", "campaign_id", "delivered_at", "read_at")
+        .values_list("id", "campaign_id", "message_id", "delivered_at", "read_at")
     )
+    keys = {key for key in earliest["delivered"] if isinstance(key, tuple)}
+    in_flight = _paid_rows(page, keys, "delivered_at", "read_at", state=Delivery.State.SENDING)
     delivered, read, campaign_of = {}, {}, {}
-    for pk, tracking_id, campaign_id, delivered_at, read_at in rows:
+    for pk, campaign_id, key, delivered_at, read_at in [*sent, *in_flight]:
         campaign_of[pk] = campaign_id
         if delivered_at is None:
-            delivered[pk] = earliest["delivered"][tracking_id]
-        if read_at is None and tracking_id in earliest["read"]:
-            read[pk] = earliest["read"][tracking_id]
+            delivered[pk] = earliest["delivered"][key]
+        if read_at is None and key in earliest["read"]:
+            read[pk] = earliest["read"][key]
     return _save(delivered, read, campaign_of)
 
 
@@ -160,16 +194,19 @@ def record_paid_clicks(page: MessengerPage, clicks: Iterable[tuple[str, str, dat
     return len(clicked)
 
 
-def _paid_rows(page: MessengerPage, keys: set[tuple[str, str]], *fields: str) -> list[tuple]:
-    """The sent ledger rows of paid messages named by ``(subscription token, message campaign
-    id)``, locked: clicks and delivery failures carry no tracking id, so Meta's page says to match
-    them by the token and the campaign (the ``marketing_message_id`` the paid channel keeps in the
-    campaign's message). Returns ``(id, campaign id, key, *fields)`` once per row."""
+def _paid_rows(
+    page: MessengerPage, keys: set[tuple[str, str]], *fields: str, state: str = Delivery.State.SENT
+) -> list[tuple]:
+    """The ledger rows (``sent`` unless told) of paid messages named by ``(subscription token,
+    message campaign id)``, locked: clicks and delivery failures carry no tracking id, so Meta's
+    page says to match them by the token and the campaign (the ``marketing_message_id`` the paid
+    channel keeps in the campaign's message). Returns ``(id, campaign id, key, *fields)`` once per
+    row."""
     if not keys:
         return []
     rows = (
         Delivery.objects.select_for_update(of=("self",))
-        .filter(page=page, state=Delivery.State.SENT)
+        .filter(page=page, state=state)
         .filter(subscriber__tokens__token__in={token for token, _ in keys})
         .filter(campaign__message__channel__marketing_message_id__in={campaign for _, campaign in keys})
         .order_by("id")

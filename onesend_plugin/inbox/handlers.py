@@ -106,12 +106,15 @@ def handle_receipts(events: list[meta_events.MessagingEvent], page: MessengerPag
         deliveries=[(e.psid, e.watermark, tuple(e.mids)) for e in events if e.kind == "delivery"],
         reads=[(e.psid, e.watermark) for e in events if e.kind == "read"],
     )
-    paid = [e for e in events if e.kind in ("paid_delivery", "paid_read") and e.tracking_id and e.timestamp]
-    analytics.record_paid_receipts(
-        page,
-        deliveries=[(e.tracking_id, e.timestamp) for e in paid if e.kind == "paid_delivery"],
-        reads=[(e.tracking_id, e.timestamp) for e in paid if e.kind == "paid_read"],
-    )
+    paid = {
+        kind: [
+            analytics.PaidReceipt(e.tracking_id, e.token or "", e.campaign_id or "", e.timestamp)
+            for e in events
+            if e.kind == kind and e.tracking_id and e.timestamp
+        ]
+        for kind in ("paid_delivery", "paid_read")
+    }
+    analytics.record_paid_receipts(page, deliveries=paid["paid_delivery"], reads=paid["paid_read"])
     analytics.record_paid_failures(
         page,
         [
