@@ -22,6 +22,7 @@ from .models import (
     PAID_TEXT_MAX_LENGTH,
     TEXT_MAX_LENGTH,
     Campaign,
+    CampaignButton,
     MessengerPage,
 )
 
@@ -68,6 +69,41 @@ def validate(campaign: Campaign, buttons: list[tuple[str, str]]) -> dict[str, st
     else:
         errors.update(_text_problems(campaign, text, bool(buttons)))
     return errors
+
+
+#: Variant B's fields of an A/B test, by the content field of the campaign (variant A) each stands for.
+VARIANT_B_FIELDS = {
+    "text": "variant_b_text",
+    "subtitle": "variant_b_subtitle",
+    "media": "variant_b_media",
+    "image": "variant_b_image",
+    "document": "variant_b_document",
+    "video_url": "variant_b_video_url",
+}
+
+
+def variant_b(campaign: Campaign) -> Campaign:
+    """An A/B test's variant B as a campaign of its own, never saved: its content is B's, the
+    rest the campaign's, so ``validate``, ``build`` and the preview read it as any campaign."""
+    content = {field: getattr(campaign, b_field) for field, b_field in VARIANT_B_FIELDS.items()}
+    return Campaign(
+        name=campaign.name,
+        page=campaign.page if campaign.page_id else None,
+        unsubscribe_quick_reply=campaign.unsubscribe_quick_reply,
+        buttons=[CampaignButton(title=b.title, url=b.url) for b in campaign.variant_b_buttons.all()],
+        **content,
+    )
+
+
+def sent_message(campaign: Campaign, variant: str = "") -> Message | None:
+    """What a started campaign's ledger row of ``variant`` is sent, as frozen at the start: the
+    campaign's message; in an A/B test A's or B's, and for the rest the winner's (None until it
+    is picked)."""
+    frozen = campaign.message or {}
+    test = frozen.get("ab")
+    if not test:
+        return frozen.get("body")
+    return {"a": frozen["body"], "b": test["b"]}.get(variant or campaign.ab_winner)
 
 
 def link_problem(url: str) -> str | None:

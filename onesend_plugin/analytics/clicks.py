@@ -47,7 +47,9 @@ def resolve_click(token: str) -> tuple[Delivery, int, str] | None:
     delivery = Delivery.objects.select_related("campaign").filter(pk=delivery_id).first()
     if delivery is None:
         return None
-    urls = button_urls((delivery.campaign.message or {}).get("body") or {})
+    from ..messages import sent_message
+
+    urls = button_urls(sent_message(delivery.campaign, delivery.variant) or {})
     if button >= len(urls):
         return None
     return delivery, button, with_utm(urls[button], delivery.campaign)

@@ -25,7 +25,8 @@ The modules: ``recipients`` (the audience, frozen into the ledger), ``segments``
 offer), ``lifecycle`` (what editors do: start, pause, resume, cancel, retry, test), ``transitions``
 (status changes), ``runner`` (the workers' tasks), ``ledger`` (claiming and recording rows),
 ``sender`` (one batch), ``cooldown`` (the frequency cap), ``ratelimit``, ``channels``, ``timing``
-(schedules, quiet hours), ``report`` (progress) and ``periodic`` (the minute tick). The names
+(schedules, quiet hours), ``report`` (progress), ``abtest`` (A/B tests: the draw, the
+winner) and ``periodic`` (the minute tick). The names
 below are the engine's API.
 """
 

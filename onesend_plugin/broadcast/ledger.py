@@ -22,7 +22,7 @@ State = Delivery.State
 OPEN_STATES = (State.PENDING, State.CLAIMED, State.SENDING)
 #: What a batch loads of each row, its subscriber and their active tokens (``load_batch``),
 #: in the models' field order (``Model.from_db`` expects it).
-ROW_FIELDS = ("id", "subscriber_id", "trigger_key", "reason", "not_before", "attempts")
+ROW_FIELDS = ("id", "subscriber_id", "trigger_key", "reason", "variant", "not_before", "attempts")
 SUBSCRIBER_FIELDS = (
     "id",
     "psid",

@@ -15,7 +15,7 @@ from ..analytics.counters import Kind, outcome
 from ..messenger.errors import CampaignNotReady, DailyBudgetReached, GraphError
 from ..meta import client_for, paid_client_for
 from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber
-from . import channels, recipients, runner
+from . import abtest, channels, recipients, runner
 from .ledger import RETRIED_UNKNOWN, by_value
 from .timing import starts_at
 from .transitions import CampaignError, claim_start, transition
@@ -48,6 +48,7 @@ def start(campaign: Campaign, *, user=None) -> None:
     if problem := channels.for_page(campaign.page).setup_problem(campaign.page):
         raise CampaignError(problem)
     problems = messages.validate(campaign, [(b.title, b.url) for b in campaign.buttons.all()])
+    problems.update(abtest.problems(campaign, [(b.title, b.url) for b in campaign.variant_b_buttons.all()]))
     if problems:
         raise CampaignError(" ".join(problems.values()))
     later = starts_at(campaign) > timezone.now()
@@ -62,12 +63,13 @@ def start(campaign: Campaign, *, user=None) -> None:
         claim_start(campaign, Status.DRAFT, status=Status.SCHEDULED)
         log(campaign, "onesend.campaign.schedule", user=user)
         return
+    started_at = timezone.now()
     claim_start(
         campaign,
         campaign.status,
         status=Status.RUNNING,
-        started_at=timezone.now(),
-        message={"body": messages.build(campaign)},
+        started_at=started_at,
+        message={"body": messages.build(campaign), **abtest.frozen(campaign, started_at)},
         last_error="",
     )
     log(campaign, "onesend.campaign.start", user=user)
@@ -155,12 +157,14 @@ def retry_unknown(campaign: Campaign, *, user=None) -> int:
     return count
 
 
-def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None) -> str | None:
-    """Send the campaign's latest draft to one subscriber, outside the ledger (e.g. to a
-    colleague). Through the Standard channel when their 24 h window is open, else the Page's
+def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None, variant: str = "a") -> str | None:
+    """Send the campaign's latest draft (its A/B test's variant ``variant``) to one subscriber,
+    outside the ledger (e.g. to a colleague). Through the Standard channel when their 24 h window is open, else the Page's
     channel (per person: the one routing picks) — which uses up their Meta cooldown like any
     marketing message."""
     draft = campaign.get_latest_revision_as_object() if campaign.pk else campaign
+    if variant == "b":
+        draft = messages.variant_b(draft)
     problems = messages.validate(draft, [(b.title, b.url) for b in draft.buttons.all()])
     if problems:
         raise CampaignError(" ".join(problems.values()))
@@ -182,5 +186,10 @@ def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None) -> str |
         )
     if isinstance(result, GraphError):
         raise result
-    log(campaign, "onesend.campaign.send_test", user=user, data={"subscriber": subscriber.pk})
+    log(
+        campaign,
+        "onesend.campaign.send_test",
+        user=user,
+        data={"subscriber": subscriber.pk, "variant": variant},
+    )
     return result.message_id

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from .. import conf
 from ..models import Campaign, Delivery
-from . import lifecycle, runner
+from . import abtest, lifecycle, runner
 from .ledger import OPEN_STATES, recover
 from .timing import starts_at
 from .transitions import CampaignError
@@ -19,8 +19,9 @@ Status = Campaign.Status
 
 
 def tick() -> None:
-    """Every minute: start scheduled campaigns that are due, recover rows of dead workers, and
-    restart campaigns no worker is on (e.g. after the cluster was restarted)."""
+    """Every minute: start scheduled campaigns that are due, pick the winners of A/B tests that
+    are due, recover rows of dead workers, and restart campaigns no worker is on (e.g. after the
+    cluster was restarted: the rest of a test decided now is due too)."""
     now = timezone.now()
     for campaign in Campaign.objects.filter(status=Status.SCHEDULED).select_related("page", "page__account"):
         if starts_at(campaign) <= now:
@@ -28,6 +29,7 @@ def tick() -> None:
                 lifecycle.start(campaign)
             except CampaignError as exc:
                 Campaign.objects.filter(pk=campaign.pk).update(status=Status.PAUSED, last_error=str(exc))
+    abtest.decide_due(now)
     lease = timedelta(seconds=conf.get("CLAIM_LEASE_SECONDS"))
     for campaign in Campaign.objects.filter(status=Status.RUNNING).select_related("page"):
         recover(campaign)

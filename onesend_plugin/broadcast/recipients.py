@@ -12,7 +12,7 @@ from ..hooks import PluginError, plugins
 from ..messenger.errors import GraphError, PaidAccountError, PaidTokenMissing
 from ..meta import client_for
 from ..models import Campaign, Delivery, MarketingToken, StoreEvent, Subscriber, SubscriberTag
-from . import channels, segments, split
+from . import abtest, channels, segments, split
 from .timing import local_wall_clock, zone
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,9 @@ def freeze(campaign: Campaign) -> int:
         if "channel" not in campaign.message:
             channel = channels.for_page(page)
             body = channels.with_uploaded_media(campaign.message["body"], page, client_for(page))
+            if test := campaign.message.get("ab"):  # variant B's media too
+                b = channels.with_uploaded_media(test["b"], page, client_for(page))
+                campaign.message = {**campaign.message, "ab": {**test, "b": b}}
             prepare = channel.key != channels.Channel.PER_PERSON or split.paid_needed(page, people)
             campaign.message = {
                 **campaign.message,
@@ -115,17 +118,28 @@ def freeze(campaign: Campaign) -> int:
         return _not_started(campaign, f"Meta refused the campaign: {advice}", exc)
     local = campaign.schedule == Campaign.Schedule.LOCAL and campaign.send_at
     wall_clock = local_wall_clock(campaign) if local else None
+    # An A/B test: those drawn get their variant now, the rest wait for the winner.
+    variants, winner_due = abtest.draw(campaign, people), campaign.ab_decide_at
     account_zone = zone(page.account.timezone)
     zones: dict[str, ZoneInfo] = {}
     rows = []
     for pk, psid, tz in (
         people.order_by("pk").values_list("pk", "psid", "timezone").iterator(chunk_size=FREEZE_CHUNK)
     ):
-        not_before = None
+        not_before, variant = None, variants.get(pk, "")
         if wall_clock:
             not_before = wall_clock.replace(tzinfo=zones.setdefault(tz, zone(tz, account_zone)))
+        elif winner_due and not variant:
+            not_before = winner_due
         rows.append(
-            Delivery(campaign=campaign, subscriber_id=pk, page=page, psid=psid, not_before=not_before)
+            Delivery(
+                campaign=campaign,
+                subscriber_id=pk,
+                page=page,
+                psid=psid,
+                not_before=not_before,
+                variant=variant,
+            )
         )
         if len(rows) >= FREEZE_CHUNK:
             Delivery.objects.bulk_create(rows, ignore_conflicts=True)

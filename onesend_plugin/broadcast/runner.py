@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_q.tasks import async_task, schedule
 
 from ..models import Campaign, Delivery
+from . import abtest
 from .ledger import OPEN_STATES, claim, recover
 from .sender import Sender
 
@@ -31,6 +32,7 @@ def run(campaign_id: int, *, budget: float | None = None) -> str:
     under django-q2's task timeout) is spent, then hand over to a fresh task if needed."""
     campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)
     recover(campaign)
+    abtest.decide_if_due(campaign)  # before the rest are sent: they get the winner
     sender = Sender(campaign)
     deadline = time.monotonic() + (budget if budget is not None else _default_budget())
     while time.monotonic() < deadline:

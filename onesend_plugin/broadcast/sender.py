@@ -40,6 +40,7 @@ from ..meta import client_for
 from ..models import Campaign, Channel, Delivery, Subscriber
 from ..subscribe import subscriptions
 from . import channels, ratelimit
+from .abtest import WINNER_WAIT
 from .cooldown import claim_cooldown, note_cap_ends, release_cooldown
 from .ledger import RETRIED_UNKNOWN, by_value, load_batch, mark_sending, mark_sent, owned
 from .recipients import exited
@@ -80,15 +81,21 @@ class Sender:
         self.page = campaign.page
         self.client = client_for(self.page)
         self.channel = channels.for_page(self.page)
-        self.message = campaign.message["body"]
+        # Each row's message by its A/B test variant: A's, B's, and the rest's (the winner's, None
+        # until it is picked); a campaign without a test has one message for all.
+        self.messages = {v: messages.sent_message(campaign, v) for v in ("", "a", "b")}
         self.context = campaign.message.get("channel", {})
-        media = messages.is_media(self.message)
+        media = any(messages.is_media(message) for message in self.messages.values() if message)
         self.bucket, self.rate = ratelimit.bucket(self.page, media)
         self.batch_size = ratelimit.batch_size(media, self.rate, conf.get("BATCH_SIZE"))
-        self.tracks_clicks = bool(analytics.button_urls(self.message))
-        self.unsubscribable = messages.has_unsubscribe(self.message)
+        self.tracked = {
+            v for v, message in self.messages.items() if message and analytics.button_urls(message)
+        }
+        self.unsubscribable = messages.has_unsubscribe(campaign.message["body"])
         # Encoded once: recipients whose message no plugin or link tracking changed share it.
-        self.message_json = json.dumps(self.message, separators=(",", ":"))
+        self.encoded = {
+            v: json.dumps(message, separators=(",", ":")) for v, message in self.messages.items() if message
+        }
         self.outcomes: Counter[str] = Counter()
         self.plugin_failures: Counter[str] = Counter()  # rows failed, by the plugin that raised
         self.throttled_in_a_row = 0  # batches Meta refused for the rate, one after another
@@ -197,15 +204,19 @@ class Sender:
             if self.campaign.is_flow and exited(self.campaign, row):
                 skipped.append((row, "exited"))
                 continue
+            base = self.messages[row.variant]
+            if base is None:  # the rest of an A/B test, met before its winner was recorded
+                deferred.append((row, now + WINNER_WAIT))
+                continue
             try:
-                message = self._message_for(row, build, veto)
+                message = self._message_for(row, base, build, veto)
             except PluginError as exc:
                 failed.append((row, exc))
                 continue
             if message is None:
                 skipped.append((row, "vetoed"))
                 continue
-            payload = self.message_json if message is self.message else message
+            payload = self.encoded[row.variant] if message is base else message
             channel = self.channel.pick(subscriber, self.context)
             request = (
                 channel if isinstance(channel, str) else channel.request(subscriber, payload, self.context)
@@ -217,13 +228,13 @@ class Sender:
                 ready.append((row, request))
         return ready, skipped, deferred, failed
 
-    def _message_for(self, row: Delivery, build: bool, veto: bool) -> Message | None:
-        """The row's message: with plugins, a deep copy of the campaign's (so no change a
-        plugin makes reaches another recipient) that ``build_message`` may replace; with
-        tracked links, and the campaign's Unsubscribe quick reply put back after the hooks (see
+    def _message_for(self, row: Delivery, base: Message, build: bool, veto: bool) -> Message | None:
+        """The row's message: with plugins, a deep copy of the campaign's (its variant's, ``base``:
+        so no change a plugin makes reaches another recipient) that ``build_message`` may replace;
+        with tracked links, and the campaign's Unsubscribe quick reply put back after the hooks (see
         ``messages.with_unsubscribe``). None when ``before_send`` vetoes it; ``PluginError``
         when a plugin fails."""
-        message = copy.deepcopy(self.message) if build or veto else self.message
+        message = copy.deepcopy(base) if build or veto else base
         campaign, subscriber = self.campaign, row.subscriber
         if build:
             replaced = plugins.call_contained(
@@ -234,7 +245,7 @@ class Sender:
                 message=message,
             )
             message = replaced or message
-        if self.tracks_clicks:
+        if row.variant in self.tracked:
             message = analytics.tracked_buttons(message, row.id)
         if veto and False in plugins.call_contained(
             "before_send", campaign=campaign, subscriber=subscriber, message=message

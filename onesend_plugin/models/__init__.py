@@ -36,6 +36,7 @@ from .campaigns import (
     Delivery,
     PaidInsights,
     RateLimitState,
+    VariantButton,
 )
 from .inbox import InboxCount, WebhookDelivery, WebhookEvent
 from .store import Conversion, StoreEvent
@@ -88,6 +89,7 @@ __all__ = [
     "SubscriberTag",
     "SubscriptionLink",
     "TokenImport",
+    "VariantButton",
     "WebhookDelivery",
     "WebhookEvent",
     "_invitation_expiry",

@@ -3,10 +3,12 @@ state, and the counters and clicks reports read."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.contenttypes.fields import GenericRelation
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey
 from modelcluster.models import ClusterableModel
@@ -47,6 +49,12 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         AT = "at", _("At a set time")
         LOCAL = "local", _("At a local time in each subscriber's timezone")
 
+    class Metric(models.TextChoices):
+        """What an A/B test's winner is picked by: a share of the messages its variant sent."""
+
+        CLICKS = "clicks", _("Click rate")
+        CONVERSIONS = "conversions", _("Conversion rate")
+
     class BudgetPeriod(models.TextChoices):
         DAILY = "daily", _("Per day")
         LIFETIME = "lifetime", _("For the whole campaign")
@@ -77,6 +85,52 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     video_url = models.URLField(blank=True)
     unsubscribe_quick_reply = models.BooleanField(
         default=True, help_text=_("Add an 'Unsubscribe' quick reply under the message.")
+    )
+
+    # An A/B test: a share of the audience gets variant A (the content above) or B at random;
+    # after ``ab_hours`` the variant with the higher rate goes to the rest (``broadcast.abtest``).
+    ab_test = models.BooleanField(
+        _("test two variants (A/B)"),
+        default=False,
+        help_text=_("Variant A is the content of the Content tab; write variant B below."),
+    )
+    variant_b_text = models.TextField(_("text"), blank=True)
+    variant_b_subtitle = models.CharField(_("subtitle"), max_length=CARD_TITLE_MAX_LENGTH, blank=True)
+    variant_b_media = models.CharField(_("attach"), max_length=10, choices=Media.choices, blank=True)
+    variant_b_image = models.ForeignKey(
+        "wagtailimages.Image",
+        verbose_name=_("image"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    variant_b_document = models.ForeignKey(
+        "wagtaildocs.Document",
+        verbose_name=_("document"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    variant_b_video_url = models.URLField(_("video URL"), blank=True)
+    ab_test_share = models.PositiveSmallIntegerField(
+        _("test share (%)"),
+        default=20,
+        validators=[MinValueValidator(2), MaxValueValidator(100)],
+        help_text=_(
+            "The part of the audience that gets a variant, half A and half B, drawn at random. "
+            "The rest get the winner. 100: everyone is in the test."
+        ),
+    )
+    ab_metric = models.CharField(
+        _("winner picked by"), max_length=12, choices=Metric.choices, default=Metric.CLICKS
+    )
+    ab_hours = models.PositiveSmallIntegerField(
+        _("pick the winner after (hours)"),
+        default=4,
+        validators=[MinValueValidator(1), MaxValueValidator(168)],
+        help_text=_("Counted from the start. The variant with the higher rate wins; equal rates: A."),
     )
 
     # The audience (everyone subscribed to the Page, narrowed by these)
@@ -167,6 +221,10 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     #: What the Page's channel set up for test sends (the paid API's message campaign, reused by
     #: every test of this campaign so that it warms up once).
     test_channel = models.JSONField(null=True, blank=True, editable=False)
+    #: An A/B test's outcome: the winning variant ("a" or "b"), when, and why in words.
+    ab_winner = models.CharField(max_length=1, blank=True, editable=False)
+    ab_decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ab_decision = models.TextField(blank=True, editable=False)
 
     _revisions = GenericRelation("wagtailcore.Revision", related_query_name="onesend_campaign")
 
@@ -196,18 +254,36 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         "last_error",
         "warming_up_since",
         "test_channel",
+        "ab_winner",
+        "ab_decided_at",
+        "ab_decision",
     )
+
+    @property
+    def ab_decide_at(self) -> datetime | None:
+        """When a started A/B test's winner is due (frozen with its message at the start); None
+        for a campaign without a test."""
+        test = (self.message or {}).get("ab")
+        return datetime.fromisoformat(test["decide_at"]) if test else None
 
     @property
     def phase(self) -> str:
         """The status as shown: ``warming_up`` while a sending campaign waits for Meta to make
-        its message campaign ready, else the status."""
-        return "warming_up" if self.status == self.Status.RUNNING and self.warming_up_since else self.status
+        its message campaign ready, ``testing`` while its A/B test waits for the winner, else
+        the status."""
+        if self.status != self.Status.RUNNING:
+            return self.status
+        if self.warming_up_since:
+            return "warming_up"
+        return "testing" if self.ab_decide_at and not self.ab_decided_at else self.status
 
     def get_phase_display(self) -> str:
         """The status in words; a flow is on ("Active") or off ("Paused"), never "sending"."""
         if self.phase == "warming_up":
             return str(_("Warming up"))
+        if self.phase == "testing":
+            at = formats.date_format(timezone.localtime(self.ab_decide_at), "SHORT_DATETIME_FORMAT")
+            return str(_("Testing — winner picked at %(at)s")) % {"at": at}
         if self.is_flow and self.status in FLOW_STATES:
             return str(FLOW_STATES[self.status])
         return self.get_status_display()
@@ -229,13 +305,27 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         return "onesend_plugin/campaign_preview.html"
 
 
-class CampaignButton(Orderable):
-    campaign = ParentalKey(Campaign, on_delete=models.CASCADE, related_name="buttons")
+class Button(Orderable):
+    """A link button under a message."""
+
     title = models.CharField(max_length=BUTTON_TITLE_MAX_LENGTH)
     url = models.URLField(max_length=2000)
 
+    class Meta(Orderable.Meta):
+        abstract = True
+
     def __str__(self) -> str:
         return self.title
+
+
+class CampaignButton(Button):
+    campaign = ParentalKey(Campaign, on_delete=models.CASCADE, related_name="buttons")
+
+
+class VariantButton(Button):
+    """A button of an A/B test's variant B."""
+
+    campaign = ParentalKey(Campaign, on_delete=models.CASCADE, related_name="variant_b_buttons")
 
 
 class Delivery(models.Model):
@@ -273,6 +363,9 @@ class Delivery(models.Model):
     # The channel the message went through (``Channel``), written when it is sent: one Page may
     # reach each person differently, and reports count outcomes and cost per channel.
     channel = models.CharField(max_length=20, blank=True)
+    #: An A/B test's variant the row was drawn for ("a" or "b"); empty: the rest (who get the
+    #: winner) or a campaign without a test. One row per person: nobody gets both.
+    variant = models.CharField(max_length=1, blank=True, default="")
     not_before = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -1,0 +1,218 @@
+"""A/B tests against the Graph API simulator: the split, the winner rule, nobody gets both
+variants, the frequency cap and at-most-once across them, pause and cancel."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import signing
+from django.utils import timezone
+
+from onesend_plugin import analytics, broadcast
+from onesend_plugin.broadcast import abtest, runner
+from onesend_plugin.broadcast.abtest import Split
+from onesend_plugin.models import Campaign, CampaignButton, Subscriber, VariantButton
+
+from .factories import CampaignFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+A_TEXT, B_TEXT = "Summer sale: 30% off today only", "Last day: 30% off everything"
+
+
+def ab_campaign(page, **fields) -> Campaign:
+    test = {"text": A_TEXT, "ab_test": True, "variant_b_text": B_TEXT, "ab_test_share": 20, "ab_hours": 4}
+    return CampaignFactory(page=page, **(test | fields))
+
+
+def received(simulator, page) -> dict[str, list[str]]:
+    """Each person's campaign messages as Meta (the simulator) took them: their texts."""
+    texts: dict[str, list[str]] = {}
+    for message in simulator.messages(page.page_id):
+        if message.get("type") != "optin":
+            texts.setdefault(message["psid"], []).append(_text(message))
+    return texts
+
+
+def _text(message: dict) -> str:
+    return message.get("text") or message["message"]["attachment"]["payload"]["text"]
+
+
+def variants(campaign) -> Counter:
+    return Counter(campaign.deliveries.values_list("variant", "state"))
+
+
+def after_the_test(campaign):
+    """The tick, once the test's hours have passed."""
+    with time_machine.travel(campaign.ab_decide_at + timedelta(minutes=1), tick=True):
+        broadcast.tick()
+    campaign.refresh_from_db()
+
+
+@pytest.mark.parametrize(
+    ("share", "size", "split"),
+    [
+        (20, 50, Split(a=5, b=5, rest=40)),
+        (20, 3, Split(a=1, b=1, rest=1)),  # at least one person per variant
+        (100, 7, Split(a=4, b=3, rest=0)),  # everyone tested: A gets the odd one
+        (50, 1, Split(a=1, b=0, rest=0)),
+    ],
+)
+def test_split_sizes(share, size, split):
+    assert abtest.split(share, size) == split
+
+
+def test_the_test_share_gets_a_or_b_at_random_and_the_rest_wait(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 20)
+    campaign = ab_campaign(sim_page)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    assert variants(campaign) == {("a", "sent"): 2, ("b", "sent"): 2, ("", "pending"): 16}
+    assert set(campaign.deliveries.filter(variant="").values_list("not_before", flat=True)) == {
+        campaign.ab_decide_at
+    }
+    assert campaign.ab_decide_at == campaign.started_at + timedelta(hours=4)
+    assert campaign.status == Campaign.Status.RUNNING and campaign.phase == "testing"
+    assert campaign.get_phase_display().startswith("Testing — winner picked at ")
+    by_variant = dict(campaign.deliveries.exclude(variant="").values_list("psid", "variant"))
+    got = received(simulator, sim_page)
+    assert got == {psid: [A_TEXT if v == "a" else B_TEXT] for psid, v in by_variant.items()}
+    # The draw is seeded with the campaign: freezing again (after a crash) draws the same.
+    people = broadcast.audience(campaign)
+    drawn = dict(campaign.deliveries.exclude(variant="").values_list("subscriber_id", "variant"))
+    assert abtest.draw(campaign, people) == drawn
+
+
+def test_the_higher_click_rate_wins_and_the_rest_get_it_once(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 20)
+    campaign = ab_campaign(sim_page)
+    CampaignButton.objects.create(campaign=campaign, title="Shop", url="https://shop.example.com/a")
+    VariantButton.objects.create(campaign=campaign, title="Shop now", url="https://shop.example.com/b")
+    broadcast.start(campaign)
+    clicked = campaign.deliveries.filter(variant="b").first()
+    analytics.record_click(clicked, 0)
+    after_the_test(campaign)
+    assert campaign.ab_winner == "b"
+    assert campaign.ab_decision == "B won: click rate 50.0% (1 of 2) against 0.0% (0 of 2) for A after 4 h."
+    assert campaign.status == Campaign.Status.FINISHED
+    assert variants(campaign) == {("a", "sent"): 2, ("b", "sent"): 2, ("", "sent"): 16}
+    got = received(simulator, sim_page)
+    assert all(len(texts) == 1 for texts in got.values()) and len(got) == 20  # nobody got both
+    rest = campaign.deliveries.filter(variant="").values_list("psid", flat=True)
+    assert {got[psid][0] for psid in rest} == {B_TEXT}
+    # The decision is made once: a later tick or call changes nothing.
+    analytics.record_click(campaign.deliveries.filter(variant="a").first(), 0)
+    analytics.record_click(campaign.deliveries.filter(variant="a").last(), 0)
+    assert abtest.decide(campaign) == "b"
+    campaign.refresh_from_db()
+    assert campaign.ab_decision.startswith("B won")
+
+
+def test_a_click_on_b_leads_to_b_s_link(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 10)
+    campaign = ab_campaign(sim_page)
+    CampaignButton.objects.create(campaign=campaign, title="Shop", url="https://shop.example.com/a")
+    VariantButton.objects.create(campaign=campaign, title="Shop now", url="https://shop.example.com/b")
+    broadcast.start(campaign)
+    for variant in ("a", "b"):
+        delivery = campaign.deliveries.get(variant=variant)
+        token = signing.Signer(salt=analytics.CLICK_SALT).sign(f"{delivery.pk}.0")
+        _, _, destination = analytics.resolve_click(token)
+        assert destination.startswith(f"https://shop.example.com/{variant}?")
+
+
+def test_equal_rates_keep_a_and_say_so(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 10)
+    campaign = ab_campaign(sim_page)
+    broadcast.start(campaign)
+    after_the_test(campaign)
+    assert campaign.ab_winner == "a"
+    assert campaign.ab_decision == (
+        "No clear winner: click rate 0.0% (0 of 1) for A and 0.0% (0 of 1) for B after 4 h; "
+        "equal rates keep A, the original."
+    )
+    rest = campaign.deliveries.filter(variant="").values_list("psid", flat=True)
+    got = received(simulator, sim_page)
+    assert {got[psid][0] for psid in rest} == {A_TEXT}
+
+
+def test_the_conversion_rate_can_pick_the_winner(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 10)
+    campaign = ab_campaign(sim_page, ab_metric=Campaign.Metric.CONVERSIONS)
+    CampaignButton.objects.create(campaign=campaign, title="Shop", url="https://shop.example.com/a")
+    VariantButton.objects.create(campaign=campaign, title="Shop now", url="https://shop.example.com/b")
+    broadcast.start(campaign)
+    a = campaign.deliveries.get(variant="a")
+    analytics.record_click(a, 0)  # A is clicked, but B's person buys
+    b = campaign.deliveries.get(variant="b")
+    analytics.record_click(b, 0)
+    analytics.record_conversion(
+        account=sim_page.account, order_id="1", value="20", currency="EUR", subscriber=b.subscriber
+    )
+    after_the_test(campaign)
+    assert campaign.ab_decision == (
+        "B won: conversion rate 100.0% (1 of 1) against 0.0% (0 of 1) for A after 4 h."
+    )
+
+
+def test_the_frequency_cap_holds_across_variants_and_campaigns(simulator, sim_page, make_subscribers):
+    people = make_subscribers(sim_page, 20)
+    earlier = CampaignFactory(page=sim_page, text="Yesterday's news")
+    broadcast.start(earlier)  # everyone's cooldown is taken
+    campaign = ab_campaign(sim_page)
+    broadcast.start(campaign)
+    after_the_test(campaign)
+    assert Counter(campaign.deliveries.values_list("state", "reason")) == {("skipped", "frequency_cap"): 20}
+    assert all(len(texts) == 1 for texts in received(simulator, sim_page).values())
+    assert len(people) == 20
+
+
+def test_the_rest_never_go_out_before_the_winner_is_known(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 10)
+    campaign = ab_campaign(sim_page)
+    broadcast.start(campaign)
+    campaign.deliveries.filter(variant="").update(not_before=None)  # due, the winner not picked
+    runner.run(campaign.pk)
+    assert variants(campaign) == {("a", "sent"): 1, ("b", "sent"): 1, ("", "pending"): 8}
+    assert campaign.deliveries.filter(variant="", not_before__gt=timezone.now()).count() == 8
+    assert len(received(simulator, sim_page)) == 2
+
+
+def test_a_paused_test_is_decided_and_the_rest_wait_for_resume(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 10)
+    campaign = ab_campaign(sim_page)
+    broadcast.start(campaign)
+    broadcast.pause(campaign)
+    after_the_test(campaign)
+    assert campaign.status == Campaign.Status.PAUSED and campaign.ab_winner == "a"
+    assert variants(campaign)[("", "pending")] == 8
+    with time_machine.travel(campaign.ab_decide_at + timedelta(minutes=2), tick=True):
+        broadcast.resume(campaign)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED
+    assert variants(campaign)[("", "sent")] == 8
+
+
+def test_a_cancelled_test_sends_nothing_more(simulator, sim_page, make_subscribers):
+    make_subscribers(sim_page, 10)
+    campaign = ab_campaign(sim_page)
+    broadcast.start(campaign)
+    broadcast.cancel(campaign)
+    after_the_test(campaign)
+    assert campaign.ab_decided_at is None
+    assert variants(campaign) == {("a", "sent"): 1, ("b", "sent"): 1, ("", "skipped"): 8}
+    assert len(received(simulator, sim_page)) == 2
+
+
+def test_what_an_a_b_test_cannot_be(sim_page):
+    campaign = ab_campaign(sim_page, variant_b_text="")
+    assert abtest.problems(campaign, []) == {"variant_b_text": "Write the message."}
+    campaign = ab_campaign(sim_page, schedule=Campaign.Schedule.LOCAL)
+    assert "one time for everyone" in abtest.problems(campaign, [])["ab_test"]
+    campaign = ab_campaign(sim_page, trigger_event="order_placed")
+    assert "flow" in abtest.problems(campaign, [])["ab_test"]
+    assert abtest.problems(ab_campaign(sim_page, ab_test=False, variant_b_text=""), []) == {}
+    with pytest.raises(broadcast.CampaignError, match="Write the message"):
+        broadcast.start(ab_campaign(sim_page, variant_b_text=""))
+    assert not Subscriber.objects.exists()
