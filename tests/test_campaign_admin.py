@@ -179,6 +179,38 @@ def test_create_and_publish_a_campaign_with_buttons(admin_client, page):
     assert campaign.send_at.year == 2030 and campaign.status == Campaign.Status.DRAFT
 
 
+def test_a_form_saved_again_before_it_learned_of_its_campaign_edits_that_campaign(admin_client, page):
+    """Wagtail's autosave made the campaign; Publish, pressed before the autosave's answer came,
+    posts the same form to the add view again: it publishes that campaign, with what it says."""
+    key = "5b6a3c4e-0d1f-4a2b-9c8d-7e6f5a4b3c2d"
+    data = form_data(page=page.pk, onesend_form_key=key)
+    autosave = admin_client.post(f"{URL}add/", data, headers={"accept": "application/json"})
+    assert autosave.json()["success"]
+    published = {**data, "text": "Summer sale: 40% off", "action-publish": "action-publish"}
+    assert admin_client.post(f"{URL}add/", published).status_code == 302
+    campaign = Campaign.objects.get()
+    assert campaign.live and campaign.text == "Summer sale: 40% off" and str(campaign.form_key) == key
+
+
+def test_an_autosave_answering_after_its_form_was_saved_makes_no_second_campaign(admin_client, page):
+    key = "5b6a3c4e-0d1f-4a2b-9c8d-7e6f5a4b3c2d"
+    data = form_data(page=page.pk, onesend_form_key=key)
+    admin_client.post(f"{URL}add/", {**data, "action-publish": "action-publish"})
+    late = admin_client.post(f"{URL}add/", {**data, "text": "older"}, headers={"accept": "application/json"})
+    assert late.json()["error_code"] == "invalid_revision"
+    assert Campaign.objects.get().text == "Summer sale: 30% off today only"
+
+
+def test_the_new_campaign_form_carries_a_key_of_its_own(admin_client):
+    keys = [
+        BeautifulSoup(admin_client.get(f"{URL}add/").content, "html.parser").find(
+            "input", {"name": "onesend_form_key"}
+        )["value"]
+        for _ in range(2)
+    ]
+    assert keys[0] != keys[1]
+
+
 def test_editing_saves_a_draft_revision(admin_client, campaign):
     response = admin_client.post(f"{URL}edit/{campaign.pk}/", form_data(campaign, text="New draft text"))
     assert response.status_code == 302

@@ -4,6 +4,7 @@ character counter's limit with buttons; and the confirmation of a time already p
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -14,11 +15,13 @@ from onesend_simulator.remote import wait_for
 from playwright.sync_api import Page, expect
 from wagtail.images.models import Image
 from wagtail.images.tests.utils import get_test_image_file
+from wagtail.snippets.views import snippets
 
 from onesend_plugin.accounts.groups import ensure_client_group
 from onesend_plugin.models import Campaign, Membership
 
 from .factories import CampaignFactory
+from .fixtures.browser import TIMEOUT_MS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,11 +34,9 @@ def client_editor(new_context, live_server, sim_page, settings, monkeypatch) -> 
     """A user of the Page's client (its admin, in the clients' group), signed in on a new
     campaign's form. The Page is ``sim_page`` (no webhooks back): ``make_subscribers`` writes
     its people itself. Live-server threads close their connections (see ``test_browser``).
-    Wagtail's autosave is off: on a loaded machine its save of the new form could still be on
-    its way when the test pressed Publish, and both made a campaign."""
+    Wagtail's autosave is on, as on a real site."""
     monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
-    settings.WAGTAIL_AUTOSAVE_INTERVAL = 0
     user = get_user_model().objects.create_user("florist", "florist@example.com", PASSWORD)
     user.groups.add(ensure_client_group())
     Membership.objects.create(user=user, account=sim_page.account, role=Membership.Role.ADMIN)
@@ -46,6 +47,12 @@ def client_editor(new_context, live_server, sim_page, settings, monkeypatch) -> 
     page.locator("form button[type=submit]").click()
     page.wait_for_url(f"**{ADD_URL}")
     return page
+
+
+#: Marks when Wagtail's editor starts watching for edits (an autosave follows an edit after that).
+WATCH_EDITS = (
+    "document.addEventListener('w-unsaved:watch-edits', () => { window.onesendWatchingEdits = true; });"
+)
 
 
 def media_field(page: Page, name: str):
@@ -109,8 +116,10 @@ def test_a_client_uploads_an_image_and_sends_a_campaign_with_it(
     # Published, then sent from its Sending and progress page.
     editor.locator("[data-w-dropdown-target=toggle]").last.click()
     editor.get_by_role("button", name="Publish").click()
-    campaign = Campaign.objects.get(name="Spring bouquets")
-    wait_for(lambda: Campaign.objects.get(pk=campaign.pk).live, what="the campaign published")
+    campaign = wait_for(
+        lambda: Campaign.objects.filter(name="Spring bouquets", live=True).first(),
+        what="the campaign published",
+    )
     editor.goto(f"{live_server.url}/admin/messenger/campaigns/inspect/{campaign.pk}/")
     editor.get_by_role("link", name="Send now").click()
     shot(editor, "02-confirm")
@@ -123,6 +132,42 @@ def test_a_client_uploads_an_image_and_sends_a_campaign_with_it(
     editor.reload()
     expect(editor.get_by_test_id("report-link")).to_be_visible()
     shot(editor, "03-sent")
+
+
+def test_publish_pressed_while_the_autosave_makes_the_campaign_makes_it_once(
+    client_editor, sim_page, monkeypatch
+):
+    """Wagtail's autosave makes the campaign from the new form; here the server holds it until
+    Publish, pressed meanwhile, has been answered (as a slow server would): one campaign."""
+    arrived, release, answered = threading.Event(), threading.Event(), threading.Event()
+    create = snippets.CreateView.post
+
+    def held(view, request, *args, **kwargs):
+        if not view.expects_json_response:
+            return create(view, request, *args, **kwargs)
+        arrived.set()
+        release.wait(timeout=TIMEOUT_MS / 1000)
+        try:
+            return create(view, request, *args, **kwargs)
+        finally:
+            answered.set()
+
+    monkeypatch.setattr(snippets.CreateView, "post", held)
+    editor = client_editor
+    # Wagtail's editor takes what the form holds 2 s after it opened as unchanged: type after that.
+    editor.context.add_init_script(WATCH_EDITS)
+    editor.reload()
+    editor.wait_for_function("window.onesendWatchingEdits")
+    editor.locator("select[name=page]").select_option(str(sim_page.pk))
+    editor.locator("textarea[name=text]").fill("Spring bouquets are in")
+    editor.locator("input[name=name]").fill("Spring bouquets")
+    assert arrived.wait(timeout=TIMEOUT_MS / 1000), "no autosave came"
+    editor.locator("[data-w-dropdown-target=toggle]").last.click()
+    editor.get_by_role("button", name="Publish").click()
+    expect(editor.get_by_text("'Spring bouquets' created and published")).to_be_visible()
+    release.set()
+    assert answered.wait(timeout=TIMEOUT_MS / 1000)
+    assert [(c.name, c.live) for c in Campaign.objects.all()] == [("Spring bouquets", True)]
 
 
 def test_a_time_already_past_confirms_as_send_now(client_editor, sim_page, make_subscribers, live_server):

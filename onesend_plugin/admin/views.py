@@ -5,15 +5,18 @@ subscribers' views are :mod:`onesend_plugin.admin.subscribers`."""
 from __future__ import annotations
 
 import io
+import uuid
 
 import segno
+from django import forms
 from django.contrib import messages
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils.functional import cached_property
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
@@ -35,6 +38,9 @@ from ..models import Campaign, Subscriber, SubscriptionLink
 from ..subscribe import links
 from .forms import CampaignAudienceForm, SendTestForm
 from .inspect import InspectView
+
+#: The hidden field of a new campaign's form that ties its saves to one campaign.
+FORM_KEY = "onesend_form_key"
 
 
 class ScopedObjectMixin(BaseObjectMixin):
@@ -195,6 +201,53 @@ class FlowIndexView(CampaignIndexView):
 
     flows = True
     page_title = _("Flows")
+
+
+def posted_form_key(request) -> uuid.UUID | None:
+    """The new-campaign form's key in a save of it (see ``CampaignCreateView``)."""
+    try:
+        return uuid.UUID(request.POST.get(FORM_KEY, ""))
+    except ValueError:
+        return None
+
+
+class CampaignCreateView(snippets.CreateView):
+    """Makes one campaign per new-campaign form, in whatever order its saves arrive.
+
+    Wagtail's autosave makes the campaign from the new form, and only its answer turns the page
+    into the campaign's edit form. A Publish or Save draft pressed before that answer (on a slow
+    server, or while the autosave still waits to start) posts here too, and both made a
+    campaign. So the form carries a key the campaign keeps: a later save of the same form edits
+    that campaign, as it would have after the answer, and a late autosave is refused the way
+    Wagtail refuses one that would overwrite a newer version.
+    """
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        form.fields[FORM_KEY] = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4, required=False)
+        return form
+
+    def post(self, request, *args, **kwargs):
+        key = posted_form_key(request)
+        if key is not None and (made := Campaign.objects.filter(form_key=key).first()):
+            return self.save_made(made)
+        try:
+            return super().post(request, *args, **kwargs)
+        except IntegrityError:  # the form's other save made it meanwhile
+            if key is None or not (made := Campaign.objects.filter(form_key=key).first()):
+                raise
+            return self.save_made(made)
+
+    def save_instance(self):
+        self.form.instance.form_key = posted_form_key(self.request)
+        return super().save_instance()
+
+    def save_made(self, campaign: Campaign):
+        """This save of a form whose campaign exists: an edit of it, or for an autosave, a refusal."""
+        if self.expects_json_response:
+            return self.json_error_response("invalid_revision", _("Saving will overwrite a newer version."))
+        edit = resolve(reverse(self.edit_url_name, args=[campaign.pk]))
+        return edit.func(self.request, *edit.args, **edit.kwargs)
 
 
 class CampaignEditView(snippets.EditView):

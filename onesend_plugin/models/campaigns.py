@@ -225,6 +225,9 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     ab_winner = models.CharField(max_length=1, blank=True, editable=False)
     ab_decided_at = models.DateTimeField(null=True, blank=True, editable=False)
     ab_decision = models.TextField(blank=True, editable=False)
+    #: The new-campaign form it was made from: a form saves more than once before it learns
+    #: the campaign exists (Wagtail's autosave, then Publish), and each must not make another.
+    form_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
 
     _revisions = GenericRelation("wagtailcore.Revision", related_query_name="onesend_campaign")
 

@@ -46,6 +46,7 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
     url_prefix = "messenger/campaigns"
     chooser_viewset_class = ScopedSnippetChooserViewSet
     index_view_class = views.CampaignIndexView
+    add_view_class = views.CampaignCreateView
     edit_view_class = views.CampaignEditView
     inspect_view_enabled = True
     inspect_view_class = views.CampaignInspectView
