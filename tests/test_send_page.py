@@ -97,6 +97,12 @@ def test_the_draft_says_the_title_and_intro_and_links_to_the_page_with_utm_tags(
     assert messages.validate(draft, [(button.title, button.url)]) == {}
 
 
+def test_a_title_without_a_slug_names_the_campaign_by_the_pages_slug_in_the_utm_tags(page):
+    article = add_article(title="🌷🌷🌷", slug="tulips")
+    [button] = from_page.build(article, page).buttons.all()
+    assert button.url == f"{BASE}/tulips/?{UTM}tulips"
+
+
 def test_without_an_intro_the_search_description_is_the_text(page):
     article = add_article(search_description="Tulips, by the armful.")
     assert from_page.build(article, page).text == "Spring tulips\n\nTulips, by the armful."

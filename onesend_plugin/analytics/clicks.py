@@ -55,13 +55,16 @@ def resolve_click(token: str) -> tuple[Delivery, int, str] | None:
     return delivery, button, with_utm(urls[button], delivery.campaign)
 
 
-def with_utm(url: str, campaign: Campaign) -> str:
+def with_utm(url: str, campaign: Campaign, fallback: str = "") -> str:
+    """``url`` with the ``UTM_PARAMETERS`` it lacks. The campaign is named by its name's slug;
+    a name without letters to slug (emoji, a non-Latin script) by ``fallback`` if given, else by
+    the campaign's id."""
     utm = conf.get("UTM_PARAMETERS")
     if not utm:
         return url
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    values = {"campaign": slugify(campaign.name) or str(campaign.pk)}
+    values = {"campaign": slugify(campaign.name) or fallback or str(campaign.pk)}
     for key, value in utm.items():
         query.setdefault(key, value.format(**values))
     return urlunsplit(parts._replace(query=urlencode(query)))

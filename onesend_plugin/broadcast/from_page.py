@@ -11,7 +11,8 @@ and goes out only through the usual test, review and confirm steps. What it take
   collection: one from elsewhere is copied there first (once: a copy with the same file hash is
   reused), as a campaign may send only its own account's media;
 * **button**: "Read more", to the page's public address with the UTM parameters of tracked
-  links (``UTM_PARAMETERS``) written out, so the editor sees and can change them.
+  links (``UTM_PARAMETERS``) written out, so the editor sees and can change them (the campaign
+  named by its title's slug, or by the page's slug when the title has none).
 
 A page type opts in to being offered a campaign when it is published with the class attribute
 :data:`OFFER_ATTRIBUTE` set to True: the editor then sees a link to this draft, never a send.
@@ -125,7 +126,8 @@ def build(page, messenger_page: MessengerPage) -> Campaign:
     url = page_url(page)
     if url is None:
         raise ValueError(_("This page has no address on a site: it cannot be linked to."))
-    campaign.buttons = [CampaignButton(title=READ_MORE, url=with_utm(url, campaign))]
+    # Unsaved, the draft has no id: a title without a slug names it by the page's own slug.
+    campaign.buttons = [CampaignButton(title=READ_MORE, url=with_utm(url, campaign, fallback=page.slug))]
     return campaign
 
 
