@@ -44,7 +44,7 @@ def test_a_second_campaign_right_away_shows_each_person_skipped_with_when_they_a
     assert shown == {
         p.psid: (
             "Skipped",
-            "Frequency cap",
+            "Got a marketing message too recently",
             f"Eligible again from {last[p.pk] + paid_page.cooldown:%Y-%m-%d %H:%M} UTC "
             f"(one marketing message per person per {hours} h).",
         )
@@ -75,6 +75,6 @@ def test_meta_s_12_hours_show_as_a_skip_with_its_time_or_a_queued_person_with_th
     broadcast.start(expiring)
     assert not_sent_rows(admin_client, expiring)[skipped.psid] == (
         "Skipped",
-        "Not eligible yet",
+        "Meta's paid messages reach a person once in 12 hours",
         f"Meta takes their next paid message from {skipped_at:%Y-%m-%d %H:%M} UTC.",
     )

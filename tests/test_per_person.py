@@ -191,12 +191,32 @@ def test_the_confirm_step_shows_the_channel_split_before_sending(admin_client, s
     assert 'data-testid="split-marketing_api"> <strong>2</strong> — Paid' in html
     assert "(estimated cost 3.00 USD)" in html
     assert (
-        'data-testid="split-skipped-recipient_region"> <strong>1</strong> — skipped: Meta sends no paid'
+        'data-testid="split-skipped-recipient_region"> <strong>1</strong> — Skipped: Meta sends no paid'
         in html
     )
     assert (
-        'data-testid="split-skipped-no_token"> <strong>1</strong> — skipped: not in their 24 h window' in html
+        'data-testid="split-skipped-no_token"> <strong>1</strong> — Skipped: Not in their 24 h window' in html
     )
+
+
+def test_the_confirm_step_the_progress_page_and_the_report_word_a_skip_alike(
+    admin_client, simulator, us_page
+):
+    person(simulator, us_page, "tokenless", token=False)
+    campaign = CampaignFactory(page=us_page)
+    words = "Not in their 24 h window, and no marketing-message token"
+    confirm = BeautifulSoup(confirm_page(admin_client, campaign), "html.parser")
+    assert " ".join(confirm.select_one('[data-testid="split-skipped-no_token"]').text.split()) == (
+        f"1 — Skipped: {words}"
+    )
+    broadcast.start(campaign)
+    progress = admin_client.get(f"/admin/messenger/campaigns/progress/{campaign.pk}/").json()
+    assert progress["skipped"] == {words: 1}
+    report = BeautifulSoup(
+        admin_client.get(reverse("onesend_reports:campaign", args=[campaign.pk])).content, "html.parser"
+    )
+    row = report.select_one('[data-outcome="skipped:no_token"]')
+    assert [cell.get_text(strip=True) for cell in row.select("td")][:2] == ["Skipped", words]
 
 
 def test_the_report_shows_outcomes_and_cost_per_channel(admin_client, simulator, us_page):

@@ -55,7 +55,7 @@ def test_a_plugin_failing_for_one_recipient_fails_that_row_only(
     assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in others}
     assert not campaign.deliveries.filter(state__in=broadcast.OPEN_STATES).exists()
     assert "'greeting'" in campaign.last_error
-    assert broadcast.progress(campaign)["failed"] == {"plugin_error": 1}
+    assert broadcast.progress(campaign)["failed"] == {"A plugin failed": 1}
     tracebacks = [r for r in caplog.records if r.exc_info and "no first name" in r.getMessage()]
     assert len(tracebacks) == 1
     broadcast.run(campaign.pk)  # again: nothing is sent twice

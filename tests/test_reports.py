@@ -185,8 +185,8 @@ def test_campaign_report_page_shows_funnel_revenue_failures_chart_and_buttons(ad
         for tr in page.select("[data-testid=not-sent] tbody tr")
     }
     assert outcomes == {
-        "failed:outside_window": ["Failed", "Outside window", "40", "4.0%"],
-        "skipped:frequency_cap": ["Skipped", "Frequency cap", "50", "5.0%"],
+        "failed:outside_window": ["Failed", "Outside their 24 h window", "40", "4.0%"],
+        "skipped:frequency_cap": ["Skipped", "Got a marketing message too recently", "50", "5.0%"],
         "unknown:": ["Unknown (lost in a crash)", "—", "10", "1.0%"],
     }
     chart = page.select_one("[data-testid=hourly-chart] svg")
@@ -314,8 +314,8 @@ def test_campaign_csv_holds_the_funnel(admin_client, campaign):
         ["Revenue (EUR)", "1234.50", "", ""],
         ["Revenue (USD)", "50.00", "", ""],
         ["Unsubscribed after it", "9", "1.0", ""],
-        ["Failed: Outside window", "40", "", ""],
-        ["Skipped: Frequency cap", "50", "", ""],
+        ["Failed: Outside their 24 h window", "40", "", ""],
+        ["Skipped: Got a marketing message too recently", "50", "", ""],
         ["Unknown (lost in a crash)", "10", "", ""],
         ["Clicks on button 1 (Shop now)", "100", "", ""],
         ["Clicks on button 2 (Read more)", "50", "", ""],
@@ -494,7 +494,12 @@ def test_dashboard_panel_shows_growth_and_latest_campaigns(admin_client, page, t
     assert rows[0].select_one("a")["href"] == f"/admin/messenger/reports/campaign/{newer.pk}/"
     headers = [th.get_text(strip=True) for th in panel.select("thead th")][2:]
     assert headers == ["Sent (messages)", "Read (% of sent)", "Clicked (% of sent)", "Revenue"]
-    assert [td.get_text(strip=True) for td in rows[0].select("td")][2:] == ["200", "10.0%", "2.5%", "9.90 USD"]
+    assert [td.get_text(strip=True) for td in rows[0].select("td")][2:] == [
+        "200",
+        "10.0%",
+        "2.5%",
+        "9.90 USD",
+    ]
     assert rows[0].select("td")[4]["title"] == "5 people clicked"
     assert html.find("link", href=re.compile(r"onesend_plugin/css/reports\.css"))
 

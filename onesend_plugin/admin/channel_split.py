@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from ..broadcast import recipients, routing, split
+from ..analytics import reasons
+from ..broadcast import recipients, split
 from ..messenger import currency
 from ..messenger.client import DeliveryEstimate
 from ..models import Campaign, Channel
@@ -39,7 +40,7 @@ def summary(campaign: Campaign, counted: split.Split, estimate: DeliveryEstimate
     paid = counted.channels[Channel.MARKETING_API]
     channels[-1]["cost"] = _estimated_cost(paid, estimate, campaign.page.ad_account_currency)
     skipped = [
-        {"reason": reason, "label": routing.REASONS.get(reason, reason), "count": count}
+        {"reason": reason, "label": reasons.label(reason), "count": count}
         for reason, count in counted.skipped.most_common()
     ]
     # Without a country no legacy token is used (``routing``): say where to set it.

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Campaign, Delivery
-from .reports import reason_label
+from . import reasons
 
 #: The most people the report lists (the counts above it cover everyone).
 LIMIT = 100
@@ -37,7 +37,7 @@ class NotSent:
 
     @property
     def label(self) -> str:
-        return reason_label(self.reason) if self.reason else ""
+        return reasons.label(self.reason) if self.reason else ""
 
 
 def not_sent(campaign: Campaign, limit: int = LIMIT) -> list[NotSent]:

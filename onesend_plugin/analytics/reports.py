@@ -19,6 +19,7 @@ from django.utils.translation import ngettext
 
 from ..messenger import builders
 from ..models import Campaign, CampaignStat
+from . import reasons
 from .counters import Kind, breakdown, key_of, prefix, series
 
 
@@ -35,10 +36,6 @@ def money(minor: int, currency: str) -> str:
     """Revenue counters are hundredths of the currency (``analytics.record_conversion``)."""
     amount = (Decimal(minor) / 100).quantize(Decimal("0.01"))
     return f"{number_format(amount, 2, force_grouping=True)} {currency}"
-
-
-def reason_label(reason: str) -> str:
-    return reason.replace("_", " ").replace("-", " ").capitalize() or str(_("No reason given"))
 
 
 #: The time series covers this many hours from the hour sending started.
@@ -95,7 +92,7 @@ class Outcome:
 
     @property
     def label(self) -> str:
-        return reason_label(self.reason) if self.reason else ""
+        return reasons.label(self.reason) if self.reason else ""
 
     @property
     def of_audience_display(self) -> str:

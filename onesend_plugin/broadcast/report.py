@@ -7,12 +7,14 @@ from datetime import timedelta
 from django.utils import timezone
 
 from .. import analytics
+from ..analytics import reasons
 from ..analytics.counters import Kind, breakdown, per_minute
 from ..models import Campaign
 
 
 def progress(campaign: Campaign) -> dict:
-    """What the campaign's progress view shows, from maintained counters (no ledger scan)."""
+    """What the campaign's progress view shows, from maintained counters (no ledger scan); who
+    failed or was skipped, per reason in words."""
     counters = analytics.stats(campaign)
     failed, skipped = breakdown(counters, Kind.FAILED), breakdown(counters, Kind.SKIPPED)
     total = campaign.audience_size
@@ -41,8 +43,8 @@ def progress(campaign: Campaign) -> dict:
         "sent": counters.get(Kind.SENT, 0),
         "delivered": counters.get(Kind.DELIVERED, 0),
         "read": counters.get(Kind.READ, 0),
-        "failed": failed,
-        "skipped": skipped,
+        "failed": reasons.worded(failed),
+        "skipped": reasons.worded(skipped),
         "unknown": counters.get(Kind.UNKNOWN, 0),
         "percent": round(100 * done / total, 1) if total else 0.0,
         "rate_per_second": round(rate, 1),

@@ -56,14 +56,6 @@ _EXCLUDED_ZONES = {
     "Antarctica/Macquarie": "AU",
 }  # fmt: skip
 
-#: Why a person gets no message, as the confirm step and the reports say it.
-REASONS = {
-    "no_token": "not in their 24 h window, and no marketing-message token",
-    "recipient_region": "Meta sends no paid messages to their region (EU, UK, Australia, Japan, South Korea)",
-    "no_channel": "outside their 24 h window, the business's region allows no legacy token, and the "
-    "Page has no paid channel set up",
-}
-
 
 def excluded_region(timezone: str) -> str:
     """The excluded region (ISO code) a person's IANA timezone is in; empty when it says none
@@ -103,7 +95,7 @@ class Person:
 
 @dataclass(frozen=True)
 class Route:
-    """A channel (``Channel``), or none and the reason (``REASONS``)."""
+    """A channel (``Channel``), or none and the reason (worded by ``analytics.reasons``)."""
 
     channel: str = ""
     reason: str = ""

@@ -19,7 +19,7 @@ from . import channels, routing
 
 @dataclass
 class Split:
-    """People per channel (``Channel`` values) and people skipped per reason (``routing.REASONS``)."""
+    """People per channel (``Channel`` values) and people skipped per reason (``analytics.reasons`` words them)."""
 
     channels: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)

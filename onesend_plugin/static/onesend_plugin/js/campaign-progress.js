@@ -38,7 +38,7 @@ document.addEventListener("DOMContentLoaded", () => {
       list.replaceChildren(
         ...(reasons.length ? reasons : [[list.dataset.empty, null]]).map(([reason, count]) => {
           const item = document.createElement("li");
-          item.textContent = count === null ? reason : `${reason.replaceAll("_", " ")}: ${numbers.format(count)}`;
+          item.textContent = count === null ? reason : `${reason}: ${numbers.format(count)}`;
           return item;
         }),
       );
