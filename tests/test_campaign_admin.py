@@ -103,6 +103,16 @@ def test_campaigns_are_in_the_one_messenger_menu(admin_client):
     assert f'"{URL}"' in html
 
 
+def test_flows_have_their_menu_item_next_to_the_campaigns(admin_client, client, django_user_model):
+    html = admin_client.get("/admin/").content.decode()
+    assert html.index(f'"{URL}"') < html.index('"Flows"') < html.index(f'"{URL}flows/"')
+    assert html.index(f'"{URL}flows/"') < html.index('"/admin/messenger/pages/"')
+    reader = django_user_model.objects.create_user("reader", password="pw")
+    reader.user_permissions.add(Permission.objects.get(codename="access_admin"))
+    client.force_login(reader)
+    assert f'"{URL}flows/"' not in client.get("/admin/").content.decode()
+
+
 @pytest.fixture
 def progress(monkeypatch):
     """``broadcast.progress`` answers these values (merged over an idle campaign's)."""

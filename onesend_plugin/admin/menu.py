@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail.snippets.views.snippets import SnippetViewSetGroup
 
@@ -31,3 +32,19 @@ class MessengerViewSetGroup(SnippetViewSetGroup):
         WebhookDeliveryViewSet,
         StoreEventViewSet,
     )
+
+    def get_submenu_items(self):
+        """Each viewset's item, and "Flows" right after the campaigns' (the broadcasts): flows
+        have their own list, and people look for them in the menu, not on the broadcasts' list.
+        It is shown to whoever sees the campaigns."""
+        items = super().get_submenu_items()
+        campaigns = next(viewset for viewset in self.registerables if isinstance(viewset, CampaignViewSet))
+        at = next(i for i, item in enumerate(items) if item.url == campaigns.menu_url)
+        flows = campaigns.menu_item_class(
+            label=_("Flows"),
+            url=reverse(campaigns.get_url_name("flows")),
+            name="flows",
+            icon_name="repeat",
+            order=items[at].order,
+        )
+        return [*items[: at + 1], flows, *items[at + 1 :]]
