@@ -61,8 +61,9 @@ def sender(django_user_model, client, page):
     return editor_with(django_user_model, client, page, "send_campaign")
 
 
-def form_data(campaign=None, buttons=(), **fields):
-    """The edit form's POST data; ``fields`` override the content."""
+def form_data(campaign=None, buttons=(), b_buttons=(), **fields):
+    """The edit form's POST data; ``fields`` override the content (``b_buttons``: an A/B test's
+    variant B's)."""
     data = {
         "name": "Summer sale",
         "page": campaign.page_id if campaign else "",
@@ -84,9 +85,13 @@ def form_data(campaign=None, buttons=(), **fields):
         "quiet_hours_start": "",
         "quiet_hours_end": "",
         "expires_at": "",
+        "ab_test_share": 20,
+        "ab_metric": "clicks",
+        "ab_hours": 4,
         **fields,
     }
     data["buttons"] = inline_formset([{"title": title, "url": url} for title, url in buttons])
+    data["variant_b_buttons"] = inline_formset([{"title": title, "url": url} for title, url in b_buttons])
     return nested_form_data(data)
 
 
@@ -579,7 +584,7 @@ def test_send_test_rejects_strangers_and_shows_meta_errors(client, sender, campa
     assert response.status_code == 200
     assert "Choose a subscriber of this Page." in response.content.decode()
 
-    def fail(campaign, subscriber, *, user=None):
+    def fail(campaign, subscriber, *, user=None, variant="a"):
         raise GraphError(code=10, message="This message is sent outside of allowed window.")
 
     monkeypatch.setattr(broadcast, "send_test", fail)

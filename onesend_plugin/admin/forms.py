@@ -14,6 +14,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 
 from .. import broadcast, messages, store
 from ..accounts import scoping
+from ..broadcast import abtest
 from ..models import Account, Campaign, Subscriber
 from .editor import CountedTextarea, budget_field, budget_in_minor_units
 from .media import check_campaign_media, link_choosers_to_page
@@ -105,9 +106,10 @@ class CampaignForm(WagtailAdminModelForm):
             self.fields["delay_minutes"].required = False
         if "segment" in self.fields:
             self.offer_segments()
-        if "text" in self.fields:
-            self.fields["text"].widget = CountedTextarea()
-            self.fields["text"].widget.page_field = self.fields.get("page")
+        for name, variant in (("text", ""), ("variant_b_text", "variant_b_")):
+            if name in self.fields:
+                self.fields[name].widget = CountedTextarea({"data-variant": variant})
+                self.fields[name].widget.page_field = self.fields.get("page")
         if "budget" in self.fields:
             self.offer_budget()
         link_choosers_to_page(self)
@@ -142,8 +144,11 @@ class CampaignForm(WagtailAdminModelForm):
             page = cleaned.get("page") or (self.instance.page if self.instance.page_id else None)
             cleaned["budget"] = budget_in_minor_units(self, cleaned.get("budget"), page)
         campaign = construct_instance(self, copy.copy(self.instance))
-        for field, error in messages.validate(campaign, self.valid_buttons()).items():
+        for field, error in messages.validate(campaign, self.valid_buttons("buttons")).items():
             self.add_error(field, error)
+        if "variant_b_buttons" in self.formsets:
+            for field, error in abtest.problems(campaign, self.valid_buttons("variant_b_buttons")).items():
+                self.add_error(field, error)
         check_campaign_media(self, campaign, cleaned)
         self.check_schedule(cleaned)
         self.check_conditions(cleaned.get("trigger_conditions"))
@@ -171,10 +176,11 @@ class CampaignForm(WagtailAdminModelForm):
                 % {"ops": ops},
             )
 
-    def valid_buttons(self) -> list[tuple[str, str]]:
-        """(title, url) of the button forms that are valid and not being deleted. A link that is
-        not a web address (``messages.link_problem``) is an error on the button's own field."""
-        formset = self.formsets["buttons"]
+    def valid_buttons(self, name: str) -> list[tuple[str, str]]:
+        """(title, url) of the button forms (of the formset ``name``: A's or B's) that are valid
+        and not being deleted. A link that is not a web address (``messages.link_problem``) is an
+        error on the button's own field."""
+        formset = self.formsets[name]
         formset.is_valid()  # cleans every button form, so cleaned_data exists
         valid = []
         for button in formset.forms:
@@ -223,8 +229,15 @@ class SendTestForm(forms.Form):
         error_messages={"invalid_choice": _("Choose a subscriber of this Page.")},
     )
 
-    def __init__(self, *args, page, **kwargs):
+    def __init__(self, *args, page, ab_test: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if ab_test:  # which variant of the A/B test to send
+            self.fields["variant"] = forms.ChoiceField(
+                choices=[("a", _("Variant A")), ("b", _("Variant B"))],
+                initial="a",
+                widget=forms.RadioSelect,
+                label=_("Variant"),
+            )
         field = self.fields["subscriber"]
         # Picked by PSID: one Meta matched from the shop's audience has none, so can't be picked.
         field.queryset = page.subscribers.filter(status=Subscriber.Status.SUBSCRIBED).exclude(psid="")

@@ -69,7 +69,10 @@ class SendTestFormatter(LogFormatter):
     label = _("Send test")
 
     def format_message(self, log_entry):
-        return _("Test sent to subscriber %(subscriber)s") % {"subscriber": log_entry.data.get("subscriber")}
+        subscriber = log_entry.data.get("subscriber")
+        if log_entry.data.get("variant") == "b":
+            return _("Test of variant B sent to subscriber %(subscriber)s") % {"subscriber": subscriber}
+        return _("Test sent to subscriber %(subscriber)s") % {"subscriber": subscriber}
 
 
 #: Every action: ``(name, formatter class)`` or ``(name, label, message)``.

@@ -153,11 +153,15 @@ def scope_admin_api(router) -> None:
     router.register_endpoint("documents", ScopedDocumentsAdminAPIViewSet)
 
 
+#: A campaign's image and document fields (an A/B test's variant B has its own).
+CAMPAIGN_MEDIA_FIELDS = ("image", "document", "variant_b_image", "variant_b_document")
+
+
 def check_campaign_media(form, campaign, cleaned) -> None:
     """A campaign may send only its own account's image or document: one chosen by id from
     another collection (another client's) is refused on its field."""
     account = campaign.page.account if campaign.page_id else None
-    for field in ("image", "document"):
+    for field in CAMPAIGN_MEDIA_FIELDS:
         media = cleaned.get(field)
         if media is None or account is None:
             continue
@@ -203,6 +207,6 @@ def chooser_urls() -> list:
 
 def link_choosers_to_page(form) -> None:
     """The campaign form's image and document choosers send the chosen Page (:data:`PAGE_PARAM`)."""
-    for name in ("image", "document"):
+    for name in CAMPAIGN_MEDIA_FIELDS:
         if name in form.fields and "page" in form.fields:
             form.fields[name].widget.linked_fields = {PAGE_PARAM: f"#{form['page'].auto_id}"}

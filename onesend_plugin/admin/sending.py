@@ -13,7 +13,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from .. import broadcast, messages
-from ..broadcast import channels
+from ..broadcast import abtest, channels
 from ..messenger import currency
 from ..models import Campaign, Channel
 from . import channel_split
@@ -59,6 +59,8 @@ class SendCampaignView(CampaignActionView):
         context["audience"], context["audience_error"] = self.audience
         context["segment"] = broadcast.segments.label(self.object.segment) if self.object.segment else ""
         context.update(self._paid_and_split(context["audience"]))
+        if self.object.ab_test and context["audience"]:
+            context["ab_split"] = abtest.split(self.object.ab_test_share, context["audience"])
         return context
 
     def _paid_and_split(self, audience: int | None) -> dict:

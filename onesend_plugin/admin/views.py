@@ -299,7 +299,7 @@ class CampaignInspectView(snippets.InspectView):
             context["actions"] = [(name, reverse(self.action_url_names[name], args=args)) for name in names]
         if can(self.request.user, "send_test", campaign):  # editors too: a test reaches one person
             context["send_test_url"] = reverse(self.action_url_names["send_test"], args=args)
-            context["send_test_form"] = SendTestForm(page=campaign.page)
+            context["send_test_form"] = SendTestForm(page=campaign.page, ab_test=tests_variants(campaign))
         return context
 
 
@@ -403,21 +403,32 @@ class SendTestView(CampaignObjectView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context.setdefault("form", SendTestForm(page=self.object.page))
+        context.setdefault("form", SendTestForm(page=self.object.page, ab_test=tests_variants(self.object)))
         return context
 
     def post(self, request, *args, **kwargs):
-        form = SendTestForm(request.POST, page=self.object.page)
+        form = SendTestForm(request.POST, page=self.object.page, ab_test=tests_variants(self.object))
         if not form.is_valid():
             return self.render_to_response(self.get_context_data(form=form))
         subscriber = form.cleaned_data["subscriber"]
+        variant = form.cleaned_data.get("variant", "a")
         try:
-            broadcast.send_test(self.object, subscriber, user=request.user)
+            broadcast.send_test(self.object, subscriber, user=request.user, variant=variant)
         except (broadcast.CampaignError, GraphError) as exc:
             messages.error(request, _("The test was not sent: %(error)s") % {"error": exc})
         else:
-            messages.success(request, _("Test sent to %(person)s.") % {"person": subscriber.label})
+            sent = (
+                _("Test of variant %(variant)s sent to %(person)s.")
+                if "variant" in form.fields
+                else _("Test sent to %(person)s.")
+            )
+            messages.success(request, sent % {"variant": variant.upper(), "person": subscriber.label})
         return redirect(self.inspect_url)
+
+
+def tests_variants(campaign: Campaign) -> bool:
+    """Whether the draft a test sends is an A/B test (the test form then asks which variant)."""
+    return campaign.get_latest_revision_as_object().ab_test
 
 
 class CampaignProgressView(PermissionCheckedMixin, ScopedObjectMixin, View):

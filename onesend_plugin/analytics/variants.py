@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
+from ..messages import sent_message
+from ..messenger import builders
 from ..models import Campaign, Conversion, Delivery
 from .reports import percent, rate
 
@@ -19,6 +21,8 @@ VARIANTS = ("a", "b")
 @dataclass
 class VariantResult:
     variant: str  # "a" or "b"
+    words: str  # what its message said (its text, or its card's title)
+    buttons: list[str]  # its buttons' titles
     drawn: int  # the rows drawn for it
     sent: int
     delivered: int
@@ -62,10 +66,19 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
     )
     counted = {row.pop("variant"): row for row in rows}
     empty = dict.fromkeys(("drawn", "sent", "delivered", "read", "clicked"), 0)
-    return [
-        VariantResult(variant, **counted.get(variant, empty), conversions=_conversions(campaign, variant))
-        for variant in VARIANTS
-    ]
+    results = []
+    for variant in VARIANTS:
+        message = sent_message(campaign, variant) or {}
+        results.append(
+            VariantResult(
+                variant,
+                words=builders.words(message),
+                buttons=[button["title"] for button in builders.url_buttons(message)],
+                **counted.get(variant, empty),
+                conversions=_conversions(campaign, variant),
+            )
+        )
+    return results
 
 
 def _conversions(campaign: Campaign, variant: str) -> int:

@@ -321,6 +321,15 @@ def _template(message: Mapping[str, Any]) -> Mapping[str, Any]:
     return (message.get("attachment") or {}).get("payload") or {}
 
 
+def words(message: Mapping[str, Any]) -> str:
+    """What the message says: its text, its template's text, or its first card's title (a video
+    or a file says nothing)."""
+    payload = _template(message)
+    return (
+        message.get("text") or payload.get("text") or ((payload.get("elements") or [{}])[0]).get("title", "")
+    )
+
+
 def url_buttons(message: Mapping[str, Any]) -> list[UrlButton]:
     """The message's URL buttons: the template's, then each card's, in order."""
     payload = _template(message)

@@ -304,6 +304,16 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
             self.page.account.apply_quiet_hours(self)
         super().save(*args, **kwargs)
 
+    @property
+    def preview_modes(self):
+        """An A/B test previews each variant."""
+        if self.ab_test:
+            return [("", _("Variant A")), ("b", _("Variant B"))]
+        return super().preview_modes
+
+    def get_preview_context(self, request, mode_name):
+        return {**super().get_preview_context(request, mode_name), "variant": mode_name}
+
     def get_preview_template(self, request, mode_name):
         return "onesend_plugin/campaign_preview.html"
 

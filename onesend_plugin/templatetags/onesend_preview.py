@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import template
 
-from ..messages import build
+from ..messages import build, variant_b
 from ..messenger.types import Message
 from ..models import Campaign
 
@@ -13,6 +13,6 @@ register = template.Library()
 
 
 @register.simple_tag
-def campaign_message(campaign: Campaign) -> Message:
-    """What every recipient gets: ``messages.build(campaign)``."""
-    return build(campaign)
+def campaign_message(campaign: Campaign, variant: str = "") -> Message:
+    """What every recipient gets: ``messages.build(campaign)``, or of an A/B test's variant B."""
+    return build(variant_b(campaign) if variant == "b" else campaign)

@@ -1,4 +1,4 @@
-"""One campaign's report: funnel, revenue, what a paid campaign cost, outcomes and cost per
+"""One campaign's report: an A/B test's variants side by side, funnel, revenue, what a paid campaign cost, outcomes and cost per
 channel (a Page sending per person), hourly reads and clicks, clicks per button; and its CSV."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ...analytics.counters import Kind
 from ...analytics.per_channel import per_channel
 from ...analytics.reports import ButtonClicks, button_clicks, funnel, hourly, rate
 from ...analytics.spend import Cost
+from ...analytics.variants import variant_results
 from ...broadcast import segments
 from ...models import Campaign, Channel
 from .. import charts
@@ -239,6 +240,7 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
             # The segment stored on the campaign is the one its audience was frozen with at start.
             segment=segments.label(campaign.segment) if campaign.segment else "",
             funnel=funnel(campaign, counters),
+            variants=variant_results(campaign) if campaign.ab_decide_at else None,
             cost=cost_context(cost) if cost else None,
             channels=channel_context(campaign, cost) if campaign.page.channel == Channel.PER_PERSON else None,
             insights_minutes=conf.get("PAID_INSIGHTS_MINUTES"),

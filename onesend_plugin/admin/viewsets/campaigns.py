@@ -182,6 +182,40 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
             ),
             ObjectList(
                 [
+                    FieldPanel("ab_test"),
+                    FieldRowPanel(
+                        [FieldPanel("ab_test_share"), FieldPanel("ab_metric"), FieldPanel("ab_hours")],
+                        heading=_("The test"),
+                    ),
+                    MultiFieldPanel(
+                        [
+                            FieldPanel("variant_b_text"),
+                            FieldPanel("variant_b_media"),
+                            FieldRowPanel([FieldPanel("variant_b_image"), FieldPanel("variant_b_subtitle")]),
+                            FieldPanel("variant_b_document"),
+                            FieldPanel("variant_b_video_url"),
+                        ],
+                        heading=_("Variant B"),
+                    ),
+                    InlinePanel(
+                        "variant_b_buttons",
+                        panels=[FieldPanel("title"), FieldPanel("url", heading=_("Link (https://…)"))],
+                        min_num=0,
+                        max_num=MAX_BUTTONS,
+                        heading=_("Variant B's buttons"),
+                        label=_("Button"),
+                        help_text=format_lazy(_("Links under variant B's message, at most {}."), MAX_BUTTONS),
+                    ),
+                ],
+                heading=_("A/B test"),
+                help_text=_(
+                    "Send two versions to a share of the audience, drawn at random: half get A (the Content "
+                    "tab), half get B. After the hours set, the version with the higher rate wins (equal "
+                    "rates: A) and goes to everyone else. The report shows both and why one won."
+                ),
+            ),
+            ObjectList(
+                [
                     FieldPanel("trigger_event"),
                     FieldPanel("trigger_conditions"),
                     FieldRowPanel([FieldPanel("delay_minutes"), FieldPanel("local_send_time")]),

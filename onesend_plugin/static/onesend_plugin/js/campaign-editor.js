@@ -1,5 +1,5 @@
-// The campaign editor's live helpers, following the Page select (what each Page allows comes in
-// data-onesend-pages, rendered by the server):
+// The campaign editor's live helpers, for its message and an A/B test's variant B, following the
+// Page select (what each Page allows comes in data-onesend-pages, rendered by the server):
 // - under the text (textarea[data-onesend-counted]): "used / limit" characters, the limit of the
 //   Page's channel (the card title's with an image, the button template's with buttons), marked
 //   when over; saving refuses it too;
@@ -11,12 +11,14 @@
 const ATTACHED = { "": [], image: ["image", "subtitle"], file: ["document"], video: ["video_url"] };
 const MEDIA_FIELDS = Object.values(ATTACHED).flat();
 
+// Each message of the form: the campaign's, and an A/B test's variant B, whose fields are named
+// with the prefix its text's data-variant gives ("" or "variant_b_": variant_b_media, …).
 document.addEventListener("DOMContentLoaded", () => {
-  const text = document.querySelector("textarea[data-onesend-counted]");
+  const texts = [...document.querySelectorAll("textarea[data-onesend-counted]")];
   const budget = document.querySelector("input[data-onesend-budget]");
-  const form = (text || budget)?.closest("form");
+  const form = (texts[0] || budget)?.closest("form");
   if (!form) return;
-  const pages = JSON.parse((text || budget).dataset.onesendPages || "{}");
+  const pages = JSON.parse((texts[0] || budget).dataset.onesendPages || "{}");
   const locale = document.documentElement.lang || undefined;
   const numbers = new Intl.NumberFormat(locale);
 
@@ -26,18 +28,23 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   // The panel wrapping a media field (its label and input), marked with the field's name.
-  const wrappers = MEDIA_FIELDS.map((name) => {
-    const wrapper = form.querySelector(`label[for="id_${name}"]`)?.closest(".w-panel__wrapper");
-    if (wrapper) wrapper.dataset.onesendField = name;
-    return wrapper;
-  }).filter(Boolean);
+  function mediaWrappers(prefix) {
+    return MEDIA_FIELDS.map((name) => {
+      const wrapper = form.querySelector(`label[for="id_${prefix}${name}"]`)?.closest(".w-panel__wrapper");
+      if (wrapper) wrapper.dataset.onesendField = name;
+      return wrapper;
+    }).filter(Boolean);
+  }
 
-  function showAttached(media) {
+  function showAttached(wrappers, media) {
     const shown = ATTACHED[media ? media.value : ""] || [];
     wrappers.forEach((wrapper) => {
       wrapper.hidden = !shown.includes(wrapper.dataset.onesendField);
     });
-    // A row of media fields (the image and its subtitle) goes with its fields.
+  }
+
+  // A row of media fields (the image and its subtitle) goes with its fields.
+  function hideEmptyRows() {
     form.querySelectorAll(".w-field-row").forEach((row) => {
       const fields = [...row.querySelectorAll("[data-onesend-field]")];
       const outer = row.closest(".w-panel__wrapper");
@@ -46,39 +53,46 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   // Buttons the message will carry: the inline forms with a title, not deleted.
-  function hasButtons() {
-    return [...form.querySelectorAll("input[name^='buttons-'][name$='-title']")].some((title) => {
+  function hasButtons(prefix) {
+    return [...form.querySelectorAll(`input[name^='${prefix}buttons-'][name$='-title']`)].some((title) => {
       const deleted = form.elements.namedItem(title.name.replace(/-title$/, "-DELETE"));
       return title.value.trim() && !(deleted && deleted.value === "1");
     });
   }
 
-  let counter;
-  if (text) {
-    counter = document.createElement("p");
+  const messages = texts.map((text) => {
+    const prefix = text.dataset.variant || "";
+    const counter = document.createElement("p");
     counter.className = "onesend-counter";
     counter.setAttribute("aria-live", "polite");
     counter.dataset.onesendCounter = "";
     text.after(counter);
+    return { text, prefix, counter, wrappers: mediaWrappers(prefix) };
+  });
+  // Media fields without a counted text (a form without the text field) still follow "Attach".
+  if (!messages.some((message) => message.prefix === "")) {
+    messages.push({ prefix: "", wrappers: mediaWrappers("") });
   }
 
-  function textLimit(chosen, media) {
-    if (media && media.value === "image") return Number(text.dataset.cardLimit);
+  function textLimit(message, chosen, media) {
+    if (media && media.value === "image") return Number(message.text.dataset.cardLimit);
     const limit = chosen && chosen.text_limit;
-    return limit && hasButtons() ? Math.min(limit, Number(text.dataset.buttonLimit)) : limit;
+    return limit && hasButtons(message.prefix) ? Math.min(limit, Number(message.text.dataset.buttonLimit)) : limit;
   }
 
   function update() {
     const chosen = page();
-    const media = form.elements.namedItem("media");
-    showAttached(media);
-    if (counter) {
-      const limit = textLimit(chosen, media);
+    messages.forEach((message) => {
+      const media = form.elements.namedItem(`${message.prefix}media`);
+      showAttached(message.wrappers, media);
+      if (!message.text) return;
+      const limit = textLimit(message, chosen, media);
       // Characters as Meta counts them (code points), the text trimmed as it is sent.
-      const used = [...text.value.trim()].length;
-      counter.textContent = limit ? `${numbers.format(used)} / ${numbers.format(limit)}` : numbers.format(used);
-      counter.classList.toggle("onesend-counter--over", Boolean(limit) && used > limit);
-    }
+      const used = [...message.text.value.trim()].length;
+      message.counter.textContent = limit ? `${numbers.format(used)} / ${numbers.format(limit)}` : numbers.format(used);
+      message.counter.classList.toggle("onesend-counter--over", Boolean(limit) && used > limit);
+    });
+    hideEmptyRows();
     if (budget) {
       budget.parentElement.querySelector("[data-onesend-currency]").textContent = chosen ? chosen.currency : "";
     }
@@ -87,7 +101,9 @@ document.addEventListener("DOMContentLoaded", () => {
   form.addEventListener("input", update);
   form.addEventListener("change", update);
   // Adding or deleting a button (Wagtail's inline panel) changes the text's limit, without an input event.
-  const buttons = document.getElementById("id_buttons-FORMS");
-  if (buttons) new MutationObserver(update).observe(buttons, { childList: true, subtree: true, attributes: true });
+  ["id_buttons-FORMS", "id_variant_b_buttons-FORMS"].forEach((id) => {
+    const buttons = document.getElementById(id);
+    if (buttons) new MutationObserver(update).observe(buttons, { childList: true, subtree: true, attributes: true });
+  });
   update();
 });
