@@ -12,6 +12,7 @@ from example_site.settings import *  # noqa: F403
 from example_site.settings import DATABASES, ONESEND, Q_CLUSTER
 
 DEBUG = False
+ROOT_URLCONF = "bench_urls"  # the site's URLs and a bare view, the webhook benchmark's yardstick
 ONESEND = {
     **ONESEND,
     "RATE_LIMIT_REDIS_URL": os.environ.get("ONESEND_RATE_LIMIT_REDIS_URL") or None,

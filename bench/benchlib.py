@@ -15,6 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+BARE_PATH = "/bench/bare/"  # a Django view that only answers 200 (bench/bench_urls.py)
 
 
 # -- /proc --------------------------------------------------------------------------------------

@@ -75,7 +75,12 @@ def start_simulator(args) -> tuple[subprocess.Popen, str]:
 def expected_rate(args) -> float:
     """A pessimistic total rate for time limits: Pages sending at once (one worker each), at
     most 600/s on this 2-core machine."""
-    return min(min(args.pages, args.workers) * 0.97 * META_LIMIT, 600)
+    return min(min(args.pages, args.workers) * 0.97 * args.rate, 600)
+
+
+def sending_seconds(args) -> float | None:
+    """How long a sampled run sends (``--sample-seconds``), plus a ledger build at 20 k rows/s."""
+    return args.sample_seconds and args.sample_seconds + args.subscribers / 20_000
 
 
 def run_env(args, base_env: dict, database_url: str, sim_url: str, q_name: str) -> dict:
@@ -89,7 +94,7 @@ def run_env(args, base_env: dict, database_url: str, sim_url: str, q_name: str) 
         "BENCH_Q_NAME": q_name,
         "ONESEND_RUNNERS_PER_CAMPAIGN": str(args.runners),
         "ONESEND_RATE_LIMIT_HEADROOM": str(args.headroom),
-        "ONESEND_TEXT_RATE_LIMIT": str(META_LIMIT),  # the pace measured: Meta's limit, not the default 40/s
+        "ONESEND_TEXT_RATE_LIMIT": str(args.rate),  # the pace measured: Meta's limit unless --rate
     }
     if args.broker == "redis":
         env["REDIS_URL"] = args.redis_url
@@ -109,7 +114,8 @@ def driver_options(args, simulator, sim_url: str, q_name: str, web, web_url) -> 
         "workers": args.workers,
         "naive": min(args.naive, per_page),
         "profile": args.profile,
-        "run_timeout": 120 + 3 * args.subscribers / expected_rate(args),
+        "sample_seconds": args.sample_seconds,
+        "run_timeout": 120 + 3 * (sending_seconds(args) or args.subscribers / expected_rate(args)),
         "redis_url": args.redis_url if args.broker == "redis" or args.limiter == "redis" else None,
         "q_name": q_name,
         "channel": args.channel,
@@ -180,10 +186,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     add("--broker", choices=("redis", "orm"), default="redis", help="django-q2 broker")
     add("--limiter", choices=("redis", "db"), default="redis", help="where the shared rate limit lives")
     add("--runners", type=int, default=1, help="ONESEND RUNNERS_PER_CAMPAIGN (workers per campaign)")
+    add(
+        "--rate",
+        type=int,
+        default=META_LIMIT,
+        help="the engine's pace per Page (TEXT_RATE_LIMIT; the default is 40)",
+    )
     add("--headroom", type=float, default=0.97, help="ONESEND RATE_LIMIT_HEADROOM (share of 300/s aimed at)")
     add("--redis-url", default="redis://127.0.0.1:6379/0")
     add("--runs", type=int, default=3, help="repetitions (medians are quoted)")
     add("--naive", type=int, default=200, help="subscribers in the naive baseline (0: skip it)")
+    add(
+        "--sample-seconds",
+        type=float,
+        default=None,
+        help="pause the campaigns this long after their first message",
+    )
     add("--profile", action="store_true", help="cProfile one in-process broadcast.run instead of the cluster")
     add("--keep-db", action="store_true", help="keep the databases (for inspection)")
     add("--write", action="store_true", help=f"append the results to {DOCS.relative_to(REPO)}")
@@ -196,7 +214,8 @@ def main() -> None:
     if args.pages < 1 or args.subscribers < args.pages:
         raise SystemExit("need at least one subscriber per Page")
     runs = 1 if args.profile else args.runs
-    per_run = 90 + 3 * args.subscribers / expected_rate(args) + args.naive * 0.1
+    per_run = 90 + 3 * (sending_seconds(args) or args.subscribers / expected_rate(args)) + args.naive * 0.1
+    per_run += args.subscribers / 2000  # seeding
     minutes = args.max_minutes or (2 + runs * per_run / 60)
     time_limit(minutes)
     base_env = {

@@ -193,8 +193,9 @@ def measure_cluster(remote, campaigns, options: dict) -> dict:
         started = time.time()
         for campaign in campaigns:
             broadcast.start(campaign)
-        statuses = wait_finished(campaigns, watch, options["run_timeout"])
+        statuses = wait_finished(campaigns, watch, options["run_timeout"], options.get("sample_seconds"))
         finished = time.time()
+        first_sent = first_sent_at(campaigns)
         watch.sample(fresh=True)
         stats = remote.stats()
         receipts = None
@@ -205,6 +206,7 @@ def measure_cluster(remote, campaigns, options: dict) -> dict:
         stop_process(cluster)
     result = ledger_figures(campaigns, started, finished, stats)
     result.update(receipts=receipts, load_before=load_before, load_after=loadavg(), statuses=statuses)
+    result["start_s"] = (first_sent or finished) - started  # start() → the first message sent
     result.update(watch.figures(workers, result["sent"], finished - started))
     return result
 
@@ -221,15 +223,28 @@ def find_workers(cluster_pid: int, count: int) -> list[int]:
     return below[:count]  # django-q2 spawns the workers first, then monitor and pusher
 
 
-def wait_finished(campaigns, watch: Watch, timeout: float) -> list[str]:
-    """Sample every 0.5 s until no campaign is running (or ``timeout``); their statuses."""
+def wait_finished(campaigns, watch: Watch, timeout: float, sample_seconds: float | None = None) -> list[str]:
+    """Sample every 0.5 s until no campaign is running (or ``timeout``); their statuses. With
+    ``sample_seconds``, every campaign is paused that long after its first message (a sample of
+    a broadcast too long to run to the end)."""
+    from onesend_plugin import analytics, broadcast
     from onesend_plugin.models import Campaign
 
     done = (Campaign.Status.FINISHED, Campaign.Status.CANCELLED, Campaign.Status.PAUSED)
     ids = [c.pk for c in campaigns]
-    deadline = time.monotonic() + timeout
+    deadline, sending_since = time.monotonic() + timeout, None
     while True:
         watch.sample()
+        if (
+            sample_seconds
+            and sending_since is None
+            and all(analytics.stats(c).get("sent") for c in campaigns)
+        ):
+            sending_since = time.monotonic()
+        if sending_since and time.monotonic() - sending_since > sample_seconds:
+            for campaign in Campaign.objects.filter(pk__in=ids, status=Campaign.Status.RUNNING):
+                broadcast.pause(campaign)
+            sample_seconds = None
         statuses = list(Campaign.objects.filter(pk__in=ids).values_list("status", flat=True))
         if all(s in done for s in statuses):
             return statuses
@@ -237,6 +252,16 @@ def wait_finished(campaigns, watch: Watch, timeout: float) -> list[str]:
             print(f"    timed out: statuses {statuses}", file=sys.stderr)
             return statuses
         time.sleep(0.5)
+
+
+def first_sent_at(campaigns) -> float | None:
+    """When the first message of these campaigns went out (epoch seconds)."""
+    from django.db.models import Min
+
+    from onesend_plugin.models import Delivery
+
+    first = Delivery.objects.filter(campaign__in=campaigns).aggregate(first=Min("sent_at"))["first"]
+    return first.timestamp() if first else None
 
 
 # -- The naive baseline and the profile -----------------------------------------------------------

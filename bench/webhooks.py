@@ -16,6 +16,9 @@ For each ``--events-per-post`` value, ``--runs`` times (medians quoted), a run:
      each request's *scheduled* time (no coordinated omission);
    * then the rest of the stream as fast as the server answers, for at most ``--duration`` s;
 4. processing lag: the last accepted POST → every event processed (``max(processed_at)``);
+   single-event runs then POST the same requests to a bare Django view (``bench/bench_urls.py``:
+   200, nothing read or stored) on the same server, as fast as it answers: the server CPU
+   (web + database) of that view is the yardstick of a webhook POST's (web + database + drain);
 5. exactness: ``CampaignStat`` delivered/read and the ledger equal what the accepted POSTs imply.
 
 Everything is killed and dropped at the end; SIGALRM bounds the invocation. The event stream, the
@@ -39,6 +42,7 @@ import time
 from datetime import UTC, datetime
 
 from benchlib import (
+    BARE_PATH,
     REPO,
     Databases,
     Tracker,
@@ -58,6 +62,9 @@ BENCH = REPO / "bench"
 STREAM = BENCH / "webhooks_stream.py"  # the seeder and the load generator
 DOCS = REPO / "docs" / "benchmarks.md"
 TARGETS = {"single_rps": 1000, "batched_eps": 10_000, "p99_ms": 50, "lag_s": 10}
+# Issue 23: single-event server CPU ≤ 2 × the bare view's, batched CPU per event ≤ 0.05 × the yardstick.
+RATIOS = {"per_bare": 2.0, "batched_per_yardstick": 0.05}
+SERVER = ("web", "cluster", "database")  # the server's processes (the load generator is the client)
 
 
 # -- The orchestrator ----------------------------------------------------------------------------
@@ -140,6 +147,8 @@ class Bench:
                 load.update(self.wait_processed(db, expected(self.order, per_post, done)["events"], load))
                 result[phase] = load
             result.update(self.check(db, expected(self.order, per_post, done)))
+            if per_post == 1:
+                result["bare"] = self.load(port, 1, 0, total, "bare", web, cluster, db)
         finally:
             result["load_after"] = loadavg()
             db.close()
@@ -155,6 +164,7 @@ class Bench:
             "port": port, "recipients": args.recipients, "per_post": per_post, "first": first, "last": last,
             "base_ms": self.base_ms, "rate": args.rate if phase == "rate" else 0, "concurrency": args.concurrency,
             "duration": args.rate_seconds + 1 if phase == "rate" else args.duration,
+            "path": BARE_PATH if phase == "bare" else None,
         }  # fmt: skip
         generator = self.spawn([sys.executable, str(STREAM), "load", json.dumps(options)], self.env,
                                stdout=subprocess.PIPE, text=True)  # fmt: skip
@@ -182,6 +192,10 @@ class Bench:
         result = json.loads(line.split("RESULT ", 1)[1])
         result["rps"] = result["ok"] / max(result["last_ok_wall"] - result["started_wall"], 1e-6)
         result["cores"] = {name: round(t.cpu() / wall, 2) for name, t in self.cpu.items()}
+        # the bare view's server CPU per request: web + database (there is nothing to drain)
+        result["server_ms"] = (
+            1000 * sum(self.cpu[n].cpu() for n in ("web", "database")) / max(result["ok"], 1)
+        )
         return result
 
     def sample(self) -> None:
@@ -206,7 +220,9 @@ class Bench:
         ).fetchone()[0]
         last = float(last or 0)
         cpu_ms = 1000 * sum(t.cpu() for t in self.cpu.values())  # everything: web, workers, database, load
+        server_ms = 1000 * sum(self.cpu[name].cpu() for name in SERVER)  # web, workers (the drain), database
         return {"processed": processed, "lag_s": last - load["last_ok_wall"], "cpu_ms_per_event": cpu_ms / max(load["events"], 1),
+                "server_ms_per_event": server_ms / max(load["events"], 1),
                 "eps_end_to_end": load["events"] / max(last - load["started_wall"], 1e-6)}  # fmt: skip
 
     def check(self, db, want: dict) -> dict:
@@ -250,13 +266,16 @@ def summarize(results: list[dict]) -> dict:
         return statistics.median(values) if values else None
 
     summary = {"exact": all(r["exact"] for r in results), "load": max(r["load_after"] for r in results)}
+    if any("bare" in r for r in results):
+        summary["bare_ms"] = statistics.median(r["bare"]["server_ms"] for r in results if "bare" in r)
+        summary["bare_rps"] = statistics.median(r["bare"]["rps"] for r in results if "bare" in r)
     for phase in ("rate", "closed"):
         if any(phase in r for r in results):
             summary[phase] = {
                 "rps": med(phase, "rps"), "eps": med(phase, "rps") * results[0]["per_post"],
                 "p50": med(phase, "lat_ms", "p50"), "p99": med(phase, "lat_ms", "p99"),
                 "lag_s": med(phase, "lag_s"), "eps_e2e": med(phase, "eps_end_to_end"),
-                "cpu_ms": med(phase, "cpu_ms_per_event"),
+                "cpu_ms": med(phase, "cpu_ms_per_event"), "server_ms": med(phase, "server_ms_per_event"),
                 "requests": med(phase, "ok"), "failed": max(r[phase]["first_failed"] for r in results if phase in r),
                 "cores": {k: statistics.median(r[phase]["cores"][k] for r in results if phase in r)
                           for k in results[0][phase]["cores"]},
@@ -287,7 +306,7 @@ def report(args, summaries: dict[int, dict], requests_ms: float) -> str:
                 f"| {c['web']:.2f}/{c['cluster']:.2f}/{c['generator']:.2f}/{c['database']:.2f} | {p['cpu_ms']:.2f} "
                 f"| {'OK' if s['exact'] else 'MISMATCH'} | {s['load']:.1f} |"
             )
-    return "\n".join(lines) + "\n\n" + verdict(summaries)
+    return "\n".join(lines) + "\n\n" + verdict(summaries) + "\n\n" + ratios(summaries, requests_ms)
 
 
 def verdict(summaries: dict[int, dict]) -> str:
@@ -305,6 +324,27 @@ def verdict(summaries: dict[int, dict]) -> str:
     checks.append(f"processed within {TARGETS['lag_s']} s: {met(lag <= TARGETS['lag_s'])} (worst {lag:.1f} s)")  # fmt: skip
     checks.append(f"counts exact: {met(all(s['exact'] for s in summaries.values()))}")
     return "Targets: " + "; ".join(checks) + "."
+
+
+def ratios(summaries: dict[int, dict], requests_ms: float) -> str:
+    """Issue 23's target 4, each a ratio to something measured in the same run."""
+    parts = []
+    single = summaries.get(1, {})
+    if "closed" in single and "bare_ms" in single:
+        ours, bare = single["closed"]["server_ms"], single["bare_ms"]
+        parts.append(
+            f"single-event POST, server CPU (web + database + drain) {ours:.2f} ms = {ours / bare:.2f} × the bare "
+            f"view's {bare:.2f} ms (web + database, {single['bare_rps']:,.0f} req/s; target ≤ {RATIOS['per_bare']:g}: "
+            f"{met(ours / bare <= RATIOS['per_bare'])})"
+        )
+    for per_post, s in summaries.items():
+        if per_post > 1 and "closed" in s:
+            share = s["closed"]["cpu_ms"] / requests_ms
+            parts.append(
+                f"{per_post} events/POST, all-in CPU {s['closed']['cpu_ms']:.3f} ms/event = {share:.3f} × the yardstick "
+                f"(target ≤ {RATIOS['batched_per_yardstick']:g}: {met(share <= RATIOS['batched_per_yardstick'])})"
+            )
+    return "Ratios (issue 23): " + "; ".join(parts) + "."
 
 
 def met(ok: bool) -> str:

@@ -118,7 +118,7 @@ def seed_main(recipients: int) -> None:
 
 def load_main(options: dict) -> None:
     """Build the signed requests, print READY, send them, print the result as JSON."""
-    path, host = f"/onesend/webhook/{APP_ID}/", f"127.0.0.1:{options['port']}"
+    path, host = options.get("path") or f"/onesend/webhook/{APP_ID}/", f"127.0.0.1:{options['port']}"
     order = stream_order(options["recipients"])
     requests = []
     for body in build_bodies(order, options["first"], options["last"], options["per_post"],
