@@ -25,12 +25,12 @@ BASE = "https://shop.example"
 @pytest.fixture
 def article(page, settings) -> ContentPage:
     """A live article with an intro and an image on the default Site, which the Messenger Page's
-    account owns."""
+    account owns. The image is coloured: Wagtail's test image is white, a blank on the page."""
     settings.ONESEND = {**settings.ONESEND, "PUBLIC_BASE_URL": BASE}
     home = default_site_root()
     home.get_site().onesend_accounts.add(page.account)
     image = Image.objects.create(
-        title="Tulips", file=get_test_image_file(), collection=page.account.collection
+        title="Tulips", file=get_test_image_file(colour="#c2255c"), collection=page.account.collection
     )
     return home.add_child(
         instance=ContentPage(
@@ -79,6 +79,8 @@ def test_send_to_messenger_from_the_page_editor_opens_a_prefilled_draft(
     footer.get_by_role("link", name="Send to Messenger subscribers").click()
     expect(editor.get_by_test_id("send-page-draft")).to_contain_text("Fresh from the field.")
     expect(editor.locator("main")).to_contain_text(page.name)
+    thumbnail = editor.get_by_test_id("send-page-draft").locator("img").element_handle()
+    editor.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbnail)  # it loaded
     shot(editor, "01-the-draft-to-make")
     assert not Campaign.objects.exists()
     editor.get_by_test_id("send-page-create").click()
