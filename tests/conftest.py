@@ -20,6 +20,26 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.databases", "tests.fixtures.tenants"]
 
 
+def pytest_collection_modifyitems(config, items):
+    """On an engine other than SQLite, only the tests that use a database run: the others (Meta's
+    wire format, the simulator, checks, the install and demo scripts, which make databases of
+    their own) give the same result on every engine, and the SQLite suite runs them."""
+    if not os.environ.get("DATABASE_URL"):
+        return
+    kept, engine_free = [], []
+    for item in items:
+        (kept if _uses_database(item) else engine_free).append(item)
+    if engine_free:
+        config.hook.pytest_deselected(items=engine_free)
+        items[:] = kept
+
+
+def _uses_database(item) -> bool:
+    return bool(item.get_closest_marker("django_db")) or bool(
+        {"_django_db_helper", "django_db_setup"} & set(item.fixturenames)
+    )
+
+
 @pytest.fixture(autouse=True)
 def _forget_webhook_memos():
     """The webhook endpoint's per-process memos (app secrets, a drain's flag seen) would outlive
