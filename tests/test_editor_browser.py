@@ -79,7 +79,7 @@ def test_the_media_fields_follow_attach(client_editor, shot):
 def test_the_counter_takes_the_button_templates_limit_once_there_is_a_button(client_editor, sim_page):
     client_editor.locator("select[name=page]").select_option(str(sim_page.pk))
     client_editor.locator("textarea[name=text]").fill("x" * 700)
-    counter = client_editor.locator("[data-onesend-counter]")
+    counter = client_editor.locator("[data-onesend-counter=text]")
     expect(counter).to_have_text("700 / 1,999")
     client_editor.locator("#id_buttons-ADD").click()
     client_editor.locator("input[name=buttons-0-title]").fill("Shop")

@@ -36,7 +36,7 @@ def test_the_counter_and_the_currency_follow_the_chosen_page(editor, shot):
     )
     legacy = MessengerPageFactory(name="EU store")
     editor.reload()
-    counter = editor.locator("[data-onesend-counter]")
+    counter = editor.locator("[data-onesend-counter=text]")
     editor.locator("select[name=page]").select_option(str(paid.pk))
     editor.locator("textarea[name=text]").fill("x" * 641)
     expect(counter).to_have_text("641 / 640")

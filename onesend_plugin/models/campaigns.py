@@ -285,7 +285,7 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         if self.phase == "warming_up":
             return str(_("Warming up"))
         if self.phase == "testing":
-            at = formats.date_format(timezone.localtime(self.ab_decide_at), "SHORT_DATETIME_FORMAT")
+            at = formats.date_format(timezone.localtime(self.ab_decide_at), "DATETIME_FORMAT")
             return str(_("Testing — winner picked at %(at)s")) % {"at": at}
         if self.is_flow and self.status in FLOW_STATES:
             return str(FLOW_STATES[self.status])

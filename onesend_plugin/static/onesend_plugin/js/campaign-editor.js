@@ -65,7 +65,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const counter = document.createElement("p");
     counter.className = "onesend-counter";
     counter.setAttribute("aria-live", "polite");
-    counter.dataset.onesendCounter = "";
+    counter.dataset.onesendCounter = text.name;
     text.after(counter);
     return { text, prefix, counter, wrappers: mediaWrappers(prefix) };
   });
