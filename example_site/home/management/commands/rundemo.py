@@ -90,51 +90,30 @@ class Command(BaseCommand):
         self.start("worker", [*manage, "qcluster"], env)
         self.wait_until("web server", lambda: _answers(f"{site_url}/admin/login/"))
         if use_simulator:
-            app = page.app
-            self.start(
-                "simulator",
-                [
-                    str(simulator_script),
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(simulator_port),
-                    "--webhook-url",
-                    f"{site_url}/onesend/webhook/{app.app_id}/",
-                    "--app-secret",
-                    app.app_secret,
-                    "--verify-token",
-                    app.verify_token,
-                    "--verify-webhook",
-                    "--state-file",
-                    str(Path(settings.DATA_DIR) / "simulator.json"),
-                ],
-                env,
-            )
-            self.wait_until("simulator", lambda: _answers(f"{simulator_url}/_sim/"))
+            self.start_simulator(simulator_script, page.app, site_url, simulator_port, env)
         task_id = async_task(demo.ping)
         self.wait_until("worker", lambda: fetch(task_id) is not None)
         if use_simulator:  # needs the site and the worker: people subscribe through the real flow
             self.stdout.write("Subscribing simulated people through the opt-in flow…")
             demo.populate_simulator(simulator_url, page)
 
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"\nThe demo is running.\n"
-                f"  Site:       {site_url}/\n"
-                f"  Admin:      {site_url}/admin/  (login {demo.ADMIN_USERNAME} / {demo.ADMIN_PASSWORD})\n"
-                f"  Client:     {demo.CLIENT_USERNAME} / {demo.CLIENT_PASSWORD} sees only {demo.SECOND_CLIENT['name']}; "
-                f"agency overview at {site_url}/admin/messenger/agency/\n"
-                f"  Per person: {demo.US_CLIENT['name']} (US) sends free in the 24 h window, else through Meta's "
-                f"paid Marketing Messages API, ad account {demo.US_PAGE['ad_account_id']} in "
-                f"{demo.US_PAGE['ad_account_currency']}\n"
-                + (f"  Simulator:  {simulator_url}/_sim/\n" if use_simulator else "")
-                + "Press Ctrl-C to stop."
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(_banner(site_url, simulator_url if use_simulator else None)))
         while True:
             self.check_children()
             time.sleep(0.5)
+
+    def start_simulator(self, script: Path, app, site_url: str, simulator_port: int, env: dict) -> None:
+        """The simulator, posting signed webhooks to the site and keeping its state in the demo's
+        data directory."""
+        args = [
+            str(script),
+            *("--host", HOST, "--port", str(simulator_port)),
+            *("--webhook-url", f"{site_url}/onesend/webhook/{app.app_id}/"),
+            *("--app-secret", app.app_secret, "--verify-token", app.verify_token, "--verify-webhook"),
+            *("--state-file", str(Path(settings.DATA_DIR) / "simulator.json")),
+        ]
+        self.start("simulator", args, env)
+        self.wait_until("simulator", lambda: _answers(f"http://{HOST}:{simulator_port}/_sim/"))
 
     def start(self, name, args, env):
         self.stdout.write(f"Starting the {name}…")
@@ -212,3 +191,19 @@ def _answers(url):
         return requests.get(url, timeout=2, allow_redirects=False).status_code < 500
     except requests.RequestException:
         return False
+
+
+def _banner(site_url: str, simulator_url: str | None) -> str:
+    """What the demo prints once it runs: where to go and how to sign in."""
+    return (
+        f"\nThe demo is running.\n"
+        f"  Site:       {site_url}/\n"
+        f"  Admin:      {site_url}/admin/  (login {demo.ADMIN_USERNAME} / {demo.ADMIN_PASSWORD})\n"
+        f"  Client:     {demo.CLIENT_USERNAME} / {demo.CLIENT_PASSWORD} sees only {demo.SECOND_CLIENT['name']}; "
+        f"agency overview at {site_url}/admin/messenger/agency/\n"
+        f"  Per person: {demo.US_CLIENT['name']} (US) sends free in the 24 h window, else through Meta's "
+        f"paid Marketing Messages API, ad account {demo.US_PAGE['ad_account_id']} in "
+        f"{demo.US_PAGE['ad_account_currency']}\n"
+        + (f"  Simulator:  {simulator_url}/_sim/\n" if simulator_url else "")
+        + "Press Ctrl-C to stop."
+    )
