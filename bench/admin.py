@@ -193,6 +193,7 @@ def views(made: dict) -> dict[str, str]:
     return {
         "campaign report": f"/admin/messenger/reports/campaign/{made['report']}/",
         "campaigns report": "/admin/messenger/reports/campaigns/",
+        "subscribers": "/admin/messenger/subscribers/",
         "subscribers, filtered": "/admin/messenger/subscribers/?status=subscribed&tag=vip",
         "subscribers, searched": "/admin/messenger/subscribers/?q=N4242",
         "dashboard panel": "/admin/",

@@ -4,6 +4,7 @@ may see (``scoping.narrow``): a filter must not list another client's Pages, tag
 from __future__ import annotations
 
 import django_filters
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import DateRangePickerWidget, WagtailFilterSet
 
@@ -18,10 +19,14 @@ def source_ref_choices(subscribers) -> list[tuple[str, str]]:
 
 
 def visible_tags(request):
+    """The tags on subscribers the user may see: one ``EXISTS`` per tag, which stops at its first
+    such subscriber (joining every tagged subscriber took over a second at a million). Someone
+    who sees every subscriber (agency staff, no account chosen) needs no subscriber at all."""
     subscribers = scoping.narrow(Subscriber.objects.all(), request)
-    return SubscriberTag.tags_for(
-        Subscriber, **{f"{SubscriberTag.tag_relname()}__content_object__in": subscribers}
-    ).order_by("name")
+    used = SubscriberTag.objects.filter(tag=OuterRef("pk"))
+    if subscribers.query.has_filters():
+        used = used.filter(content_object__in=subscribers)
+    return SubscriberTag.tag_model().objects.filter(Exists(used)).order_by("name")
 
 
 class SubscriberFilterSet(WagtailFilterSet):

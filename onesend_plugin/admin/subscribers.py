@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.forms import modelform_factory
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -111,9 +112,21 @@ class SubscriberIndexView(IndexView):
     def get_base_queryset(self):
         return super().get_base_queryset().select_related("page").prefetch_related("tags")
 
+    @cached_property
+    def status_counts(self) -> dict[str, int]:
+        """The listing's subscribers (filtered, searched) per status: one ``GROUP BY``."""
+        return dict(self.object_list.order_by().values_list("status").annotate(Count("pk")))
+
+    def get_paginator(self, queryset, *args, **kwargs):
+        """The count of pages is the sum of :attr:`status_counts`: counting the same rows again
+        was a second scan of them (a third of the listing's time at a million subscribers)."""
+        paginator = super().get_paginator(queryset, *args, **kwargs)
+        paginator.count = sum(self.status_counts.values())
+        return paginator
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        counts = dict(self.object_list.order_by().values_list("status").annotate(Count("pk")))
+        counts = self.status_counts
         context["status_counts"] = [
             (label, counts[value]) for value, label in Subscriber.Status.choices if value in counts
         ]
