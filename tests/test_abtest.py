@@ -210,6 +210,8 @@ def test_what_an_a_b_test_cannot_be(sim_page):
     assert abtest.problems(campaign, []) == {"variant_b_text": "Write the message."}
     campaign = ab_campaign(sim_page, schedule=Campaign.Schedule.LOCAL)
     assert "one time for everyone" in abtest.problems(campaign, [])["ab_test"]
+    campaign = ab_campaign(sim_page, expires_at=timezone.now() + timedelta(hours=3))
+    assert "expires before the winner is picked" in abtest.problems(campaign, [])["ab_hours"]
     campaign = ab_campaign(sim_page, trigger_event="order_placed")
     assert "flow" in abtest.problems(campaign, [])["ab_test"]
     assert abtest.problems(ab_campaign(sim_page, ab_test=False, variant_b_text=""), []) == {}

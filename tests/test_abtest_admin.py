@@ -8,7 +8,7 @@ from bs4 import BeautifulSoup
 from django.utils import timezone
 
 from onesend_plugin import analytics, broadcast, messages
-from onesend_plugin.models import Campaign, Delivery, VariantButton
+from onesend_plugin.models import Campaign, CampaignButton, Delivery, VariantButton
 
 from .factories import CampaignFactory, SubscriberFactory
 from .test_campaign_admin import URL, editor_with, form_data, messages_of, subscribed
@@ -26,6 +26,7 @@ def sender(django_user_model, client, page):
 @pytest.fixture
 def campaign(page):
     test = CampaignFactory(page=page, name="Summer sale", text=A_TEXT, ab_test=True, variant_b_text=B_TEXT)
+    CampaignButton.objects.create(campaign=test, title="Shop now", url="https://shop.example/a")
     VariantButton.objects.create(campaign=test, title="See it", url="https://shop.example/b")
     return test
 
@@ -163,8 +164,12 @@ def test_the_report_shows_both_variants_and_why_one_won(admin_client, campaign):
         tr["data-row"]: [td.get_text(" ", strip=True) for td in tr.select("td")]
         for tr in table.select("tbody tr")
     }
-    assert rows["words"] == [A_TEXT, f"{B_TEXT} Buttons: See it"]
+    assert rows["words"] == [f"{A_TEXT} Buttons: Shop now", f"{B_TEXT} Buttons: See it"]
     assert rows["sent"] == ["1", "1"] and rows["delivered"] == ["1", "1"]
     assert rows["clicked"] == ["0", "1"] and rows["click_rate"] == ["0.0%", "100.0%"]
     assert "Winner" in table.select_one("th[data-variant=b]").get_text()
+    # Clicks per button count both variants' first buttons: both titles are named.
+    assert soup.select_one("[data-testid=buttons] tr[data-button='1'] td").get_text(strip=True) == (
+        "1. Shop now / See it"
+    )
     assert timezone.now() - campaign.ab_decided_at < timedelta(minutes=1)

@@ -17,6 +17,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ..messages import sent_message
 from ..messenger import builders
 from ..models import Campaign, CampaignStat
 from . import reasons
@@ -205,9 +206,22 @@ class ButtonClicks:
         return percent(self.share)
 
 
+def sent_buttons(campaign: Campaign) -> list[dict]:
+    """Each button number's button as sent (``campaign.message``). An A/B test counts its
+    variants' n-th buttons together: their titles are joined ("Shop / See them") when they
+    differ, and A's link is given (B's where A has no n-th button)."""
+    per_variant = [url_buttons(sent_message(campaign, variant) or {}) for variant in ("a", "b")]
+    joined = []
+    for n in range(max(map(len, per_variant))):
+        found = [buttons[n] for buttons in per_variant if n < len(buttons)]
+        titles = dict.fromkeys(button.get("title", "") for button in found)
+        joined.append({"title": " / ".join(titles), "url": found[0].get("url", "")})
+    return joined
+
+
 def button_clicks(campaign: Campaign, counters: dict[str, int]) -> list[ButtonClicks]:
-    """Clicks per URL button (``button:<n>``), titled as sent (``campaign.message``)."""
-    buttons = url_buttons(((campaign.message or {}).get("body")) or {})
+    """Clicks per URL button (``button:<n>``), titled as sent (``sent_buttons``)."""
+    buttons = sent_buttons(campaign)
     counted = {int(n): value for n, value in breakdown(counters, Kind.BUTTON).items() if n.isdigit()}
     total = sum(counted.values())
     numbers = sorted(set(range(len(buttons))) | set(counted))

@@ -21,6 +21,7 @@ from .. import messages
 from ..analytics.reports import percent, rate
 from ..analytics.variants import VariantResult, variant_results
 from ..models import Campaign, Subscriber
+from .timing import starts_at
 
 Metric = Campaign.Metric
 #: How long a row of the rest met before its winner is recorded waits to be tried again.
@@ -44,8 +45,9 @@ def split(share: int, size: int) -> Split:
 
 
 def problems(campaign: Campaign, b_buttons: list[tuple[str, str]]) -> dict[str, str]:
-    """Field name → error for an A/B test that can't be sent: variant B's content, checked as A's
-    is (``b_buttons``: its (title, url) pairs), a flow, or a time of day per person."""
+    """Field name → error for an A/B test that can't be sent: a flow, a time of day per person,
+    an expiry before the winner is picked, or variant B's content, checked as A's is
+    (``b_buttons``: its (title, url) pairs)."""
     if not campaign.ab_test:
         return {}
     if campaign.trigger_event:
@@ -57,6 +59,14 @@ def problems(campaign: Campaign, b_buttons: list[tuple[str, str]]) -> dict[str, 
             "ab_test": _(
                 "An A/B test starts at one time for everyone: on the Schedule tab choose 'As soon as it "
                 "is started' or 'At a set time'."
+            )
+        }
+    starts = max(starts_at(campaign), timezone.now())
+    if campaign.expires_at and campaign.expires_at <= starts + timedelta(hours=campaign.ab_hours or 0):
+        return {
+            "ab_hours": _(
+                "The campaign expires before the winner is picked: nobody else would get it. Pick the "
+                "winner sooner, or let the campaign expire later."
             )
         }
     errors = messages.validate(messages.variant_b(campaign), b_buttons)
