@@ -329,20 +329,8 @@ def test_two_workers_on_one_campaign_never_send_twice(
 # -- 2. A worker killed at each point of a send -----------------------------------------------------
 
 
-@pytest.mark.parametrize("point", ["after_claim", "after_http_before_commit", "mid_http_call"])
-def test_a_worker_killed_at_any_point_never_sends_twice(
-    point, quiet_meta, channel_page, fast_subscribers, spawn, settings, monkeypatch
-):
-    """Batches of 20 for 60 people: the worker sends batch 1, dies during batch 2; batch 3 was
-    never touched. Recovery (lease over) then a new run finish the campaign. The same on the
-    paid channel: its sends are one ``act_<id>/messages`` call per person in the same Graph
-    batches, recorded by the same ledger."""
-    simulator, sim_page = quiet_meta, channel_page
-    via = "marketing" if sim_page.channel == Channel.MARKETING_API else "token"
-    configure(settings, BATCH_SIZE=20)
-    worker = spawn()
-    people = fast_subscribers(sim_page, 60)
-    campaign = started(CampaignFactory(page=sim_page), monkeypatch)
+def kill_worker_at(point: str, worker, campaign, simulator) -> None:
+    """Run ``campaign`` in ``worker`` and kill it at ``point`` of its second batch."""
     if point == "after_claim":  # in before_send: rows claimed, the HTTP call not made
         worker.run(campaign, kill_at="before_send", at=21).wait_killed()
     elif point == "after_http_before_commit":  # Meta answered, nothing recorded
@@ -358,6 +346,22 @@ def test_a_worker_killed_at_any_point_never_sends_twice(
         worker.kill()
         simulator.configure(latency_ms=0)
 
+
+@pytest.mark.parametrize("point", ["after_claim", "after_http_before_commit", "mid_http_call"])
+def test_a_worker_killed_at_any_point_never_sends_twice(
+    point, quiet_meta, channel_page, fast_subscribers, spawn, settings, monkeypatch
+):
+    """Batches of 20 for 60 people: the worker sends batch 1, dies during batch 2; batch 3 was
+    never touched. Recovery (lease over) then a new run finish the campaign. The same on the
+    paid channel: its sends are one ``act_<id>/messages`` call per person in the same Graph
+    batches, recorded by the same ledger."""
+    simulator, sim_page = quiet_meta, channel_page
+    via = "marketing" if sim_page.channel == Channel.MARKETING_API else "token"
+    configure(settings, BATCH_SIZE=20)
+    worker = spawn()
+    people = fast_subscribers(sim_page, 60)
+    campaign = started(CampaignFactory(page=sim_page), monkeypatch)
+    kill_worker_at(point, worker, campaign, simulator)
     in_flight = set(
         Delivery.objects.filter(campaign=campaign, state__in=(State.CLAIMED, State.SENDING)).values_list(
             "psid", flat=True

@@ -133,9 +133,10 @@ def split_shown(admin_client, campaign) -> dict[str, str]:
     return {li["data-testid"]: li.strong.get_text(strip=True) for li in shown.select("li")}
 
 
-def test_a_us_campaign_splits_per_person_warms_up_sends_once_each_and_reports_per_channel(
-    seeded, simulator, admin_client, client
-):
+def send_spring_sale(seeded, simulator, admin_client) -> Campaign:
+    """Coyote's campaign to everyone, once the demo's people are in: its confirm step's channel
+    split, then its sending: warming up (free messages go out), and, once Meta's new message
+    campaign is ready, to its end."""
     active = seeded.subscribers.filter(tokens__status="active")
     wait_for(lambda: active.count() == len(demo.US_PEOPLE) + 4, what="the tokens")
     wait_for(
@@ -162,7 +163,13 @@ def test_a_us_campaign_splits_per_person_warms_up_sends_once_each_and_reports_pe
     assert runner.run(campaign.pk) == "finished"
     campaign.refresh_from_db()
     assert "2300003" not in campaign.last_error  # warmed up: "not active yet" is no error of it now
+    return campaign
 
+
+def test_a_us_campaign_splits_per_person_warms_up_sends_once_each_and_reports_per_channel(
+    seeded, simulator, admin_client, client
+):
+    campaign = send_spring_sale(seeded, simulator, admin_client)
     names = {p["psid"]: p["name"] for p in simulator.people(seeded.page_id)}
     received = sorted(
         (names[m["psid"]], m["via"])
