@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from onesend_simulator.remote import wait_for
 from playwright.sync_api import Page, expect
 from wagtail.coreutils import get_supported_content_language_variant
@@ -27,26 +26,21 @@ from example_site.home.models import ContentPage, HomePage
 from onesend_plugin.models import Account, MessengerPage, MetaApp, Subscriber, SubscriptionLink
 from onesend_plugin.subscribe import refs
 
-# ``browser``, ``new_context`` and ``shot``; harmless once tests/conftest.py lists the plugin too.
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+from .fixtures.browser import PASSWORD
 
-ADMIN_USERNAME, ADMIN_PASSWORD = "admin", "browser-test-password"
+# ``browser``, ``new_context`` and ``shot``; harmless once tests/conftest.py lists the plugin too.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("hermetic_site"),
+]
+
 BUTTON_LABEL = "Get our deals on Messenger"
 SOURCE, TAGS = "updates-page", "website, vip"
 SUBSCRIBERS_URL = "/admin/messenger/subscribers/"
 
 
 # -- Fixtures --------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def hermetic_site(settings, monkeypatch):
-    """No avatar requests to gravatar.com from the admin. Live-server threads close their database
-    connection after each request: the simulator keeps its webhook connections alive, so with
-    ``CONN_MAX_AGE`` > 0 (PostgreSQL settings) a request thread would still hold one when the test
-    database is dropped ("database is being accessed by other users")."""
-    settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
 
 
 @pytest.fixture
@@ -56,16 +50,11 @@ def visitor(new_context) -> Page:
 
 
 @pytest.fixture
-def editor(new_context, live_server) -> Page:
+def editor(signed_in) -> Page:
     """A superuser signed in to the Wagtail admin, in a browser context of their own, looking at
     the (still empty) subscribers listing."""
-    get_user_model().objects.create_superuser(ADMIN_USERNAME, "admin@example.com", ADMIN_PASSWORD)
-    page = new_context().new_page()
-    page.goto(f"{live_server.url}/admin/login/?next={SUBSCRIBERS_URL}", wait_until="domcontentloaded")
-    page.locator("input[name=username]").fill(ADMIN_USERNAME)
-    page.locator("input[name=password]").fill(ADMIN_PASSWORD)
-    page.locator("form button[type=submit]").click()
-    page.wait_for_url(f"{live_server.url}{SUBSCRIBERS_URL}")
+    user = get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    page = signed_in(user, SUBSCRIBERS_URL)
     expect(page.get_by_role("heading", name="Subscribers")).to_be_visible()
     return page
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.utils import timezone
 from onesend_simulator.remote import wait_for
 from playwright.sync_api import Page, expect
@@ -21,32 +20,22 @@ from onesend_plugin.accounts.groups import ensure_client_group
 from onesend_plugin.models import Campaign, Membership
 
 from .factories import CampaignFactory
-from .fixtures.browser import TIMEOUT_MS
+from .fixtures.browser import PASSWORD, TIMEOUT_MS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "client-password"
 ADD_URL = "/admin/messenger/campaigns/add/"
 
 
 @pytest.fixture
-def client_editor(new_context, live_server, sim_page, settings, monkeypatch) -> Page:
+def client_editor(signed_in, sim_page) -> Page:
     """A user of the Page's client (its admin, in the clients' group), signed in on a new
     campaign's form. The Page is ``sim_page`` (no webhooks back): ``make_subscribers`` writes
-    its people itself. Live-server threads close their connections (see ``test_browser``).
-    Wagtail's autosave is on, as on a real site."""
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
+    its people itself. Wagtail's autosave is on, as on a real site."""
     user = get_user_model().objects.create_user("florist", "florist@example.com", PASSWORD)
     user.groups.add(ensure_client_group())
     Membership.objects.create(user=user, account=sim_page.account, role=Membership.Role.ADMIN)
-    page = new_context().new_page()
-    page.goto(f"{live_server.url}/admin/login/?next={ADD_URL}")
-    page.locator("input[name=username]").fill("florist")
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
-    page.wait_for_url(f"**{ADD_URL}")
-    return page
+    return signed_in(user, ADD_URL)
 
 
 #: Marks when Wagtail's editor starts watching for edits (an autosave follows an edit after that).

@@ -5,29 +5,21 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from playwright.sync_api import Page, expect
 
 from onesend_plugin.models import Channel
 
 from .factories import MessengerPageFactory
+from .fixtures.browser import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def editor(new_context, live_server, monkeypatch) -> Page:
-    """A superuser signed in to the admin, on a new campaign's form (live-server threads close
-    their connections, see ``test_browser.hermetic_site``)."""
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    get_user_model().objects.create_superuser("admin", "admin@example.com", "pw")
-    page = new_context().new_page()
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/messenger/campaigns/add/")
-    page.locator("input[name=username]").fill("admin")
-    page.locator("input[name=password]").fill("pw")
-    page.locator("form button[type=submit]").click()
-    page.wait_for_url("**/admin/messenger/campaigns/add/")
-    return page
+def editor(signed_in) -> Page:
+    """A superuser signed in to the admin, on a new campaign's form."""
+    user = get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
+    return signed_in(user, "/admin/messenger/campaigns/add/")
 
 
 def test_the_counter_and_the_currency_follow_the_chosen_page(editor, shot):

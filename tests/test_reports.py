@@ -16,7 +16,7 @@ import openpyxl
 import pytest
 from bs4 import BeautifulSoup
 from django.contrib.auth.models import Permission
-from django.db import connection, connections
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +27,7 @@ from onesend_plugin.admin.reports import campaign as campaign_report
 from onesend_plugin.analytics import reports
 from onesend_plugin.analytics.counters import hour as hour_bucket
 from onesend_plugin.models import Campaign, Delivery, Membership, Subscriber
-from tests.fixtures.browser import ARTIFACTS
+from tests.fixtures.browser import ARTIFACTS, PASSWORD
 
 from .factories import CampaignFactory, MessengerPageFactory, SubscriberFactory
 
@@ -627,16 +627,14 @@ def test_comparison_report_costs_the_same_queries_for_more_campaigns(admin_clien
 
 
 @pytest.fixture
-def browser_page(request, live_server, settings, monkeypatch, new_context):
+def browser_page(request, signed_in):
     """A superuser's browser tab, signed in to the admin; ``page.shot(name)`` saves a screenshot."""
-    settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
     folder = ARTIFACTS / request.node.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     from django.contrib.auth import get_user_model
 
-    get_user_model().objects.create_superuser("admin", "admin@example.com", "browser-test-password")
+    user = get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
     # Transactional tests flush the database, Wagtail's root page too; its dashboard needs one.
     from wagtail.models import Locale
     from wagtail.models import Page as WagtailPage
@@ -644,13 +642,7 @@ def browser_page(request, live_server, settings, monkeypatch, new_context):
     if WagtailPage.get_first_root_node() is None:
         locale, _ = Locale.objects.get_or_create(language_code="en")
         WagtailPage.add_root(instance=WagtailPage(title="Root", slug="root", locale=locale))
-    context = new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.goto(f"{live_server.url}/admin/login/")
-    page.locator("input[name=username]").fill("admin")
-    page.locator("input[name=password]").fill("browser-test-password")
-    page.locator("form button[type=submit]").click()
-    page.wait_for_url(f"{live_server.url}/admin/")
+    page = signed_in(user, viewport={"width": 1280, "height": 900}, accept_downloads=True)
 
     def shot(name):
         """The admin scrolls inside its layout, so grow the viewport to the page first."""

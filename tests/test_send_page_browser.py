@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from playwright.sync_api import Page, expect
 from wagtail.images.models import Image
 from wagtail.images.tests.utils import get_test_image_file
@@ -15,10 +14,10 @@ from example_site.home.models import ContentPage
 from onesend_plugin.models import Campaign
 
 from .factories import default_site_root
+from .fixtures.browser import PASSWORD
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "browser-test-password"
 BASE = "https://shop.example"
 
 
@@ -40,18 +39,9 @@ def article(page, settings) -> ContentPage:
 
 
 @pytest.fixture
-def editor(new_context, live_server, settings, monkeypatch) -> Page:
-    """A superuser signed in to the admin (live-server threads close their connections)."""
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
-    get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
-    tab = new_context().new_page()
-    tab.goto(f"{live_server.url}/admin/login/")
-    tab.locator("input[name=username]").fill("admin")
-    tab.locator("input[name=password]").fill(PASSWORD)
-    tab.locator("form button[type=submit]").click()
-    tab.wait_for_url(f"{live_server.url}/admin/")
-    return tab
+def editor(signed_in) -> Page:
+    """A superuser signed in to the admin."""
+    return signed_in(get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD))
 
 
 def expect_prefilled_draft(editor: Page, article: ContentPage, page) -> None:
