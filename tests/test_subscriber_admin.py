@@ -11,8 +11,8 @@ from django.utils import timezone
 from wagtail import hooks
 from wagtail.models import ModelLogEntry
 
-from onesend_plugin.admin import subscribers
 from onesend_plugin.models import ConsentRecord, MarketingToken, Membership, Subscriber
+from onesend_plugin.subscribe import history
 
 from .factories import ConsentRecordFactory, MarketingTokenFactory, SubscriberFactory
 
@@ -165,11 +165,11 @@ def test_an_opt_in_reads_where_it_happened():
     """An opt-in's entry point is its link's source: it happened on the opt-in request, which the
     history says once, not as the source beside the same link."""
     optin = ConsentRecord(entry_point="updates-page", ref="updates-page", shown={"tags": ["vip"]})
-    assert (subscribers.where(optin), subscribers.shown(optin)) == (
+    assert (history.where(optin), history.shown(optin)) == (
         "The opt-in request, link “updates-page”",
         "Tags vip",
     )
-    assert subscribers.where(ConsentRecord(entry_point="direct", ref="")) == "The opt-in request"
+    assert history.where(ConsentRecord(entry_point="direct", ref="")) == "The opt-in request"
 
 
 def test_tags_are_the_only_editable_field(admin_client, subscriber):
