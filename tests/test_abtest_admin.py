@@ -1,6 +1,7 @@
 """An A/B test in the admin: set up in the editor, previewed and tested per variant, confirmed
 with its split, shown as "Testing" until the winner is picked, reported side by side."""
 
+import csv
 from datetime import timedelta
 
 import pytest
@@ -173,3 +174,22 @@ def test_the_report_shows_both_variants_and_why_one_won(admin_client, campaign):
         "1. Shop now / See it"
     )
     assert timezone.now() - campaign.ab_decided_at < timedelta(minutes=1)
+
+
+def test_the_report_s_csv_has_both_variants_and_the_decision(admin_client, campaign):
+    campaign = started(campaign, decided=True)
+    response = admin_client.get(f"/admin/messenger/reports/campaign/{campaign.pk}/csv/")
+    rows = list(csv.reader(response.content.decode().splitlines()))
+    assert rows[-11:] == [
+        ["Variant A: sent", "1", "", ""],
+        ["Variant A: delivered", "1", "100.0", ""],
+        ["Variant A: read", "0", "0.0", ""],
+        ["Variant A: clicked (people)", "0", "0.0", ""],
+        ["Variant A: converted", "0", "0.0", ""],
+        ["Variant B: sent", "1", "", ""],
+        ["Variant B: delivered", "1", "100.0", ""],
+        ["Variant B: read", "0", "0.0", ""],
+        ["Variant B: clicked (people)", "1", "100.0", ""],
+        ["Variant B: converted", "0", "0.0", ""],
+        ["A/B test", "B won: click rate 100.0% (1 of 1) against 0.0% (0 of 1) for A after 4 h.", "", ""],
+    ]

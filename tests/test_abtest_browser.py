@@ -51,6 +51,7 @@ def write_the_test(editor: Page, sim_page) -> None:
     editor.locator("input[name=buttons-0-title]").fill("Shop")
     editor.locator("input[name=buttons-0-url]").fill("https://shop.example/spring")
     editor.get_by_role("tab", name="A/B test").click()
+    expect(editor.locator("textarea[name=variant_b_text]")).to_be_hidden()  # until the test is on
     editor.locator("input[name=ab_test]").check()
     editor.locator("textarea[name=variant_b_text]").fill(B_TEXT)
     expect(editor.locator("[data-onesend-counter=variant_b_text]")).to_have_text("28 / 1,999")

@@ -189,7 +189,25 @@ def funnel_rows(campaign: Campaign, counters: dict[str, int]) -> list[list]:
     for button in button_clicks(campaign, counters):
         rows.append([f"Clicks on button {button.number} ({button.title})", button.clicks, "", ""])
     rows.extend([*row, "", ""] for row in cost_rows(analytics.cost_of(campaign, counters)))
+    rows.extend(variant_rows(campaign))
     return [[spreadsheet_safe(cell) for cell in row] for row in rows]
+
+
+def variant_rows(campaign: Campaign) -> list[list]:
+    """An A/B test's variants (those drawn for the test) and its decision, as funnel rows."""
+    if not campaign.ab_decide_at:
+        return []
+    rows = []
+    for variant in variant_results(campaign):
+        name = f"Variant {variant.label}"
+        rows += [
+            [f"{name}: sent", variant.sent, "", ""],
+            [f"{name}: delivered", variant.delivered, csv_number(rate(variant.delivered, variant.sent)), ""],
+            [f"{name}: read", variant.read, csv_number(rate(variant.read, variant.sent)), ""],
+            [f"{name}: clicked (people)", variant.clicked, csv_number(variant.click_rate), ""],
+            [f"{name}: converted", variant.conversions, csv_number(variant.conversion_rate), ""],
+        ]
+    return [*rows, ["A/B test", campaign.ab_decision or "Testing: no winner yet", "", ""]]
 
 
 class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixin, TemplateView):

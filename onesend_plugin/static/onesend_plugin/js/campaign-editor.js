@@ -5,7 +5,8 @@
 //   when over; saving refuses it too;
 // - the media fields: only those of what "Attach" says (an image and its subtitle, a document,
 //   a video's URL) are shown;
-// - after the budget (input[data-onesend-budget]): the Page's ad account currency.
+// - after the budget (input[data-onesend-budget]): the Page's ad account currency;
+// - the A/B test tab's settings and variant B: shown while "Test two variants" is ticked.
 
 // "Attach" (the media select's value) → the fields it uses.
 const ATTACHED = { "": [], image: ["image", "subtitle"], file: ["document"], video: ["video_url"] };
@@ -97,6 +98,22 @@ document.addEventListener("DOMContentLoaded", () => {
       budget.parentElement.querySelector("[data-onesend-currency]").textContent = chosen ? chosen.currency : "";
     }
   }
+
+  // The A/B test tab: its settings and variant B show only while the test is on.
+  const abTest = form.elements.namedItem("ab_test");
+  const abTab = abTest?.closest("[role=tabpanel]");
+  const abPanels = abTab
+    ? [...abTab.querySelectorAll("section.w-panel")].filter(
+        (panel) => !panel.contains(abTest) && !abTab.contains(panel.parentElement.closest("section.w-panel")),
+      )
+    : [];
+  function showTest() {
+    abPanels.forEach((panel) => {
+      panel.hidden = !abTest.checked;
+    });
+  }
+  if (abTest) abTest.addEventListener("change", showTest);
+  if (abTest) showTest();
 
   form.addEventListener("input", update);
   form.addEventListener("change", update);
