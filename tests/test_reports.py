@@ -504,6 +504,21 @@ def test_dashboard_panel_shows_growth_and_latest_campaigns(admin_client, page, t
     assert html.find("link", href=re.compile(r"onesend_plugin/css/reports\.css"))
 
 
+def test_a_flow_reads_active_on_the_dashboard_and_the_reports_as_on_the_flows_list(admin_client, page):
+    flow = sent_campaign(
+        page, name="Cart reminder", status=Campaign.Status.RUNNING, trigger_event="cart_abandoned"
+    )
+    flows = soup(admin_client.get("/admin/messenger/campaigns/flows/"))
+    dashboard_row = soup(admin_client.get("/admin/")).select_one(
+        f'#onesend-messenger-section [data-campaign="{flow.pk}"]'
+    )
+    report_row = soup(admin_client.get(REPORTS)).select_one("tbody tr")
+    for shown in (flows.select_one("tbody tr"), dashboard_row, report_row):
+        assert "Active" in shown.get_text(" ", strip=True) and "Sending" not in shown.get_text(
+            " ", strip=True
+        )
+
+
 def test_dashboard_shows_only_the_last_five_campaigns(admin_client, page):
     for i in range(7):
         sent_campaign(page, name=f"Campaign {i}", days_ago=i + 1)

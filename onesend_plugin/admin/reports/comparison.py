@@ -76,7 +76,7 @@ class CampaignsReportView(CampaignReportPermissionMixin, SafeSpreadsheetExportMi
     columns = [
         TitleColumn("name", label=_("Campaign"), url_name=f"{NAMESPACE}:campaign", sort_key="name"),
         Column("page", label=_("Page"), sort_key="page__name"),
-        Column("status", label=_("Status"), accessor="get_status_display", sort_key="status"),
+        Column("status", label=_("Status"), accessor="get_phase_display", sort_key="status"),
         DateColumn("started_at", label=_("Started"), sort_key="started_at"),
         CountColumn("sent", label=_("Sent"), accessor="sent_count", sort_key="sent_count"),
         RateColumn("delivered_rate", label=_("Delivered"), sort_key="delivered_rate"),
@@ -96,7 +96,7 @@ class CampaignsReportView(CampaignReportPermissionMixin, SafeSpreadsheetExportMi
     base_export = [
         "name",
         "page.name",
-        "get_status_display",
+        "get_phase_display",
         "started_at",
         "audience_size",
         "sent_count",
@@ -112,7 +112,7 @@ class CampaignsReportView(CampaignReportPermissionMixin, SafeSpreadsheetExportMi
     base_export_headings = {
         "name": _("Campaign"),
         "page.name": _("Page"),
-        "get_status_display": _("Status"),
+        "get_phase_display": _("Status"),
         "started_at": _("Started"),
         "audience_size": _("Audience"),
         "sent_count": _("Sent"),
