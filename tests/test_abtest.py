@@ -12,9 +12,10 @@ from django.utils import timezone
 from onesend_plugin import analytics, broadcast
 from onesend_plugin.broadcast import abtest, runner
 from onesend_plugin.broadcast.abtest import Split
-from onesend_plugin.models import Campaign, CampaignButton, Subscriber, VariantButton
+from onesend_plugin.models import Campaign, CampaignButton, Channel, Subscriber, VariantButton
 
 from .factories import CampaignFactory
+from .test_per_person import person
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -218,3 +219,36 @@ def test_what_an_a_b_test_cannot_be(sim_page):
     with pytest.raises(broadcast.CampaignError, match="Write the message"):
         broadcast.start(ab_campaign(sim_page, variant_b_text=""))
     assert not Subscriber.objects.exists()
+
+
+def test_per_person_routing_sends_each_variant_and_the_winner_through_each_person_s_channel(
+    simulator, paid_page
+):
+    """A US Page sending per person: people in their 24 h window get a free message, the others a
+    paid one; the test and the rest go the same way, and the rest wait for the winner."""
+    paid_page.account.business_country = "US"
+    paid_page.account.save()
+    paid_page.channel = Channel.PER_PERSON
+    paid_page.save()
+    simulator.create_page(page_id=paid_page.page_id, business_country="US")
+    people = [person(simulator, paid_page, f"window{i}", in_window=True) for i in range(5)]
+    people += [person(simulator, paid_page, f"us{i}", timezone_name="America/Chicago") for i in range(5)]
+    campaign = ab_campaign(paid_page, ab_test_share=40)
+    broadcast.start(campaign)
+    assert Counter(campaign.deliveries.values_list("variant", "state")) == {
+        ("a", "sent"): 2,
+        ("b", "sent"): 2,
+        ("", "pending"): 6,
+    }
+    after_the_test(campaign)
+    assert campaign.status == Campaign.Status.FINISHED
+    rows = campaign.deliveries.all()
+    assert {row.state for row in rows} == {"sent"}
+    assert {row.channel for row in rows if row.subscriber.customer_ref.startswith("window")} == {
+        Channel.STANDARD
+    }
+    assert {row.channel for row in rows if row.subscriber.customer_ref.startswith("us")} == {
+        Channel.MARKETING_API
+    }
+    sent = Counter(m["psid"] for m in simulator.messages(paid_page.page_id) if m.get("type") != "optin")
+    assert sent == {p.psid: 1 for p in people}
