@@ -119,7 +119,9 @@ def test_a_client_uploads_an_image_and_sends_a_campaign_with_it(
     cards = [m for m in simulator.messages(sim_page.page_id) if "images/bouquet" in str(m)]  # its card
     assert sorted(card["psid"] for card in cards) == sorted(person.psid for person in people)
     editor.reload()
-    expect(editor.get_by_test_id("report-link")).to_be_visible()
+    report_link = editor.get_by_test_id("report-link")
+    expect(report_link).to_be_visible()
+    assert report_link.locator("svg").bounding_box()["height"] <= 24  # an icon, not a 150 px picture
     shot(editor, "03-sent")
 
 
