@@ -112,6 +112,7 @@ def test_flows_have_their_menu_item_next_to_the_campaigns(admin_client, client, 
     html = admin_client.get("/admin/").content.decode()
     assert html.index(f'"{URL}"') < html.index('"Flows"') < html.index(f'"{URL}flows/"')
     assert html.index(f'"{URL}flows/"') < html.index('"/admin/messenger/pages/"')
+    assert '"icon_name": "rotate"' in html  # one of Wagtail's icons (an unknown name draws nothing)
     reader = django_user_model.objects.create_user("reader", password="pw")
     reader.user_permissions.add(Permission.objects.get(codename="access_admin"))
     client.force_login(reader)

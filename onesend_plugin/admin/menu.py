@@ -44,7 +44,7 @@ class MessengerViewSetGroup(SnippetViewSetGroup):
             label=_("Flows"),
             url=reverse(campaigns.get_url_name("flows")),
             name="flows",
-            icon_name="repeat",
+            icon_name="rotate",
             order=items[at].order,
         )
         return [*items[: at + 1], flows, *items[at + 1 :]]

@@ -179,7 +179,7 @@ class CampaignIndexView(snippets.IndexView):
     @cached_property
     def header_buttons(self):
         label = _("Broadcasts") if self.flows else _("Flows")
-        icon = "mail" if self.flows else "repeat"
+        icon = "mail" if self.flows else "rotate"
         return [
             *super().header_buttons,
             HeaderButton(label, url=reverse(self.other_list_url_name), icon_name=icon),
