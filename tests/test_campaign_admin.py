@@ -15,7 +15,7 @@ from wagtail.test.utils.form_data import inline_formset, nested_form_data
 
 from onesend_plugin import broadcast
 from onesend_plugin.messenger.errors import GraphError
-from onesend_plugin.models import Campaign, Membership
+from onesend_plugin.models import Campaign, Membership, Subscriber
 
 from .factories import CampaignFactory, MarketingTokenFactory, SubscriberFactory
 
@@ -465,6 +465,23 @@ def test_send_now_confirms_with_the_audience_then_starts(client, sender, campaig
     assert response.redirect_chain[0][0] == f"{URL}inspect/{campaign.pk}/"
     assert engine == [("start", campaign.pk, "editor")]
     assert "Sending started." in messages_of(response)
+
+
+def test_send_now_says_who_the_frequency_cap_skips_as_the_report_will(client, sender, campaign):
+    """Someone messaged an hour ago is in the audience but is skipped when it goes out: the
+    confirm step says so, in the report's words, rather than counting them as reached."""
+    [recent, *_] = subscribed(campaign.page, 3)
+    Subscriber.objects.filter(pk=recent.pk).update(last_marketing_at=timezone.now() - timedelta(hours=1))
+    hours = round(campaign.page.cooldown.total_seconds() / 3600)
+    html = BeautifulSoup(client.get(f"{URL}send/{campaign.pk}/").content, "html.parser")
+    assert " ".join(html.select_one('[data-testid="in-cooldown"]').text.split()) == (
+        f"1 of them — Skipped: Got a marketing message too recently "
+        f"(one marketing message per person per {hours} h)."
+    )
+    Subscriber.objects.filter(pk=recent.pk).update(
+        last_marketing_at=timezone.now() - timedelta(hours=hours + 1)
+    )
+    assert b'data-testid="in-cooldown"' not in client.get(f"{URL}send/{campaign.pk}/").content
 
 
 def test_schedule_confirmation_states_the_time(client, sender, campaign):

@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from .. import broadcast, messages
+from ..analytics import reasons
 from ..broadcast import abtest, channels
 from ..messenger import currency
 from ..models import Campaign, Channel
@@ -59,6 +60,10 @@ class SendCampaignView(CampaignActionView):
         context["audience"], context["audience_error"] = self.audience
         context["segment"] = broadcast.segments.label(self.object.segment) if self.object.segment else ""
         context.update(self._paid_and_split(context["audience"]))
+        if context["audience"] and not self.scheduled:  # a scheduled one is counted when it starts
+            context["in_cooldown"] = broadcast.in_cooldown(self.object)
+            context["cooldown_hours"] = round(self.object.page.cooldown.total_seconds() / 3600)
+            context["cooldown_reason"] = reasons.label("frequency_cap")
         if self.object.ab_test and context["audience"]:
             context["ab_split"] = abtest.split(self.object.ab_test_share, context["audience"])
         return context

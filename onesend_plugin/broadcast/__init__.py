@@ -34,7 +34,7 @@ from .cooldown import claim_cooldown, release_cooldown
 from .ledger import OPEN_STATES, claim, owned, recover
 from .lifecycle import cancel, delete_at_meta, pause, resume, retry_unknown, send_test, start
 from .periodic import tick
-from .recipients import audience, count, freeze
+from .recipients import audience, count, freeze, in_cooldown
 from .report import progress
 from .runner import conclude, launch, run, schedule_run
 from .sender import Sender
@@ -52,6 +52,7 @@ __all__ = [
     "count",
     "delete_at_meta",
     "freeze",
+    "in_cooldown",
     "launch",
     "owned",
     "pause",

@@ -7,6 +7,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from ..hooks import PluginError, plugins
 from ..messenger.errors import GraphError, PaidAccountError, PaidTokenMissing
@@ -84,6 +85,14 @@ def count(campaign: Campaign) -> tuple[int | None, str]:
         return audience(campaign).count(), ""
     except AUDIENCE_ERRORS as exc:
         return None, str(exc)
+
+
+def in_cooldown(campaign: Campaign) -> int:
+    """How many of those it would reach now got a marketing message within the Page's
+    frequency cap: sent now, it skips them (reason ``frequency_cap``, ``cooldown``), so the
+    confirm step says so rather than counting them as reached."""
+    since = timezone.now() - campaign.page.cooldown
+    return audience(campaign).filter(last_marketing_at__gt=since).count()
 
 
 def freeze(campaign: Campaign) -> int:
