@@ -20,10 +20,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.databases", "tests.fixtures.tenants"]
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-django's: its order (transactional tests last) stays
 def pytest_collection_modifyitems(config, items):
-    """On an engine other than SQLite, only the tests that use a database run: the others (Meta's
-    wire format, the simulator, checks, the install and demo scripts, which make databases of
-    their own) give the same result on every engine, and the SQLite suite runs them."""
+    """Tests marked ``slow`` first (of those in their database's group), so that pytest-xdist's
+    workers do not end with one of them alone for its last half minute. On an engine other than
+    SQLite, only the tests that use a database run: the others (Meta's wire format, the
+    simulator, checks, the install and demo scripts, which make databases of their own) give the
+    same result on every engine, and the SQLite suite runs them."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the rest keep their order
     if not os.environ.get("DATABASE_URL"):
         return
     kept, engine_free = [], []

@@ -303,6 +303,7 @@ def quiet_meta(simulator):
 # -- 1. Two workers on one campaign ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_workers_on_one_campaign_never_send_twice(
     quiet_meta, sim_page, fast_subscribers, spawn, monkeypatch
 ):

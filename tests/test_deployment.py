@@ -141,6 +141,7 @@ def subscribe(simulator, page, count: int) -> list[str]:
     return [person["psid"] for person in people]
 
 
+@pytest.mark.slow
 def test_two_clusters_on_one_postgresql_and_redis_send_a_campaign_once_through_an_upgrade(
     hosts, simulator, sim_page
 ):

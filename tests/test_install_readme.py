@@ -120,6 +120,7 @@ def served(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_wagtail_site_set_up_as_the_readme_says_subscribes_and_sends(project):
     web = f"http://127.0.0.1:{free_port()}"
     readme["apply_file_steps"](project.root)

@@ -45,6 +45,7 @@ def pages_read(monkeypatch):
     return read
 
 
+@pytest.mark.slow
 def test_ten_thousand_tokens_are_imported_page_by_page_and_a_rerun_changes_nothing(
     sim_page, simulator, sync, pages_read
 ):

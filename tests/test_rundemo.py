@@ -48,6 +48,7 @@ def in_sessions(sessions: set[int]) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 def test_the_demos_processes_end_when_it_is_killed(tmp_path):
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")} | {
         "DJANGO_SETTINGS_MODULE": "example_site.settings",

@@ -285,6 +285,7 @@ def test_an_event_the_worker_cannot_read_is_failed_not_pending(acme):
 # -- the migration keeps existing conversions, now with their account ------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_existing_conversions_their_account(bloom, acme):
     executor = MigrationExecutor(connection)
