@@ -159,9 +159,9 @@ def retry_unknown(campaign: Campaign, *, user=None) -> int:
 
 def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None, variant: str = "a") -> str | None:
     """Send the campaign's latest draft (its A/B test's variant ``variant``) to one subscriber,
-    outside the ledger (e.g. to a colleague). Through the Standard channel when their 24 h window is open, else the Page's
-    channel (per person: the one routing picks) — which uses up their Meta cooldown like any
-    marketing message."""
+    outside the ledger (e.g. to a colleague). Through the Standard channel when their 24 h window
+    is open, else the Page's channel (per person: the one routing picks) — which uses up their
+    Meta cooldown like any marketing message."""
     draft = campaign.get_latest_revision_as_object() if campaign.pk else campaign
     if variant == "b":
         draft = messages.variant_b(draft)

@@ -107,9 +107,10 @@ def freeze(campaign: Campaign) -> int:
         people = audience(campaign)
         if "channel" not in campaign.message:
             channel = channels.for_page(page)
-            body = channels.with_uploaded_media(campaign.message["body"], page, client_for(page))
+            client = client_for(page)
+            body = channels.with_uploaded_media(campaign.message["body"], page, client)
             if test := campaign.message.get("ab"):  # variant B's media too
-                b = channels.with_uploaded_media(test["b"], page, client_for(page))
+                b = channels.with_uploaded_media(test["b"], page, client)
                 campaign.message = {**campaign.message, "ab": {**test, "b": b}}
             prepare = channel.key != channels.Channel.PER_PERSON or split.paid_needed(page, people)
             campaign.message = {
