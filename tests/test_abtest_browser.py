@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
-from django.db import connections
 from onesend_simulator.remote import wait_for
 from playwright.sync_api import Page, expect
 
@@ -18,28 +17,21 @@ from onesend_plugin import analytics, broadcast
 from onesend_plugin.accounts.groups import ensure_client_group
 from onesend_plugin.models import Campaign, Membership
 
+from .fixtures.browser import PASSWORD
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-PASSWORD = "client-password"
 ADD_URL = "/admin/messenger/campaigns/add/"
 A_TEXT, B_TEXT = "Spring bouquets are in", "Last day for spring bouquets"
 
 
 @pytest.fixture
-def editor(new_context, live_server, sim_page, settings, monkeypatch) -> Page:
-    """The Page's client admin, signed in on a new campaign's form (see ``test_editor_browser``)."""
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
-    settings.WAGTAIL_GRAVATAR_PROVIDER_URL = None
+def editor(signed_in, sim_page) -> Page:
+    """The Page's client admin (in the clients' group), signed in on a new campaign's form."""
     user = get_user_model().objects.create_user("florist", "florist@example.com", PASSWORD)
     user.groups.add(ensure_client_group())
     Membership.objects.create(user=user, account=sim_page.account, role=Membership.Role.ADMIN)
-    page = new_context().new_page()
-    page.goto(f"{live_server.url}/admin/login/?next={ADD_URL}")
-    page.locator("input[name=username]").fill("florist")
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").click()
-    page.wait_for_url(f"**{ADD_URL}")
-    return page
+    return signed_in(user, ADD_URL)
 
 
 def write_the_test(editor: Page, sim_page) -> None:
