@@ -79,6 +79,7 @@ def test_an_editor_runs_an_a_b_test_and_reads_both_variants_in_the_report(
     shot(editor, "02-confirm")
     editor.get_by_role("button", name="Yes, send it now").click()
     expect(editor.locator(".onesend-state")).to_contain_text("Testing — winner picked at")
+    shot(editor, "03-testing")
     editor.goto(f"{live_server.url}/admin/messenger/campaigns/")
     expect(editor.get_by_text("Testing — winner picked at")).to_be_visible()
 
@@ -104,6 +105,6 @@ def test_an_editor_runs_an_a_b_test_and_reads_both_variants_in_the_report(
     )
     expect(variants.locator("tr[data-row=click_rate] td")).to_have_text(["0.0%", "100.0%"])
     expect(variants.locator("th[data-variant=b]")).to_contain_text("Winner")
-    shot(editor, "03-report")
+    shot(editor, "04-report")
     text = editor.locator("main").inner_text()
     assert not any(person.psid in text for person in people), "no PSID on the report"
