@@ -161,6 +161,15 @@ def test_inspect_shows_topics_and_consent_history_in_words_never_tokens(admin_cl
     assert f"{URL}unsubscribe/{subscriber.pk}/" in html and f"{URL}erase/{subscriber.pk}/" in html
 
 
+def test_a_topic_imported_from_meta_is_dated_when_the_person_opted_in_there(admin_client, subscriber):
+    opted_in = timezone.now() - timedelta(days=270)
+    subscriber.tokens.update(meta_created_at=opted_in)
+    html = BeautifulSoup(admin_client.get(f"{URL}inspect/{subscriber.pk}/").content, "html.parser")
+    topics = html.find("h2", string="Topics").find_next("table")
+    assert "9\xa0months ago" in topics.get_text() or "8\xa0months ago" in topics.get_text()
+    assert "Just now" not in topics.get_text()
+
+
 def test_an_opt_in_reads_where_it_happened():
     """An opt-in's entry point is its link's source: it happened on the opt-in request, which the
     history says once, not as the source beside the same link."""

@@ -93,7 +93,7 @@ class SubscriberInspectView(InspectView):
             [
                 Column("topic"),
                 Column("status", accessor="get_status_display"),
-                DateColumn("created_at", label=_("Since")),
+                DateColumn("since", label=_("Since")),
                 DateColumn("expires_at", label=_("Expires")),
             ],
             subscriber.tokens.all(),

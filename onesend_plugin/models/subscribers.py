@@ -5,7 +5,7 @@ One PSID per Page is a database constraint, so concurrent workers cannot break i
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.utils import timezone
@@ -181,6 +181,12 @@ class MarketingToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} ({self.get_status_display()})"
+
+    @property
+    def since(self) -> datetime:
+        """When the person opted in to the topic: Meta's date for a token imported from Meta
+        (the consent history dates it so), else when onesend stored it."""
+        return self.meta_created_at or self.created_at
 
 
 class ConsentRecord(models.Model):
