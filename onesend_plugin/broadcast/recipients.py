@@ -98,27 +98,14 @@ def in_cooldown(campaign: Campaign) -> int:
 def freeze(campaign: Campaign) -> int:
     """Write the ledger: one row per recipient. Idempotent: running it again after a crash adds
     only the rows still missing. A per-person Page's paid message campaign is made at Meta only
-    when someone in the audience may be sent a paid message (``split.paid_needed``). A plugin that fails to give the audience (``audience_filter``, a
-    segment), a segment no longer offered, or Meta refusing the channel's set-up (the paid API's
+    when someone in the audience may be sent a paid message (``split.paid_needed``). A plugin
+    that fails to give the audience (``audience_filter``, a segment), a segment no longer offered, or Meta refusing the channel's set-up (the paid API's
     message campaign), puts the campaign back to draft with the error, as if it had refused to
     start."""
-    page = campaign.page
     try:
         people = audience(campaign)
         if "channel" not in campaign.message:
-            channel = channels.for_page(page)
-            client = client_for(page)
-            body = channels.with_uploaded_media(campaign.message["body"], page, client)
-            if test := campaign.message.get("ab"):  # variant B's media too
-                b = channels.with_uploaded_media(test["b"], page, client)
-                campaign.message = {**campaign.message, "ab": {**test, "b": b}}
-            prepare = channel.key != channels.Channel.PER_PERSON or split.paid_needed(page, people)
-            campaign.message = {
-                **campaign.message,
-                "body": body,
-                "channel": channel.prepare(campaign, channel.send_client(page)) if prepare else {},
-            }
-            Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
+            _prepare_channel(campaign, people)
     except AUDIENCE_ERRORS as exc:
         return _not_started(campaign, str(exc), exc)
     except GraphError as exc:  # e.g. the paid API refused to create the message campaign
@@ -126,11 +113,40 @@ def freeze(campaign: Campaign) -> int:
             return _not_started(campaign, exc.advice.rstrip("."), exc)
         advice = exc.advice if isinstance(exc, PaidAccountError) else str(exc)
         return _not_started(campaign, f"Meta refused the campaign: {advice}", exc)
+    _write_rows(campaign, people)
+    size = campaign.deliveries.count()
+    Campaign.objects.filter(pk=campaign.pk).update(audience_size=size)
+    return size
+
+
+def _prepare_channel(campaign: Campaign, people: QuerySet[Subscriber]) -> None:
+    """Upload the message's media (both variants' in an A/B test) and set up the Page's channel
+    at Meta (the paid API's message campaign: on a per-person Page only if someone may go paid),
+    kept in the campaign's frozen message."""
+    page = campaign.page
+    channel = channels.for_page(page)
+    client = client_for(page)
+    body = channels.with_uploaded_media(campaign.message["body"], page, client)
+    if test := campaign.message.get("ab"):  # variant B's media too
+        b = channels.with_uploaded_media(test["b"], page, client)
+        campaign.message = {**campaign.message, "ab": {**test, "b": b}}
+    prepare = channel.key != channels.Channel.PER_PERSON or split.paid_needed(page, people)
+    campaign.message = {
+        **campaign.message,
+        "body": body,
+        "channel": channel.prepare(campaign, channel.send_client(page)) if prepare else {},
+    }
+    Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
+
+
+def _write_rows(campaign: Campaign, people: QuerySet[Subscriber]) -> None:
+    """Insert the missing ledger rows, a chunk at a time: each with the time it may go (a local
+    send time in the person's zone; the rest of an A/B test wait for the winner) and its variant."""
     local = campaign.schedule == Campaign.Schedule.LOCAL and campaign.send_at
     wall_clock = local_wall_clock(campaign) if local else None
     # An A/B test: those drawn get their variant now, the rest wait for the winner.
     variants, winner_due = abtest.draw(campaign, people), campaign.ab_decide_at
-    account_zone = zone(page.account.timezone)
+    account_zone = zone(campaign.page.account.timezone)
     zones: dict[str, ZoneInfo] = {}
     rows = []
     for pk, psid, tz in (
@@ -145,7 +161,7 @@ def freeze(campaign: Campaign) -> int:
             Delivery(
                 campaign=campaign,
                 subscriber_id=pk,
-                page=page,
+                page=campaign.page,
                 psid=psid,
                 not_before=not_before,
                 variant=variant,
@@ -155,9 +171,6 @@ def freeze(campaign: Campaign) -> int:
             Delivery.objects.bulk_create(rows, ignore_conflicts=True)
             rows = []
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
-    size = campaign.deliveries.count()
-    Campaign.objects.filter(pk=campaign.pk).update(audience_size=size)
-    return size
 
 
 def _not_started(campaign: Campaign, error: str, exc: Exception) -> int:
