@@ -11,6 +11,7 @@ from wagtail.admin.panels import (
     InlinePanel,
     MultiFieldPanel,
     ObjectList,
+    Panel,
     TabbedInterface,
 )
 from wagtail.admin.ui.tables import Column, DateColumn, LiveStatusTagColumn
@@ -31,6 +32,29 @@ FLOW_COLUMNS = [
     Column("sent", label=_("Sent"), accessor="progress.sent"),
     LiveStatusTagColumn(label=_("Content")),
 ]
+
+
+def media_panels(prefix: str = "") -> list[Panel]:
+    """A message's media fields (variant B's carry ``prefix``): "Attach" picks which one shows."""
+    return [
+        FieldPanel(f"{prefix}media", heading=_("Attach")),
+        FieldRowPanel([FieldPanel(f"{prefix}image"), FieldPanel(f"{prefix}subtitle")]),
+        FieldPanel(f"{prefix}document"),
+        FieldPanel(f"{prefix}video_url", heading=_("Video URL")),
+    ]
+
+
+def buttons_panel(relation: str, heading: str, help_text: str) -> InlinePanel:
+    """A message's link buttons, at most ``MAX_BUTTONS`` (``help_text`` has a ``{}`` for it)."""
+    return InlinePanel(
+        relation,
+        panels=[FieldPanel("title"), FieldPanel("url", heading=_("Link (https://…)"))],
+        min_num=0,
+        max_num=MAX_BUTTONS,
+        heading=heading,
+        label=_("Button"),
+        help_text=format_lazy(help_text, MAX_BUTTONS),
+    )
 
 
 class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
@@ -103,24 +127,8 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
                 [
                     FieldRowPanel([FieldPanel("name"), FieldPanel("page")]),
                     FieldPanel("text"),
-                    MultiFieldPanel(
-                        [
-                            FieldPanel("media", heading=_("Attach")),
-                            FieldRowPanel([FieldPanel("image"), FieldPanel("subtitle")]),
-                            FieldPanel("document"),
-                            FieldPanel("video_url", heading=_("Video URL")),
-                        ],
-                        heading=_("Media"),
-                    ),
-                    InlinePanel(
-                        "buttons",
-                        panels=[FieldPanel("title"), FieldPanel("url", heading=_("Link (https://…)"))],
-                        min_num=0,
-                        max_num=MAX_BUTTONS,
-                        heading=_("Buttons"),
-                        label=_("Button"),
-                        help_text=format_lazy(_("Links under the message, at most {}."), MAX_BUTTONS),
-                    ),
+                    MultiFieldPanel(media_panels(), heading=_("Media")),
+                    buttons_panel("buttons", _("Buttons"), _("Links under the message, at most {}.")),
                     FieldPanel("unsubscribe_quick_reply"),
                 ],
                 heading=_("Content"),
@@ -188,23 +196,12 @@ class CampaignViewSet(ScopedViewSetMixin, SnippetViewSet):
                         heading=_("The test"),
                     ),
                     MultiFieldPanel(
-                        [
-                            FieldPanel("variant_b_text"),
-                            FieldPanel("variant_b_media"),
-                            FieldRowPanel([FieldPanel("variant_b_image"), FieldPanel("variant_b_subtitle")]),
-                            FieldPanel("variant_b_document"),
-                            FieldPanel("variant_b_video_url"),
-                        ],
-                        heading=_("Variant B"),
+                        [FieldPanel("variant_b_text"), *media_panels("variant_b_")], heading=_("Variant B")
                     ),
-                    InlinePanel(
+                    buttons_panel(
                         "variant_b_buttons",
-                        panels=[FieldPanel("title"), FieldPanel("url", heading=_("Link (https://…)"))],
-                        min_num=0,
-                        max_num=MAX_BUTTONS,
-                        heading=_("Variant B's buttons"),
-                        label=_("Button"),
-                        help_text=format_lazy(_("Links under variant B's message, at most {}."), MAX_BUTTONS),
+                        _("Variant B's buttons"),
+                        _("Links under variant B's message, at most {}."),
                     ),
                 ],
                 heading=_("A/B test"),
