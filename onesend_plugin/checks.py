@@ -57,7 +57,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
     unknown = set(getattr(settings, "ONESEND", {})) - set(conf.DEFAULTS)
     if unknown:
         errors.append(Error(f"Unknown ONESEND setting(s): {', '.join(sorted(unknown))}.", id="onesend.E006"))
-    for name in ("GRAPH_API_BASE_URL", "MME_BASE_URL", "OAUTH_DIALOG_BASE_URL"):
+    for name in conf.META_URL_SETTINGS:
         if urlsplit(str(conf.get(name))).scheme not in ("http", "https"):
             errors.append(Error(f'ONESEND["{name}"] must be an http(s) URL.', id="onesend.E007"))
     errors += _pace_errors()

@@ -13,6 +13,15 @@ from typing import Any
 
 from django.conf import settings
 
+#: The settings that address Meta: production keeps their defaults; anything else is the
+#: simulator or a stand-in.
+META_URL_SETTINGS = (
+    "GRAPH_API_BASE_URL",
+    "MME_BASE_URL",
+    "OAUTH_DIALOG_BASE_URL",
+    "SYSTEM_ACCOUNTS_BASE_URL",
+)
+
 DEFAULTS: dict[str, Any] = {
     # Where the Graph API lives. Production keeps the default; the demo and the tests point it
     # at the bundled simulator (``onesend-simulator``).

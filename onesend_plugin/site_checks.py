@@ -23,13 +23,6 @@ from . import conf
 SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
 #: Hosts that are only placeholders: Wagtail's project template sets WAGTAILADMIN_BASE_URL to one.
 PLACEHOLDER_HOSTS = {"example.com", "www.example.com"}
-#: The settings that address Meta; anything but their defaults is the simulator or a stand-in.
-META_URL_SETTINGS = (
-    "GRAPH_API_BASE_URL",
-    "MME_BASE_URL",
-    "OAUTH_DIALOG_BASE_URL",
-    "SYSTEM_ACCOUNTS_BASE_URL",
-)
 ROUTE_HINT = (
     'Add path("onesend/", include("onesend_plugin.urls")) to your ROOT_URLCONF, before Wagtail\'s '
     'catch-all path("", include(wagtail_urls)).'
@@ -142,7 +135,7 @@ def check_meta_urls(app_configs=None, **kwargs) -> list:
             hint=f'Remove ONESEND["{name}"] from your production settings.',
             id="onesend.E012",
         )
-        for name in META_URL_SETTINGS
+        for name in conf.META_URL_SETTINGS
         if conf.get(name).rstrip("/") != conf.DEFAULTS[name]
     ]
 

@@ -7,6 +7,7 @@ from django.core import checks
 from django.utils import timezone
 
 from onesend_plugin import checks as onesend_checks
+from onesend_plugin import conf
 from onesend_plugin.hooks import plugins
 from onesend_plugin.hooks.manager import LoadError
 from onesend_plugin.models import Channel
@@ -45,6 +46,12 @@ def test_retry_must_exceed_timeout(settings, timing):
 def test_settings_are_validated(settings):
     settings.ONESEND = {"GRAPH_API_BASE_URL": "graph.facebook.com", "FREQUENCY_CAP_HOURS": 12, "TYPO": 1}
     assert ids(onesend_checks.check_settings()) == ["onesend.E006", "onesend.E007", "onesend.W001"]
+
+
+@pytest.mark.parametrize("name", conf.META_URL_SETTINGS)
+def test_each_of_metas_addresses_must_be_a_url(settings, name):
+    settings.ONESEND = {name: "www.facebook.com"}
+    assert ids(onesend_checks.check_settings()) == ["onesend.E007"]
 
 
 def test_the_default_cap_and_pace_are_metas(settings):
