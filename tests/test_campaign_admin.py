@@ -17,7 +17,7 @@ from onesend_plugin import broadcast
 from onesend_plugin.messenger.errors import GraphError
 from onesend_plugin.models import Campaign, Membership, Subscriber
 
-from .factories import CampaignFactory, MarketingTokenFactory, SubscriberFactory
+from .factories import CampaignFactory, MarketingTokenFactory, MessengerPageFactory, SubscriberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -215,6 +215,16 @@ def test_an_autosave_answering_after_its_form_was_saved_makes_no_second_campaign
     late = admin_client.post(f"{URL}add/", {**data, "text": "older"}, headers={"accept": "application/json"})
     assert late.json()["error_code"] == "invalid_revision"
     assert Campaign.objects.get().text == "Summer sale: 30% off today only"
+
+
+def test_a_user_with_one_page_finds_it_chosen_on_a_new_campaign(client, editor, page, admin_client):
+    def chosen(client):
+        html = BeautifulSoup(client.get(f"{URL}add/").content, "html.parser")
+        return html.select_one("select[name=page] option[selected]")
+
+    assert chosen(client)["value"] == str(page.pk)
+    MessengerPageFactory()  # the agency's admin has two Pages to choose from
+    assert chosen(admin_client)["value"] == ""
 
 
 def test_the_new_campaign_form_carries_a_key_of_its_own(admin_client):

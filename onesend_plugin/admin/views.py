@@ -34,7 +34,7 @@ from wagtail.snippets.views import snippets
 from .. import broadcast
 from ..accounts import scoping
 from ..messenger.errors import GraphError
-from ..models import Campaign, Subscriber, SubscriptionLink
+from ..models import Campaign, MessengerPage, Subscriber, SubscriptionLink
 from ..subscribe import links
 from .forms import CampaignAudienceForm, SendTestForm
 from .inspect import InspectView
@@ -221,6 +221,15 @@ class CampaignCreateView(snippets.CreateView):
     that campaign, as it would have after the answer, and a late autosave is refused the way
     Wagtail refuses one that would overwrite a newer version.
     """
+
+    def get_initial(self):
+        """The Page, when the user may make campaigns for one Page only (a client's usual case):
+        there is nothing to choose."""
+        initial = super().get_initial()
+        pages = scoping.scope(MessengerPage.objects.all(), self.request.user, ("add",))[:2]
+        if len(pages) == 1:
+            initial["page"] = pages[0].pk
+        return initial
 
     def get_form(self, form_class=None):
         form = super().get_form(form_class)
