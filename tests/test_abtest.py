@@ -252,3 +252,17 @@ def test_per_person_routing_sends_each_variant_and_the_winner_through_each_perso
     }
     sent = Counter(m["psid"] for m in simulator.messages(paid_page.page_id) if m.get("type") != "optin")
     assert sent == {p.psid: 1 for p in people}
+
+
+def test_a_test_of_everyone_is_decided_after_its_hours(simulator, sim_page, make_subscribers):
+    """At 100 % nobody waits for the winner, so the campaign finishes before it is due: the
+    winner is still picked when due, and the report says which variant did better."""
+    make_subscribers(sim_page, 4)
+    campaign = ab_campaign(sim_page, ab_test_share=100)
+    broadcast.start(campaign)
+    analytics.record_click(campaign.deliveries.filter(variant="b").first(), 0)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.FINISHED and campaign.ab_decided_at is None
+    after_the_test(campaign)
+    assert campaign.ab_winner == "b"
+    assert campaign.ab_decision.startswith("B won: click rate 50.0% (1 of 2)")

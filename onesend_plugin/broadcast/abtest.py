@@ -102,11 +102,12 @@ def draw(campaign: Campaign, people: QuerySet[Subscriber]) -> dict[int, str]:
 
 
 def decide_due(now: datetime | None = None) -> None:
-    """Pick the winner of every test that is due (the minute tick): of campaigns sending or
-    paused, whose winner is not recorded yet."""
+    """Pick the winner of every test that is due (the minute tick): of campaigns sending,
+    paused, or finished (a test of everyone, 100 %, finishes before its winner is due), whose
+    winner is not recorded yet. A cancelled test is never decided."""
     now = now or timezone.now()
     undecided = Campaign.objects.filter(
-        status__in=(Campaign.Status.RUNNING, Campaign.Status.PAUSED),
+        status__in=(Campaign.Status.RUNNING, Campaign.Status.PAUSED, Campaign.Status.FINISHED),
         message__ab__isnull=False,
         ab_decided_at__isnull=True,
     )
