@@ -187,6 +187,20 @@ def test_a_button_linking_outside_the_web_does_not_start_nor_go_as_a_test(sim_pa
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
 
 
+def test_a_test_sent_by_marketing_message_takes_the_persons_frequency_cap(
+    simulator, sim_page, make_subscribers
+):
+    """Meta counts a test like any marketing message: the campaign then skips its recipient, and
+    the confirm step's count says so beforehand, instead of Meta refusing them mid-send."""
+    tester, other = make_subscribers(sim_page, 2)
+    campaign = CampaignFactory(page=sim_page)
+    broadcast.send_test(campaign, tester)
+    assert broadcast.in_cooldown(campaign) == 1
+    broadcast.start(campaign)
+    assert sends_per_person(simulator, sim_page) == {tester.psid: 1, other.psid: 1}  # the test; the campaign
+    assert campaign.deliveries.get(subscriber=tester).reason == "frequency_cap"
+
+
 def test_a_broadcast_with_nobody_to_send_to_does_not_start(sim_page, make_subscribers):
     make_subscribers(sim_page, 1)
     campaign = CampaignFactory(page=sim_page, include_tags="nobody-has-this")

@@ -161,7 +161,8 @@ def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None, variant:
     """Send the campaign's latest draft (its A/B test's variant ``variant``) to one subscriber,
     outside the ledger (e.g. to a colleague). Through the Standard channel when their 24 h window
     is open, else the Page's channel (per person: the one routing picks) — which uses up their
-    Meta cooldown like any marketing message."""
+    Meta cooldown like any marketing message, so it takes their frequency cap here too: the
+    confirm step then counts them as skipped, and the campaign skips them without asking Meta."""
     draft = campaign.get_latest_revision_as_object() if campaign.pk else campaign
     if variant == "b":
         draft = messages.variant_b(draft)
@@ -186,6 +187,8 @@ def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None, variant:
         )
     if isinstance(result, GraphError):
         raise result
+    if channel.key != channels.Channel.STANDARD:
+        Subscriber.objects.filter(pk=subscriber.pk).update(last_marketing_at=timezone.now())
     log(
         campaign,
         "onesend.campaign.send_test",
