@@ -9,9 +9,10 @@ import pytest
 from django.utils import timezone
 
 from onesend_plugin import tasks
+from onesend_plugin.accounts.groups import ensure_client_group
 from onesend_plugin.messenger import client as graph_client
 from onesend_plugin.messenger import responses
-from onesend_plugin.models import ConsentRecord, MarketingToken, Subscriber, TokenImport
+from onesend_plugin.models import ConsentRecord, MarketingToken, Membership, Subscriber, TokenImport
 from onesend_plugin.subscribe import erasure, meta_import, profiles, subscriptions
 
 #: When the seeded people opted in at Meta, through the tool the business is leaving.
@@ -181,6 +182,16 @@ def test_reconciliation_expires_the_tokens_meta_no_longer_lists(sim_page, simula
     assert all(before <= token.unlisted_at <= timezone.now() for token in expired)
     assert MarketingToken.objects.filter(status="active").count() == 45
     assert meta_import.queue_reconciliations() == 0  # not again for a day
+
+
+def test_a_client_who_may_not_import_is_told_who_can(client, django_user_model, sim_page):
+    user = django_user_model.objects.create_user("florist", password="pw")
+    user.groups.add(ensure_client_group())
+    Membership.objects.create(user=user, account=sim_page.account, role=Membership.Role.ADMIN)
+    client.force_login(user)
+    html = client.get(f"/admin/messenger/pages/inspect/{sim_page.pk}/").content.decode()
+    assert 'data-testid="import-tokens"' not in html
+    assert 'data-testid="import-tokens-who"' in html and "your agency" in html
 
 
 def test_pages_never_imported_are_not_reconciled(sim_page, simulator):
