@@ -14,7 +14,7 @@ change in the shared machine's load weighs on both alike. The report prints, per
 counts, SQL time and median render time at both sizes and the ratio large/small; the target: the same query count, and a median ≤ 2 × the small one. The load
 average and the git revision are printed with the figures (the machine is shared).
 
-    .venv/bin/python bench/admin.py                      # 10 k and 1 M, about 6 minutes
+    .venv/bin/python bench/admin.py                      # 10 k and 1 M, 2–5 minutes here
     .venv/bin/python bench/admin.py --large 100000       # a quicker look
     .venv/bin/python bench/admin.py --explain            # adds EXPLAIN ANALYZE of the slowest query
 
