@@ -519,6 +519,24 @@ def test_a_flow_reads_active_on_the_dashboard_and_the_reports_as_on_the_flows_li
         )
 
 
+def test_the_not_sent_page_names_people_never_by_psid(admin_client, page):
+    campaign = sent_campaign(page)
+    named = SubscriberFactory(page=page, first_name="Ada", last_name="Lovelace")
+    for person in (named, SubscriberFactory(page=page)):
+        Delivery.objects.create(
+            campaign=campaign,
+            subscriber=person,
+            page=page,
+            psid=person.psid,
+            state="skipped",
+            reason="expired",
+        )
+    html = soup(admin_client.get(reverse("onesend_reports:campaign_not_sent", args=[campaign.pk])))
+    people = [row.select_one("td a").get_text(strip=True) for row in html.select("tbody tr")]
+    assert "Ada Lovelace" in people and any(p.startswith("Subscriber via") for p in people)
+    assert named.psid not in html.get_text()
+
+
 def test_dashboard_shows_only_the_last_five_campaigns(admin_client, page):
     for i in range(7):
         sent_campaign(page, name=f"Campaign {i}", days_ago=i + 1)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..models import Campaign, Delivery
 from . import reasons
@@ -29,6 +30,7 @@ class NotSent:
 
     subscriber_id: int | None  # None: erased since
     psid: str
+    person: str  # how the admin names them (``Subscriber.label``): never their PSID
     customer_ref: str
     outcome: str
     reason: str
@@ -52,6 +54,7 @@ def not_sent(campaign: Campaign, limit: int = LIMIT) -> list[NotSent]:
         NotSent(
             subscriber_id=row.subscriber_id,
             psid=row.psid,
+            person=row.subscriber.label if row.subscriber else str(_("Erased subscriber")),
             customer_ref=row.subscriber.customer_ref if row.subscriber else "",
             outcome="queued" if row.state == State.PENDING else row.state,
             reason=row.reason,
