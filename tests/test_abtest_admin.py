@@ -173,6 +173,8 @@ def test_the_report_shows_both_variants_and_why_one_won(admin_client, campaign):
     assert soup.select_one("[data-testid=buttons] tr[data-button='1'] td").get_text(strip=True) == (
         "1. Shop now / See it"
     )
+    links = soup.select("[data-testid=buttons] tr[data-button='1'] td.onesend-report__url a")
+    assert [link["href"] for link in links] == ["https://shop.example/a", "https://shop.example/b"]
     assert timezone.now() - campaign.ab_decided_at < timedelta(minutes=1)
 
 

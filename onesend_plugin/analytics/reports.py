@@ -197,7 +197,7 @@ def url_buttons(message: dict) -> list[dict]:
 class ButtonClicks:
     number: int  # 1-based, as editors count them
     title: str
-    url: str
+    urls: list[str]  # an A/B test's variants' n-th links, when they differ
     clicks: int
     share: float | None
 
@@ -209,13 +209,14 @@ class ButtonClicks:
 def sent_buttons(campaign: Campaign) -> list[dict]:
     """Each button number's button as sent (``campaign.message``). An A/B test counts its
     variants' n-th buttons together: their titles are joined ("Shop / See them") when they
-    differ, and A's link is given (B's where A has no n-th button)."""
+    differ, and so are their links (``urls``)."""
     per_variant = [url_buttons(sent_message(campaign, variant) or {}) for variant in ("a", "b")]
     joined = []
     for n in range(max(map(len, per_variant))):
         found = [buttons[n] for buttons in per_variant if n < len(buttons)]
         titles = dict.fromkeys(button.get("title", "") for button in found)
-        joined.append({"title": " / ".join(titles), "url": found[0].get("url", "")})
+        urls = dict.fromkeys(button.get("url", "") for button in found)
+        joined.append({"title": " / ".join(titles), "urls": [url for url in urls if url]})
     return joined
 
 
@@ -229,7 +230,7 @@ def button_clicks(campaign: Campaign, counters: dict[str, int]) -> list[ButtonCl
         ButtonClicks(
             number=n + 1,
             title=buttons[n].get("title", "") if n < len(buttons) else str(_("Button %(n)s") % {"n": n + 1}),
-            url=buttons[n].get("url", "") if n < len(buttons) else "",
+            urls=buttons[n]["urls"] if n < len(buttons) else [],
             clicks=counted.get(n, 0),
             share=rate(counted.get(n, 0), total),
         )
