@@ -195,3 +195,16 @@ def test_the_report_s_csv_has_both_variants_and_the_decision(admin_client, campa
         ["Variant B: converted", "0", "0.0", ""],
         ["A/B test", "B won: click rate 100.0% (1 of 1) against 0.0% (0 of 1) for A after 4 h.", "", ""],
     ]
+
+
+def test_a_test_cancelled_before_its_winner_says_so_in_the_report_and_its_csv(admin_client, campaign):
+    """The list and the progress page read Cancelled: the report must not still promise a winner."""
+    campaign = started(campaign)
+    broadcast.cancel(campaign)
+    soup = BeautifulSoup(
+        admin_client.get(f"/admin/messenger/reports/campaign/{campaign.pk}/").content, "html.parser"
+    )
+    cancelled = "Cancelled before the winner was picked: nobody outside the test got a message."
+    assert soup.select_one("[data-testid=ab-decision]").get_text(" ", strip=True) == cancelled
+    response = admin_client.get(f"/admin/messenger/reports/campaign/{campaign.pk}/csv/")
+    assert list(csv.reader(response.content.decode().splitlines()))[-1] == ["A/B test", cancelled, "", ""]

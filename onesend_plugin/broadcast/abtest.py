@@ -140,6 +140,16 @@ def decide(campaign: Campaign, now: datetime | None = None) -> str:
     return campaign.ab_winner
 
 
+def outcome(campaign: Campaign) -> str:
+    """The test's outcome in words, as every screen says it: its decision, or why there will be
+    none (cancelled before the winner was due); empty while the winner is still to be picked."""
+    if campaign.ab_decision:
+        return campaign.ab_decision
+    if campaign.status == Campaign.Status.CANCELLED:
+        return _("Cancelled before the winner was picked: nobody outside the test got a message.")
+    return ""
+
+
 def _score(metric: str, variant: VariantResult) -> tuple[float, str]:
     """A variant's rate by ``metric`` (0 when it sent nothing) and how it reads: "12.0% (6 of 50)"."""
     count = variant.clicked if metric == Metric.CLICKS else variant.conversions

@@ -27,7 +27,7 @@ from ...analytics.per_channel import per_channel
 from ...analytics.reports import ButtonClicks, button_clicks, funnel, hourly, rate
 from ...analytics.spend import Cost
 from ...analytics.variants import variant_results
-from ...broadcast import segments
+from ...broadcast import abtest, segments
 from ...models import Campaign, Channel
 from .. import charts
 from ..exports import spreadsheet_safe
@@ -207,7 +207,7 @@ def variant_rows(campaign: Campaign) -> list[list]:
             [f"{name}: clicked (people)", variant.clicked, csv_number(variant.click_rate), ""],
             [f"{name}: converted", variant.conversions, csv_number(variant.conversion_rate), ""],
         ]
-    return [*rows, ["A/B test", campaign.ab_decision or "Testing: no winner yet", "", ""]]
+    return [*rows, ["A/B test", abtest.outcome(campaign) or "Testing: no winner yet", "", ""]]
 
 
 class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixin, TemplateView):
@@ -259,6 +259,7 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
             segment=segments.label(campaign.segment) if campaign.segment else "",
             funnel=funnel(campaign, counters),
             variants=variant_results(campaign) if campaign.ab_decide_at else None,
+            ab_outcome=abtest.outcome(campaign),
             cost=cost_context(cost) if cost else None,
             channels=channel_context(campaign, cost) if campaign.page.channel == Channel.PER_PERSON else None,
             insights_minutes=conf.get("PAID_INSIGHTS_MINUTES"),
