@@ -484,9 +484,10 @@ def test_send_now_says_who_the_frequency_cap_skips_as_the_report_will(client, se
     Subscriber.objects.filter(pk=recent.pk).update(last_marketing_at=timezone.now() - timedelta(hours=1))
     hours = round(campaign.page.cooldown.total_seconds() / 3600)
     html = BeautifulSoup(client.get(f"{URL}send/{campaign.pk}/").content, "html.parser")
-    assert " ".join(html.select_one('[data-testid="in-cooldown"]').text.split()) == (
-        f"1 of them — Skipped: Got a marketing message too recently "
-        f"(one marketing message per person per {hours} h)."
+    audience = html.find("dt", string="Audience").find_next("dd")
+    assert " ".join(audience.text.split()) == (
+        f"3 subscribers of {campaign.page.name} are in its audience: 1 of them — Skipped: Got a marketing "
+        f"message too recently (one marketing message per person per {hours} h); 2 would receive it now."
     )
     Subscriber.objects.filter(pk=recent.pk).update(
         last_marketing_at=timezone.now() - timedelta(hours=hours + 1)

@@ -62,6 +62,7 @@ class SendCampaignView(CampaignActionView):
         context.update(self._paid_and_split(context["audience"]))
         if context["audience"] and not self.scheduled:  # a scheduled one is counted when it starts
             context["in_cooldown"] = broadcast.in_cooldown(self.object)
+            context["would_receive"] = context["audience"] - context["in_cooldown"]
             context["cooldown_hours"] = round(self.object.page.cooldown.total_seconds() / 3600)
             context["cooldown_reason"] = reasons.label("frequency_cap")
         if self.object.ab_test and context["audience"]:
