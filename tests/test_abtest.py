@@ -3,6 +3,7 @@ variants, the frequency cap and at-most-once across them, pause and cancel."""
 
 from collections import Counter
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -266,3 +267,32 @@ def test_a_test_of_everyone_is_decided_after_its_hours(simulator, sim_page, make
     after_the_test(campaign)
     assert campaign.ab_winner == "b"
     assert campaign.ab_decision.startswith("B won: click rate 50.0% (1 of 2)")
+
+
+def test_a_test_whose_messages_wait_for_quiet_hours_is_decided_hours_after_they_go(
+    simulator, sim_page, make_subscribers
+):
+    """Started in the evening, its test messages wait for the morning: the winner is not picked
+    on nothing sent (A by default) but the test's hours after they go out, the rest waiting till then."""
+    make_subscribers(sim_page, 10)
+    local = timezone.localtime(timezone.now(), ZoneInfo(sim_page.account.timezone or "UTC"))
+    quiet = {
+        "quiet_hours_start": (local - timedelta(hours=1)).time(),
+        "quiet_hours_end": (local + timedelta(hours=6)).time(),
+    }
+    campaign = ab_campaign(sim_page, ab_hours=1, **quiet)
+    broadcast.start(campaign)
+    campaign.refresh_from_db()
+    morning = campaign.deliveries.get(variant="a").not_before
+    assert variants(campaign) == {("a", "pending"): 1, ("b", "pending"): 1, ("", "pending"): 8}
+    after_the_test(campaign)
+    assert campaign.ab_decided_at is None and campaign.ab_decide_at == morning + timedelta(hours=1)
+    assert set(campaign.deliveries.filter(variant="").values_list("not_before", flat=True)) == {
+        campaign.ab_decide_at
+    }
+    with time_machine.travel(morning + timedelta(minutes=1), tick=True):
+        broadcast.tick()
+    analytics.record_click(campaign.deliveries.get(variant="b"), 0)
+    after_the_test(campaign)
+    assert campaign.ab_winner == "b" and campaign.status == Campaign.Status.FINISHED
+    assert all(len(texts) == 1 for texts in received(simulator, sim_page).values())

@@ -13,14 +13,15 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Min, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import messages
 from ..analytics.reports import percent, rate
-from ..analytics.variants import VariantResult, variant_results
-from ..models import Campaign, Subscriber
+from ..analytics.variants import VARIANTS, VariantResult, variant_results
+from ..models import Campaign, Delivery, Subscriber
+from .ledger import OPEN_STATES
 from .timing import starts_at
 
 Metric = Campaign.Metric
@@ -117,10 +118,34 @@ def decide_due(now: datetime | None = None) -> None:
 
 def decide_if_due(campaign: Campaign, now: datetime | None = None) -> None:
     """Pick the test's winner if it is due and not picked yet (before a worker sends: the rest
-    then get the winner without waiting for the tick)."""
+    then get the winner without waiting for the tick). A test none of whose messages has gone
+    out yet, while some still may (quiet hours, a pause), is not decided on nothing: see
+    ``_postpone``."""
     now = now or timezone.now()
     if campaign.ab_decide_at and not campaign.ab_decided_at and campaign.ab_decide_at <= now:
-        decide(campaign, now)
+        if not _postpone(campaign, now):
+            decide(campaign, now)
+
+
+def _postpone(campaign: Campaign, now: datetime) -> bool:
+    """When nothing of the test was sent and some of it is still queued, move its winner (and
+    the rest with it) to the test's hours after the queued messages are due; returns whether
+    it did. Every screen reads the new time from the frozen message."""
+    test_rows = Delivery.objects.filter(campaign=campaign, variant__in=VARIANTS)
+    if test_rows.filter(state=Delivery.State.SENT).exists():
+        return False
+    waiting = test_rows.filter(state__in=OPEN_STATES)
+    if not waiting.exists():
+        return False
+    due = waiting.aggregate(at=Min("not_before"))["at"]
+    decide_at = max(due or now, now) + timedelta(hours=campaign.message["ab"]["hours"])
+    test = {**campaign.message["ab"], "decide_at": decide_at.isoformat()}
+    campaign.message = {**campaign.message, "ab": test}
+    Campaign.objects.filter(pk=campaign.pk, ab_decided_at__isnull=True).update(message=campaign.message)
+    Delivery.objects.filter(
+        campaign=campaign, variant="", state=Delivery.State.PENDING, not_before__lt=decide_at
+    ).update(not_before=decide_at)
+    return True
 
 
 def decide(campaign: Campaign, now: datetime | None = None) -> str:
