@@ -113,6 +113,8 @@ ONESEND = {
     "PAID_INSIGHTS_MINUTES": 1,
     # ... and a campaign warming up asked again every 20 s (the demo's simulator warms up in 60 s).
     "PAID_WARM_UP_RETRY_SECONDS": 20,
+    # An A/B test's hours, shortened by rundemo's --time-scale (60: an hour lasts a minute).
+    "AB_TEST_HOUR_SECONDS": float(os.environ.get("ONESEND_AB_TEST_HOUR_SECONDS", 3600)),
     # Tracked links and images in messages: the site's own address (rundemo sets it to its port).
     "PUBLIC_BASE_URL": os.environ.get("WAGTAILADMIN_BASE_URL", "http://127.0.0.1:8000"),
 }

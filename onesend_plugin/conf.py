@@ -88,6 +88,8 @@ DEFAULTS: dict[str, Any] = {
     # Paid Marketing Messages API: Meta refuses a message to a person who talked with the Page
     # within this many seconds (the person is skipped, ``recipient_unavailable``). None: no gap.
     "PAID_MIN_CONVERSATION_GAP_SECONDS": None,
+    # How long one of an A/B test's hours lasts: a demo shortens it to watch a test to its winner.
+    "AB_TEST_HOUR_SECONDS": 3600,
     # A paid campaign Meta says is not ready yet (it warms up for about an hour after creation and
     # announces nothing) is tried again after this many seconds, unless Meta says how long to wait.
     "PAID_WARM_UP_RETRY_SECONDS": 300,

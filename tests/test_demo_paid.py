@@ -17,7 +17,7 @@ from onesend_simulator.remote import wait_for
 from example_site.home import demo
 from example_site.home.management.commands import rundemo
 from onesend_plugin import broadcast, conf, tasks
-from onesend_plugin.broadcast import runner
+from onesend_plugin.broadcast import abtest, runner
 from onesend_plugin.models import (
     Campaign,
     CampaignButton,
@@ -27,6 +27,8 @@ from onesend_plugin.models import (
     TokenImport,
 )
 from onesend_plugin.subscribe import meta_import
+
+from .factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,6 +77,21 @@ def test_rundemo_points_itself_at_the_simulator_it_starts(settings):
     assert env["ONESEND_GRAPH_API_BASE_URL"] == conf.get("GRAPH_API_BASE_URL") == "http://127.0.0.1:8785"
     assert env["ONESEND_MME_BASE_URL"] == conf.get("MME_BASE_URL") == "http://127.0.0.1:8785/m.me"
     assert env["WAGTAILADMIN_BASE_URL"] == conf.get("PUBLIC_BASE_URL") == "http://127.0.0.1:8420"
+
+
+def test_rundemo_s_time_scale_shortens_an_a_b_test_s_hours(settings, db):
+    """At --time-scale 60 an hour of a test lasts a minute: its winner is picked minutes after
+    the start, as the demo's flows wait minutes, not days."""
+    env = rundemo.time_scaled(60)
+    assert env == {"ONESEND_AB_TEST_HOUR_SECONDS": "60"}
+    settings.ONESEND = {
+        **settings.ONESEND,
+        "AB_TEST_HOUR_SECONDS": float(env["ONESEND_AB_TEST_HOUR_SECONDS"]),
+    }
+    campaign = CampaignFactory(text="A", ab_test=True, variant_b_text="B", ab_hours=4)
+    started = timezone.now()
+    decide_at = abtest.frozen(campaign, started)["ab"]["decide_at"]
+    assert decide_at == (started + timedelta(minutes=4)).isoformat()
 
 
 def test_every_id_the_demo_seeds_is_its_own(seeded, simulator):

@@ -17,7 +17,7 @@ from django.db.models import Min, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import messages
+from .. import conf, messages
 from ..analytics.reports import percent, rate
 from ..analytics.variants import VARIANTS, VariantResult, variant_results
 from ..models import Campaign, Delivery, Subscriber
@@ -45,6 +45,12 @@ def split(share: int, size: int) -> Split:
     return Split(a=test - test // 2, b=test // 2, rest=size - test)
 
 
+def duration(hours: int) -> timedelta:
+    """How long a test of ``hours`` runs: hours of ``AB_TEST_HOUR_SECONDS`` (3600; a demo shortens
+    them, so that a test can be watched to its winner in minutes)."""
+    return timedelta(seconds=hours * conf.get("AB_TEST_HOUR_SECONDS"))
+
+
 def problems(campaign: Campaign, b_buttons: list[tuple[str, str]]) -> dict[str, str]:
     """Field name → error for an A/B test that can't be sent: a flow, a time of day per person,
     an expiry before the winner is picked, or variant B's content, checked as A's is
@@ -63,7 +69,7 @@ def problems(campaign: Campaign, b_buttons: list[tuple[str, str]]) -> dict[str, 
             )
         }
     starts = max(starts_at(campaign), timezone.now())
-    if campaign.expires_at and campaign.expires_at <= starts + timedelta(hours=campaign.ab_hours or 0):
+    if campaign.expires_at and campaign.expires_at <= starts + duration(campaign.ab_hours or 0):
         return {
             "ab_hours": _(
                 "The campaign expires before the winner is picked: nobody else would get it. Pick the "
@@ -79,7 +85,7 @@ def frozen(campaign: Campaign, started_at: datetime) -> dict:
     the test's share and winning metric, and when the winner is due."""
     if not campaign.ab_test or campaign.is_flow:
         return {}
-    decide_at = started_at + timedelta(hours=campaign.ab_hours)
+    decide_at = started_at + duration(campaign.ab_hours)
     test = {
         "b": messages.build(messages.variant_b(campaign)),
         "share": campaign.ab_test_share,
@@ -138,7 +144,7 @@ def _postpone(campaign: Campaign, now: datetime) -> bool:
     if not waiting.exists():
         return False
     due = waiting.aggregate(at=Min("not_before"))["at"]
-    decide_at = max(due or now, now) + timedelta(hours=campaign.message["ab"]["hours"])
+    decide_at = max(due or now, now) + duration(campaign.message["ab"]["hours"])
     test = {**campaign.message["ab"], "decide_at": decide_at.isoformat()}
     campaign.message = {**campaign.message, "ab": test}
     Campaign.objects.filter(pk=campaign.pk, ab_decided_at__isnull=True).update(message=campaign.message)

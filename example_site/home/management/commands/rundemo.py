@@ -83,7 +83,11 @@ class Command(BaseCommand):
         for line in demo.seed_flows(page, shop_url=f"{site_url}/shop/", time_scale=self.time_scale):
             self.stdout.write(f"  {line}")
 
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **addresses}
+        if self.time_scale != 1:
+            self.stdout.write(
+                f"A/B tests: an hour of a test lasts {3600 / self.time_scale:g} s at time scale {self.time_scale:g}"
+            )
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **addresses, **time_scaled(self.time_scale)}
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
 
         self.start("web server", [*manage, "runserver", f"{HOST}:{port}", "--noreload"], env)
@@ -169,6 +173,12 @@ def point_at(site_url: str, simulator_url: str | None) -> dict[str, str]:
     settings.WAGTAILADMIN_BASE_URL = site_url
     settings.ONESEND = {**settings.ONESEND, **onesend}
     return env
+
+
+def time_scaled(time_scale: float) -> dict[str, str]:
+    """The environment that has the web server and the worker run an A/B test's hours divided
+    by the time scale, as the seeded flows' delays are: a test can be watched to its winner."""
+    return {"ONESEND_AB_TEST_HOUR_SECONDS": f"{3600 / time_scale:g}"}
 
 
 def _raise_keyboard_interrupt(signum, frame):
