@@ -11,15 +11,15 @@ from typing import Any, TypeVar
 
 from django.db import OperationalError, transaction
 
-from . import analytics, conf, store
-from .broadcast import periodic, recipients, runner
+from . import analytics, store
+from .broadcast import periodic, runner
 from .inbox import drain
 from .inbox import listeners as webhook_listeners
 from .messenger import builders
 from .messenger.client import GraphClient, SendResult
 from .messenger.errors import GraphError, OptinAlreadyRequested, RecipientUnavailable
 from .meta import client_for
-from .models import Campaign, MarketingToken, Subscriber
+from .models import MarketingToken, Subscriber
 from .subscribe import audience_members, meta_import, profiles, store_audience, subscriptions
 
 logger = logging.getLogger(__name__)
@@ -182,12 +182,10 @@ def leave_audience(member_id: int) -> None:
 
 
 @retry_when_locked
-def start_campaign(campaign_id: int) -> int:
-    """Freeze the audience into the ledger, then put workers on it."""
-    campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)
-    size = recipients.freeze(campaign)
-    runner.launch(campaign_id, conf.get("RUNNERS_PER_CAMPAIGN"))
-    return size
+def start_campaign(campaign_id: int) -> int | None:
+    """Freeze the audience into the ledger (a large one over several tasks), then put workers
+    on it (``runner.freeze_turn``)."""
+    return runner.freeze_turn(campaign_id)
 
 
 @retry_when_locked

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from onesend_plugin import broadcast, conf
-from onesend_plugin.broadcast import ledger, ratelimit, runner, timing
+from onesend_plugin.broadcast import ledger, periodic, ratelimit, recipients, runner, timing
 from onesend_plugin.messenger.errors import MIN_RETRY_AFTER
 from onesend_plugin.models import Campaign, CampaignButton, Delivery, MessengerPage, Subscriber
 
@@ -39,6 +39,61 @@ def test_a_campaign_reaches_every_subscriber_once_and_finishes(simulator, sim_pa
     assert Subscriber.objects.filter(last_marketing_at__isnull=True).count() == 0
     progress = broadcast.progress(campaign)
     assert (progress["sent"], progress["queued"], progress["percent"]) == (5, 0, 100.0)
+
+
+@pytest.fixture
+def short_freeze_turns(monkeypatch):
+    """Each freeze task writes one chunk of two rows, then hands over: as a million recipients
+    outlast a task's time under django-q2's timeout."""
+    freeze = recipients.freeze
+    monkeypatch.setattr(recipients, "FREEZE_CHUNK", 2)
+    monkeypatch.setattr(recipients, "freeze", lambda campaign, deadline=None: freeze(campaign, deadline=0.0))
+
+
+def test_a_large_audience_is_frozen_over_several_tasks(
+    simulator, sim_page, make_subscribers, short_freeze_turns, monkeypatch
+):
+    people = make_subscribers(sim_page, 7)
+    turn, turns = runner.freeze_turn, []
+    monkeypatch.setattr(
+        runner, "freeze_turn", lambda campaign_id: turns.append(campaign_id) or turn(campaign_id)
+    )
+    campaign = CampaignFactory(page=sim_page)
+    broadcast.start(campaign)
+    assert len(turns) == 4  # 2 + 2 + 2 + 1 rows
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.audience_size, states(campaign)) == ("finished", 7, {"sent": 7})
+    assert campaign.frozen_at is not None
+    assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
+
+
+def test_a_campaign_finishes_only_once_its_whole_audience_is_in_even_if_a_freeze_task_died(
+    simulator, sim_page, make_subscribers, short_freeze_turns, monkeypatch
+):
+    people = make_subscribers(sim_page, 3)
+    queue = runner.async_task
+    died = []
+
+    def killed_worker(name, *args, **kwargs):  # the freeze's second task never runs
+        if name == runner.FREEZE_TASK and Delivery.objects.exists() and not died:
+            died.append(args)
+            return None
+        return queue(name, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "async_task", killed_worker)
+    campaign = CampaignFactory(page=sim_page)
+    broadcast.start(campaign)
+    assert died and states(campaign) == {"pending": 2}  # the first chunk only; nobody launched workers
+    assert runner.run(campaign.pk) == "freezing"  # a worker the tick put on it sends what is in...
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.RUNNING and states(campaign) == {"sent": 2}  # ...and waits
+    periodic.tick()  # the dead task still holds the freeze: nothing yet
+    assert states(campaign) == {"sent": 2}
+    Campaign.objects.filter(pk=campaign.pk).update(freezing_until=timezone.now() - timedelta(seconds=1))
+    periodic.tick()  # its hold is over: a new freeze goes on after the last one written, then workers
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.audience_size, states(campaign)) == ("finished", 3, {"sent": 3})
+    assert sends_per_person(simulator, sim_page) == {p.psid: 1 for p in people}
 
 
 def test_overlapping_campaigns_inside_the_cooldown_send_one_message(simulator, sim_page, make_subscribers):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from wagtail.models import ModelLogEntry
 
 from onesend_plugin import broadcast
-from onesend_plugin.broadcast import lifecycle
+from onesend_plugin.broadcast import runner
 from onesend_plugin.models import Campaign
 
 from .factories import CampaignFactory, MarketingTokenFactory, SubscriberFactory
@@ -21,7 +21,7 @@ from .factories import CampaignFactory, MarketingTokenFactory, SubscriberFactory
 def queued(monkeypatch):
     """The tasks the engine queues (none runs)."""
     calls = []
-    monkeypatch.setattr(lifecycle, "async_task", lambda name, *args, **kwargs: calls.append((name, args)))
+    monkeypatch.setattr(runner, "async_task", lambda name, *args, **kwargs: calls.append((name, args)))
     return calls
 
 

@@ -7,7 +7,6 @@ import logging
 
 from django.db import transaction
 from django.utils import timezone
-from django_q.tasks import async_task
 from wagtail.log_actions import log
 
 from .. import analytics, messages
@@ -74,7 +73,7 @@ def start(campaign: Campaign, *, user=None) -> None:
     )
     log(campaign, "onesend.campaign.start", user=user)
     if not campaign.is_flow:  # a flow has no audience to freeze: events queue its messages
-        transaction.on_commit(lambda: async_task("onesend_plugin.tasks.start_campaign", campaign.pk))
+        transaction.on_commit(lambda: runner.queue_freeze(campaign.pk))
 
 
 def pause(campaign: Campaign, *, user=None, reason: str = "") -> None:

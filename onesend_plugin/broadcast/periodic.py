@@ -20,8 +20,9 @@ Status = Campaign.Status
 
 def tick() -> None:
     """Every minute: start scheduled campaigns that are due, pick the winners of A/B tests that
-    are due, recover rows of dead workers, and restart campaigns no worker is on (e.g. after the
-    cluster was restarted: the rest of a test decided now is due too)."""
+    are due, recover rows of dead workers, restart a freeze whose task died, and restart
+    campaigns no worker is on (e.g. after the cluster was restarted: the rest of a test decided
+    now is due too)."""
     now = timezone.now()
     for campaign in Campaign.objects.filter(status=Status.SCHEDULED).select_related("page", "page__account"):
         if starts_at(campaign) <= now:
@@ -39,6 +40,10 @@ def tick() -> None:
         due = campaign.deliveries.filter(
             Q(not_before__isnull=True) | Q(not_before__lte=now), state=State.PENDING
         )
-        finishable = not campaign.is_flow and not campaign.deliveries.filter(state__in=OPEN_STATES).exists()
+        stalled = not campaign.freezing_until or campaign.freezing_until < now
+        if not campaign.is_flow and not campaign.frozen_at and stalled:
+            runner.queue_freeze(campaign.pk)  # its freeze's task died before everyone was in
+        frozen = campaign.is_flow or campaign.frozen_at
+        finishable = frozen and not campaign.deliveries.filter(state__in=OPEN_STATES).exists()
         if not busy.exists() and (due.exists() or finishable):
             runner.launch(campaign.pk)

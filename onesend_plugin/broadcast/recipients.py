@@ -4,9 +4,10 @@ person has left the flow since."""
 from __future__ import annotations
 
 import logging
+import time
 from zoneinfo import ZoneInfo
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
 from ..hooks import PluginError, plugins
@@ -95,13 +96,18 @@ def in_cooldown(campaign: Campaign) -> int:
     return audience(campaign).filter(last_marketing_at__gt=since).count()
 
 
-def freeze(campaign: Campaign) -> int:
-    """Write the ledger: one row per recipient. Idempotent: running it again after a crash adds
-    only the rows still missing. A per-person Page's paid message campaign is made at Meta only
-    when someone in the audience may be sent a paid message (``split.paid_needed``). A plugin
-    that fails to give the audience (``audience_filter``, a segment), a segment no longer offered, or Meta refusing the channel's set-up (the paid API's
-    message campaign), puts the campaign back to draft with the error, as if it had refused to
-    start."""
+def freeze(campaign: Campaign, deadline: float | None = None) -> int | None:
+    """Write the ledger: one row per recipient, in subscriber order, and, once everyone is in,
+    the audience's size and ``frozen_at`` (until then the campaign can't finish). Returns that
+    size; None when ``deadline`` (``time.monotonic()``) came first: a large audience takes more
+    than one task, and a call resumes after the last subscriber written, as it does after a
+    crash (rows are only ever added once).
+
+    A per-person Page's paid message campaign is made at Meta only when someone in the audience
+    may be sent a paid message (``split.paid_needed``). A plugin that fails to give the audience
+    (``audience_filter``, a segment), a segment no longer offered, or Meta refusing the
+    channel's set-up (the paid API's message campaign), puts the campaign back to draft with the
+    error, as if it had refused to start (and returns 0)."""
     try:
         people = audience(campaign)
         if "channel" not in campaign.message:
@@ -113,9 +119,10 @@ def freeze(campaign: Campaign) -> int:
             return _not_started(campaign, exc.advice.rstrip("."), exc)
         advice = exc.advice if isinstance(exc, PaidAccountError) else str(exc)
         return _not_started(campaign, f"Meta refused the campaign: {advice}", exc)
-    _write_rows(campaign, people)
+    if not _write_rows(campaign, people, deadline):
+        return None
     size = campaign.deliveries.count()
-    Campaign.objects.filter(pk=campaign.pk).update(audience_size=size)
+    Campaign.objects.filter(pk=campaign.pk).update(audience_size=size, frozen_at=timezone.now())
     return size
 
 
@@ -139,9 +146,10 @@ def _prepare_channel(campaign: Campaign, people: QuerySet[Subscriber]) -> None:
     Campaign.objects.filter(pk=campaign.pk).update(message=campaign.message)
 
 
-def _write_rows(campaign: Campaign, people: QuerySet[Subscriber]) -> None:
-    """Insert the missing ledger rows, a chunk at a time: each with the time it may go (a local
-    send time in the person's zone; the rest of an A/B test wait for the winner) and its variant."""
+def _write_rows(campaign: Campaign, people: QuerySet[Subscriber], deadline: float | None) -> bool:
+    """Insert the ledger rows after the last subscriber written, a chunk at a time, until all
+    are in (True) or ``deadline`` has passed (False): each with the time it may go (a local send
+    time in the person's zone; the rest of an A/B test wait for the winner) and its variant."""
     local = campaign.schedule == Campaign.Schedule.LOCAL and campaign.send_at
     wall_clock = local_wall_clock(campaign) if local else None
     # An A/B test: those drawn get their variant now, the rest wait for the winner.
@@ -149,8 +157,12 @@ def _write_rows(campaign: Campaign, people: QuerySet[Subscriber]) -> None:
     account_zone = zone(campaign.page.account.timezone)
     zones: dict[str, ZoneInfo] = {}
     rows = []
+    written = campaign.deliveries.aggregate(last=Max("subscriber_id"))["last"] or 0
     for pk, psid, tz in (
-        people.order_by("pk").values_list("pk", "psid", "timezone").iterator(chunk_size=FREEZE_CHUNK)
+        people.filter(pk__gt=written)
+        .order_by("pk")
+        .values_list("pk", "psid", "timezone")
+        .iterator(chunk_size=FREEZE_CHUNK)
     ):
         not_before, variant = None, variants.get(pk, "")
         if wall_clock:
@@ -170,7 +182,10 @@ def _write_rows(campaign: Campaign, people: QuerySet[Subscriber]) -> None:
         if len(rows) >= FREEZE_CHUNK:
             Delivery.objects.bulk_create(rows, ignore_conflicts=True)
             rows = []
+            if deadline is not None and time.monotonic() > deadline:
+                return False
     Delivery.objects.bulk_create(rows, ignore_conflicts=True)
+    return True
 
 
 def _not_started(campaign: Campaign, error: str, exc: Exception) -> int:

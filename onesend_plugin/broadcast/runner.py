@@ -12,13 +12,44 @@ from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task, schedule
 
+from .. import conf
 from ..models import Campaign, Delivery
-from . import abtest
+from . import abtest, recipients
 from .ledger import OPEN_STATES, claim, recover
 from .sender import Sender
 
 State = Delivery.State
 Status = Campaign.Status
+
+
+#: The task that freezes a started broadcast's audience into the ledger (``freeze_turn``).
+FREEZE_TASK = "onesend_plugin.tasks.start_campaign"
+
+
+def queue_freeze(campaign_id: int) -> None:
+    """A task to freeze the campaign's audience, holding it for two task timeouts: the minute
+    tick starts another only if this one never ends its turn (a killed worker)."""
+    Campaign.objects.filter(pk=campaign_id).update(freezing_until=timezone.now() + 2 * _task_timeout())
+    async_task(FREEZE_TASK, campaign_id)
+
+
+def freeze_turn(campaign_id: int) -> int | None:
+    """A task's turn at freezing a started broadcast's audience, for at most a worker's budget
+    (under django-q2's task timeout, which a million rows would outlast): then a fresh task goes
+    on, or, everyone in, workers go on the campaign. Returns the audience's size once all in.
+    Nothing for a campaign frozen already, cancelled, or put back to draft meanwhile."""
+    holds = Campaign.objects.filter(
+        pk=campaign_id, frozen_at__isnull=True, status__in=(Status.RUNNING, Status.PAUSED)
+    ).update(freezing_until=timezone.now() + 2 * _task_timeout())
+    if not holds:
+        return None
+    campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)
+    size = recipients.freeze(campaign, deadline=time.monotonic() + _default_budget())
+    if size is None:
+        queue_freeze(campaign_id)
+    else:
+        launch(campaign_id, conf.get("RUNNERS_PER_CAMPAIGN"))
+    return size
 
 
 def launch(campaign_id: int, runners: int = 1) -> None:
@@ -50,8 +81,11 @@ def run(campaign_id: int, *, budget: float | None = None) -> str:
 
 
 def _default_budget() -> float:
-    timeout = getattr(settings, "Q_CLUSTER", {}).get("timeout") or 60
-    return max(5.0, timeout * 0.75)
+    return max(5.0, _task_timeout().total_seconds() * 0.75)
+
+
+def _task_timeout() -> timedelta:
+    return timedelta(seconds=getattr(settings, "Q_CLUSTER", {}).get("timeout") or 60)
 
 
 def schedule_run(campaign_id: int, *, after: float) -> None:
@@ -71,8 +105,12 @@ def conclude(campaign_id: int) -> str:
     deliveries = Delivery.objects.filter(campaign_id=campaign_id)
     open_rows = deliveries.filter(state__in=OPEN_STATES)
     if not open_rows.exists():
-        # A flow stays active, waiting for events; a broadcast is done.
-        Campaign.objects.filter(pk=campaign_id, status=Status.RUNNING, trigger_event="").update(
+        # A flow stays active, waiting for events; a broadcast is done once its whole audience
+        # is in the ledger (its freeze puts workers on it again then).
+        broadcast = Campaign.objects.filter(pk=campaign_id, trigger_event="")
+        if broadcast.filter(frozen_at__isnull=True).exists():
+            return "freezing"
+        broadcast.filter(status=Status.RUNNING).update(
             status=Status.FINISHED, finished_at=timezone.now(), throttled_until=None
         )
         return "finished"

@@ -221,6 +221,12 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
     #: What the Page's channel set up for test sends (the paid API's message campaign, reused by
     #: every test of this campaign so that it warms up once).
     test_channel = models.JSONField(null=True, blank=True, editable=False)
+    #: When the whole audience was in the ledger (``broadcast.freeze``): until then the campaign
+    #: can't finish, however few rows are left open.
+    frozen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    #: A freeze task holds the campaign until then: the minute tick starts another only after,
+    #: when a task died before the audience was all in.
+    freezing_until = models.DateTimeField(null=True, blank=True, editable=False)
     #: An A/B test's outcome: the winning variant ("a" or "b"), when, and why in words.
     ab_winner = models.CharField(max_length=1, blank=True, editable=False)
     ab_decided_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -260,6 +266,8 @@ class Campaign(DraftStateMixin, LockableMixin, RevisionMixin, PreviewableMixin, 
         "ab_winner",
         "ab_decided_at",
         "ab_decision",
+        "frozen_at",
+        "freezing_until",
     )
 
     @property
