@@ -170,6 +170,16 @@ def test_the_frequency_cap_holds_across_variants_and_campaigns(simulator, sim_pa
     assert len(people) == 20
 
 
+def test_nobody_in_their_frequency_cap_is_drawn_for_the_test(simulator, sim_page, make_subscribers):
+    """They would be skipped, and a variant's rate would rest on fewer people than drawn: the
+    test is drawn from those the campaign reaches now, the capped wait with the rest."""
+    make_subscribers(sim_page, 10)
+    make_subscribers(sim_page, 10, last_marketing_at=timezone.now())
+    campaign = ab_campaign(sim_page)
+    broadcast.start(campaign)
+    assert variants(campaign) == {("a", "sent"): 1, ("b", "sent"): 1, ("", "pending"): 18}
+
+
 def test_the_rest_never_go_out_before_the_winner_is_known(simulator, sim_page, make_subscribers):
     make_subscribers(sim_page, 10)
     campaign = ab_campaign(sim_page)

@@ -139,6 +139,19 @@ def test_the_confirmation_says_who_gets_a_b_and_the_winner(client, sender, campa
     )
 
 
+def test_the_confirmation_draws_the_test_from_those_it_would_reach_now(client, sender, campaign):
+    """Those in their frequency cap would be skipped: they are left out of the draw, and the
+    split adds up with 'would receive it now' above it."""
+    subscribed(campaign.page, 10)
+    subscribed(campaign.page, 5, last_marketing_at=timezone.now())
+    soup = BeautifulSoup(client.get(f"{URL}send/{campaign.pk}/").content, "html.parser")
+    assert " ".join(soup.select_one("[data-testid=ab-split]").get_text().split()) == (
+        "1 get variant A and 1 get variant B, drawn at random from the 10 who would receive it now. "
+        "After 4 h the variant with the higher click rate wins (equal rates: A), and the other 13 get "
+        "it then (5 of them only if their frequency cap is over by then)."
+    )
+
+
 def test_while_testing_the_list_and_the_progress_page_say_when_the_winner_is_picked(client, sender, campaign):
     campaign = started(campaign)
     state = campaign.get_phase_display()

@@ -8,6 +8,8 @@ the page says so and sending works the same.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -65,8 +67,9 @@ class SendCampaignView(CampaignActionView):
             context["would_receive"] = context["audience"] - context["in_cooldown"]
             context["cooldown_hours"] = round(self.object.page.cooldown.total_seconds() / 3600)
             context["cooldown_reason"] = reasons.label("frequency_cap")
-        if self.object.ab_test and context["audience"]:
-            context["ab_split"] = abtest.split(self.object.ab_test_share, context["audience"])
+        if self.object.ab_test and context["audience"]:  # drawn from those it reaches now
+            drawn = abtest.split(self.object.ab_test_share, context.get("would_receive", context["audience"]))
+            context["ab_split"] = replace(drawn, rest=context["audience"] - drawn.a - drawn.b)
         return context
 
     def _paid_and_split(self, audience: int | None) -> dict:

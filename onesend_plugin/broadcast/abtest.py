@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Min, QuerySet
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -98,11 +98,17 @@ def frozen(campaign: Campaign, started_at: datetime) -> dict:
 
 def draw(campaign: Campaign, people: QuerySet[Subscriber]) -> dict[int, str]:
     """Subscriber id → variant for those drawn into the test (the rest are left out). The draw
-    is random, seeded with the campaign's id: freezing again after a crash draws the same."""
+    is random, seeded with the campaign's id: freezing again after a crash draws the same. Only
+    those the campaign reaches now are drawn: one in their frequency cap would be skipped, and
+    their variant's rate would rest on fewer people (they wait with the rest). In their cap when
+    the campaign started, so that the test's own sends change no later draw."""
     test = (campaign.message or {}).get("ab")
     if not test:
         return {}
-    ids = list(people.order_by("pk").values_list("pk", flat=True))
+    started = campaign.started_at or timezone.now()
+    capped = Q(last_marketing_at__gt=started - campaign.page.cooldown, last_marketing_at__lte=started)
+    reachable = people.exclude(capped)
+    ids = list(reachable.order_by("pk").values_list("pk", flat=True))
     sizes = split(test["share"], len(ids))
     drawn = random.Random(campaign.pk).sample(ids, sizes.a + sizes.b)
     return {pk: "a" if i < sizes.a else "b" for i, pk in enumerate(drawn)}
