@@ -306,3 +306,21 @@ def test_a_test_whose_messages_wait_for_quiet_hours_is_decided_hours_after_they_
     after_the_test(campaign)
     assert campaign.ab_winner == "b" and campaign.status == Campaign.Status.FINISHED
     assert all(len(texts) == 1 for texts in received(simulator, sim_page).values())
+
+
+def test_testing_both_variants_on_one_person_says_why_meta_refused_b(simulator, sim_page, make_subscribers):
+    """A colleague sent variant A, then B: Meta takes one marketing message per person per 48 h
+    on the token channel, and the editor is told so in words, with what to do instead."""
+    [colleague] = make_subscribers(sim_page, 1, first_name="Arthur", last_interaction_at=None)
+    simulator.configure(followup_limit=0)  # long after the opt-in: no follow-up messages left
+    campaign = ab_campaign(sim_page)
+    campaign.save_revision().publish()
+    broadcast.send_test(campaign, colleague, variant="a")
+    with pytest.raises(broadcast.CampaignError) as refused:
+        broadcast.send_test(campaign, colleague, variant="b")
+    assert str(refused.value) == (
+        "Meta did not send it: Arthur already had a marketing message from the Page in the last "
+        "48 hours (an earlier test, perhaps), and Meta allows one per person in that time. Send "
+        "this test to another subscriber, or to someone who wrote to the Page in the last 24 "
+        "hours: Meta sets no such limit for them."
+    )

@@ -4,6 +4,7 @@ cancel, retry the unknown rows, send a test. Each is written to Wagtail's audit 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +12,7 @@ from wagtail.log_actions import log
 
 from .. import analytics, messages
 from ..analytics.counters import Kind, outcome
-from ..messenger.errors import CampaignNotReady, DailyBudgetReached, GraphError
+from ..messenger.errors import CampaignNotReady, DailyBudgetReached, GraphError, NotEligibleYet
 from ..meta import client_for, paid_client_for
 from ..models import Campaign, Delivery, MarketingToken, MessengerPage, Subscriber
 from . import abtest, channels, recipients, runner
@@ -156,6 +157,22 @@ def retry_unknown(campaign: Campaign, *, user=None) -> int:
     return count
 
 
+#: Meta's answers to a test that its one-message-per-person rule refused (the token channel's
+#: 48 h, the paid API's 12 h): editors test variant A, then B, on the same colleague.
+CAPPED_TEST = ("frequency_cap", "not_eligible_yet")
+
+
+def _capped_test(subscriber: Subscriber, cooldown: timedelta) -> str:
+    """Why Meta refused a test to ``subscriber``, and what to do instead, in words."""
+    hours = int(cooldown.total_seconds() // 3600)
+    return (
+        f"Meta did not send it: {subscriber.label} already had a marketing message from the Page in "
+        f"the last {hours} hours (an earlier test, perhaps), and Meta allows one per person in that "
+        "time. Send this test to another subscriber, or to someone who wrote to the Page in the "
+        "last 24 hours: Meta sets no such limit for them."
+    )
+
+
 def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None, variant: str = "a") -> str | None:
     """Send the campaign's latest draft (its A/B test's variant ``variant``) to one subscriber,
     outside the ledger (e.g. to a colleague). Through the Standard channel when their 24 h window
@@ -184,6 +201,8 @@ def send_test(campaign: Campaign, subscriber: Subscriber, *, user=None, variant:
             "Meta is still making this campaign's paid test campaign ready (about an hour after the "
             f"first test): try again later. (Meta: {result})"
         )
+    if isinstance(result, NotEligibleYet) and result.reason in CAPPED_TEST:
+        raise CampaignError(_capped_test(subscriber, channel.meta_cooldown))
     if isinstance(result, GraphError):
         raise result
     if channel.key != channels.Channel.STANDARD:
