@@ -511,6 +511,14 @@ def test_a_time_already_past_confirms_as_send_now(client, sender, campaign, engi
     assert "has passed: it is sent now." in html and "<title>Send now" in html
 
 
+def test_an_audience_all_in_its_frequency_cap_is_not_offered_the_send_button(client, sender, campaign):
+    """'0 would receive it now' must not be followed by 'Yes, send it now': everyone is skipped."""
+    subscribed(campaign.page, 3, last_marketing_at=timezone.now())
+    html = client.get(f"{URL}send/{campaign.pk}/").content.decode()
+    assert "Yes, send it now" not in html
+    assert "Nobody would receive it now: each of them got a marketing message in the last 48 h." in html
+
+
 def test_an_empty_audience_cannot_start_and_the_confirmation_says_why(client, sender, campaign, engine):
     html = client.get(f"{URL}send/{campaign.pk}/").content.decode()
     assert "Nobody would receive it" in html and "Yes, send it now" not in html

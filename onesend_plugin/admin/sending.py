@@ -46,9 +46,15 @@ class SendCampaignView(CampaignActionView):
 
     @property
     def can_confirm(self) -> bool:
-        """Nobody to send to now: the engine would refuse (``lifecycle.EMPTY_AUDIENCE``), so
-        the page says why instead of offering the button. A scheduled one is counted again."""
-        return self.scheduled or self.audience[0] != 0
+        """Nobody to send to now: the engine would refuse (``lifecycle.EMPTY_AUDIENCE``), or
+        skip everyone (all in their frequency cap), so the page says why instead of offering the
+        button. A scheduled one is counted again."""
+        return self.scheduled or self.audience[0] != 0 and self.in_cooldown != self.audience[0]
+
+    @cached_property
+    def in_cooldown(self) -> int:
+        """How many of those it would reach are in their frequency cap (0 when not counted now)."""
+        return broadcast.in_cooldown(self.object) if self.audience[0] and not self.scheduled else 0
 
     def get_page_title(self):
         return _("Schedule") if self.scheduled else _("Send now")
@@ -63,10 +69,11 @@ class SendCampaignView(CampaignActionView):
         context["segment"] = broadcast.segments.label(self.object.segment) if self.object.segment else ""
         context.update(self._paid_and_split(context["audience"]))
         if context["audience"] and not self.scheduled:  # a scheduled one is counted when it starts
-            context["in_cooldown"] = broadcast.in_cooldown(self.object)
+            context["in_cooldown"] = self.in_cooldown
             context["would_receive"] = context["audience"] - context["in_cooldown"]
             context["cooldown_hours"] = round(self.object.page.cooldown.total_seconds() / 3600)
             context["cooldown_reason"] = reasons.label("frequency_cap")
+            context["all_capped"] = context["audience"] == context["in_cooldown"]
         if self.object.ab_test and context["audience"]:  # drawn from those it reaches now
             drawn = abtest.split(self.object.ab_test_share, context.get("would_receive", context["audience"]))
             context["ab_split"] = replace(drawn, rest=context["audience"] - drawn.a - drawn.b)
