@@ -324,3 +324,15 @@ def test_testing_both_variants_on_one_person_says_why_meta_refused_b(simulator, 
         "this test to another subscriber, or to someone who wrote to the Page in the last 24 "
         "hours: Meta sets no such limit for them."
     )
+
+
+def test_a_variant_none_of_whose_messages_went_out_yet_is_waited_for(simulator, sim_page, make_subscribers):
+    """A went out; B's messages wait (here as Meta's paid API defers a person for 12 h, or a
+    new paid campaign warms up): B is not beaten on nothing sent. The winner waits for them."""
+    make_subscribers(sim_page, 20)
+    campaign = ab_campaign(sim_page)
+    broadcast.start(campaign)
+    later = timezone.now() + timedelta(hours=6)
+    campaign.deliveries.filter(variant="b").update(state="pending", not_before=later, sent_at=None)
+    after_the_test(campaign)
+    assert campaign.ab_decided_at is None and campaign.ab_decide_at == later + timedelta(hours=4)

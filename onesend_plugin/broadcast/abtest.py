@@ -130,9 +130,8 @@ def decide_due(now: datetime | None = None) -> None:
 
 def decide_if_due(campaign: Campaign, now: datetime | None = None) -> None:
     """Pick the test's winner if it is due and not picked yet (before a worker sends: the rest
-    then get the winner without waiting for the tick). A test none of whose messages has gone
-    out yet, while some still may (quiet hours, a pause), is not decided on nothing: see
-    ``_postpone``."""
+    then get the winner without waiting for the tick). A variant none of whose messages has gone
+    out yet, while some still may, is not judged on nothing: see ``_postpone``."""
     now = now or timezone.now()
     if campaign.ab_decide_at and not campaign.ab_decided_at and campaign.ab_decide_at <= now:
         if not _postpone(campaign, now):
@@ -140,13 +139,13 @@ def decide_if_due(campaign: Campaign, now: datetime | None = None) -> None:
 
 
 def _postpone(campaign: Campaign, now: datetime) -> bool:
-    """When nothing of the test was sent and some of it is still queued, move its winner (and
-    the rest with it) to the test's hours after the queued messages are due; returns whether
-    it did. Every screen reads the new time from the frozen message."""
+    """When a variant has sent nothing and some of its messages are still queued (quiet hours, a
+    pause, Meta deferring paid messages), move the winner (and the rest with it) to the test's
+    hours after those are due: a variant is not beaten on nothing sent. Returns whether it did.
+    Every screen reads the new time from the frozen message."""
     test_rows = Delivery.objects.filter(campaign=campaign, variant__in=VARIANTS)
-    if test_rows.filter(state=Delivery.State.SENT).exists():
-        return False
-    waiting = test_rows.filter(state__in=OPEN_STATES)
+    sent = test_rows.filter(state=Delivery.State.SENT).values_list("variant", flat=True).distinct()
+    waiting = test_rows.filter(state__in=OPEN_STATES).exclude(variant__in=list(sent))
     if not waiting.exists():
         return False
     due = waiting.aggregate(at=Min("not_before"))["at"]
