@@ -221,3 +221,21 @@ def test_a_test_cancelled_before_its_winner_says_so_in_the_report_and_its_csv(ad
     assert soup.select_one("[data-testid=ab-decision]").get_text(" ", strip=True) == cancelled
     response = admin_client.get(f"/admin/messenger/reports/campaign/{campaign.pk}/csv/")
     assert list(csv.reader(response.content.decode().splitlines()))[-1] == ["A/B test", cancelled, "", ""]
+
+
+def test_the_report_says_the_decision_s_figures_are_of_its_moment(admin_client, campaign):
+    """B's late messages went out after the winner was picked: the sentence's '(0 of 1)' and the
+    table's 2 sent must not read as a contradiction. A test of everyone gave nobody the winner."""
+    campaign = started(campaign, decided=True)
+    url = f"/admin/messenger/reports/campaign/{campaign.pk}/"
+    decision = BeautifulSoup(admin_client.get(url).content, "html.parser").select_one(
+        "[data-testid=ab-decision]"
+    )
+    assert "on the figures of that moment (the table counts all since); everyone not in the test got it." in (
+        " ".join(decision.get_text().split())
+    )
+    campaign.deliveries.filter(variant="").update(variant="a")  # everyone was in the test
+    decision = BeautifulSoup(admin_client.get(url).content, "html.parser").select_one(
+        "[data-testid=ab-decision]"
+    )
+    assert " ".join(decision.get_text().split()).endswith("(the table counts all since).")

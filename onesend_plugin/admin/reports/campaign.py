@@ -251,6 +251,7 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
         series = hourly(campaign, counters)
         buttons = button_clicks(campaign, counters)
         cost = analytics.cost_of(campaign, counters)
+        variants = variant_results(campaign) if campaign.ab_decide_at else None
         context = super().get_context_data(**kwargs)
         context["not_sent_url"] = reverse(f"{NAMESPACE}:campaign_not_sent", args=[campaign.pk])
         context.update(
@@ -258,7 +259,8 @@ class CampaignReportView(CampaignReportPermissionMixin, WagtailAdminTemplateMixi
             # The segment stored on the campaign is the one its audience was frozen with at start.
             segment=segments.label(campaign.segment) if campaign.segment else "",
             funnel=funnel(campaign, counters),
-            variants=variant_results(campaign) if campaign.ab_decide_at else None,
+            variants=variants,
+            ab_rest=bool(variants) and sum(v.drawn for v in variants) < campaign.audience_size,
             ab_outcome=abtest.outcome(campaign),
             cost=cost_context(cost) if cost else None,
             channels=channel_context(campaign, cost) if campaign.page.channel == Channel.PER_PERSON else None,
