@@ -11,9 +11,11 @@ from django.core import signing
 from django.utils import timezone
 
 from onesend_plugin import analytics, broadcast
+from onesend_plugin.analytics.variants import variant_results
 from onesend_plugin.broadcast import abtest, runner
 from onesend_plugin.broadcast.abtest import Split
 from onesend_plugin.models import Campaign, CampaignButton, Channel, Subscriber, VariantButton
+from onesend_plugin.subscribe import erasure
 
 from .factories import CampaignFactory
 from .test_per_person import person
@@ -336,3 +338,22 @@ def test_a_variant_none_of_whose_messages_went_out_yet_is_waited_for(simulator, 
     campaign.deliveries.filter(variant="b").update(state="pending", not_before=later, sent_at=None)
     after_the_test(campaign)
     assert campaign.ab_decided_at is None and campaign.ab_decide_at == later + timedelta(hours=4)
+
+
+def test_a_variant_keeps_its_conversion_when_the_buyer_is_erased(simulator, sim_page, make_subscribers):
+    """GDPR erasure detaches the person from their ledger row and their order: the campaign still
+    counts the order, and so must the variant that won it (the report's two figures agree)."""
+    make_subscribers(sim_page, 10)
+    campaign = ab_campaign(sim_page, ab_metric=Campaign.Metric.CONVERSIONS)
+    VariantButton.objects.create(campaign=campaign, title="Shop now", url="https://shop.example.com/b")
+    broadcast.start(campaign)
+    b = campaign.deliveries.get(variant="b")
+    analytics.record_click(b, 0)
+    analytics.record_conversion(
+        account=sim_page.account, order_id="1", value="20", currency="EUR", subscriber=b.subscriber
+    )
+    erasure.erase(b.subscriber, by="user 1")
+    _, got_b = variant_results(campaign)
+    assert got_b.conversions == 1
+    after_the_test(campaign)
+    assert campaign.ab_winner == "b"

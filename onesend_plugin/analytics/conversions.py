@@ -55,8 +55,8 @@ def record_conversion(
         delivery, via = _attribute([p.pk for p in people], at)
         if delivery is not None:
             conversion.campaign_id, conversion.via = delivery.campaign_id, via
-            conversion.subscriber_id = delivery.subscriber_id
-            conversion.save(update_fields=["campaign", "via", "subscriber"])
+            conversion.subscriber_id, conversion.delivery = delivery.subscriber_id, delivery
+            conversion.save(update_fields=["campaign", "via", "subscriber", "delivery"])
             bump(delivery.campaign_id, {Kind.CONVERSIONS: 1, keyed(Kind.REVENUE, currency): int(value * 100)})
         elif people:
             conversion.subscriber = people[0]

@@ -82,6 +82,6 @@ def variant_results(campaign: Campaign) -> list[VariantResult]:
 
 
 def _conversions(campaign: Campaign, variant: str) -> int:
-    """Orders attributed to the campaign from people drawn for ``variant``."""
-    drawn = Delivery.objects.filter(campaign=campaign, variant=variant).values("subscriber_id")
-    return Conversion.objects.filter(campaign=campaign, subscriber_id__in=drawn).count()
+    """Orders attributed to the campaign through rows drawn for ``variant`` (still counted once
+    the buyer is erased, as the campaign's own count is)."""
+    return Conversion.objects.filter(campaign=campaign, delivery__variant=variant).count()

@@ -31,6 +31,11 @@ class Conversion(models.Model):
         Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversions"
     )
     via = models.CharField(max_length=10, choices=Via.choices, blank=True)
+    #: The ledger row it is attributed through: its A/B test variant, kept when the person is
+    #: erased (the row stays, detached from them, as this order does).
+    delivery = models.ForeignKey(
+        "onesend.Delivery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     value = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
     at = models.DateTimeField(default=timezone.now)
