@@ -14,6 +14,7 @@ from onesend_plugin import analytics, broadcast
 from onesend_plugin.analytics.variants import variant_results
 from onesend_plugin.broadcast import abtest, runner
 from onesend_plugin.broadcast.abtest import Split
+from onesend_plugin.hooks import hookimpl
 from onesend_plugin.models import Campaign, CampaignButton, Channel, Subscriber, VariantButton
 from onesend_plugin.subscribe import erasure
 
@@ -357,3 +358,27 @@ def test_a_variant_keeps_its_conversion_when_the_buyer_is_erased(simulator, sim_
     assert got_b.conversions == 1
     after_the_test(campaign)
     assert campaign.ab_winner == "b"
+
+
+class Greeting:
+    """A plugin personalising each recipient's own message (``build_message``)."""
+
+    @hookimpl
+    def build_message(self, subscriber, message):
+        message["text"] = message["text"].replace("{name}", subscriber.first_name)
+        return message
+
+
+def test_a_plugin_builds_each_variant_s_own_message(simulator, sim_page, make_subscribers, register_plugin):
+    """``build_message`` gets the recipient's variant's message (B's for B's people, the winner's
+    for the rest), never A's for everyone."""
+    make_subscribers(sim_page, 10, first_name="Ann")
+    register_plugin(Greeting(), name="greeting")
+    campaign = ab_campaign(sim_page, text="Hi {name}: A", variant_b_text="Hi {name}: B")
+    broadcast.start(campaign)
+    after_the_test(campaign)
+    by_variant = dict(campaign.deliveries.values_list("psid", "variant"))
+    got = received(simulator, sim_page)
+    winner = campaign.ab_winner.upper()
+    expected = {psid: [f"Hi Ann: {(variant or winner).upper()}"] for psid, variant in by_variant.items()}
+    assert got == expected
