@@ -24,3 +24,12 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 # Live-server threads must not keep connections open between requests: PostgreSQL would refuse to
 # drop the test database at the end ("being accessed by other users").
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# Tests need no durability: a commit need not wait for the disk (PostgreSQL's synchronous_commit,
+# SQLite's synchronous pragma); transactional tests commit, and flush, a great deal.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"]["OPTIONS"],
+        "init_command": DATABASES["default"]["OPTIONS"]["init_command"] + "PRAGMA synchronous=OFF;",
+    }
+else:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c synchronous_commit=off"
