@@ -12,7 +12,8 @@ if not os.environ.get("DATABASE_URL"):
     # The plugin test kit's SQLite file, which the live server's threads can share.
     from onesend_plugin.testing.settings import DATABASES
 
-Q_CLUSTER = {**Q_CLUSTER, "sync": True}  # noqa: F405
+# Tasks run inline; django-q's per-task INFO lines (several per task, thousands per run) are noise.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True, "log_level": "WARNING"}  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="onesend-test-media-")
 # The example plugin package (examples/onesend-example-plugin), installed in the same venv, has a
