@@ -4,7 +4,7 @@ A visitor clicks the "Subscribe on Messenger" block on an example-site page, lan
 simulator's m.me page, opts in and gets the welcome message; an editor sees the subscriber and their
 consent history in the Wagtail admin. Then STOP, typed in the thread, unsubscribes them.
 
-Screenshots of every step go to ``test-artifacts/browser/<test name>/<step>.png``.
+Screenshots of every step go to ``test-artifacts/browser/<suite>/<test name>/<step>.png``.
 Run only these: ``pytest -m e2e``.
 """
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -27,7 +26,7 @@ from onesend_plugin.admin.reports import campaign as campaign_report
 from onesend_plugin.analytics import reports
 from onesend_plugin.analytics.counters import hour as hour_bucket
 from onesend_plugin.models import Campaign, Delivery, Membership, Subscriber
-from tests.fixtures.browser import ARTIFACTS, PASSWORD
+from tests.fixtures.browser import PASSWORD, artifacts_folder
 
 from .factories import CampaignFactory, MessengerPageFactory, SubscriberFactory
 
@@ -662,9 +661,7 @@ def test_comparison_report_costs_the_same_queries_for_more_campaigns(admin_clien
 @pytest.fixture
 def browser_page(request, signed_in):
     """A superuser's browser tab, signed in to the admin; ``page.shot(name)`` saves a screenshot."""
-    folder = ARTIFACTS / request.node.name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = artifacts_folder(request)
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.create_superuser("admin", "admin@example.com", PASSWORD)
