@@ -310,6 +310,11 @@ def requests_cpu_ms(calls: int = 2000) -> float:
         server.wait()
 
 
+def met(ok: bool) -> str:
+    """A target's verdict, as the benchmarks print it."""
+    return "met" if ok else "MISSED"
+
+
 def speed_note(requests_ms: float) -> str:
     """One line for a report: how this machine compares with the targets' machine class."""
     factor = requests_ms / REFERENCE_REQUESTS_MS

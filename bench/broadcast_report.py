@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 
 import paid
-from benchlib import REFERENCE_REQUESTS_MS, REPO, speed_note
+from benchlib import REFERENCE_REQUESTS_MS, REPO, met, speed_note
 
 DOCS = REPO / "docs" / "benchmarks.md"
 META_LIMIT = 300  # Meta's Send API limit per Page (text), calls per rolling second
@@ -250,10 +250,6 @@ def ratios(args, summary: dict) -> str:
             f"(target ≥ {RATIOS['naive_per_engine']}: {met(cheaper >= RATIOS['naive_per_engine'])})"
         )
     return "Ratios (issue 23): " + "; ".join(parts) + "."
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "MISSED"
 
 
 def write_docs(text: str) -> None:

@@ -49,6 +49,7 @@ from benchlib import (
     descendants,
     free_port,
     loadavg,
+    met,
     requests_cpu_ms,
     speed_note,
     stop_group,
@@ -345,10 +346,6 @@ def ratios(summaries: dict[int, dict], requests_ms: float) -> str:
                 f"(target ≤ {RATIOS['batched_per_yardstick']:g}: {met(share <= RATIOS['batched_per_yardstick'])})"
             )
     return "Ratios (issue 23): " + "; ".join(parts) + "."
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "MISSED"
 
 
 def write_docs(text: str) -> None:
