@@ -180,7 +180,7 @@ def test_two_clusters_on_one_postgresql_and_redis_send_a_campaign_once_through_a
     wait_for(
         lambda: Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.FINISHED).exists(),
         timeout=WAIT,
-        what=f"the campaign to finish ({sent()} of {AUDIENCE} sent)\n{hosts.logs()}",
+        what=lambda: f"the campaign to finish ({sent()} of {AUDIENCE} sent)\n{hosts.logs()}",
     )
     received = Counter(m["psid"] for m in simulator.messages(sim_page.page_id) if m.get("type") != "optin")
     assert received == Counter(psids), "each person exactly once"

@@ -24,17 +24,23 @@ class SimulatorError(RuntimeError):
 
 
 def wait_for(
-    predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.02, what: str = "condition"
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.02,
+    what: str | Callable[[], str] = "condition",
 ) -> T:
     """Poll ``predicate`` until it returns something truthy (and return that); fail after ``timeout``.
-    The default is generous: it only bounds a failing test, and a shared CI machine can be slow."""
+    The default is generous: it only bounds a failing test, and a shared CI machine can be slow.
+    ``what`` names the condition in the error; a callable is asked then, to tell the state at the end."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+            raise TimeoutError(
+                f"timed out after {timeout} s waiting for {what() if callable(what) else what}"
+            )
         time.sleep(interval)
 
 
