@@ -95,8 +95,8 @@ else:
 Q_CLUSTER = {
     "name": "onesend",
     "workers": int(os.environ.get("Q_WORKERS", 2)),
-    "timeout": 60,
-    "retry": 120,
+    "timeout": 90,
+    "retry": 180,
     "max_attempts": 3,
     "ack_failures": True,
     "catch_up": False,

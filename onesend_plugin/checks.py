@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -11,7 +12,7 @@ from django.core.checks import Error, Tags, Warning, register
 from django.db import DatabaseError
 
 from . import conf
-from .broadcast import channels
+from .broadcast import channels, runner
 from .broadcast.channels import below_meta_rule
 
 # Q_CLUSTER keys that select a broker; without any of them django-q2 silently uses Redis.
@@ -44,11 +45,32 @@ def check_task_queue(app_configs=None, **kwargs) -> list:
             Error(
                 f"Q_CLUSTER retry ({retry}) must be greater than timeout ({timeout}); otherwise the broker "
                 "hands a running task to a second worker and messages can go out twice.",
-                hint='Set e.g. Q_CLUSTER["timeout"] = 60 and Q_CLUSTER["retry"] = 120.',
+                hint='Set e.g. Q_CLUSTER["timeout"] = 90 and Q_CLUSTER["retry"] = 180.',
                 id="onesend.E003",
             )
         )
+    elif not cluster.get("sync"):
+        errors += _turn_warnings(timeout)
     return errors
+
+
+def _turn_warnings(timeout: float) -> list:
+    """A task timeout too short for a campaign worker's turn: django-q2 would stop workers in the
+    middle of a batch, whose messages then count as unknown, never sent again."""
+    batch = runner.longest_batch()
+    shortest = batch + runner.TURN_MARGIN + runner.MIN_TURN
+    if timeout >= shortest:
+        return []
+    return [
+        Warning(
+            f"Q_CLUSTER timeout ({timeout} s) is too short for a campaign's workers: a batch can take "
+            f"{batch:g} s once started (a rate-limiter wait and two Graph API calls at HTTP_TIMEOUT), "
+            "and a worker stopped at the timeout in the middle of one leaves its messages unknown.",
+            hint=f'Set Q_CLUSTER["timeout"] to at least {math.ceil(shortest)} (e.g. 90, with retry 180), '
+            'or lower ONESEND["HTTP_TIMEOUT"].',
+            id="onesend.W011",
+        )
+    ]
 
 
 @register()

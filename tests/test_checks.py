@@ -43,6 +43,18 @@ def test_retry_must_exceed_timeout(settings, timing):
     assert ids(onesend_checks.check_task_queue()) == ["onesend.E003"]
 
 
+@pytest.mark.parametrize(
+    "timing, http_timeout, warned",
+    [((60, 120), (3.05, 20), True), ((90, 180), (3.05, 20), False), ((60, 120), (3, 10), False)],
+)
+def test_a_timeout_that_would_stop_workers_mid_batch_is_warned(settings, timing, http_timeout, warned):
+    """60 s was the advice once: a rate-limiter wait and two Graph calls at their timeouts outlast it."""
+    timeout, retry = timing
+    settings.Q_CLUSTER = {"orm": "default", "timeout": timeout, "retry": retry}
+    settings.ONESEND = {"HTTP_TIMEOUT": http_timeout}
+    assert ids(onesend_checks.check_task_queue()) == (["onesend.W011"] if warned else [])
+
+
 def test_settings_are_validated(settings):
     settings.ONESEND = {"GRAPH_API_BASE_URL": "graph.facebook.com", "FREQUENCY_CAP_HOURS": 12, "TYPO": 1}
     assert ids(onesend_checks.check_settings()) == ["onesend.E006", "onesend.E007", "onesend.W001"]

@@ -13,6 +13,7 @@ Needs PostgreSQL (``DATABASE_URL``) and Redis on 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shlex
@@ -28,6 +29,7 @@ import redis
 from django.db import connection
 from onesend_simulator.remote import wait_for
 
+from onesend_plugin.broadcast import runner
 from onesend_plugin.models import Campaign, Delivery, MarketingToken, Subscriber
 
 from .factories import CampaignFactory
@@ -43,6 +45,8 @@ STEP = re.compile(r"^<!-- deploy: (\w+) -->\n```\w*\n(.*?)^```$", re.M | re.S)
 REDIS_URL = "redis://127.0.0.1:6379/15"
 AUDIENCE = 400  # at 20 per second: about 20 s of sending
 WAIT = 120.0
+#: The clusters' task timeout: turns of 6 s (runner.turn_budget).
+TIMEOUT = math.ceil(runner.longest_batch() + runner.TURN_MARGIN + 6)
 
 
 def guide(kind: str) -> list[str]:
@@ -71,12 +75,13 @@ class Hosts:
             "from example_site.settings import *  # noqa\n\n"
             + "".join(guide("settings"))
             + "\n# The test's stand-ins: the simulator for Meta, a queue of its own in the shared Redis, two\n"
-            "# workers on the one campaign, short turns (6 s) and half the pace (20 s of sending), so that\n"
-            "# the campaign changes hands however late a loaded machine lets the test see its first quarter.\n"
+            "# workers on the one campaign, short turns (6 s: a timeout that leaves the longest batch its\n"
+            "# time) and half the pace (20 s of sending), so that the campaign changes hands however late a\n"
+            "# loaded machine lets the test see its first quarter.\n"
             f'ONESEND.update(GRAPH_API_BASE_URL="{simulator_url}", MME_BASE_URL="{simulator_url}/m.me",\n'
             f'               OAUTH_DIALOG_BASE_URL="{simulator_url}", RUNNERS_PER_CAMPAIGN=2,\n'
             "               TEXT_RATE_LIMIT=20)\n"
-            f'Q_CLUSTER.update(name="{self.queue}", timeout=8, retry=16)\n'
+            f'Q_CLUSTER.update(name="{self.queue}", timeout={TIMEOUT}, retry={2 * TIMEOUT})\n'
         )
         db = connection.settings_dict
         self.env = {

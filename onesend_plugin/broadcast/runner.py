@@ -16,11 +16,16 @@ from .. import conf
 from ..models import Campaign, Delivery
 from . import abtest, recipients
 from .ledger import OPEN_STATES, claim, recover
-from .sender import Sender
+from .sender import MAX_RATE_WAIT, Sender
 
 State = Delivery.State
 Status = Campaign.Status
 
+
+#: The shortest turn a worker takes on a campaign (seconds), whatever the task timeout.
+MIN_TURN = 5.0
+#: Seconds a turn keeps free besides its last batch's longest time: database writes, the hand-over.
+TURN_MARGIN = 4.0
 
 #: The task that freezes a started broadcast's audience into the ledger (``freeze_turn``).
 FREEZE_TASK = "onesend_plugin.tasks.start_campaign"
@@ -44,7 +49,7 @@ def freeze_turn(campaign_id: int) -> int | None:
     if not holds:
         return None
     campaign = Campaign.objects.select_related("page", "page__account").get(pk=campaign_id)
-    size = recipients.freeze(campaign, deadline=time.monotonic() + _default_budget())
+    size = recipients.freeze(campaign, deadline=time.monotonic() + _task_timeout().total_seconds() * 0.75)
     if size is None:
         queue_freeze(campaign_id)
     else:
@@ -65,7 +70,7 @@ def run(campaign_id: int, *, budget: float | None = None) -> str:
     recover(campaign)
     abtest.decide_if_due(campaign)  # before the rest are sent: they get the winner
     sender = Sender(campaign)
-    deadline = time.monotonic() + (budget if budget is not None else _default_budget())
+    deadline = time.monotonic() + (budget if budget is not None else turn_budget())
     while time.monotonic() < deadline:
         status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
         if status != Status.RUNNING:
@@ -80,8 +85,18 @@ def run(campaign_id: int, *, budget: float | None = None) -> str:
     return conclude(campaign_id)
 
 
-def _default_budget() -> float:
-    return max(5.0, _task_timeout().total_seconds() * 0.75)
+def turn_budget() -> float:
+    """A worker's time for starting batches: django-q2's task timeout less the longest a batch can
+    take and a margin. django-q2 stops a task at its timeout; a worker stopped mid-send would leave
+    its rows ``sending`` for the claim lease, then unknown. ``onesend.W011`` warns of a timeout
+    too short for a turn of ``MIN_TURN``."""
+    return max(MIN_TURN, _task_timeout().total_seconds() - longest_batch() - TURN_MARGIN)
+
+
+def longest_batch() -> float:
+    """The longest a batch takes once started: a wait for the rate limiter, then up to two Graph
+    calls (the Page's standard sends, the business's paid ones) at ``HTTP_TIMEOUT``."""
+    return MAX_RATE_WAIT + 2 * sum(conf.get("HTTP_TIMEOUT"))
 
 
 def _task_timeout() -> timedelta:
