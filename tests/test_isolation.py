@@ -7,6 +7,8 @@ as soon as it is registered, and one with an object argument the matrix cannot f
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from bs4 import BeautifulSoup
 from django.contrib.auth.models import Permission
@@ -33,6 +35,18 @@ from .factories import default_site_root
 from .fixtures.tenants import Client_, assert_no_leak, body, client_user
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alpha(db, shared_tenants) -> Client_:
+    """Alpha, made once for the module (its tests are hundreds, and none is transactional)."""
+    return copy.deepcopy(shared_tenants[0])
+
+
+@pytest.fixture
+def bravo(db, shared_tenants) -> Client_:
+    return copy.deepcopy(shared_tenants[1])
+
 
 # -- The URL patterns ------------------------------------------------------------------------------------
 
