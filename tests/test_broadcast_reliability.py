@@ -36,7 +36,6 @@ from onesend_simulator.remote import wait_for
 
 from onesend_plugin import broadcast, conf
 from onesend_plugin.broadcast import ratelimit, runner
-from onesend_plugin.meta import client_for
 from onesend_plugin.models import Campaign, Channel, Delivery, MarketingToken, RateLimitState, Subscriber
 
 from .factories import CampaignFactory
@@ -90,18 +89,18 @@ def started(campaign, monkeypatch) -> Campaign:
 
 @pytest.fixture
 def fast_subscribers(simulator):
-    """``fast_subscribers(page, n, **fields)``: like conftest's ``make_subscribers`` (real people of the
-    simulator who accepted the opt-in request, so Meta holds their tokens) but with the rows
-    bulk-inserted: hundreds of subscribers in about a second, even on SQLite."""
+    """``fast_subscribers(page, n, **fields)``: like conftest's ``make_subscribers`` (people of the
+    simulator who accepted the opt-in request, so Meta holds their tokens) but made in bulk: the
+    simulator's ``create_people`` (the end state of the opt-in flow, without its traffic) and
+    bulk-inserted rows. Hundreds of subscribers in a fraction of a second; their follow-up
+    minutes are over, so Meta counts every token send as the marketing message its cooldown
+    guards, as for campaigns that come long after the opt-ins."""
 
     def make(page, n, **fields):
-        client = client_for(page)
-        tokens = {}
-        for _ in range(n):
-            psid = simulator.create_person(page.page_id)["psid"]
-            simulator.open_link(psid)
-            client.send_optin_request(psid=psid, title=page.optin_title, payload="-")
-            tokens[psid] = simulator.accept_optin(psid)["token"]
+        tokens = {
+            person["psid"]: person["token"]
+            for person in simulator.create_people(page.page_id, n, title=page.optin_title)
+        }
         now = timezone.now()
         people = Subscriber.objects.bulk_create(
             Subscriber(page=page, psid=psid, status=Subscriber.Status.SUBSCRIBED, opted_in_at=now, **fields)
@@ -111,9 +110,6 @@ def fast_subscribers(simulator):
             MarketingToken(subscriber=person, token=tokens[person.psid], topic=page.optin_title)
             for person in people
         )
-        # Campaigns come long after the opt-ins: their follow-up minutes are over, so Meta counts
-        # every token send as the marketing message its cooldown guards.
-        simulator.configure(followup_seconds=0)
         return people
 
     return make
@@ -292,22 +288,13 @@ def channel_page(request):
     return request.getfixturevalue({"token": "sim_page", "paid": "paid_page"}[request.param])
 
 
-@pytest.fixture
-def quiet_meta(simulator):
-    """Meta's text rate out of the way: creating subscribers sends one opt-in request each, which
-    would still fill Meta's rolling second when the campaign starts. Rates are tested below."""
-    simulator.configure(text_rate=100_000)
-    return simulator
-
-
 # -- 1. Two workers on one campaign ---------------------------------------------------------------
 
 
 @pytest.mark.slow
 def test_two_workers_on_one_campaign_never_send_twice(
-    quiet_meta, sim_page, fast_subscribers, spawn, monkeypatch
+    simulator, sim_page, fast_subscribers, spawn, monkeypatch
 ):
-    simulator = quiet_meta
     workers = [spawn() for _ in range(2)]
     people = fast_subscribers(sim_page, 300)
     campaign = started(CampaignFactory(page=sim_page), monkeypatch)
@@ -350,13 +337,13 @@ def kill_worker_at(point: str, worker, campaign, simulator) -> None:
 
 @pytest.mark.parametrize("point", ["after_claim", "after_http_before_commit", "mid_http_call"])
 def test_a_worker_killed_at_any_point_never_sends_twice(
-    point, quiet_meta, channel_page, fast_subscribers, spawn, settings, monkeypatch
+    point, simulator, channel_page, fast_subscribers, spawn, settings, monkeypatch
 ):
     """Batches of 20 for 60 people: the worker sends batch 1, dies during batch 2; batch 3 was
     never touched. Recovery (lease over) then a new run finish the campaign. The same on the
     paid channel: its sends are one ``act_<id>/messages`` call per person in the same Graph
     batches, recorded by the same ledger."""
-    simulator, sim_page = quiet_meta, channel_page
+    sim_page = channel_page
     via = "marketing" if sim_page.channel == Channel.MARKETING_API else "token"
     configure(settings, BATCH_SIZE=20)
     worker = spawn()
@@ -451,9 +438,8 @@ def test_retry_unknown_sends_to_people_a_lost_batch_never_reached(
 
 
 def test_a_worker_stalled_past_its_lease_does_not_rewrite_the_ledger(
-    quiet_meta, sim_page, fast_subscribers, spawn, settings, monkeypatch
+    simulator, sim_page, fast_subscribers, spawn, settings, monkeypatch
 ):
-    simulator = quiet_meta
     worker = spawn()
     people = fast_subscribers(sim_page, 20)
     campaign = started(CampaignFactory(page=sim_page), monkeypatch)
@@ -504,9 +490,8 @@ class FinishedWhilePending(threading.Thread):
 
 
 def test_pause_resume_and_a_restarted_cluster_add_up(
-    quiet_meta, sim_page, fast_subscribers, spawn, settings, monkeypatch
+    simulator, sim_page, fast_subscribers, spawn, settings, monkeypatch
 ):
-    simulator = quiet_meta
     configure(settings, BATCH_SIZE=10)
     restarted_worker = spawn()
     people = fast_subscribers(sim_page, 100)
@@ -559,9 +544,8 @@ def test_pause_resume_and_a_restarted_cluster_add_up(
 
 
 def test_overlapping_campaigns_run_concurrently_send_one_message_per_person(
-    quiet_meta, sim_page, fast_subscribers, spawn, monkeypatch
+    simulator, sim_page, fast_subscribers, spawn, monkeypatch
 ):
-    simulator = quiet_meta
     workers = [spawn() for _ in range(2)]
     people = fast_subscribers(sim_page, 200)
     campaigns = [started(CampaignFactory(page=sim_page), monkeypatch) for _ in range(2)]
@@ -671,7 +655,6 @@ def test_text_is_not_slowed_by_a_concurrent_media_campaign(
     simulator.configure(media_rate=10)
     media_readers = fast_subscribers(sim_page, 20, source_ref="media")
     text_readers = fast_subscribers(sim_page, 100, source_ref="text")
-    simulator.configure(text_rate=100_000)  # the opt-ins above are not the text campaign's
     if media == "image":  # a card with an image: media for the engine, text for the simulator
         media_campaign = image_campaign(sim_page, include_refs="media")
     else:  # a video: media for the engine and for the simulator (Meta)
@@ -776,9 +759,8 @@ def test_the_shared_limiter_never_exceeds_the_rate(backend, settings, spawn):
 
 
 def test_rows_of_a_dead_worker_expire_after_downtime_instead_of_going_out_late(
-    quiet_meta, sim_page, fast_subscribers, spawn, settings, monkeypatch
+    simulator, sim_page, fast_subscribers, spawn, settings, monkeypatch
 ):
-    simulator = quiet_meta
     configure(settings, BATCH_SIZE=20)
     worker = spawn()
     fast_subscribers(sim_page, 60)
