@@ -5,6 +5,7 @@ users who are not client users keep Wagtail's rules."""
 
 from __future__ import annotations
 
+import copy
 import importlib
 from types import SimpleNamespace
 
@@ -42,14 +43,21 @@ def client_media(label: str) -> SimpleNamespace:
     return SimpleNamespace(account=account, campaign=campaign, image=image, document=document)
 
 
-@pytest.fixture
-def alpha(db):
-    return client_media("Alpha")
+@pytest.fixture(scope="module")
+def shared_media(module_transaction, django_db_blocker) -> tuple[SimpleNamespace, SimpleNamespace]:
+    """Alpha's and Bravo's media, made once for the module (see ``module_transaction``)."""
+    with django_db_blocker.unblock():
+        return client_media("Alpha"), client_media("Bravo")
 
 
 @pytest.fixture
-def bravo(db):
-    return client_media("Bravo")
+def alpha(db, shared_media):
+    return copy.deepcopy(shared_media[0])
+
+
+@pytest.fixture
+def bravo(db, shared_media):
+    return copy.deepcopy(shared_media[1])
 
 
 def logged_in(client, django_user_model, accounts=(), role=Membership.Role.EDITOR, username="alpha-user"):
