@@ -1,14 +1,16 @@
 """A broadcast worker in its own OS process, for ``tests/test_broadcast_reliability.py``.
 
-``python -m tests.broadcast_child``, with ``DJANGO_SETTINGS_MODULE=tests.settings`` and the
-environment variable ``ONESEND_CHILD`` holding a JSON object:
+The workers are forked by a multiprocessing forkserver that imported this module, and so set
+Django up (``tests.settings``), once: each worker then costs a fork, not a second or two of CPU
+setting Django up again. ``main(config, conn)`` runs in the worker, ``config`` holding:
 
 * ``db_name``: the test database the parent uses (``test_postgres``, or the SQLite file's path);
   the rest of the connection comes from ``tests.settings`` (``DATABASE_URL`` for PostgreSQL);
-* ``onesend``: the ``ONESEND`` settings to use (the parent's: the simulator's URL, …).
+* ``onesend``: the ``ONESEND`` settings to use (the parent's: the simulator's URL, …);
+* ``log``: the file its stdout and stderr go to.
 
-The worker sets Django up (the slow part, so the parent starts it early), prints ``ready`` and
-reads its job, one JSON line on stdin (so several workers can be started at the same instant):
+The worker connects to the database, sends ``"ready"`` on ``conn`` and receives its job (so
+several workers can be started at the same instant):
 
 * ``{"mode": "run", "campaign": id}``: ``broadcast.run`` on the campaign, with optionally
   ``"kill_at": "before_send" | "record"`` and ``"at": n``: SIGKILL itself in the n-th call of
@@ -17,38 +19,40 @@ reads its job, one JSON line on stdin (so several workers can be started at the 
   ``"stop_at": "before_send"``: SIGSTOP itself there instead (a stalled worker);
 * ``{"mode": "reserve", "key", "rate", "count", "times"}``: rate-limiter reservations only.
 
-The last stdout line is a JSON object with the result.
+It sends its result, a dict, on ``conn`` before it exits.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import sys
 import time
+from multiprocessing.connection import Connection
 
+import django
+from django.apps import apps
 
-def main() -> None:
-    config = json.loads(os.environ["ONESEND_CHILD"])
+if not apps.ready:  # in the forkserver (the tests' process has Django set up already)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-    from django.conf import settings
-
-    settings.DATABASES["default"]["NAME"] = config["db_name"]
-    settings.ONESEND = config["onesend"]
-    import django
-
     django.setup()
+    from onesend_plugin.broadcast import ratelimit  # noqa: F401  (the engine, imported before the fork)
+
+
+def main(config: dict, conn: Connection) -> None:
+    log = os.open(config["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    from django.conf import settings
     from django.db import connection
 
-    from onesend_plugin.broadcast import ratelimit  # noqa: F401  (the engine, imported before the start)
-
+    connection.settings_dict["NAME"] = config["db_name"]
+    settings.ONESEND = config["onesend"]
     connection.ensure_connection()
-    print("ready", flush=True)
-    job = json.loads(sys.stdin.readline())
+    conn.send("ready")
+    job = conn.recv()
     result = reserve(**job) if job.pop("mode") == "reserve" else run(**job)
     connection.close()
-    print(json.dumps(result), flush=True)
+    conn.send(result)
 
 
 def run(*, campaign: int, kill_at: str = "", stop_at: str = "", at: int = 1, budget: float = 30.0) -> dict:
@@ -101,7 +105,3 @@ def reserve(*, key: str, rate: float, count: int, times: int) -> dict:
         wait = limiter.reserve(key, count, rate)
         calls.append([before, wait, time.time()])
     return {"calls": calls}
-
-
-if __name__ == "__main__":
-    main()

@@ -13,13 +13,10 @@ update instead of ``SKIP LOCKED``).
 
 from __future__ import annotations
 
-import json
+import multiprocessing
 import os
-import queue
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -38,11 +35,11 @@ from onesend_plugin import broadcast, conf
 from onesend_plugin.broadcast import ratelimit, runner
 from onesend_plugin.models import Campaign, Channel, Delivery, MarketingToken, RateLimitState, Subscriber
 
+from . import broadcast_child
 from .factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/15"
 FINAL = {"sent", "failed", "skipped", "unknown"}
 State = Delivery.State
@@ -162,102 +159,88 @@ class InThread(threading.Thread):
         return self.result
 
 
+#: Forks the workers from a process that set Django up once (``tests/broadcast_child.py``).
+FORKSERVER = multiprocessing.get_context("forkserver")
+FORKSERVER.set_forkserver_preload(["tests.broadcast_child"])
+
+
 class Child:
-    """A broadcast worker in its own OS process (``tests/broadcast_child.py``). It starts at
-    once (Django's set-up takes a second or two) and waits for its job: ``go(**job)``."""
+    """A broadcast worker in its own OS process (``tests/broadcast_child.py``), forked with
+    Django set up; it waits for its job: ``go(**job)``."""
 
     def __init__(self, tmp_path: Path, config: dict) -> None:
         self.log = tmp_path / f"worker-{uuid.uuid4().hex[:8]}.log"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "example_site")]),
-            "TMPDIR": str(tmp_path),  # tests.settings makes temporary directories on import
-            "ONESEND_CHILD": json.dumps(config),
-        }
-        with open(self.log, "w") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.broadcast_child"],
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-            )
+        self.conn, child_end = FORKSERVER.Pipe()
+        self.proc = FORKSERVER.Process(
+            target=broadcast_child.main, args=({**config, "log": str(self.log)}, child_end), daemon=True
+        )
+        self.proc.start()
+        child_end.close()
         self.pid = self.proc.pid
         self.ready = False
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put(None)
 
     def stderr(self) -> str:
-        return self.log.read_text()[-4000:]
+        return self.log.read_text()[-4000:] if self.log.exists() else ""
+
+    def _receive(self, timeout: float, what: str):
+        try:
+            if self.conn.poll(timeout):
+                return self.conn.recv()
+        except EOFError:
+            raise AssertionError(f"worker {self.pid} exited without {what}:\n{self.stderr()}") from None
+        raise AssertionError(f"worker {self.pid}: no {what} after {timeout} s:\n{self.stderr()}")
 
     def wait_ready(self, timeout: float = 60) -> None:
         if self.ready:
             return
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"worker {self.pid} not ready after {timeout} s:\n{self.stderr()}") from None
-        assert line == "ready", f"worker {self.pid} said {line!r}:\n{self.stderr()}"
+        said = self._receive(timeout, "ready")
+        assert said == "ready", f"worker {self.pid} said {said!r}:\n{self.stderr()}"
         self.ready = True
 
     def go(self, **job) -> Child:
         """Give the worker its job (see ``tests/broadcast_child.py``), once it is ready."""
         self.wait_ready()
-        self.proc.stdin.write(json.dumps(job) + "\n")
-        self.proc.stdin.flush()
+        self.conn.send(job)
         return self
 
     def run(self, campaign: Campaign, **options) -> Child:
         return self.go(mode="run", campaign=campaign.pk, **options)
 
+    def _exit_code(self, timeout: float, what: str) -> int:
+        self.proc.join(timeout)
+        if self.proc.exitcode is None:
+            raise AssertionError(f"worker {self.pid} {what} after {timeout} s:\n{self.stderr()}")
+        return self.proc.exitcode
+
     def result(self, timeout: float = 60) -> dict:
-        """Wait for a normal exit; the worker's JSON result."""
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(
-                f"worker {self.pid} still running after {timeout} s:\n{self.stderr()}"
-            ) from None
+        """Wait for a normal exit; the worker's result."""
+        code = self._exit_code(timeout, "still running")
         assert code == 0, f"worker {self.pid} exited with {code}:\n{self.stderr()}"
-        last = None
-        while (line := self.lines.get(timeout=5)) is not None:
-            last = line
-        return json.loads(last)
+        return self._receive(5, "result")
 
     def kill(self) -> None:
         os.kill(self.pid, signal.SIGKILL)
         self.wait_killed()
 
     def wait_killed(self, timeout: float = 60) -> None:
-        try:
-            code = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"worker {self.pid} not dead after {timeout} s:\n{self.stderr()}") from None
+        code = self._exit_code(timeout, "not dead")
         assert code == -signal.SIGKILL, f"worker {self.pid} exited with {code}, not SIGKILL:\n{self.stderr()}"
 
     def wait_stopped(self, timeout: float = 60) -> None:
         """Wait until the worker stopped itself (SIGSTOP)."""
 
         def stopped() -> bool:
-            assert self.proc.poll() is None, f"worker {self.pid} exited:\n{self.stderr()}"
+            assert self.proc.is_alive(), f"worker {self.pid} exited:\n{self.stderr()}"
             stat = Path(f"/proc/{self.pid}/stat").read_text()
             return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
 
         wait_for(stopped, timeout, what=f"worker {self.pid} to stop itself")
 
     def end(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc.is_alive():
             os.kill(self.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self.proc.stdin.close()
+            self.proc.join(10)
+        self.conn.close()
 
 
 @pytest.fixture
