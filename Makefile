@@ -1,7 +1,7 @@
 # make demo: run the example site with the simulator and a worker (Ctrl-C stops it).
 # make test-fast: the SQLite suite alone, the one to run while working.
-# make test: ruff, lint-imports, the suite on SQLite and on PostgreSQL (its tests that use a
-#   database), and the example plugin package's tests: what to run before pushing.
+# make test: ruff (lint and format), lint-imports, the suite on SQLite and on PostgreSQL (its
+#   tests that use a database), and the example plugin package's tests: what to run before pushing.
 # make ci (or make test with CI=true, which is what CI runs: .ci/run): make test's stages, plus
 #   the suite on Django 6.1 (if a Python >= 3.12 is found) and the packaging check.
 # The stages of make test and make ci run at once, each one's output printed whole when it ends,
@@ -47,6 +47,7 @@ test-fast: $(VENV)/.installed test-sqlite
 
 test-lint:
 	$(STAGE) ruff $(VENV)/bin/ruff check .
+	$(STAGE) ruff-format $(VENV)/bin/ruff format --check .
 	$(STAGE) lint-imports $(VENV)/bin/lint-imports
 
 # "env -u DATABASE_URL": a DATABASE_URL left in the environment must not turn the SQLite runs
