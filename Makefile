@@ -53,16 +53,14 @@ test-lint:
 # "env -u DATABASE_URL": a DATABASE_URL left in the environment must not turn the SQLite runs
 # into PostgreSQL ones.
 test-sqlite:
-	$(STAGE) sqlite env -u DATABASE_URL $(call PYTEST,$(VENV)) $(XDIST) $(SQLITE_MARKS)
+	$(STAGE) sqlite env -u DATABASE_URL $(call PYTEST,$(VENV)) $(XDIST)
 
 # The browser tests (-m e2e) drive pages whose server is the same on both engines: make test runs
-# them once, on PostgreSQL (the SQLite suite has the engine-independent tests: the two end
-# together); make test-fast runs them on SQLite, CI on both.
-SQLITE_MARKS ?=
-test: export SQLITE_MARKS = $(if $(CI),,-m "not e2e")
+# them once, on SQLite; CI runs them on PostgreSQL too.
+POSTGRES_MARKS := $(if $(CI),,-m "not e2e")
 
 test-postgres:
-	$(STAGE) postgres env DATABASE_URL=$(POSTGRES_URL) $(call PYTEST,$(VENV)) $(XDIST)
+	$(STAGE) postgres env DATABASE_URL=$(POSTGRES_URL) $(call PYTEST,$(VENV)) $(XDIST) $(POSTGRES_MARKS)
 
 test-django61:
 	$(STAGE) django-6.1 env -u DATABASE_URL $(call PYTEST,$(VENV_DJ61)) $(XDIST)
