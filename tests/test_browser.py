@@ -115,12 +115,9 @@ def subscriber_row(admin: Page, name: str):
     return admin.locator("table.listing tbody tr", has_text=name)
 
 
-# -- Tests -----------------------------------------------------------------------------------------
-
-
-def test_subscribe_from_the_site_and_see_it_in_the_admin(
-    visitor, editor, shot, example_page, connected_page, live_server
-):
+def subscribe_from_the_site(visitor: Page, shot, example_page: str, connected_page) -> str:
+    """Grace Hopper's way from the site's subscribe button to the welcome in Messenger, each step
+    checked as she sees it; returns her PSID."""
     # The site page with its subscribe button.
     visitor.goto(example_page)
     button = visitor.get_by_test_id("onesend-subscribe")
@@ -160,6 +157,17 @@ def test_subscribe_from_the_site_and_see_it_in_the_admin(
     expect(card).to_have_attribute("data-state", "accepted")
     expect(page_messages(visitor, connected_page.welcome_message)).to_have_count(1)
     shot(visitor, "04-welcome")
+
+    return psid
+
+
+# -- Tests -----------------------------------------------------------------------------------------
+
+
+def test_subscribe_from_the_site_and_see_it_in_the_admin(
+    visitor, editor, shot, example_page, connected_page, live_server
+):
+    psid = subscribe_from_the_site(visitor, shot, example_page, connected_page)
 
     # The admin lists the new subscriber by name (never by PSID), with the block's source and tags.
     row = subscriber_row(editor, "Grace Hopper")
