@@ -22,7 +22,8 @@ from onesend_plugin.messenger.errors import (
     TransientError,
 )
 from onesend_plugin.messenger.http import appsecret_proof
-from tests.messenger.graph_fake import BASE, BUC, PSID, TOKEN
+
+from .graph_fake import BASE, BUC, PSID, TOKEN
 
 # -- failures ----------------------------------------------------------------------------------
 

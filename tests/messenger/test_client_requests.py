@@ -19,7 +19,8 @@ from onesend_plugin.messenger.client import (
     make_session,
 )
 from onesend_plugin.messenger.errors import AuthError, RecipientUnavailable, TransientError, Usage
-from tests.messenger.graph_fake import BUC, PSID, TOKEN
+
+from .graph_fake import BUC, PSID, TOKEN
 
 # -- Send API ----------------------------------------------------------------------------------
 

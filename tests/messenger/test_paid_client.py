@@ -9,10 +9,7 @@ import pytest
 from onesend_plugin.messenger.client import BatchRequest, CampaignInsights, DeliveryEstimate
 from onesend_plugin.messenger.errors import GraphError, NotEligibleYet, RecipientUnavailable
 
-from . import test_client_simulator as base
-from .test_client_simulator import PAGE_ID, TEXT, subscriber
-
-sim, graph = base.sim, base.graph  # the same reset simulator and client fixtures
+from .simulated_page import PAGE_ID, TEXT, subscriber
 
 
 def test_the_delivery_estimate_counts_who_can_be_reached_and_what_the_budget_buys(sim, graph):
