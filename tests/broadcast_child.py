@@ -1,4 +1,5 @@
-"""A broadcast worker in its own OS process, for ``tests/test_broadcast_reliability.py``.
+"""A broadcast worker in its own OS process, for ``tests/test_broadcast_crashes.py`` and
+``tests/test_broadcast_pacing.py``.
 
 The workers are forked by a multiprocessing forkserver that imported this module, and so set
 Django up (``tests.settings``), once: each worker then costs a fork, not a second or two of CPU

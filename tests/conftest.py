@@ -17,7 +17,12 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 # The simulator fixtures (simulator, simulator_server, simulator_subscribers…) come from the
 # onesend-simulator distribution's pytest plugin.
-pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.databases", "tests.fixtures.tenants"]
+pytest_plugins = [
+    "tests.fixtures.broadcast",
+    "tests.fixtures.browser",
+    "tests.fixtures.databases",
+    "tests.fixtures.tenants",
+]
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-django's: its order (transactional tests last) stays

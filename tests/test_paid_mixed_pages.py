@@ -11,9 +11,9 @@ from onesend_plugin import analytics, broadcast
 from onesend_plugin.analytics.counters import outcome
 from onesend_plugin.models import Delivery
 
+from .broadcast_harness import InThread, sends_per_token, started
 from .conftest import connect_paid
 from .factories import CampaignFactory, MessengerPageFactory
-from .test_broadcast_reliability import InThread, sends_per_token, started
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
