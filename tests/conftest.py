@@ -19,6 +19,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # onesend-simulator distribution's pytest plugin.
 pytest_plugins = [
     "tests.fixtures.broadcast",
+    "tests.fixtures.campaign_admin",
     "tests.fixtures.browser",
     "tests.fixtures.databases",
     "tests.fixtures.tenants",

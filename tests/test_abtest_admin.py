@@ -11,8 +11,8 @@ from django.utils import timezone
 from onesend_plugin import analytics, broadcast, messages
 from onesend_plugin.models import Campaign, CampaignButton, Delivery, VariantButton
 
+from .campaign_admin_helpers import URL, editor_with, form_data, messages_of, subscribed
 from .factories import CampaignFactory, SubscriberFactory
-from .test_campaign_admin import URL, editor_with, form_data, messages_of, subscribed
 
 pytestmark = pytest.mark.django_db
 

@@ -23,8 +23,8 @@ from wagtail.permissions import policy_registry
 from onesend_plugin.accounts.groups import ensure_client_group
 from onesend_plugin.models import Account, Membership
 
+from .campaign_admin_helpers import form_data
 from .factories import AccountFactory, CampaignFactory, MessengerPageFactory
-from .test_campaign_admin import form_data
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from onesend_plugin.messenger.errors import GraphError
 from onesend_plugin.meta import client_for
 from onesend_plugin.models import Campaign, MessengerPage, RateLimitState, Subscriber
 
+from .campaign_admin_helpers import form_data
 from .factories import CampaignFactory, MessengerPageFactory
-from .test_campaign_admin import form_data
 from .test_paid_channel import AD_ACCOUNT, meta_campaign, paid_sends
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,8 +12,8 @@ from onesend_plugin.broadcast import segments
 from onesend_plugin.hooks import Segment, hookimpl
 from onesend_plugin.models import Campaign, Subscriber
 
+from .campaign_admin_helpers import form_data
 from .factories import CampaignFactory, MessengerPageFactory, SubscriberFactory
-from .test_campaign_admin import form_data
 from .test_plugins_entrypoints import load_example
 
 URL = "/admin/messenger/campaigns/"
