@@ -18,6 +18,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # The simulator fixtures (simulator, simulator_server, simulator_subscribers…) come from the
 # onesend-simulator distribution's pytest plugin.
 pytest_plugins = [
+    "tests.fixtures.agency",
     "tests.fixtures.broadcast",
     "tests.fixtures.campaign_admin",
     "tests.fixtures.browser",
