@@ -91,13 +91,20 @@ def test_a_form_saved_again_before_it_learned_of_its_campaign_edits_that_campaig
     """Wagtail's autosave made the campaign; Publish, pressed before the autosave's answer came,
     posts the same form to the add view again: it publishes that campaign, with what it says."""
     key = "5b6a3c4e-0d1f-4a2b-9c8d-7e6f5a4b3c2d"
-    data = form_data(page=page.pk, onesend_form_key=key)
+    buttons = [("Shop now", "https://shop.example/sale")]
+    data = form_data(page=page.pk, onesend_form_key=key, buttons=buttons, b_buttons=buttons)
     autosave = admin_client.post(f"{URL}add/", data, headers={"accept": "application/json"})
     assert autosave.json()["success"]
     published = {**data, "text": "Summer sale: 40% off", "action-publish": "action-publish"}
     assert admin_client.post(f"{URL}add/", published).status_code == 302
     campaign = Campaign.objects.get()
     assert campaign.live and campaign.text == "Summer sale: 40% off" and str(campaign.form_key) == key
+    # The form's buttons have no ids yet (the autosave's answer brings them): they are not added twice.
+    assert (
+        [b.title for b in campaign.buttons.all()]
+        == [b.title for b in campaign.variant_b_buttons.all()]
+        == ["Shop now"]
+    )
 
 
 def test_an_autosave_answering_after_its_form_was_saved_makes_no_second_campaign(admin_client, page):

@@ -252,9 +252,15 @@ class CampaignCreateView(snippets.CreateView):
         return super().save_instance()
 
     def save_made(self, campaign: Campaign):
-        """This save of a form whose campaign exists: an edit of it, or for an autosave, a refusal."""
+        """This save of a form whose campaign exists: an edit of it, or for an autosave, a refusal.
+        The new form's buttons carry no ids (the answer would have given them), so the edit, which
+        starts from the first save's revision, would add them beside that revision's: the revision
+        forgets its buttons first, and the form's replace them (publishing deletes the old rows)."""
         if self.expects_json_response:
             return self.json_error_response("invalid_revision", _("Saving will overwrite a newer version."))
+        if revision := campaign.latest_revision:
+            revision.content.update(buttons=[], variant_b_buttons=[])
+            revision.save(update_fields=["content"])
         edit = resolve(reverse(self.edit_url_name, args=[campaign.pk]))
         return edit.func(self.request, *edit.args, **edit.kwargs)
 
