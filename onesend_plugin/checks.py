@@ -57,8 +57,7 @@ def check_task_queue(app_configs=None, **kwargs) -> list:
 def _turn_warnings(timeout: float) -> list:
     """A task timeout too short for a campaign worker's turn: django-q2 would stop workers in the
     middle of a batch, whose messages then count as unknown, never sent again."""
-    batch = runner.longest_batch()
-    shortest = batch + runner.TURN_MARGIN + runner.MIN_TURN
+    batch, shortest = runner.longest_batch(), runner.timeout_for_turn()
     if timeout >= shortest:
         return []
     return [

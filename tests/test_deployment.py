@@ -46,7 +46,7 @@ REDIS_URL = "redis://127.0.0.1:6379/15"
 AUDIENCE = 400  # at 20 per second: about 20 s of sending
 WAIT = 120.0
 #: The clusters' task timeout: turns of 6 s (runner.turn_budget).
-TIMEOUT = math.ceil(runner.longest_batch() + runner.TURN_MARGIN + 6)
+TIMEOUT = math.ceil(runner.timeout_for_turn(6))
 
 
 def guide(kind: str) -> list[str]:

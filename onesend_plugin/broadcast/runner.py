@@ -90,7 +90,13 @@ def turn_budget() -> float:
     take and a margin. django-q2 stops a task at its timeout; a worker stopped mid-send would leave
     its rows ``sending`` for the claim lease, then unknown. ``onesend.W011`` warns of a timeout
     too short for a turn of ``MIN_TURN``."""
-    return max(MIN_TURN, _task_timeout().total_seconds() - longest_batch() - TURN_MARGIN)
+    return max(MIN_TURN, _task_timeout().total_seconds() - timeout_for_turn(0))
+
+
+def timeout_for_turn(turn: float = MIN_TURN) -> float:
+    """The task timeout that gives a worker ``turn`` seconds to start batches in (the inverse of
+    ``turn_budget``)."""
+    return turn + longest_batch() + TURN_MARGIN
 
 
 def longest_batch() -> float:
